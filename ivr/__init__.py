@@ -1,0 +1,1 @@
+"""The call platform behind the 12371 party-member consultation hotline."""

@@ -1,0 +1,468 @@
+"""A real Asterisk on any machine: `ivr asterisk up|down|status`.
+
+If an `asterisk` binary is on PATH (or named by IVR_ASTERISK_BINARY) it is
+used as it is. Otherwise a Debian sid root filesystem holding Debian's
+Asterisk 22 is built once with mmdebstrap into the cache folder and Asterisk
+runs inside it with chroot; the chroot shares the host's loopback, so SIP and
+ARI answer on 127.0.0.1.
+
+Several instances (a developer's `make run` and the test suite) can share one
+root filesystem: each gets its own configuration, run, spool and log folders,
+named after its state folder, and its own ports from the settings.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from ivr.errors import AsteriskError, ConfigError
+from ivr.settings import REPO_ROOT, Settings
+
+log = logging.getLogger(__name__)
+
+DIALPLAN_DIR = REPO_ROOT / "dialplan"
+TEMPLATES = (
+    "asterisk.conf",
+    "modules.conf",
+    "logger.conf",
+    "http.conf",
+    "ari.conf",
+    "rtp.conf",
+    "musiconhold.conf",
+    "pjsip.conf",
+    "extensions.conf",
+    "res_http_media_cache.conf",
+    "websocket_client.conf",
+)
+ROOTFS_PACKAGES = (
+    "asterisk",
+    "asterisk-modules",
+    "asterisk-core-sounds-en-wav",
+    "asterisk-moh-opsound-wav",
+    "sox",
+)
+ROOTFS_STAMP = ".ivr-rootfs-ready"
+STOP_GRACE_S = 10.0
+_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where one Asterisk instance keeps its files.
+
+    `root` is the chroot (None when Asterisk runs on the host); the other
+    paths are as Asterisk sees them, `host()` maps them to this machine.
+    """
+
+    root: Path | None
+    base: Path
+    state: Path
+
+    @property
+    def etc(self) -> Path:
+        return self.base / "etc"
+
+    @property
+    def run(self) -> Path:
+        return self.base / "run"
+
+    @property
+    def log(self) -> Path:
+        return self.base / "log"
+
+    @property
+    def spool(self) -> Path:
+        return self.base / "spool"
+
+    @property
+    def db(self) -> Path:
+        return self.base / "db"
+
+    @property
+    def cache(self) -> Path:
+        return self.base / "cache"
+
+    @property
+    def sounds(self) -> Path:
+        return self.base / "sounds"
+
+    @property
+    def fallback_spool(self) -> Path:
+        return self.spool / "ivr-fallback"
+
+    @property
+    def pidfile(self) -> Path:
+        return self.state / "asterisk.pid"
+
+    @property
+    def console_log(self) -> Path:
+        return self.state / "asterisk.out"
+
+    def host(self, path: Path) -> Path:
+        if self.root is None:
+            return path
+        return self.root / path.relative_to("/")
+
+
+def host_binary(settings: Settings) -> str | None:
+    if settings.asterisk_binary:
+        return settings.asterisk_binary
+    return shutil.which("asterisk")
+
+
+def layout(settings: Settings) -> Layout:
+    state = settings.asterisk_dir
+    if host_binary(settings):
+        return Layout(root=None, base=state / "instance", state=state)
+    # One folder per state folder, so `make run` and the tests can coexist.
+    instance = hashlib.sha1(str(state.resolve()).encode()).hexdigest()[:10]
+    return Layout(root=settings.rootfs_dir, base=Path("/srv/ivr") / instance, state=state)
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    def replace(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            raise ConfigError(f"dialplan template needs a value for {name!r}", name=name)
+        return values[name]
+
+    return _PLACEHOLDER.sub(replace, template)
+
+
+def template_values(settings: Settings, lay: Layout) -> dict[str, str]:
+    return {
+        "etc_dir": str(lay.etc),
+        "run_dir": str(lay.run),
+        "log_dir": str(lay.log),
+        "spool_dir": str(lay.spool),
+        "db_dir": str(lay.db),
+        "keys_dir": str(lay.db / "keys"),
+        "media_fetch_timeout": "5",
+        "cache_dir": str(lay.cache),
+        "sounds_dir": str(lay.sounds),
+        "fallback_spool": str(lay.fallback_spool),
+        "system_name": "ivr12371",
+        "entity_id": _entity_id(settings),
+        "ari_host": settings.ari_host,
+        "ari_port": str(settings.ari_port),
+        "ari_user": settings.ari_user,
+        "ari_password": settings.ari_password,
+        "ari_app": settings.ari_app,
+        "http_session_limit": str(settings.asterisk_http_session_limit),
+        "sip_host": settings.sip_host,
+        "sip_port": str(settings.sip_port),
+        "rtp_start": str(settings.rtp_start),
+        "rtp_end": str(settings.rtp_end),
+        "rtp_timeout": str(settings.rtp_timeout),
+    }
+
+
+def _entity_id(settings: Settings) -> str:
+    # Asterisk derives its entity id from a network interface's MAC address
+    # unless told; on machines without one it complains on every start.
+    digest = hashlib.sha1(settings.node_name.encode()).digest()
+    return ":".join(f"{b:02x}" for b in digest[:6])
+
+
+def install_config(settings: Settings, lay: Layout) -> None:
+    values = template_values(settings, lay)
+    etc = lay.host(lay.etc)
+    etc.mkdir(parents=True, exist_ok=True)
+    for name in TEMPLATES:
+        text = render((DIALPLAN_DIR / name).read_text(encoding="utf-8"), values)
+        target = etc / name
+        tmp = target.with_suffix(".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        tmp.chmod(0o640)
+        tmp.replace(target)
+    for folder in (lay.run, lay.log, lay.spool, lay.db, lay.cache, lay.sounds, lay.fallback_spool):
+        lay.host(folder).mkdir(parents=True, exist_ok=True)
+    lay.host(lay.spool / "recording").mkdir(parents=True, exist_ok=True)
+    lay.host(lay.db / "keys").mkdir(parents=True, exist_ok=True)
+    _give_to_asterisk(lay, lay.base)
+
+
+def install_sounds(lay: Layout, sounds: dict[str, Path]) -> None:
+    """Copy the prompts the native fallback plays from Asterisk's own disk."""
+    target = lay.host(lay.sounds)
+    target.mkdir(parents=True, exist_ok=True)
+    for name, source in sounds.items():
+        shutil.copyfile(source, target / f"{name}.wav")
+    _give_to_asterisk(lay, lay.sounds)
+
+
+def _give_to_asterisk(lay: Layout, path: Path) -> None:
+    if lay.root is None or os.geteuid() != 0:
+        return
+    _run(["chroot", str(lay.root), "chown", "-R", "asterisk:asterisk", str(path)])
+
+
+def _run(cmd: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    if proc.returncode != 0:
+        raise AsteriskError(
+            f"{' '.join(cmd[:3])} ... failed: {proc.stderr.strip()[-500:]}", cmd=cmd
+        )
+    return proc
+
+
+# -- the root filesystem ----------------------------------------------------
+
+
+def ensure_rootfs(settings: Settings) -> Path:
+    """Build the Debian sid root filesystem once; later calls return at once."""
+    root = settings.rootfs_dir
+    if (root / ROOTFS_STAMP).exists():
+        return root
+    if os.geteuid() != 0:
+        raise AsteriskError(
+            "building and running Asterisk in a chroot needs root; "
+            "run as root or install an `asterisk` binary on PATH"
+        )
+    if not shutil.which("mmdebstrap"):
+        raise AsteriskError("mmdebstrap is missing: apt-get install mmdebstrap")
+    building = root.with_name(root.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    shutil.rmtree(root, ignore_errors=True)
+    building.parent.mkdir(parents=True, exist_ok=True)
+    log.info("building the Asterisk root filesystem in %s (about a minute)", root)
+    cmd = [
+        "mmdebstrap",
+        "--variant=apt",
+        # The mirror's sid Release file can be past its Valid-Until date.
+        "--aptopt=Acquire::Check-Valid-Until \"false\"",
+        "--include=" + ",".join(ROOTFS_PACKAGES),
+        "sid",
+        str(building),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+    if proc.returncode != 0:
+        raise AsteriskError(f"mmdebstrap failed:\n{proc.stderr[-2000:]}")
+    _prepare_rootfs(building)
+    building.rename(root)
+    (root / ROOTFS_STAMP).write_text(" ".join(ROOTFS_PACKAGES) + "\n")
+    return root
+
+
+def _prepare_rootfs(root: Path) -> None:
+    # Asterisk looks up the host's own name on start and on calls; with no DNS
+    # on these machines every lookup stalls SIP handling.
+    name = socket.gethostname()
+    (root / "etc/hosts").write_text(
+        f"127.0.0.1\tlocalhost\n127.0.1.1\t{name}\n::1\tlocalhost ip6-localhost\n"
+    )
+    for folder in ("run/asterisk", "var/spool/asterisk/recording", "srv/ivr"):
+        (root / folder).mkdir(parents=True, exist_ok=True)
+    _run(
+        [
+            "chroot", str(root), "chown", "-R", "asterisk:asterisk",
+            "/var/lib/asterisk", "/var/log/asterisk", "/var/spool/asterisk",
+            "/var/cache/asterisk", "/run/asterisk", "/etc/asterisk",
+        ]
+    )
+
+
+# -- the process --------------------------------------------------------------
+
+
+def command(settings: Settings, lay: Layout) -> list[str]:
+    conf = str(lay.etc / "asterisk.conf")
+    if lay.root is None:
+        binary = host_binary(settings) or "asterisk"
+        cmd = [binary, "-f", "-C", conf]
+        if os.geteuid() == 0:
+            cmd += ["-U", "asterisk", "-G", "asterisk"]
+        return cmd
+    # Started as root inside the chroot Asterisk could not open its own
+    # database; it drops to its own user.
+    return [
+        "chroot", str(lay.root), "asterisk", "-U", "asterisk", "-G", "asterisk", "-f", "-C", conf,
+    ]
+
+
+def running_pid(lay: Layout) -> int | None:
+    """The pid of the Asterisk this state folder started, if it still runs."""
+    try:
+        pid = int(lay.pidfile.read_text().strip())
+    except (FileNotFoundError, ValueError):
+        return None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return None
+    # A recycled pid is not ours: it must be an asterisk with our config.
+    conf = str(lay.etc / "asterisk.conf").encode()
+    if not any(part.endswith(b"asterisk") for part in cmdline) or conf not in cmdline:
+        return None
+    return pid
+
+
+def ari_answers(settings: Settings, timeout: float = 2.0) -> str | None:
+    """Asterisk's version if ARI answers with our credentials, else None."""
+    url = f"{settings.ari_base_url}/asterisk/info?only=system"
+    token = base64.b64encode(f"{settings.ari_user}:{settings.ari_password}".encode()).decode()
+    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            body = response.read().decode()
+    except (urllib.error.URLError, OSError, TimeoutError):
+        return None
+    match = re.search(r'"version"\s*:\s*"([^"]+)"', body)
+    return match.group(1) if match else "unknown"
+
+
+def up(settings: Settings, sounds: dict[str, Path]) -> str:
+    """Install the configuration and start Asterisk; return once ARI answers."""
+    if host_binary(settings) is None:
+        ensure_rootfs(settings)
+    lay = layout(settings)
+    lay.state.mkdir(parents=True, exist_ok=True)
+    install_config(settings, lay)
+    install_sounds(lay, sounds)
+    pid = running_pid(lay)
+    if pid is not None:
+        _reload(settings, lay)
+        return f"Asterisk already running (pid {pid}); configuration reloaded"
+    _check_ports_free(settings)
+    out = lay.console_log.open("ab")
+    proc = subprocess.Popen(
+        command(settings, lay),
+        stdin=subprocess.DEVNULL,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    out.close()
+    lay.pidfile.write_text(f"{proc.pid}\n")
+    deadline = time.monotonic() + settings.asterisk_ready_timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            lay.pidfile.unlink(missing_ok=True)
+            raise AsteriskError(
+                f"Asterisk exited with status {proc.returncode} while starting:\n"
+                + _tail(lay.console_log)
+            )
+        version = ari_answers(settings, timeout=1.0)
+        if version:
+            return f"Asterisk {version} up (pid {proc.pid}): SIP udp {settings.sip_host}:" \
+                f"{settings.sip_port}, ARI {settings.ari_base_url}"
+        time.sleep(0.2)
+    down(settings)
+    raise AsteriskError(
+        f"ARI did not answer within {settings.asterisk_ready_timeout:.0f} s:\n"
+        + _tail(lay.console_log)
+    )
+
+
+def down(settings: Settings) -> str:
+    """Stop exactly the Asterisk this state folder started."""
+    lay = layout(settings)
+    pid = running_pid(lay)
+    if pid is None:
+        lay.pidfile.unlink(missing_ok=True)
+        return "Asterisk is not running"
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_S
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    if _alive(pid):
+        os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+    lay.pidfile.unlink(missing_ok=True)
+    return f"Asterisk stopped (pid {pid})"
+
+
+def kill(settings: Settings) -> None:
+    """SIGKILL, as a crash would: for the tests that restart Asterisk."""
+    lay = layout(settings)
+    pid = running_pid(lay)
+    if pid is not None:
+        os.kill(pid, signal.SIGKILL)
+        while _alive(pid):
+            time.sleep(0.05)
+    lay.pidfile.unlink(missing_ok=True)
+
+
+def status(settings: Settings) -> dict[str, object]:
+    lay = layout(settings)
+    pid = running_pid(lay)
+    version = ari_answers(settings) if pid is not None else None
+    return {
+        "running": pid is not None,
+        "pid": pid,
+        "ari": version is not None,
+        "version": version,
+        "mode": "host" if lay.root is None else f"chroot {lay.root}",
+        "config": str(lay.host(lay.etc)),
+        "sip": f"udp {settings.sip_host}:{settings.sip_port}",
+        "ari_url": settings.ari_base_url,
+    }
+
+
+def cli_command(settings: Settings, lay: Layout, text: str) -> str:
+    """Run an Asterisk CLI command against the running instance."""
+    base = command(settings, lay)
+    cli = base[: base.index("-f")] if lay.root is None else base[:3]
+    cmd = [*cli, "-C", str(lay.etc / "asterisk.conf"), "-rx", text]
+    return _run(cmd, timeout=20).stdout
+
+
+def _reload(settings: Settings, lay: Layout) -> None:
+    cli_command(settings, lay, "core reload")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie child of ours is dead for our purposes.
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except (FileNotFoundError, IndexError):
+        return False
+    if state == "Z":
+        try:
+            os.waitpid(pid, os.WNOHANG)
+        except ChildProcessError:
+            pass
+        return False
+    return True
+
+
+def _check_ports_free(settings: Settings) -> None:
+    for kind, host, port in (
+        (socket.SOCK_DGRAM, settings.sip_host, settings.sip_port),
+        (socket.SOCK_STREAM, settings.ari_host, settings.ari_port),
+    ):
+        with socket.socket(socket.AF_INET, kind) as sock:
+            # Closed connections linger in TIME_WAIT; Asterisk binds past them.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((host, port))
+            except OSError as exc:
+                raise AsteriskError(
+                    f"port {host}:{port} is taken ({exc.strerror}); another Asterisk? "
+                    "set IVR_SIP_PORT / IVR_ARI_PORT or stop it"
+                ) from exc
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except FileNotFoundError:
+        return "(no output)"

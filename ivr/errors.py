@@ -1,0 +1,72 @@
+"""One hierarchy for every error the platform raises on purpose.
+
+`IvrError` is the root. `ConfigError` and `DataError` are ours to fix;
+`RemoteError` and its children are the other side's doing (Asterisk, the
+database, a SIP peer) and are usually worth retrying. Each carries a stable
+`error_id` so that API answers and logs can be matched without parsing text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class IvrError(Exception):
+    error_id = "ivr_error"
+    status = 500
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def as_json(self) -> dict[str, Any]:
+        return {"error_id": self.error_id, "message": self.message, "details": self.details}
+
+
+class ConfigError(IvrError):
+    """A setting or a data file is wrong: fail loudly at start-up."""
+
+    error_id = "config_error"
+
+
+class DataError(IvrError):
+    """Input from a person (CLI, API) that cannot be used."""
+
+    error_id = "invalid_input"
+    status = 400
+
+
+class NotFound(IvrError):
+    error_id = "not_found"
+    status = 404
+
+
+class RemoteError(IvrError):
+    """Something outside this process failed: Asterisk, SIPp, a database."""
+
+    error_id = "remote_error"
+    status = 502
+
+
+class AriError(RemoteError):
+    """Asterisk's REST interface refused or failed a request."""
+
+    error_id = "ari_error"
+
+    def __init__(self, message: str, *, http_status: int | None = None, **details: Any) -> None:
+        super().__init__(message, http_status=http_status, **details)
+        self.http_status = http_status
+
+
+class AriUnavailable(AriError):
+    """No connection to Asterisk at all (down, restarting, refusing sessions)."""
+
+    error_id = "ari_unavailable"
+    status = 503
+
+
+class AsteriskError(RemoteError):
+    """Starting, stopping or configuring the local Asterisk failed."""
+
+    error_id = "asterisk_error"

@@ -1,0 +1,116 @@
+"""Every setting of the platform, read once from `IVR_*` environment variables.
+
+Nothing else in the package reads the environment: build one `Settings` at
+start-up and pass it down. Every setting has a working default for a local
+development machine; production overrides them through the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _home() -> Path:
+    return Path(os.path.expanduser("~"))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="IVR_", extra="ignore")
+
+    # Where generated state lives (database, rendered Asterisk configuration,
+    # built prompts, logs). Never inside the repository.
+    state_dir: Path = Field(default_factory=lambda: _home() / ".local/state/ivr12371")
+    # Where large rebuildable things live (the Asterisk root filesystem).
+    cache_dir: Path = Field(default_factory=lambda: _home() / ".cache/ivr12371")
+
+    database_url: str = ""  # empty: an SQLite file in state_dir
+
+    # Asterisk's REST interface. The password is a local development default
+    # only: production sets IVR_ARI_PASSWORD.
+    ari_host: str = "127.0.0.1"
+    ari_port: int = 8088
+    ari_user: str = "ivr"
+    ari_password: str = "ivr-local-dev-only"
+    ari_app: str = "ivr12371"
+    # Asterisk's HTTP server allows `sessionlimit` (100 by default) sessions;
+    # the pool stays well below it so requests are never refused for that.
+    ari_pool_size: int = 20
+    ari_request_timeout: float = 10.0
+    ari_reconnect_min: float = 0.2
+    ari_reconnect_max: float = 5.0
+    asterisk_http_session_limit: int = 100
+
+    # SIP and RTP, loopback only on development machines.
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    rtp_start: int = 20000
+    rtp_end: int = 29999
+    # A caller that vanishes without a BYE is hung up after this many seconds
+    # of no RTP.
+    rtp_timeout: int = 30
+    asterisk_binary: str = ""  # empty: `asterisk` on PATH, else the chroot
+    asterisk_ready_timeout: float = 60.0
+
+    # The controller's own HTTP side: prompt files, /api/.
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    # The address Asterisk uses to fetch prompts from the controller.
+    prompt_base_url: str = ""  # empty: http://{http_host}:{http_port}
+
+    # Call flow timing.
+    digit_timeout: float = 5.0
+    max_silences: int = 2
+    max_invalid: int = 3
+    # How long a call waits for Asterisk to confirm a command before giving up.
+    command_timeout: float = 10.0
+
+    # Records are written in batches off the call path.
+    record_batch_size: int = 200
+    record_flush_interval: float = 0.05
+
+    # Fix the clock for tests and demos (ISO 8601).
+    now: datetime | None = None
+    # Name of this controller in logs and records (several may share a database).
+    node_name: str = Field(default_factory=lambda: os.uname().nodename)
+
+    @model_validator(mode="after")
+    def _fill_derived(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.state_dir / 'ivr.sqlite3'}"
+        if not self.prompt_base_url:
+            self.prompt_base_url = f"http://{self.http_host}:{self.http_port}"
+        return self
+
+    @property
+    def ari_base_url(self) -> str:
+        return f"http://{self.ari_host}:{self.ari_port}/ari"
+
+    @property
+    def prompt_build_dir(self) -> Path:
+        return self.state_dir / "prompts"
+
+    @property
+    def asterisk_dir(self) -> Path:
+        return self.state_dir / "asterisk"
+
+    @property
+    def rootfs_dir(self) -> Path:
+        return self.cache_dir / "rootfs"
+
+    @property
+    def fallback_spool_dir(self) -> Path:
+        """Messages left in the native fallback, as the controller sees them."""
+        return self.asterisk_dir / "spool" / "fallback"
+
+    def masked(self) -> dict[str, Any]:
+        data = self.model_dump(mode="json")
+        data["ari_password"] = "***"
+        return data
