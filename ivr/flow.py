@@ -1,0 +1,327 @@
+"""The call flow of one 12371 call, as a state machine with no I/O.
+
+Theory of operation
+-------------------
+The controller turns what Asterisk reports about a call (a key press, the end
+of a prompt, a hang-up) into the events below and hands them, one at a time
+and in order, to that call's `CallFlow`. `handle()` returns the commands the
+call needs next (answer, play these prompts, stop that playback, start a
+timer, hang up) plus the steps to record; the controller carries them out.
+Nothing here touches the network, the clock or the database, so every rule of
+the menu is tested by feeding events and reading commands.
+
+Prompts are named by catalog id; playback and timer ids are generated here
+from a per-call counter, so a stale event (the end of a prompt the caller
+already interrupted, a timer that was cancelled) is recognised and ignored.
+
+`snapshot()` is everything needed to take the call back after the controller
+died; `CallFlow.restore()` rebuilds the flow from it and `Resumed` continues.
+
+Every legal (state, event) pair is in `TRANSITIONS`; a pair missing there is
+a bug and raises `FlowError`, naming both.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ivr.errors import IvrError
+
+# -- events -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """The call entered the application."""
+
+
+@dataclass(frozen=True)
+class KeyPressed:
+    digit: str
+
+
+@dataclass(frozen=True)
+class PlaybackEnded:
+    playback_id: str
+    outcome: Literal["done", "stopped", "failed"]
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    timer_id: str
+
+
+@dataclass(frozen=True)
+class HungUp:
+    """The caller hung up (or the channel went away)."""
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """A controller took this call back after the previous one died."""
+
+
+Event = Started | KeyPressed | PlaybackEnded | TimerFired | HungUp | Resumed
+
+# -- commands -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    pass
+
+
+@dataclass(frozen=True)
+class Play:
+    playback_id: str
+    prompts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StopPlayback:
+    playback_id: str
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    timer_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    timer_id: str
+
+
+@dataclass(frozen=True)
+class Hangup:
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    """A line of the call's record: a prompt played, a key pressed, a note."""
+
+    kind: Literal["prompt", "key", "note", "error"]
+    value: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Ended:
+    reason: str
+
+
+Command = Answer | Play | StopPlayback | StartTimer | CancelTimer | Hangup | Step | Ended
+
+
+class FlowError(IvrError):
+    error_id = "flow_error"
+
+
+class State(enum.Enum):
+    NEW = "new"
+    PROMPTING = "prompting"  # the greeting or the choices are playing
+    WAITING = "waiting"  # choices finished, waiting for a key
+    CLOSING = "closing"  # saying goodbye; hang up when it ends
+    ENDED = "ended"
+
+
+# Keys of the first menu, announced by the `menu.choices` prompt.
+KEY_REPEAT = "1"
+KEY_END = "9"
+
+PROMPT_CHOICES = "menu.choices"
+PROMPT_INVALID = "menu.invalid"
+PROMPT_NO_INPUT = "menu.no_input"
+PROMPT_GOODBYE = "goodbye"
+PROMPT_RESUMED = "call.resumed"
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    digit_timeout: float = 5.0
+    max_silences: int = 2
+    max_invalid: int = 3
+
+
+@dataclass
+class CallFlow:
+    call_id: str
+    greeting: str  # catalog id of the greeting that names the department
+    config: FlowConfig = field(default_factory=FlowConfig)
+    state: State = State.NEW
+    silences: int = 0
+    invalid: int = 0
+    counter: int = 0
+    playback_id: str | None = None
+    timer_id: str | None = None
+    end_reason: str | None = None
+
+    def handle(self, event: Event) -> list[Command]:
+        handler = TRANSITIONS.get((self.state, type(event)))
+        if handler is None:
+            raise FlowError(
+                f"no transition for {type(event).__name__} in state {self.state.value}",
+                call_id=self.call_id,
+                state=self.state.value,
+                event=type(event).__name__,
+            )
+        return handler(self, event)
+
+    # -- snapshot -------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "greeting": self.greeting,
+            "state": self.state.value,
+            "silences": self.silences,
+            "invalid": self.invalid,
+            "counter": self.counter,
+            "end_reason": self.end_reason,
+        }
+
+    @classmethod
+    def restore(cls, call_id: str, data: dict[str, Any], config: FlowConfig) -> CallFlow:
+        return cls(
+            call_id=call_id,
+            greeting=str(data["greeting"]),
+            config=config,
+            state=State(data.get("state", State.PROMPTING.value)),
+            silences=int(data.get("silences", 0)),
+            invalid=int(data.get("invalid", 0)),
+            # Ids issued before the crash must never be reused.
+            counter=int(data.get("counter", 0)) + 100,
+            end_reason=data.get("end_reason"),
+        )
+
+    # -- helpers --------------------------------------------------------------
+
+    def _next_id(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{self.call_id}-{prefix}{self.counter}"
+
+    def _play(self, *prompts: str, state: State = State.PROMPTING) -> list[Command]:
+        self.state = state
+        self.playback_id = self._next_id("p")
+        steps: list[Command] = [Step("prompt", prompt) for prompt in prompts]
+        return [Play(self.playback_id, prompts), *steps]
+
+    def _interrupt(self) -> list[Command]:
+        """Stop what is playing or pending, so the caller is not talked over."""
+        commands: list[Command] = []
+        if self.state is State.PROMPTING and self.playback_id is not None:
+            commands.append(StopPlayback(self.playback_id))
+        if self.timer_id is not None:
+            commands.append(CancelTimer(self.timer_id))
+            self.timer_id = None
+        self.playback_id = None
+        return commands
+
+    def _close(self, reason: str) -> list[Command]:
+        self.end_reason = reason
+        return [Step("note", "closing", reason), *self._play(PROMPT_GOODBYE, state=State.CLOSING)]
+
+    def _end(self, reason: str) -> list[Command]:
+        self.state = State.ENDED
+        self.end_reason = reason
+        commands: list[Command] = []
+        if self.timer_id is not None:
+            commands.append(CancelTimer(self.timer_id))
+            self.timer_id = None
+        return [*commands, Ended(reason)]
+
+    # -- transitions ----------------------------------------------------------
+
+    def _on_start(self, _: Event) -> list[Command]:
+        return [Answer(), *self._play(self.greeting, PROMPT_CHOICES)]
+
+    def _on_resumed(self, _: Event) -> list[Command]:
+        note = Step("note", "resumed", self.state.value)
+        if self.state is State.CLOSING:
+            return [note, Hangup(), *self._end(self.end_reason or "caller_ended")]
+        return [note, *self._play(PROMPT_RESUMED, PROMPT_CHOICES)]
+
+    def _on_key(self, event: Event) -> list[Command]:
+        assert isinstance(event, KeyPressed)
+        commands = [Step("key", event.digit), *self._interrupt()]
+        self.silences = 0
+        if event.digit == KEY_REPEAT:
+            self.invalid = 0
+            return [*commands, *self._play(self.greeting, PROMPT_CHOICES)]
+        if event.digit == KEY_END:
+            return [*commands, *self._close("caller_ended")]
+        self.invalid += 1
+        if self.invalid >= self.config.max_invalid:
+            return [*commands, *self._close("invalid_input")]
+        return [*commands, *self._play(PROMPT_INVALID, PROMPT_CHOICES)]
+
+    def _on_playback_ended(self, event: Event) -> list[Command]:
+        assert isinstance(event, PlaybackEnded)
+        if event.playback_id != self.playback_id:
+            return []  # a prompt the caller already interrupted
+        self.playback_id = None
+        commands: list[Command] = []
+        if event.outcome == "failed":
+            commands.append(Step("error", "playback_failed", event.playback_id))
+        if self.state is State.CLOSING:
+            return [*commands, Hangup(), *self._end(self.end_reason or "caller_ended")]
+        self.state = State.WAITING
+        self.timer_id = self._next_id("t")
+        return [*commands, StartTimer(self.timer_id, self.config.digit_timeout)]
+
+    def _on_timer(self, event: Event) -> list[Command]:
+        assert isinstance(event, TimerFired)
+        if event.timer_id != self.timer_id:
+            return []
+        self.timer_id = None
+        self.silences += 1
+        if self.silences >= self.config.max_silences:
+            return self._close("silence")
+        return self._play(PROMPT_NO_INPUT, PROMPT_CHOICES)
+
+    def _on_key_while_closing(self, event: Event) -> list[Command]:
+        assert isinstance(event, KeyPressed)
+        return [Step("key", event.digit, "ignored: closing")]
+
+    def _on_hangup(self, _: Event) -> list[Command]:
+        reason = "caller_hangup"
+        if self.state is State.CLOSING and self.end_reason:
+            # The caller left during the goodbye: the call ended as decided.
+            reason = self.end_reason
+        return self._end(reason)
+
+    def _ignore(self, _: Event) -> list[Command]:
+        return []
+
+
+_Handler = Callable[[CallFlow, Event], list[Command]]
+
+TRANSITIONS: dict[tuple[State, type], _Handler] = {
+    (State.NEW, Started): CallFlow._on_start,
+    (State.NEW, Resumed): CallFlow._on_resumed,
+    (State.NEW, HungUp): CallFlow._on_hangup,
+    (State.PROMPTING, KeyPressed): CallFlow._on_key,
+    (State.PROMPTING, PlaybackEnded): CallFlow._on_playback_ended,
+    (State.PROMPTING, TimerFired): CallFlow._ignore,
+    (State.PROMPTING, HungUp): CallFlow._on_hangup,
+    (State.PROMPTING, Resumed): CallFlow._on_resumed,
+    (State.WAITING, KeyPressed): CallFlow._on_key,
+    (State.WAITING, PlaybackEnded): CallFlow._ignore,
+    (State.WAITING, TimerFired): CallFlow._on_timer,
+    (State.WAITING, HungUp): CallFlow._on_hangup,
+    (State.WAITING, Resumed): CallFlow._on_resumed,
+    (State.CLOSING, KeyPressed): CallFlow._on_key_while_closing,
+    (State.CLOSING, PlaybackEnded): CallFlow._on_playback_ended,
+    (State.CLOSING, TimerFired): CallFlow._ignore,
+    (State.CLOSING, HungUp): CallFlow._on_hangup,
+    (State.CLOSING, Resumed): CallFlow._on_resumed,
+    (State.ENDED, KeyPressed): CallFlow._ignore,
+    (State.ENDED, PlaybackEnded): CallFlow._ignore,
+    (State.ENDED, TimerFired): CallFlow._ignore,
+    (State.ENDED, HungUp): CallFlow._ignore,
+    (State.ENDED, Resumed): CallFlow._ignore,
+}
