@@ -64,7 +64,12 @@ class Resumed:
     """A controller took this call back after the previous one died."""
 
 
-Event = Started | KeyPressed | PlaybackEnded | TimerFired | HungUp | Resumed
+@dataclass(frozen=True)
+class Orphaned:
+    """A channel of ours whose call record was lost: end it politely."""
+
+
+Event = Started | KeyPressed | PlaybackEnded | TimerFired | HungUp | Resumed | Orphaned
 
 # -- commands -----------------------------------------------------------------
 
@@ -139,6 +144,7 @@ PROMPT_INVALID = "menu.invalid"
 PROMPT_NO_INPUT = "menu.no_input"
 PROMPT_GOODBYE = "goodbye"
 PROMPT_RESUMED = "call.resumed"
+PROMPT_ENDED_BY_SYSTEM = "call.ended_by_system"
 
 
 @dataclass(frozen=True)
@@ -245,6 +251,13 @@ class CallFlow:
             return [note, Hangup(), *self._end(self.end_reason or "caller_ended")]
         return [note, *self._play(PROMPT_RESUMED, PROMPT_CHOICES)]
 
+    def _on_orphaned(self, _: Event) -> list[Command]:
+        self.end_reason = "ended_after_recovery"
+        return [
+            Step("note", "orphaned"),
+            *self._play(PROMPT_ENDED_BY_SYSTEM, PROMPT_GOODBYE, state=State.CLOSING),
+        ]
+
     def _on_key(self, event: Event) -> list[Command]:
         assert isinstance(event, KeyPressed)
         commands = [Step("key", event.digit), *self._interrupt()]
@@ -303,6 +316,7 @@ _Handler = Callable[[CallFlow, Event], list[Command]]
 TRANSITIONS: dict[tuple[State, type], _Handler] = {
     (State.NEW, Started): CallFlow._on_start,
     (State.NEW, Resumed): CallFlow._on_resumed,
+    (State.NEW, Orphaned): CallFlow._on_orphaned,
     (State.NEW, HungUp): CallFlow._on_hangup,
     (State.PROMPTING, KeyPressed): CallFlow._on_key,
     (State.PROMPTING, PlaybackEnded): CallFlow._on_playback_ended,

@@ -15,6 +15,7 @@ from ivr.flow import (
     Hangup,
     HungUp,
     KeyPressed,
+    Orphaned,
     Play,
     PlaybackEnded,
     Resumed,
@@ -207,3 +208,12 @@ def test_an_impossible_event_names_event_and_state() -> None:
     flow.handle(Started())
     with pytest.raises(FlowError, match="Started in state prompting"):
         flow.handle(Started())
+
+
+def test_an_orphaned_channel_hears_an_apology_and_is_hung_up() -> None:
+    flow = CallFlow("c9", "greeting.000000")
+    commands = flow.handle(Orphaned())
+    assert play_of(commands).prompts == ("call.ended_by_system", "goodbye")
+    commands = finish_playback(flow)
+    assert Hangup() in commands
+    assert commands[-1] == Ended("ended_after_recovery")
