@@ -46,6 +46,9 @@ TEMPLATES = (
     "extensions.conf",
     "res_http_media_cache.conf",
     "websocket_client.conf",
+    "pjproject.conf",
+    "acl.conf",
+    "udptl.conf",
 )
 ROOTFS_PACKAGES = (
     "asterisk",

@@ -81,7 +81,9 @@ class AriClient:
         await self.request("POST", f"/channels/{channel_id}/answer")
 
     async def play(self, channel_id: str, playback_id: str, media: list[str]) -> None:
-        params = [("media", uri) for uri in media]
+        # ARI takes a list as one comma-separated value; a repeated
+        # parameter would keep only the last URI.
+        params = [("media", ",".join(media))]
         await self.request("POST", f"/channels/{channel_id}/play/{playback_id}", params)
 
     async def stop_playback(self, playback_id: str) -> None:
@@ -136,7 +138,11 @@ class AriClient:
                     log.info("ARI events connected for app %s", self._settings.ari_app)
                     delay = self._settings.ari_reconnect_min
                     self.connected.set()
-                    await on_connect()
+                    try:
+                        await on_connect()
+                    except Exception:
+                        # Events must keep flowing even if recovery failed.
+                        log.exception("recovery after connect failed")
                     await self._read(ws, on_event)
             except (aiohttp.ClientError, TimeoutError, AriError) as exc:
                 log.warning("ARI events unavailable (%s); retrying in %.1f s", exc, delay)

@@ -1,0 +1,232 @@
+"""The `ivr` command: run the controller and work with the platform around it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+
+from ivr.errors import DataError, IvrError
+from ivr.settings import Settings
+
+log = logging.getLogger("ivr")
+
+# Seconds between key presses when `ivr call` is not told otherwise: long
+# enough for the caller to hear the start of the greeting first.
+DEFAULT_FIRST_KEY_S = 3.0
+DEFAULT_KEY_GAP_S = 3.0
+# How long `ivr call` waits for the controller to write the finished record.
+RECORD_WAIT_S = 10.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # Alembic announces every plugin at INFO; only its migrations matter.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"ivr: bad setting: {exc}", file=sys.stderr)
+        return 2
+    handler: Callable[[Settings, argparse.Namespace], int] = args.handler
+    try:
+        return handler(settings, args)
+    except IvrError as exc:
+        print(f"ivr: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ivr", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the controller")
+    serve.set_defaults(handler=_serve)
+
+    asterisk = sub.add_parser("asterisk", help="the local Asterisk: up, down, status")
+    asterisk.add_argument("action", choices=["up", "down", "status"])
+    asterisk.add_argument("--json", action="store_true")
+    asterisk.set_defaults(handler=_asterisk)
+
+    db = sub.add_parser("db", help="the records database")
+    db.add_argument("action", choices=["upgrade"])
+    db.set_defaults(handler=_db)
+
+    prompts = sub.add_parser("prompts", help="build the prompt audio")
+    prompts.add_argument("action", choices=["build"])
+    prompts.set_defaults(handler=_prompts)
+
+    route = sub.add_parser("route", help="explain which department a call reaches")
+    route.add_argument("--caller", required=True, help="the caller's number as Asterisk sees it")
+    route.add_argument("--dialed", default="12371", help="digits dialed (default 12371)")
+    route.add_argument("--json", action="store_true")
+    route.set_defaults(handler=_route)
+
+    call = sub.add_parser("call", help="place a real SIP call through Asterisk with SIPp")
+    call.add_argument("--from", dest="caller", required=True, help="caller number")
+    call.add_argument("--to", default="12371", help="digits to dial (default 12371)")
+    call.add_argument("--keys", default="", help="keys to press, e.g. 1,9")
+    call.add_argument("--first-key", type=float, default=DEFAULT_FIRST_KEY_S, metavar="S",
+                      help="seconds after answer of the first key")
+    call.add_argument("--gap", type=float, default=DEFAULT_KEY_GAP_S, metavar="S",
+                      help="seconds between keys")
+    call.add_argument("--hangup-after", type=float, default=None, metavar="S",
+                      help="hang up after S seconds (default: wait for the IVR to end the call)")
+    call.add_argument("--json", action="store_true")
+    call.set_defaults(handler=_call)
+    return parser
+
+
+def _serve(settings: Settings, _: argparse.Namespace) -> int:
+    from ivr.service import serve
+
+    serve(settings)
+    return 0
+
+
+def _asterisk(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr import asterisk
+    from ivr.service import build_prompts, fallback_sounds, load_directory
+
+    if args.action == "up":
+        catalog = build_prompts(settings, load_directory())
+        print(asterisk.up(settings, fallback_sounds(settings, catalog)))
+    elif args.action == "down":
+        print(asterisk.down(settings))
+    else:
+        state = asterisk.status(settings)
+        if args.json:
+            print(json.dumps(state, indent=2))
+        else:
+            for key, value in state.items():
+                print(f"{key:>8}: {value}")
+        return 0 if state["ari"] else 3
+    return 0
+
+
+def _db(settings: Settings, _: argparse.Namespace) -> int:
+    from ivr.db.migrate import upgrade
+
+    asyncio.run(upgrade(settings.database_url))
+    print(f"database at head: {_safe_url(settings.database_url)}")
+    return 0
+
+
+def _prompts(settings: Settings, _: argparse.Namespace) -> int:
+    from ivr.service import build_prompts, load_directory
+
+    catalog = build_prompts(settings, load_directory())
+    print(f"{len(catalog)} prompts in {settings.prompt_build_dir}")
+    return 0
+
+
+def _route(_settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.directory import explain
+    from ivr.service import load_directory
+
+    route = load_directory().resolve(args.caller, args.dialed)
+    print(explain(route, as_json=args.json))
+    return 0
+
+
+def _call(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.sipcall import CallPlan, place_call, presses
+
+    keys = [key.strip() for key in args.keys.split(",") if key.strip()]
+    bad = [key for key in keys if key not in set("0123456789*#")]
+    if bad:
+        raise DataError(f"keys must be 0-9, * or #, separated by commas; not {bad}")
+    times = [(args.first_key + i * args.gap, key) for i, key in enumerate(keys)]
+    plan = CallPlan(
+        caller=args.caller,
+        to=args.to,
+        actions=presses(*times, hangup_at_s=args.hangup_after),
+    )
+    result = asyncio.run(place_call(plan, settings))
+    record = _wait_for_record(settings, plan.call_id)
+    if args.json:
+        print(json.dumps({"sip": _result_json(result), "record": record}, indent=2))
+    else:
+        print(_describe(result, record))
+    return 0 if result.answered and record is not None else 1
+
+
+def _wait_for_record(settings: Settings, sip_call_id: str) -> dict[str, Any] | None:
+    """The controller's record of the call, once it says the call ended."""
+    import time
+
+    query = urllib.parse.urlencode({"sip_call_id": sip_call_id})
+    url = f"http://{settings.http_host}:{settings.http_port}/api/calls?{query}"
+    deadline = time.monotonic() + RECORD_WAIT_S
+    record: dict[str, Any] | None = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                calls = json.load(response)
+        except (urllib.error.URLError, OSError, ValueError):
+            calls = []
+        if calls:
+            record = calls[0]
+            if record.get("ended_at"):
+                return record
+        time.sleep(0.2)
+    return record
+
+
+def _result_json(result: Any) -> dict[str, Any]:
+    return {
+        "call_id": result.call_id,
+        "answered": result.answered,
+        "final_status": result.final_status,
+        "ended_by": result.ended_by,
+        "duration_s": round(result.duration_s, 2),
+    }
+
+
+def _describe(result: Any, record: dict[str, Any] | None) -> str:
+    lines = [
+        f"SIP: {'answered' if result.answered else 'not answered'} "
+        f"(final {result.final_status}), ended by {result.ended_by}, "
+        f"{result.duration_s:.1f} s",
+    ]
+    if record is None:
+        lines.append(
+            "No record of this call at the controller: is `ivr serve` running? "
+            "(a call while it is down hears the native fallback)"
+        )
+        return "\n".join(lines)
+    lines.append(
+        f"Department: {record['department_name']} ({record['department_code']}), "
+        f"by {record['route_rule']} {record['route_read']!r}"
+    )
+    for step in record.get("steps", []):
+        detail = f" ({step['detail']})" if step.get("detail") else ""
+        lines.append(f"  {step['kind']:>6}: {step['value']}{detail}")
+    lines.append(f"Ended: {record.get('end_reason') or 'still in progress'}")
+    return "\n".join(lines)
+
+
+def _safe_url(url: str) -> str:
+    return url.split("@")[-1] if "@" in url else url
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

@@ -1,0 +1,272 @@
+"""Carries calls: ARI events in, flow commands out.
+
+One reader (the ARI client's event loop) hands each event to the call that
+owns its channel or playback through that call's queue; each call has one
+task that takes its events in order, asks the flow what to do and does it.
+A slow call never delays another, and one call's handlers never run out of
+order. Records go to the `Recorder`, which writes them in batches off the
+call path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ivr import flow
+from ivr.ari.client import AriClient
+from ivr.ari.models import (
+    Channel,
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelHangupRequest,
+    Event,
+    PlaybackFinished,
+    StasisEnd,
+    StasisStart,
+)
+from ivr.db.queries import get_call, open_calls
+from ivr.db.recorder import Recorder
+from ivr.directory import Directory
+from ivr.errors import AriError, AriUnavailable
+from ivr.prompts import Catalog
+from ivr.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Set on every channel we take, so a controller that starts later can tell
+# our channels from anyone else's.
+MARK_VARIABLE = "IVR_CALL"
+
+
+@dataclass
+class Call:
+    call_id: str
+    flow: flow.CallFlow
+    queue: asyncio.Queue[flow.Event] = field(default_factory=asyncio.Queue)
+    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
+    task: asyncio.Task[None] | None = None
+
+
+class Controller:
+    def __init__(
+        self,
+        settings: Settings,
+        ari: AriClient,
+        recorder: Recorder,
+        directory: Directory,
+        catalog: Catalog,
+        sessionmaker: Callable[[], object],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._settings = settings
+        self._ari = ari
+        self._recorder = recorder
+        self._directory = directory
+        self._catalog = catalog
+        self._sessionmaker = sessionmaker
+        self._now = clock
+        self._config = flow.FlowConfig(
+            digit_timeout=settings.digit_timeout,
+            max_silences=settings.max_silences,
+            max_invalid=settings.max_invalid,
+        )
+        self.calls: dict[str, Call] = {}
+
+    # -- events in ----------------------------------------------------------------
+
+    def on_event(self, event: Event) -> None:
+        """Hand an event to its call. Runs on the reader: never blocks."""
+        if isinstance(event, StasisStart):
+            self._start(event)
+            return
+        translated = self._translate(event)
+        if translated is None:
+            return
+        channel_id, flow_event = translated
+        call = self.calls.get(channel_id)
+        if call is not None:
+            call.queue.put_nowait(flow_event)
+
+    @staticmethod
+    def _translate(event: Event) -> tuple[str, flow.Event] | None:
+        if isinstance(event, ChannelDtmfReceived):
+            return event.channel.id, flow.KeyPressed(event.digit)
+        if isinstance(event, PlaybackFinished):
+            target = event.playback.target_uri
+            if not target.startswith("channel:"):
+                return None
+            outcome = "failed" if event.playback.state == "failed" else "done"
+            return target.removeprefix("channel:"), flow.PlaybackEnded(event.playback.id, outcome)
+        if isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
+            channel = event.channel
+            return (channel.id, flow.HungUp()) if channel is not None else None
+        return None
+
+    def _start(self, event: StasisStart) -> None:
+        channel = event.channel
+        if channel.id in self.calls:
+            return
+        dialed = event.args[0] if event.args else channel.dialplan.exten
+        caller = channel.caller.number
+        route = self._directory.resolve(caller, dialed)
+        greeting = f"greeting.{route.department.code}"
+        call = Call(channel.id, flow.CallFlow(channel.id, greeting, self._config))
+        now = self._now()
+        self._recorder.call_started(
+            channel.id,
+            sip_call_id=channel.protocol_id or None,
+            node=self._settings.node_name,
+            caller=caller,
+            dialed=dialed,
+            department_code=route.department.code,
+            department_name=route.department.name,
+            route_rule=route.rule,
+            route_read=route.read,
+            started_at=now,
+        )
+        for line in route.steps:
+            self._recorder.step(channel.id, now, "route", line)
+        self._launch(call, flow.Started())
+
+    def _launch(self, call: Call, first: flow.Event) -> None:
+        self.calls[call.call_id] = call
+        call.queue.put_nowait(first)
+        call.task = asyncio.get_running_loop().create_task(
+            self._run(call), name=f"call-{call.call_id}"
+        )
+
+    # -- one call ---------------------------------------------------------------------
+
+    async def _run(self, call: Call) -> None:
+        try:
+            while call.flow.state is not flow.State.ENDED:
+                event = await call.queue.get()
+                try:
+                    commands = call.flow.handle(event)
+                except flow.FlowError as exc:
+                    log.error("call %s: %s", call.call_id, exc)
+                    commands = [flow.Hangup(), flow.Ended("internal_error")]
+                    call.flow.state = flow.State.ENDED
+                for command in commands:
+                    await self._execute(call, command)
+                self._recorder.flow_state(call.call_id, call.flow.snapshot())
+        except AriUnavailable as exc:
+            log.warning("call %s lost with Asterisk: %s", call.call_id, exc)
+            self._recorder.call_ended(call.call_id, self._now(), "asterisk_unavailable")
+        except Exception:
+            # A bug must not leave the caller hanging in Stasis.
+            log.exception("call %s failed; hanging up", call.call_id)
+            self._recorder.call_ended(call.call_id, self._now(), "internal_error")
+            try:
+                await self._ari.hangup(call.call_id)
+            except AriError:
+                pass
+        finally:
+            for handle in call.timers.values():
+                handle.cancel()
+            self.calls.pop(call.call_id, None)
+
+    async def _execute(self, call: Call, command: flow.Command) -> None:
+        channel = call.call_id
+        match command:
+            case flow.Answer():
+                await self._ari_call(call, self._ari.answer(channel))
+                self._recorder.call_answered(channel, self._now())
+                # The mark lets a controller that starts later find this call.
+                await self._ari_call(call, self._ari.set_variable(channel, MARK_VARIABLE, channel))
+            case flow.Play(playback_id, prompts):
+                base = self._settings.prompt_base_url
+                media = [self._catalog.media_uri(prompt, base) for prompt in prompts]
+                await self._ari_call(call, self._ari.play(channel, playback_id, media))
+            case flow.StopPlayback(playback_id):
+                await self._ari_call(call, self._ari.stop_playback(playback_id), gone_ok=True)
+            case flow.StartTimer(timer_id, seconds):
+                loop = asyncio.get_running_loop()
+                fired = flow.TimerFired(timer_id)
+                call.timers[timer_id] = loop.call_later(seconds, call.queue.put_nowait, fired)
+            case flow.CancelTimer(timer_id):
+                handle = call.timers.pop(timer_id, None)
+                if handle is not None:
+                    handle.cancel()
+            case flow.Hangup():
+                await self._ari_call(call, self._ari.hangup(channel), gone_ok=True)
+            case flow.Step(kind, value, detail):
+                self._recorder.step(channel, self._now(), kind, value, detail)
+            case flow.Ended(reason):
+                self._recorder.call_ended(channel, self._now(), reason)
+
+    async def _ari_call(
+        self, call: Call, request: Awaitable[None], *, gone_ok: bool = False
+    ) -> None:
+        try:
+            await request
+        except AriUnavailable:
+            raise
+        except AriError as exc:
+            if exc.http_status in (404, 409):
+                # The channel or playback is already gone: the caller hung
+                # up; the hang-up event follows (or already came).
+                if not gone_ok:
+                    call.queue.put_nowait(flow.HungUp())
+                return
+            log.error("call %s: %s", call.call_id, exc)
+            call.queue.put_nowait(flow.HungUp())
+
+    # -- after every (re)connect ------------------------------------------------------
+
+    async def recover(self) -> None:
+        """Take back, or end politely, every channel of ours left in Stasis."""
+        channels = await self._ari.channels()
+        live = {channel.id for channel in channels}
+        for channel in channels:
+            if channel.id in self.calls or not self._is_ours(channel):
+                continue
+            await self._take_back(channel)
+        # Calls this node recorded as open whose channel is gone (Asterisk
+        # restarted, or the caller left while nobody listened).
+        async with self._sessionmaker() as session:  # type: ignore[attr-defined]
+            stale = await open_calls(session, node=self._settings.node_name)
+        for view in stale:
+            if view.id not in live and view.id not in self.calls:
+                self._recorder.call_ended(view.id, self._now(), "channel_gone")
+
+    def _is_ours(self, channel: Channel) -> bool:
+        plan = channel.dialplan
+        if plan.app_name is None or plan.app_name.lower() != "stasis":
+            return False
+        return (plan.app_data or "").split(",")[0] == self._settings.ari_app
+
+    async def _take_back(self, channel: Channel) -> None:
+        async with self._sessionmaker() as session:  # type: ignore[attr-defined]
+            view = await get_call(session, channel.id)
+        if view is not None and view.ended_at is None and view.flow_state:
+            restored = flow.CallFlow.restore(channel.id, view.flow_state, self._config)
+            log.info("taking back call %s (%s)", channel.id, restored.state.value)
+            self._launch(Call(channel.id, restored), flow.Resumed())
+            return
+        log.info("ending orphaned channel %s politely", channel.id)
+        if view is None:
+            self._recorder.call_started(
+                channel.id,
+                sip_call_id=channel.protocol_id or None,
+                node=self._settings.node_name,
+                caller=channel.caller.number,
+                dialed=channel.dialplan.exten,
+                department_code=self._directory.default.code,
+                department_name=self._directory.default.name,
+                route_rule="default",
+                route_read="",
+                started_at=self._now(),
+            )
+        orphan = flow.CallFlow(channel.id, f"greeting.{self._directory.default.code}", self._config)
+        self._launch(Call(channel.id, orphan), flow.Orphaned())
+
+    async def close(self) -> None:
+        tasks = [call.task for call in self.calls.values() if call.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
