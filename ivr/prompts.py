@@ -1,0 +1,409 @@
+"""Mandarin prompt audio, rendered from the texts in prompts/prompts.yaml.
+
+Asterisk fetches prompts from the controller over HTTP and caches them by URL,
+so a URL must never change what it plays: every file is named after the hash
+of its own bytes, and a changed text gets a new name. `manifest.json` maps each
+prompt id to its file. A build re-renders only the prompts whose input (text,
+voice, rate, renderer) changed since the last build, and then removes the files
+no prompt uses any more.
+
+espeak-ng speaks each text as WAV and sox turns it into telephone audio (8 kHz,
+mono, 16-bit). sox runs without dither (`-D`), which would otherwise add random
+noise, so the same text always gives the same bytes and so the same file name;
+the level is normalised so that every prompt plays equally loud.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+import shutil
+import string
+import subprocess
+import wave
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+
+from ivr.directory import Directory
+from ivr.errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+MANIFEST = "manifest.json"
+GREETING_PREFIX = "greeting."
+FALLBACK_PROMPTS = ("fallback.apology", "fallback.thanks")
+# The call flow and the native fallback play these, so a build without them fails.
+REQUIRED_PROMPTS = (
+    "menu.choices",
+    "menu.invalid",
+    "menu.no_input",
+    "goodbye",
+    "call.resumed",
+    "call.ended_by_system",
+    *FALLBACK_PROMPTS,
+)
+# Part of every prompt's input hash: a change in how audio is made re-renders all.
+RENDERER = "espeak-ng stdin | sox -D gain -3 rate gain -n -3 | digits v1"
+RENDER_WORKERS = 4
+RENDER_TIMEOUT = 60.0  # seconds for one run of one tool
+INSTALL_HINT = "apt-get install espeak-ng sox"
+
+_HASH_CHARS = 16
+_ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
+_DIGIT_RUN = re.compile(r"[0-9]+")
+_NUMBER = str.maketrans("0123456789", "零一二三四五六七八九")
+# A run of digits is a number to dial, said digit by digit the way hotlines say
+# them, with 幺 for 1 so that it cannot be heard as 7.
+_DIALLED = str.maketrans("0123456789", "零幺二三四五六七八九")
+_GREETING_FIELDS = frozenset({"short_name", "name"})
+
+
+class PromptSpec(BaseModel):
+    """prompts/prompts.yaml; see prompts/README.md."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    voice: str = Field(min_length=1)
+    # Asterisk's `wav` format is 8 kHz signed linear: other rates would play wrong.
+    sample_rate: Literal[8000] = 8000
+    greeting: str = Field(min_length=1)
+    prompts: dict[str, str]
+    pronounce: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("prompts")
+    @classmethod
+    def _check_prompts(cls, prompts: dict[str, str]) -> dict[str, str]:
+        for prompt_id, text in prompts.items():
+            if not _ID.fullmatch(prompt_id) or prompt_id.startswith(GREETING_PREFIX):
+                raise ValueError(
+                    f"bad prompt id {prompt_id!r} (a-z, 0-9, _ and dots; "
+                    f"{GREETING_PREFIX}* is generated)"
+                )
+            if not text.strip():
+                raise ValueError(f"prompt {prompt_id} has no text")
+        missing = [prompt_id for prompt_id in REQUIRED_PROMPTS if prompt_id not in prompts]
+        if missing:
+            raise ValueError(f"missing prompts: {', '.join(missing)}")
+        return prompts
+
+    @field_validator("greeting")
+    @classmethod
+    def _check_greeting(cls, greeting: str) -> str:
+        fields = {
+            field for _, field, _, _ in string.Formatter().parse(greeting) if field is not None
+        }
+        if not fields <= _GREETING_FIELDS:
+            raise ValueError(f"greeting may use {sorted(_GREETING_FIELDS)}, not {sorted(fields)}")
+        return greeting
+
+
+class PromptEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    file: str
+    text: str
+    sha256: str
+    duration_ms: int
+    input: str  # hash of what the audio was made from; unchanged means no re-render
+
+
+_MANIFEST = TypeAdapter(dict[str, PromptEntry])
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """The built prompts: what each id plays, and where Asterisk fetches it."""
+
+    directory: Path
+    entries: Mapping[str, PromptEntry]
+
+    @classmethod
+    def load(cls, out_dir: Path) -> Catalog:
+        entries = _read_manifest(out_dir / MANIFEST)
+        for prompt_id, entry in entries.items():
+            if not (out_dir / entry.file).is_file():
+                raise ConfigError(
+                    f"prompt {prompt_id}: {entry.file} is missing from {out_dir}; "
+                    "build the prompts again",
+                    prompt_id=prompt_id,
+                )
+        return cls(out_dir, entries)
+
+    def has(self, prompt_id: str) -> bool:
+        return prompt_id in self.entries
+
+    def ids(self) -> tuple[str, ...]:
+        return tuple(self.entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def file(self, prompt_id: str) -> str:
+        return self._entry(prompt_id).file
+
+    def path(self, prompt_id: str) -> Path:
+        return self.directory / self._entry(prompt_id).file
+
+    def text(self, prompt_id: str) -> str:
+        return self._entry(prompt_id).text
+
+    def media_uri(self, prompt_id: str, base_url: str) -> str:
+        """What ARI plays: Asterisk fetches the file over HTTP and caches it by URL."""
+        return f"sound:{base_url.rstrip('/')}/prompts/{self.file(prompt_id)}"
+
+    def _entry(self, prompt_id: str) -> PromptEntry:
+        try:
+            return self.entries[prompt_id]
+        except KeyError:
+            raise ConfigError(f"unknown prompt {prompt_id!r}", prompt_id=prompt_id) from None
+
+
+def load_spec(path: Path) -> PromptSpec:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}", path=str(path)) from exc
+    try:
+        return PromptSpec.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {exc}", path=str(path)) from None
+
+
+def prompt_texts(spec: PromptSpec, directory: Directory) -> dict[str, str]:
+    """Every prompt's written text by id, with one greeting per department."""
+    texts = dict(spec.prompts)
+    for department in directory:
+        texts[GREETING_PREFIX + department.code] = spec.greeting.format(
+            short_name=department.short_name, name=department.name
+        )
+    return texts
+
+
+def spoken(text: str, pronounce: Mapping[str, str]) -> str:
+    """What espeak-ng is given for `text`: homophones for words it misreads, digits spelled."""
+    for written, said in pronounce.items():
+        text = text.replace(written, said)
+    return _DIGIT_RUN.sub(_say_digits, text)
+
+
+def _say_digits(match: re.Match[str]) -> str:
+    digits = match.group()
+    return digits.translate(_NUMBER if len(digits) == 1 else _DIALLED)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    prompt_id: str
+    text: str
+    spoken: str
+    input: str
+
+
+def build(spec_path: Path, directory: Directory, out_dir: Path) -> Catalog:
+    """Render every prompt that changed into `out_dir`, then write the manifest."""
+    spec = load_spec(spec_path)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    previous = _previous_manifest(out_dir)
+    entries: dict[str, PromptEntry] = {}
+    jobs: list[_Job] = []
+    for prompt_id, text in prompt_texts(spec, directory).items():
+        said = spoken(text, spec.pronounce)
+        key = json.dumps([RENDERER, spec.voice, spec.sample_rate, text, said], ensure_ascii=False)
+        job = _Job(prompt_id, text, said, hashlib.sha256(key.encode()).hexdigest())
+        old = previous.get(prompt_id)
+        if old is not None and old.input == job.input and _intact(out_dir, old):
+            entries[prompt_id] = old
+        else:
+            jobs.append(job)
+    if jobs:
+        entries.update(_render_all(jobs, spec, out_dir))
+    entries = dict(sorted(entries.items()))
+    _write_manifest(out_dir, entries)
+    removed = _remove_unreferenced(out_dir, entries)
+    log.info(
+        "prompts in %s: %d rendered, %d unchanged, %d old files removed",
+        out_dir,
+        len(jobs),
+        len(entries) - len(jobs),
+        removed,
+    )
+    return Catalog(out_dir, entries)
+
+
+def install_fallback(catalog: Catalog, sounds_dir: Path) -> list[Path]:
+    """Copy the fallback prompts to Asterisk's sounds as `ivr/fallback-*.wav`.
+
+    The native dialplan fallback runs when the controller is down, so it
+    plays them from Asterisk's own disk rather than over HTTP.
+    """
+    prompt_ids = sorted(
+        set(FALLBACK_PROMPTS) | {i for i in catalog.ids() if i.startswith("fallback.")}
+    )
+    target = sounds_dir / "ivr"
+    target.mkdir(parents=True, exist_ok=True)
+    installed = []
+    for prompt_id in prompt_ids:
+        source = catalog.path(prompt_id)
+        destination = target / f"{prompt_id.replace('.', '-')}.wav"
+        partial = destination.with_name(f".{destination.name}.partial")
+        shutil.copyfile(source, partial)
+        os.replace(partial, destination)  # Asterisk never opens a half-written file
+        installed.append(destination)
+    return installed
+
+
+# Rendering ----------------------------------------------------------------
+
+
+def _tools() -> tuple[str, str]:
+    found = []
+    for tool in ("espeak-ng", "sox"):
+        path = shutil.which(tool)
+        if path is None:
+            raise ConfigError(
+                f"{tool} is not installed; prompts are built with it: {INSTALL_HINT}", tool=tool
+            )
+        found.append(path)
+    return found[0], found[1]
+
+
+def _check_voice(espeak: str, voice: str) -> None:
+    """Refuse a voice espeak-ng does not list: it reads `no-such` as Norwegian, silently."""
+    listing = _run([espeak, "--voices"], b"", "(voice list)").decode(errors="replace")
+    known = set()
+    for line in listing.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 5:  # Pty Language Age/Gender VoiceName File ...
+            known |= {fields[1].lower(), fields[3].lower(), fields[4].rsplit("/", 1)[-1].lower()}
+    if voice.lower() not in known:
+        raise ConfigError(f"espeak-ng has no voice {voice!r} (see espeak-ng --voices)", voice=voice)
+
+
+def _render_all(jobs: list[_Job], spec: PromptSpec, out_dir: Path) -> dict[str, PromptEntry]:
+    tools = _tools()
+    _check_voice(tools[0], spec.voice)
+    pool = ThreadPoolExecutor(max_workers=RENDER_WORKERS, thread_name_prefix="prompt")
+    try:
+        rendered = pool.map(lambda job: _render(job, spec, tools, out_dir), jobs)
+        return {job.prompt_id: entry for job, entry in zip(jobs, rendered, strict=True)}
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _render(job: _Job, spec: PromptSpec, tools: tuple[str, str], out_dir: Path) -> PromptEntry:
+    espeak, sox = tools
+    # The text goes in on standard input, where it cannot be taken for an option.
+    speech = _run([espeak, "-v", spec.voice, "--stdout"], job.spoken.encode(), job.prompt_id)
+    partial = out_dir / f".{job.prompt_id}.partial.wav"
+    rate = str(spec.sample_rate)
+    audio = ["-r", rate, "-c", "1", "-b", "16", "-e", "signed-integer", str(partial)]
+    effects = ["gain", "-3", "rate", "gain", "-n", "-3"]  # headroom, resample, normalise
+    _run([sox, "-D", "-V1", "-t", "wav", "-", *audio, *effects], speech, job.prompt_id)
+    data = partial.read_bytes()
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"{job.prompt_id}-{digest[:_HASH_CHARS]}.wav"
+    os.replace(partial, out_dir / name)
+    return PromptEntry(
+        file=name,
+        text=job.text,
+        sha256=digest,
+        duration_ms=_duration_ms(data, job.prompt_id),
+        input=job.input,
+    )
+
+
+def _run(command: list[str], stdin: bytes, prompt_id: str) -> bytes:
+    tool = Path(command[0]).name
+    try:
+        done = subprocess.run(
+            command, input=stdin, capture_output=True, timeout=RENDER_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(
+            f"{tool} took over {RENDER_TIMEOUT:g}s on prompt {prompt_id}", prompt_id=prompt_id
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot run {tool}: {exc}; {INSTALL_HINT}", tool=tool) from exc
+    if done.returncode != 0:
+        error = done.stderr.decode(errors="replace").strip()
+        raise ConfigError(
+            f"{tool} failed on prompt {prompt_id}: {error}", prompt_id=prompt_id, tool=tool
+        )
+    return done.stdout
+
+
+def _duration_ms(data: bytes, prompt_id: str) -> int:
+    with wave.open(io.BytesIO(data), "rb") as audio:
+        frames, rate = audio.getnframes(), audio.getframerate()
+    if frames == 0:
+        raise ConfigError(f"prompt {prompt_id} rendered no audio", prompt_id=prompt_id)
+    return round(frames * 1000 / rate)
+
+
+# Manifest -----------------------------------------------------------------
+
+
+def _read_manifest(path: Path) -> dict[str, PromptEntry]:
+    try:
+        entries = _MANIFEST.validate_json(path.read_bytes())
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc}; build the prompts", path=str(path)) from exc
+    except ValidationError as exc:
+        raise ConfigError(f"{path} is not a prompt manifest: {exc}", path=str(path)) from None
+    for prompt_id, entry in entries.items():
+        # The file name is also a path: accept only the name the build gives it.
+        if entry.file != f"{prompt_id}-{entry.sha256[:_HASH_CHARS]}.wav" or "/" in entry.file:
+            raise ConfigError(f"{path}: prompt {prompt_id} has a bad file name", path=str(path))
+    return entries
+
+
+def _previous_manifest(out_dir: Path) -> dict[str, PromptEntry]:
+    """The last build's manifest, or nothing (so everything is rendered) if unusable."""
+    path = out_dir / MANIFEST
+    if not path.exists():
+        return {}
+    try:
+        return _read_manifest(path)
+    except ConfigError as exc:
+        log.warning("rendering every prompt again: %s", exc.message)
+        return {}
+
+
+def _intact(out_dir: Path, entry: PromptEntry) -> bool:
+    try:
+        data = (out_dir / entry.file).read_bytes()
+    except OSError:
+        return False
+    return hashlib.sha256(data).hexdigest() == entry.sha256
+
+
+def _write_manifest(out_dir: Path, entries: Mapping[str, PromptEntry]) -> None:
+    data = {prompt_id: entry.model_dump() for prompt_id, entry in entries.items()}
+    text = (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
+    path = out_dir / MANIFEST
+    if path.is_file() and path.read_bytes() == text:
+        return  # an unchanged build leaves every file as it was
+    partial = out_dir / f".{MANIFEST}.partial"
+    partial.write_bytes(text)
+    os.replace(partial, path)
+
+
+def _remove_unreferenced(out_dir: Path, entries: Mapping[str, PromptEntry]) -> int:
+    """Remove old prompt files and any partial file a failed build left behind."""
+    keep = {entry.file for entry in entries.values()}
+    removed = 0
+    for path in out_dir.glob("*.wav"):
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed

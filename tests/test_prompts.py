@@ -1,0 +1,294 @@
+"""Building prompt audio with the real espeak-ng and sox, into temporary folders."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ivr import prompts
+from ivr.directory import Directory
+from ivr.errors import ConfigError
+from ivr.prompts import Catalog, build, install_fallback, spoken
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "prompts" / "prompts.yaml"
+DIRECTORY = Directory.load(ROOT / "routing" / "departments.csv")
+SMALL_CSV = """code,name,short_name,level,parent,area_code,timezone
+000000,中共中央组织部,中央组织部,central,,010,
+340000,中共安徽省委组织部,安徽省委组织部,province,000000,,
+340100,中共合肥市委组织部,合肥市委组织部,city,340000,0551,
+"""
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
+    return build(SPEC, DIRECTORY, tmp_path_factory.mktemp("prompts"))
+
+
+@pytest.fixture
+def small(tmp_path: Path) -> tuple[Path, Directory]:
+    """A copy of the real spec and a three-department directory, for fast rebuilds."""
+    spec = tmp_path / "prompts.yaml"
+    spec.write_text(SPEC.read_text(encoding="utf-8"), encoding="utf-8")
+    csv = tmp_path / "departments.csv"
+    csv.write_text(SMALL_CSV, encoding="utf-8")
+    return spec, Directory.load(csv)
+
+
+def edit_spec(path: Path, **changes: object) -> None:
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data.update(changes)
+    path.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+
+
+def wav_files(out_dir: Path) -> dict[str, int]:
+    return {path.name: path.stat().st_mtime_ns for path in out_dir.glob("*.wav")}
+
+
+# What a build makes --------------------------------------------------------
+
+
+def test_every_prompt_and_one_greeting_per_department(catalog: Catalog) -> None:
+    greetings = {f"greeting.{department.code}" for department in DIRECTORY}
+    assert set(catalog.ids()) == set(prompts.REQUIRED_PROMPTS) | greetings
+    assert len(catalog) == len(prompts.REQUIRED_PROMPTS) + len(DIRECTORY)
+
+
+def test_every_file_is_telephone_audio(catalog: Catalog) -> None:
+    for prompt_id in catalog.ids():
+        with wave.open(str(catalog.path(prompt_id)), "rb") as audio:
+            assert audio.getnchannels() == 1
+            assert audio.getsampwidth() == 2
+            assert audio.getframerate() == 8000
+            frames = audio.getnframes()
+        assert frames > 0
+        assert catalog.entries[prompt_id].duration_ms == round(frames * 1000 / 8000)
+        assert catalog.entries[prompt_id].duration_ms > 500
+
+
+def test_file_names_carry_the_content_hash(catalog: Catalog) -> None:
+    for prompt_id in catalog.ids():
+        digest = hashlib.sha256(catalog.path(prompt_id).read_bytes()).hexdigest()
+        assert catalog.file(prompt_id) == f"{prompt_id}-{digest[:16]}.wav"
+        assert catalog.entries[prompt_id].sha256 == digest
+
+
+def test_manifest_lists_every_file(catalog: Catalog) -> None:
+    manifest = json.loads((catalog.directory / "manifest.json").read_text(encoding="utf-8"))
+    assert set(manifest) == set(catalog.ids())
+    for entry in manifest.values():
+        assert set(entry) >= {"file", "text", "sha256", "duration_ms"}
+    assert {path.name for path in catalog.directory.glob("*.wav")} == {
+        entry["file"] for entry in manifest.values()
+    }
+
+
+def test_hefei_greeting(catalog: Catalog) -> None:
+    assert catalog.has("greeting.340100")
+    assert "合肥" in catalog.text("greeting.340100")
+    assert catalog.text("greeting.340100") == "您好，这里是合肥市委组织部12371党员咨询服务热线。"
+
+
+def test_media_uri(catalog: Catalog) -> None:
+    file = catalog.file("goodbye")
+    assert catalog.media_uri("goodbye", "http://127.0.0.1:8080") == (
+        f"sound:http://127.0.0.1:8080/prompts/{file}"
+    )
+    assert catalog.media_uri("goodbye", "http://127.0.0.1:8080/") == (
+        f"sound:http://127.0.0.1:8080/prompts/{file}"
+    )
+
+
+def test_unknown_prompt_is_a_config_error(catalog: Catalog) -> None:
+    assert not catalog.has("menu.nothing")
+    for lookup in (catalog.file, catalog.text, catalog.path):
+        with pytest.raises(ConfigError, match=r"unknown prompt 'menu\.nothing'"):
+            lookup("menu.nothing")
+    with pytest.raises(ConfigError, match="unknown prompt"):
+        catalog.media_uri("menu.nothing", "http://x")
+
+
+def test_catalog_loads_what_was_built(catalog: Catalog) -> None:
+    loaded = Catalog.load(catalog.directory)
+    assert dict(loaded.entries) == dict(catalog.entries)
+
+
+def test_catalog_without_a_build_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="build the prompts"):
+        Catalog.load(tmp_path)
+
+
+def test_install_fallback(catalog: Catalog, tmp_path: Path) -> None:
+    installed = install_fallback(catalog, tmp_path / "sounds")
+    assert installed == [
+        tmp_path / "sounds" / "ivr" / "fallback-apology.wav",
+        tmp_path / "sounds" / "ivr" / "fallback-thanks.wav",
+    ]
+    assert installed[0].read_bytes() == catalog.path("fallback.apology").read_bytes()
+    assert installed[1].read_bytes() == catalog.path("fallback.thanks").read_bytes()
+
+
+# Rebuilding ----------------------------------------------------------------
+
+
+def test_second_build_renders_nothing(
+    small: tuple[Path, Directory], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, directory = small
+    out = tmp_path / "out"
+    first = build(spec, directory, out)
+    before = wav_files(out)
+    manifest_before = (out / "manifest.json").stat().st_mtime_ns
+
+    def no_render(*args: object) -> None:
+        raise AssertionError("rendered again")
+
+    monkeypatch.setattr(prompts, "_render", no_render)
+    second = build(spec, directory, out)
+    assert dict(second.entries) == dict(first.entries)
+    assert wav_files(out) == before
+    assert (out / "manifest.json").stat().st_mtime_ns == manifest_before
+
+
+def test_changed_text_gets_a_new_file_and_the_old_one_goes(
+    small: tuple[Path, Directory], tmp_path: Path
+) -> None:
+    spec, directory = small
+    out = tmp_path / "out"
+    first = build(spec, directory, out)
+    before = wav_files(out)
+    texts = yaml.safe_load(spec.read_text(encoding="utf-8"))["prompts"]
+    edit_spec(spec, prompts={**texts, "goodbye": "感谢您的来电，祝您生活愉快，再见。"})
+    second = build(spec, directory, out)
+    assert second.file("goodbye") != first.file("goodbye")
+    assert second.text("goodbye") == "感谢您的来电，祝您生活愉快，再见。"
+    assert not first.path("goodbye").exists()
+    assert second.path("goodbye").exists()
+    after = wav_files(out)
+    del before[first.file("goodbye")]
+    del after[second.file("goodbye")]
+    assert after == before  # nothing else was touched
+
+
+def test_changed_pronunciation_re_renders_the_greetings_it_touches(
+    small: tuple[Path, Directory], tmp_path: Path
+) -> None:
+    spec, directory = small
+    out = tmp_path / "out"
+    first = build(spec, directory, out)
+    pronounce = yaml.safe_load(spec.read_text(encoding="utf-8"))["pronounce"]
+    edit_spec(spec, pronounce={**pronounce, "合肥": "黑肥"})
+    second = build(spec, directory, out)
+    assert second.file("greeting.340100") != first.file("greeting.340100")
+    assert second.text("greeting.340100") == first.text("greeting.340100")
+    assert second.file("greeting.340000") == first.file("greeting.340000")
+
+
+def test_same_text_gives_the_same_file_everywhere(
+    catalog: Catalog, small: tuple[Path, Directory], tmp_path: Path
+) -> None:
+    spec, directory = small
+    other = build(spec, directory, tmp_path / "other")
+    assert other.file("greeting.340100") == catalog.file("greeting.340100")
+    assert other.file("menu.choices") == catalog.file("menu.choices")
+
+
+def test_departments_removed_from_the_directory_lose_their_greeting(
+    small: tuple[Path, Directory], tmp_path: Path
+) -> None:
+    spec, directory = small
+    out = tmp_path / "out"
+    first = build(spec, DIRECTORY, out)
+    second = build(spec, directory, out)
+    assert not second.has("greeting.530100")
+    assert not first.path("greeting.530100").exists()
+    assert len(list(out.glob("*.wav"))) == len(second.ids())
+
+
+def test_broken_manifest_renders_everything_again(
+    small: tuple[Path, Directory], tmp_path: Path
+) -> None:
+    spec, directory = small
+    out = tmp_path / "out"
+    build(spec, directory, out)
+    (out / "manifest.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(ConfigError, match="not a prompt manifest"):
+        Catalog.load(out)
+    rebuilt = build(spec, directory, out)
+    assert Catalog.load(out).entries == rebuilt.entries
+
+
+# Configuration errors ------------------------------------------------------
+
+
+def test_missing_tool_is_a_config_error_with_a_hint(
+    small: tuple[Path, Directory], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec, directory = small
+    monkeypatch.setattr(shutil, "which", lambda tool: None)
+    with pytest.raises(ConfigError, match="apt-get install espeak-ng sox"):
+        build(spec, directory, tmp_path / "out")
+
+
+@pytest.mark.parametrize("voice", ["nosuchvoice", "no-such-voice"])  # "no-*" is Norwegian
+def test_unknown_voice_is_a_config_error(
+    small: tuple[Path, Directory], tmp_path: Path, voice: str
+) -> None:
+    spec, directory = small
+    edit_spec(spec, voice=voice)
+    with pytest.raises(ConfigError, match="espeak-ng has no voice"):
+        build(spec, directory, tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"greeting": "您好，{department}"}, "greeting may use"),
+        ({"sample_rate": 16000}, "sample_rate"),
+        ({"prompts": {"goodbye": "再见"}}, "missing prompts"),
+        ({"prompts": {"Bad Id": "再见"}}, "bad prompt id"),
+        ({"prompts": {"greeting.1": "再见"}}, "bad prompt id"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_spec_is_a_config_error(
+    small: tuple[Path, Directory], tmp_path: Path, changes: dict[str, object], message: str
+) -> None:
+    spec, directory = small
+    edit_spec(spec, **changes)
+    with pytest.raises(ConfigError, match=message):
+        build(spec, directory, tmp_path / "out")
+
+
+# What espeak-ng is given ---------------------------------------------------
+
+
+def test_numbers_are_said_as_a_hotline_says_them() -> None:
+    assert spoken("拨打12371", {}) == "拨打幺二三七幺"
+    assert spoken("请按1，请按0", {}) == "请按一，请按零"
+
+
+def test_pronunciation_replaces_words_espeak_misreads() -> None:
+    assert spoken("中共重庆市委组织部", {"重庆": "虫庆"}) == "中共虫庆市委组织部"
+
+
+def test_espeak_reads_every_prompt_as_mandarin() -> None:
+    """espeak-ng's phonemes show `(en)` where it gave up on Mandarin (as `cmn` 1.51 does)."""
+    spec = prompts.load_spec(SPEC)
+    for prompt_id, text in prompts.prompt_texts(spec, DIRECTORY).items():
+        phonemes = subprocess.run(
+            ["espeak-ng", "-q", "-x", "-v", spec.voice],
+            input=spoken(text, spec.pronounce),
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        assert phonemes.strip(), prompt_id
+        assert "(en)" not in phonemes, prompt_id
