@@ -1,0 +1,45 @@
+# The two commands of the README's quick start: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+IVR := $(VENV)/bin/ivr
+PYTEST := $(VENV)/bin/pytest
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test deps lint bench clean
+
+run: deps
+	$(IVR) asterisk up
+	$(IVR) db upgrade
+	@echo
+	@echo "  The 12371 IVR is starting. In a second terminal place a call:"
+	@echo "    $(IVR) call --from 055162345678 --to 12371 --keys 1,9"
+	@echo "  or call sip:12371@127.0.0.1:$${IVR_SIP_PORT:-5060} from a softphone on this machine."
+	@echo "  Call records: http://127.0.0.1:$${IVR_HTTP_PORT:-8080}/api/calls"
+	@echo "  Ctrl-C stops the controller and Asterisk."
+	@echo
+	trap '$(IVR) asterisk down' EXIT; $(IVR) serve
+
+test: deps
+	scripts/setup-machine --with-postgres
+	scripts/ensure-postgres
+	$(PYTEST) -ra
+
+lint: deps
+	$(VENV)/bin/ruff check ivr tests
+	$(VENV)/bin/mypy ivr
+
+bench: deps
+	$(VENV)/bin/python -m benchmarks.run
+
+deps: $(INSTALLED)
+	scripts/setup-machine
+
+$(INSTALLED): pyproject.toml
+	scripts/setup-machine
+	test -x $(VENV)/bin/python || python3 -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -e '.[dev]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,147 @@
+"""Crashes of Asterisk and of the controller: no call is left hanging."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from ivr import asterisk
+from ivr.prompts import Catalog
+from ivr.sipcall import Audio, CallPlan, Hangup, Pause, place_call, presses
+
+from .conftest import Platform
+
+pytestmark = pytest.mark.e2e
+
+G711A_PCAP = "/usr/share/sip-tester/g711a.pcap"
+POSTGRES_ADMIN = os.environ.get("IVR_TEST_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
+E2E_DATABASE = "ivr_e2e"
+
+
+async def fresh_postgres_database() -> str:
+    """An empty database for this run; PostgreSQL must be there (make test starts it)."""
+    admin = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{E2E_DATABASE}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{E2E_DATABASE}"')
+    finally:
+        await admin.close()
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{E2E_DATABASE}"
+
+
+def wait_until(predicate: object, timeout: float, what: str) -> None:
+    assert callable(predicate)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_controller_reconnects_by_itself_after_asterisk_is_killed(
+    platform: Platform,
+) -> None:
+    asterisk.kill(platform.settings)
+    wait_until(lambda: platform.http_get("/api/health")[0] == 503, 10, "health to say ARI down")
+    platform.ivr("asterisk", "up")
+    wait_until(lambda: platform.http_get("/api/health")[0] == 200, 20, "ARI reconnect")
+    assert platform.controller is not None and platform.controller.poll() is None
+
+    result, record = await platform.call(
+        CallPlan(caller="055162345678", actions=presses((1.5, "9")))
+    )
+    assert result.answered and result.ended_by == "asterisk"
+    assert record is not None and record["end_reason"] == "caller_ended"
+
+
+async def test_a_call_in_the_menu_is_taken_back_after_the_controller_is_killed(
+    platform: Platform,
+) -> None:
+    # The caller waits in the greeting, and presses 9 long after the
+    # controller was killed and restarted.
+    plan = CallPlan(caller="02154321000", actions=presses((14.0, "9")), max_call_s=40)
+    call = asyncio.create_task(platform.call(plan))
+    await asyncio.sleep(3.0)
+    in_stasis = platform.ari_channels()
+    assert len(in_stasis) == 1, "the call should be in the menu by now"
+    platform.kill_controller()
+    await asyncio.sleep(1.0)
+    await asyncio.to_thread(platform.start_controller)
+
+    result, record = await call
+    assert result.answered and result.ended_by == "asterisk", result.sipp_log
+    assert record is not None
+    notes = [step["value"] for step in record["steps"] if step["kind"] == "note"]
+    assert "resumed" in notes
+    prompts = [step["value"] for step in record["steps"] if step["kind"] == "prompt"]
+    assert "call.resumed" in prompts
+    assert record["end_reason"] == "caller_ended"
+    platform.wait_no_channels()
+
+
+async def test_a_call_while_the_controller_is_down_hears_the_native_fallback(
+    platform: Platform,
+) -> None:
+    platform.stop_controller()
+    spool = asterisk.layout(platform.settings)
+    spool_dir = spool.host(spool.fallback_spool)
+    before = set(spool_dir.iterdir())
+    try:
+        # The caller listens to the apology, then speaks after the tone.
+        apology = Catalog.load(platform.settings.prompt_build_dir).entries["fallback.apology"]
+        plan = CallPlan(
+            caller="055162345678",
+            actions=(
+                Pause(apology.duration_ms + 1500), Audio(G711A_PCAP, 3000), Pause(500), Hangup()
+            ),
+            offer_pcma=True,
+            max_call_s=40,
+        )
+        result = await place_call(plan, platform.settings)
+    finally:
+        await asyncio.to_thread(platform.start_controller)
+    assert result.answered, "the fallback must answer, not ring out or be busy"
+    assert result.ended_by == "caller"
+    messages: list[Path] = sorted(set(spool_dir.iterdir()) - before)
+    assert len(messages) == 1, f"one message expected in {spool_dir}"
+    assert "055162345678" in messages[0].name
+    assert messages[0].stat().st_size > 8000, "the caller's words were not kept"
+    log = spool.host(spool.log / "messages.log").read_text(errors="replace")
+    assert "fallback-apology" in log
+    platform.wait_no_channels()
+
+
+async def test_the_controller_runs_on_postgresql(platform: Platform) -> None:
+    url = await fresh_postgres_database()
+    platform.stop_controller()
+    await asyncio.to_thread(platform.start_controller, IVR_DATABASE_URL=url)
+    try:
+        result, record = await platform.call(
+            CallPlan(caller="02584001234", actions=presses((1.5, "9")))
+        )
+        assert result.answered
+        assert record is not None
+        assert record["department_code"] == "320100"
+        assert record["end_reason"] == "caller_ended"
+        stored = await _stored_end_reason(url, record["id"])
+        assert stored == "caller_ended", "the record must be in PostgreSQL itself"
+    finally:
+        platform.stop_controller()
+        await asyncio.to_thread(platform.start_controller)
+
+
+async def _stored_end_reason(url: str, call_id: str) -> str | None:
+    plain = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    conn = await asyncpg.connect(plain)
+    try:
+        value = await conn.fetchval("SELECT end_reason FROM calls WHERE id = $1", call_id)
+    finally:
+        await conn.close()
+    return None if value is None else str(value)
