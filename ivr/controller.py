@@ -177,6 +177,9 @@ class Controller:
                 await self._ari_call(call, self._ari.answer(channel))
                 self._recorder.call_answered(channel, self._now())
                 # The mark lets a controller that starts later find this call.
+                # Before the first prompt: Asterisk runs a channel's ARI
+                # commands in order, so a mark sent during a playback would
+                # wait for the prompt to end.
                 await self._ari_call(call, self._ari.set_variable(channel, MARK_VARIABLE, channel))
             case flow.Play(playback_id, prompts):
                 base = self._settings.prompt_base_url

@@ -1,185 +1,18 @@
-"""A real platform for end-to-end tests: Asterisk 22, the controller, SIPp.
-
-Nothing is mocked. The session brings up its own Asterisk (sharing the root
-filesystem with `make run`, but with its own ports and folders) and runs the
-controller as a separate process, so tests can SIGKILL either one.
-"""
+"""The end-to-end session: one real platform shared by every e2e test."""
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import pytest
 
-from ivr import asterisk
-from ivr.settings import Settings
-from ivr.sipcall import CallPlan, CallResult, place_call
-
-REPO = Path(__file__).resolve().parents[2]
-IVR = [sys.executable, "-m", "ivr"]
-# Short enough to keep the silence tests quick, long enough for SIPp timing.
-DIGIT_TIMEOUT_S = 2.0
-CONTROLLER_START_S = 60.0
-RECORD_WAIT_S = 15.0
-
-
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@dataclass
-class Platform:
-    state_dir: Path
-    env: dict[str, str]
-    settings: Settings
-    controller: subprocess.Popen[bytes] | None = None
-    controller_logs: list[Path] = field(default_factory=list)
-
-    # -- processes ---------------------------------------------------------------
-
-    def ivr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(
-            [*IVR, *args], env=self.env, cwd=REPO, capture_output=True, text=True, timeout=900
-        )
-        if check and proc.returncode != 0:
-            raise AssertionError(f"ivr {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-        return proc
-
-    def start_controller(self, **overrides: str) -> None:
-        assert self.controller is None or self.controller.poll() is not None
-        env = {**self.env, **overrides}
-        log_path = self.state_dir / f"controller-{len(self.controller_logs)}.log"
-        self.controller_logs.append(log_path)
-        with log_path.open("wb") as out:
-            self.controller = subprocess.Popen(
-                [*IVR, "serve"], env=env, cwd=REPO, stdout=out, stderr=subprocess.STDOUT
-            )
-        self.wait_healthy()
-
-    def wait_healthy(self, timeout: float = CONTROLLER_START_S) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            assert self.controller is not None
-            if self.controller.poll() is not None:
-                raise AssertionError("controller exited:\n" + self.controller_log())
-            status, _ = self.http_get("/api/health")
-            if status == 200:
-                return
-            time.sleep(0.1)
-        raise AssertionError("controller not healthy in time:\n" + self.controller_log())
-
-    def kill_controller(self) -> None:
-        assert self.controller is not None
-        self.controller.send_signal(signal.SIGKILL)
-        self.controller.wait(timeout=10)
-
-    def stop_controller(self) -> None:
-        if self.controller is not None and self.controller.poll() is None:
-            self.controller.send_signal(signal.SIGTERM)
-            try:
-                self.controller.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.controller.kill()
-                self.controller.wait()
-
-    def controller_log(self) -> str:
-        if not self.controller_logs:
-            return ""
-        return self.controller_logs[-1].read_text(errors="replace")[-4000:]
-
-    # -- HTTP and ARI ---------------------------------------------------------------
-
-    def http_get(self, path: str) -> tuple[int, Any]:
-        url = f"http://127.0.0.1:{self.settings.http_port}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                return response.status, json.load(response)
-        except urllib.error.HTTPError as exc:
-            return exc.code, json.loads(exc.read() or b"null")
-        except (urllib.error.URLError, OSError):
-            return 0, None
-
-    def ari_channels(self) -> list[dict[str, Any]]:
-        request = urllib.request.Request(f"{self.settings.ari_base_url}/channels")
-        token = f"{self.settings.ari_user}:{self.settings.ari_password}"
-        import base64
-
-        request.add_header("Authorization", "Basic " + base64.b64encode(token.encode()).decode())
-        with urllib.request.urlopen(request, timeout=5) as response:
-            channels: list[dict[str, Any]] = json.load(response)
-            return channels
-
-    def wait_no_channels(self, timeout: float = 10.0) -> None:
-        """Asterisk itself lists no channel: nothing left in Stasis or anywhere."""
-        deadline = time.monotonic() + timeout
-        channels = self.ari_channels()
-        while channels and time.monotonic() < deadline:
-            time.sleep(0.2)
-            channels = self.ari_channels()
-        assert channels == [], f"channels left in Asterisk: {[c['name'] for c in channels]}"
-
-    # -- calls --------------------------------------------------------------------
-
-    async def call(self, plan: CallPlan) -> tuple[CallResult, dict[str, Any] | None]:
-        result = await place_call(plan, self.settings)
-        return result, self.record_of(plan.call_id)
-
-    def record_of(self, sip_call_id: str) -> dict[str, Any] | None:
-        """The controller's finished record of a call, found by its SIP Call-ID."""
-        deadline = time.monotonic() + RECORD_WAIT_S
-        record = None
-        while time.monotonic() < deadline:
-            status, calls = self.http_get(f"/api/calls?sip_call_id={sip_call_id}")
-            if status == 200 and calls:
-                record = calls[0]
-                if record["ended_at"]:
-                    return record
-            time.sleep(0.2)
-        return record
+from .harness import Platform, start_platform
 
 
 @pytest.fixture(scope="session")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    state_dir = tmp_path_factory.mktemp("platform")
-    env = {
-        **os.environ,
-        "IVR_STATE_DIR": str(state_dir),
-        "IVR_SIP_PORT": str(_free_port(socket.SOCK_DGRAM)),
-        "IVR_ARI_PORT": str(_free_port(socket.SOCK_STREAM)),
-        "IVR_HTTP_PORT": str(_free_port(socket.SOCK_STREAM)),
-        "IVR_RTP_START": "31000",
-        "IVR_RTP_END": "31999",
-        "IVR_DIGIT_TIMEOUT": str(DIGIT_TIMEOUT_S),
-        "IVR_NODE_NAME": "e2e",
-    }
-    env.pop("IVR_DATABASE_URL", None)
-    settings = Settings(
-        state_dir=state_dir,
-        sip_port=int(env["IVR_SIP_PORT"]),
-        ari_port=int(env["IVR_ARI_PORT"]),
-        http_port=int(env["IVR_HTTP_PORT"]),
-        node_name="e2e",
-    )
-    platform = Platform(state_dir, env, settings)
-    platform.ivr("asterisk", "up")
+    platform = start_platform(tmp_path_factory.mktemp("platform"))
     try:
-        platform.start_controller()
         yield platform
     finally:
-        platform.stop_controller()
-        asterisk.down(settings)
+        platform.stop()

@@ -9,7 +9,7 @@ import pytest
 
 from ivr.sipcall import CallPlan, presses
 
-from .conftest import Platform
+from .harness import Platform
 
 pytestmark = pytest.mark.e2e
 

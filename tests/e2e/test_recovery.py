@@ -14,7 +14,7 @@ from ivr import asterisk
 from ivr.prompts import Catalog
 from ivr.sipcall import Audio, CallPlan, Hangup, Pause, place_call, presses
 
-from .conftest import Platform
+from .harness import Platform
 
 pytestmark = pytest.mark.e2e
 
