@@ -167,6 +167,7 @@ def template_values(settings: Settings, lay: Layout) -> dict[str, str]:
         "http_session_limit": str(settings.asterisk_http_session_limit),
         "sip_host": settings.sip_host,
         "sip_port": str(settings.sip_port),
+        "caller_networks": settings.sip_caller_networks,
         "rtp_start": str(settings.rtp_start),
         "rtp_end": str(settings.rtp_end),
         "rtp_timeout": str(settings.rtp_timeout),

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # SIP and RTP, loopback only on development machines.
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
+    # Where callers' SIP comes from (the carrier's trunk in production):
+    # comma-separated networks, identified by address without registration.
+    sip_caller_networks: str = "127.0.0.0/8"
     rtp_start: int = 20000
     rtp_end: int = 29999
     # A caller that vanishes without a BYE is hung up after this many seconds
