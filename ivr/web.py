@@ -92,9 +92,22 @@ def _int_param(request: web.Request, name: str, default: int, low: int, high: in
     return value
 
 
+@web.middleware
+async def immutable_prompts(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A prompt's name carries its content hash: its content never changes.
+
+    Told so, Asterisk's media cache keeps the file instead of asking again
+    on every call."""
+    response = await handler(request)
+    if request.path.startswith("/prompts/") and response.status == 200:
+        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
+    return response
+
+
 def add_routes(app: web.Application, prompt_dir: Path) -> None:
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/api/calls/{call_id}", show_call)
     app.router.add_get("/api/health", health)
     app.router.add_static("/prompts/", prompt_dir, follow_symlinks=False)
     app.middlewares.append(json_errors)
+    app.middlewares.append(immutable_prompts)
