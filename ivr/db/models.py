@@ -1,0 +1,136 @@
+"""The records of calls: one row per call, one row per thing that happened in it.
+
+The schema is also written out by hand in `migrations/versions/`; a test
+compares the two with alembic's autogenerate, so change both together.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+# Column widths. Text from outside (caller id, SIP Call-ID) is cut to these
+# before it is written, so an odd caller never makes a write fail.
+ID_MAX = 128
+SIP_CALL_ID_MAX = 255
+NODE_MAX = 64
+CALLER_MAX = 128
+DIALED_MAX = 64
+DEPARTMENT_CODE_MAX = 32
+DEPARTMENT_NAME_MAX = 128
+ROUTE_RULE_MAX = 32
+ROUTE_READ_MAX = 64
+END_REASON_MAX = 64
+STEP_KIND_MAX = 16
+STEP_VALUE_MAX = 255
+
+# Deterministic constraint names, the same on every database, so the
+# hand-written migration can name them and alembic can compare them.
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every database.
+
+    PostgreSQL keeps `timestamptz`; SQLite has no timezone support, so values
+    are stored there as naive UTC text (which also keeps them sortable) and
+    made aware again when read.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: records are timezone-aware")
+        value = value.astimezone(UTC)
+        if dialect.name == "sqlite":
+            return value.replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class Call(Base):
+    __tablename__ = "calls"
+
+    # The controller's own id for the call: the Asterisk channel id or a uuid.
+    id: Mapped[str] = mapped_column(String(ID_MAX), primary_key=True)
+    sip_call_id: Mapped[str | None] = mapped_column(String(SIP_CALL_ID_MAX), index=True)
+    node: Mapped[str] = mapped_column(String(NODE_MAX))
+    # The caller id exactly as received: may be empty, "anonymous" or letters.
+    caller: Mapped[str] = mapped_column(String(CALLER_MAX))
+    dialed: Mapped[str] = mapped_column(String(DIALED_MAX))
+    department_code: Mapped[str] = mapped_column(String(DEPARTMENT_CODE_MAX))
+    department_name: Mapped[str] = mapped_column(String(DEPARTMENT_NAME_MAX))
+    route_rule: Mapped[str] = mapped_column(String(ROUTE_RULE_MAX))
+    route_read: Mapped[str] = mapped_column(String(ROUTE_READ_MAX))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
+    end_reason: Mapped[str | None] = mapped_column(String(END_REASON_MAX))
+    # Enough of the call flow's state for another controller to take the call
+    # back after a crash.
+    flow_state: Mapped[dict[str, Any] | None] = mapped_column(JSON())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+    steps: Mapped[list[CallStep]] = relationship(
+        back_populates="call",
+        order_by="CallStep.seq",
+        lazy="raise",
+        passive_deletes=True,
+    )
+
+
+class CallStep(Base):
+    __tablename__ = "call_steps"
+    __table_args__ = (UniqueConstraint("call_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    # Order within the call, from 1.
+    seq: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # "prompt", "key", "route" or "note".
+    kind: Mapped[str] = mapped_column(String(STEP_KIND_MAX))
+    value: Mapped[str] = mapped_column(String(STEP_VALUE_MAX))
+    # A prompt's playback outcome ("done", "failed", "stopped") or free text.
+    detail: Mapped[str | None] = mapped_column(Text())
+
+    call: Mapped[Call] = relationship(back_populates="steps", lazy="raise")
+
+
+calls_table: Table = Base.metadata.tables["calls"]
+call_steps_table: Table = Base.metadata.tables["call_steps"]

@@ -1,0 +1,98 @@
+"""What the call path hands to the recorder: small immutable records of facts.
+
+Text from outside (caller id, SIP headers) is cleaned and cut to the column
+widths here, when the op is made, so that a write can never fail because of
+what a caller sent; the one retry loop then only has to deal with the
+database being unavailable.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+StepKind = Literal["prompt", "key", "route", "note"]
+
+
+def clip(text: str, limit: int | None = None) -> str:
+    """`text` made storable: no NUL (PostgreSQL refuses it), valid UTF-8, at most `limit` chars."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    # Lone surrogates (from undecodable bytes) cannot be encoded for the driver.
+    text = text.encode("utf-8", "replace").decode("utf-8")
+    return text if limit is None else text[:limit]
+
+
+def clip_optional(text: str | None, limit: int | None = None) -> str | None:
+    return None if text is None else clip(text, limit)
+
+
+def utc(at: datetime) -> datetime:
+    # The controller's clock is UTC; a naive time is taken as UTC rather than
+    # dropped, because losing a record is worse than a mislabelled zone.
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
+
+
+def json_snapshot(state: dict[str, Any]) -> dict[str, Any]:
+    """A deep copy of `state` as plain JSON values.
+
+    Taken when submitted, so the caller may keep mutating its dict. NaN is
+    refused (PostgreSQL's json type rejects it); values JSON cannot express
+    are stored as their `str()`.
+    """
+    snapshot = json.loads(json.dumps(state, allow_nan=False, default=str))
+    if not isinstance(snapshot, dict):
+        raise TypeError(f"flow state must be a JSON object, not {type(snapshot).__name__}")
+    return snapshot
+
+
+@dataclass(frozen=True, slots=True)
+class CallStarted:
+    call_id: str
+    sip_call_id: str | None
+    node: str
+    caller: str
+    dialed: str
+    department_code: str
+    department_name: str
+    route_rule: str
+    route_read: str
+    started_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallAnswered:
+    call_id: str
+    at: datetime
+
+
+@dataclass(slots=True)
+class StepTaken:
+    call_id: str
+    at: datetime
+    kind: str
+    value: str
+    detail: str | None
+    # Given once by the writer, in submission order, and kept across retries
+    # so that a retried batch writes the same rows.
+    seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FlowStateSaved:
+    call_id: str
+    state: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class CallEnded:
+    call_id: str
+    at: datetime
+    reason: str
+
+
+Op = CallStarted | CallAnswered | StepTaken | FlowStateSaved | CallEnded

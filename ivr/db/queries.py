@@ -1,0 +1,96 @@
+"""Reading call records back, as pydantic views the HTTP API returns as they are."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Executable, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from ivr.db.models import Call
+from ivr.errors import DataError
+
+
+class StepView(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    seq: int
+    at: datetime
+    kind: str
+    value: str
+    detail: str | None
+
+
+class CallView(BaseModel):
+    """One call and its steps in order; `model_dump(mode="json")` gives ISO datetimes."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    id: str
+    sip_call_id: str | None
+    node: str
+    caller: str
+    dialed: str
+    department_code: str
+    department_name: str
+    route_rule: str
+    route_read: str
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    end_reason: str | None
+    flow_state: dict[str, Any] | None
+    updated_at: datetime
+    steps: list[StepView]
+
+
+# Steps come in a second query for all the calls at once, ordered by the
+# relationship's `order_by`.
+_WITH_STEPS = selectinload(Call.steps)
+
+
+async def _views(session: AsyncSession, query: Executable) -> list[CallView]:
+    calls = (await session.scalars(query)).all()
+    return [CallView.model_validate(call) for call in calls]
+
+
+async def recent_calls(session: AsyncSession, limit: int) -> list[CallView]:
+    """The `limit` most recently started calls, newest first."""
+    if limit < 1:
+        raise DataError("limit must be at least 1", limit=limit)
+    query = (
+        select(Call)
+        .options(_WITH_STEPS)
+        .order_by(Call.started_at.desc(), Call.id.desc())
+        .limit(limit)
+    )
+    return await _views(session, query)
+
+
+async def get_call(session: AsyncSession, call_id: str) -> CallView | None:
+    views = await _views(session, select(Call).options(_WITH_STEPS).where(Call.id == call_id))
+    return views[0] if views else None
+
+
+async def find_by_sip_call_id(session: AsyncSession, sip_call_id: str) -> CallView | None:
+    """The latest call with this SIP Call-ID (a retried INVITE may reuse one)."""
+    query = (
+        select(Call)
+        .options(_WITH_STEPS)
+        .where(Call.sip_call_id == sip_call_id)
+        .order_by(Call.started_at.desc(), Call.id.desc())
+        .limit(1)
+    )
+    views = await _views(session, query)
+    return views[0] if views else None
+
+
+async def open_calls(session: AsyncSession, node: str | None = None) -> list[CallView]:
+    """Calls not ended yet (of one node if given), oldest first: candidates to take back."""
+    query = select(Call).options(_WITH_STEPS).where(Call.ended_at.is_(None))
+    if node is not None:
+        query = query.where(Call.node == node)
+    return await _views(session, query.order_by(Call.started_at, Call.id))
