@@ -129,6 +129,16 @@ def measure(platform: Platform, name: str, exten: str, args: argparse.Namespace,
     return PathResult(name, args.calls, failed, answer_ms, first_prompt_times(log, since, exten))
 
 
+def leftover_channels(platform: Platform, timeout: float = 30.0) -> dict[str, str]:
+    """Channels Asterisk still has, by name, with the application they are in."""
+    deadline = time.monotonic() + timeout
+    while True:
+        channels = platform.ari_channels()
+        if not channels or time.monotonic() > deadline:
+            return {c["name"]: c.get("dialplan", {}).get("app_name", "") for c in channels}
+        time.sleep(0.5)
+
+
 def describe(values: list[float]) -> str:
     if not values:
         return "n/a"
@@ -150,11 +160,14 @@ def main(argv: list[str] | None = None) -> int:
         install_baseline(platform)
         # Warm Asterisk's media cache so both paths play from local disk.
         run_sipp(platform, "12371", 2, 2, 1, workdir / "warmup")
-        results = [
-            measure(platform, "baseline (dialplan)", BASELINE_EXTEN, args, workdir),
-            measure(platform, "controller (ARI)", "12371", args, workdir),
-        ]
-        platform.wait_no_channels(timeout=30)
+        results = []
+        for name, exten in (("baseline (dialplan)", BASELINE_EXTEN), ("controller (ARI)", "12371")):
+            results.append(measure(platform, name, exten, args, workdir))
+            left = leftover_channels(platform)
+            if left:
+                print(f"{name}: {len(left)} channels still up 30 s after the last call: "
+                      f"{', '.join(sorted(left)[:5])} ...", file=sys.stderr)
+                return 2
     finally:
         platform.stop()
         if not args.keep:

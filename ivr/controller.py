@@ -15,6 +15,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from ivr import flow
 from ivr.ari.client import AriClient
@@ -40,6 +41,17 @@ log = logging.getLogger(__name__)
 # Set on every channel we take, so a controller that starts later can tell
 # our channels from anyone else's.
 MARK_VARIABLE = "IVR_CALL"
+# The events a call needs. Asterisk sends nothing else to the app: every
+# other event (variable set, state change, playback started...) would cost
+# a WebSocket frame and a parse per call for nothing.
+EVENTS_USED = [
+    "StasisStart",
+    "StasisEnd",
+    "ChannelDtmfReceived",
+    "ChannelHangupRequest",
+    "ChannelDestroyed",
+    "PlaybackFinished",
+]
 
 
 @dataclass
@@ -49,6 +61,7 @@ class Call:
     queue: asyncio.Queue[flow.Event] = field(default_factory=asyncio.Queue)
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    saved_state: dict[str, Any] | None = None
 
 
 class Controller:
@@ -111,6 +124,9 @@ class Controller:
         if channel.id in self.calls:
             return
         dialed = event.args[0] if event.args else channel.dialplan.exten
+        self._start_call(channel, dialed)
+
+    def _start_call(self, channel: Channel, dialed: str) -> None:
         caller = channel.caller.number
         route = self._directory.resolve(caller, dialed)
         greeting = f"greeting.{route.department.code}"
@@ -153,10 +169,22 @@ class Controller:
                     call.flow.state = flow.State.ENDED
                 for command in commands:
                     await self._execute(call, command)
-                self._recorder.flow_state(call.call_id, call.flow.snapshot())
+                snapshot = call.flow.snapshot()
+                if snapshot != call.saved_state:
+                    call.saved_state = snapshot
+                    self._recorder.flow_state(call.call_id, snapshot)
         except AriUnavailable as exc:
             log.warning("call %s lost with Asterisk: %s", call.call_id, exc)
             self._recorder.call_ended(call.call_id, self._now(), "asterisk_unavailable")
+        except AriError as exc:
+            # Asterisk refused a command the call needs: hang up rather than
+            # leave the caller in silence in Stasis.
+            log.error("call %s: %s; hanging up", call.call_id, exc)
+            self._recorder.call_ended(call.call_id, self._now(), "ari_error")
+            try:
+                await self._ari.hangup(call.call_id)
+            except AriError:
+                pass
         except Exception:
             # A bug must not leave the caller hanging in Stasis.
             log.exception("call %s failed; hanging up", call.call_id)
@@ -216,15 +244,25 @@ class Controller:
                 if not gone_ok:
                     call.queue.put_nowait(flow.HungUp())
                 return
-            log.error("call %s: %s", call.call_id, exc)
-            call.queue.put_nowait(flow.HungUp())
+            raise
 
     # -- after every (re)connect ------------------------------------------------------
 
     async def recover(self) -> None:
         """Take back, or end politely, every channel of ours left in Stasis."""
+        try:
+            await self._ari.filter_events(EVENTS_USED)
+        except AriError as exc:
+            # Only costs bandwidth: the controller ignores other events.
+            log.warning("Asterisk did not take the event filter: %s", exc)
         channels = await self._ari.channels()
         live = {channel.id for channel in channels}
+        for call_id, call in list(self.calls.items()):
+            if call_id not in live and call.task is not None:
+                # Its channel went while nobody listened (Asterisk restarted,
+                # or the caller left): no event will ever end this call.
+                call.task.cancel()
+                self._recorder.call_ended(call_id, self._now(), "channel_gone")
         for channel in channels:
             if channel.id in self.calls or not self._is_ours(channel):
                 continue
@@ -246,6 +284,13 @@ class Controller:
     async def _take_back(self, channel: Channel) -> None:
         async with self._sessionmaker() as session:  # type: ignore[attr-defined]
             view = await get_call(session, channel.id)
+        if view is None and await self._ari.get_variable(channel.id, MARK_VARIABLE) is None:
+            # No controller ever took it: a call that entered Stasis while we
+            # connected (its StasisStart waits behind this recovery), or one
+            # the previous controller died before answering. A new call.
+            log.info("starting call %s found in Stasis", channel.id)
+            self._start_call(channel, _dialed(channel))
+            return
         if view is not None and view.ended_at is None and view.flow_state:
             restored = flow.CallFlow.restore(channel.id, view.flow_state, self._config)
             log.info("taking back call %s (%s)", channel.id, restored.state.value)
@@ -258,7 +303,7 @@ class Controller:
                 sip_call_id=channel.protocol_id or None,
                 node=self._settings.node_name,
                 caller=channel.caller.number,
-                dialed=channel.dialplan.exten,
+                dialed=_dialed(channel),
                 department_code=self._directory.default.code,
                 department_name=self._directory.default.name,
                 route_rule="default",
@@ -273,3 +318,9 @@ class Controller:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _dialed(channel: Channel) -> str:
+    """The number dialed, from `Stasis(app,dialed)`: in Stasis the extension is `s`."""
+    args = (channel.dialplan.app_data or "").split(",")[1:]
+    return args[0] if args else channel.dialplan.exten

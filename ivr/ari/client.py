@@ -12,6 +12,7 @@ nobody listened are taken back first.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -33,7 +34,10 @@ class AriClient:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._base = settings.ari_base_url
-        self._auth = aiohttp.BasicAuth(settings.ari_user, settings.ari_password)
+        # The header BasicAuth would send: BasicAuth itself is deprecated
+        # since aiohttp 3.14 (a DeprecationWarning on every client).
+        credentials = f"{settings.ari_user}:{settings.ari_password}".encode("latin1")
+        self._auth_header = "Basic " + base64.b64encode(credentials).decode("ascii")
         self._session: aiohttp.ClientSession | None = None
         self.connected = asyncio.Event()
 
@@ -45,7 +49,11 @@ class AriClient:
             use_dns_cache=False,
         )
         timeout = aiohttp.ClientTimeout(total=self._settings.ari_request_timeout)
-        self._session = aiohttp.ClientSession(connector=connector, auth=self._auth, timeout=timeout)
+        self._session = aiohttp.ClientSession(
+            connector=connector,
+            headers={aiohttp.hdrs.AUTHORIZATION: self._auth_header},
+            timeout=timeout,
+        )
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -107,6 +115,11 @@ class AriClient:
             raise
         value = data.get("value") if isinstance(data, dict) else None
         return value or None
+
+    async def filter_events(self, allowed: list[str]) -> None:
+        """Ask Asterisk to send this app only these event types."""
+        body = {"allowed": [{"type": name} for name in allowed]}
+        await self.request("PUT", f"/applications/{self._settings.ari_app}/eventFilter", body=body)
 
     async def channels(self) -> list[Channel]:
         data = await self.request("GET", "/channels")
