@@ -5,7 +5,7 @@ IVR := $(VENV)/bin/ivr
 PYTEST := $(VENV)/bin/pytest
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test deps lint bench clean
+.PHONY: run test deps bench clean
 
 run: deps
 	$(IVR) asterisk up
@@ -22,14 +22,12 @@ run: deps
 test: deps
 	scripts/setup-machine --with-postgres
 	scripts/ensure-postgres
+	$(VENV)/bin/ruff check ivr tests benchmarks
+	$(VENV)/bin/mypy ivr
 	$(PYTEST) -ra
 
-lint: deps
-	$(VENV)/bin/ruff check ivr tests
-	$(VENV)/bin/mypy ivr
-
 bench: deps
-	$(VENV)/bin/python -m benchmarks.run
+	$(VENV)/bin/python -m benchmarks.latency
 
 deps: $(INSTALLED)
 	scripts/setup-machine

@@ -44,7 +44,9 @@ exten => {exten},1,Answer(,i)
  same => n,Playback(${{IVR_SOUNDS}}/bench-choices)
  same => n,Wait(60)
 """
-LOG_LINE = re.compile(r"^\[(?P<ts>[\d-]+ [\d:.]+)\] \w+\[\d+\]\[(?P<tag>C-[0-9a-f]+)\] (?P<rest>.*)")
+LOG_LINE = re.compile(
+    r"^\[(?P<ts>[\d-]+ [\d:.]+)\] \w+\[\d+\]\[(?P<tag>C-[0-9a-f]+)\] (?P<rest>.*)"
+)
 
 
 @dataclass

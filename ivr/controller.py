@@ -33,6 +33,8 @@ from ivr.db.queries import get_call, open_calls
 from ivr.db.recorder import Recorder
 from ivr.directory import Directory
 from ivr.errors import AriError, AriUnavailable
+from ivr.flow import CallFlow
+from ivr.flow import Event as FlowEvent
 from ivr.prompts import Catalog
 from ivr.settings import Settings
 
@@ -57,8 +59,8 @@ EVENTS_USED = [
 @dataclass
 class Call:
     call_id: str
-    flow: flow.CallFlow
-    queue: asyncio.Queue[flow.Event] = field(default_factory=asyncio.Queue)
+    flow: CallFlow
+    queue: asyncio.Queue[FlowEvent] = field(default_factory=asyncio.Queue)
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
     saved_state: dict[str, Any] | None = None
@@ -112,7 +114,7 @@ class Controller:
             target = event.playback.target_uri
             if not target.startswith("channel:"):
                 return None
-            outcome = "failed" if event.playback.state == "failed" else "done"
+            outcome: flow.PlaybackOutcome = "failed" if event.playback.state == "failed" else "done"
             return target.removeprefix("channel:"), flow.PlaybackEnded(event.playback.id, outcome)
         if isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
             channel = event.channel

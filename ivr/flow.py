@@ -26,7 +26,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeAlias
 
 from ivr.errors import IvrError
 
@@ -43,10 +43,13 @@ class KeyPressed:
     digit: str
 
 
+PlaybackOutcome: TypeAlias = Literal["done", "stopped", "failed"]
+
+
 @dataclass(frozen=True)
 class PlaybackEnded:
     playback_id: str
-    outcome: Literal["done", "stopped", "failed"]
+    outcome: PlaybackOutcome
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class Orphaned:
     """A channel of ours whose call record was lost: end it politely."""
 
 
-Event = Started | KeyPressed | PlaybackEnded | TimerFired | HungUp | Resumed | Orphaned
+Event: TypeAlias = Started | KeyPressed | PlaybackEnded | TimerFired | HungUp | Resumed | Orphaned
 
 # -- commands -----------------------------------------------------------------
 
@@ -120,7 +123,7 @@ class Ended:
     reason: str
 
 
-Command = Answer | Play | StopPlayback | StartTimer | CancelTimer | Hangup | Step | Ended
+Command: TypeAlias = Answer | Play | StopPlayback | StartTimer | CancelTimer | Hangup | Step | Ended
 
 
 class FlowError(IvrError):

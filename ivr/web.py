@@ -24,7 +24,7 @@ SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 CONTROLLER = web.AppKey("controller", Controller)
 ARI = web.AppKey("ari", AriClient)
-CLOCK = web.AppKey("clock", Callable[[], datetime])
+CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 
 MAX_CALLS_LIMIT = 1000
 DEFAULT_CALLS_LIMIT = 20
