@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from ivr import asterisk
 from ivr.ari import codegen
 from ivr.ari.models import (
     EVENT_TYPES,
@@ -28,6 +29,7 @@ from ivr.ari.models import (
     TextMessage,
     parse_event,
 )
+from ivr.settings import Settings
 
 APP = "ivr12371"
 CHANNEL_ID = "1715650212.42"
@@ -217,6 +219,15 @@ def test_keyword_property_uses_alias() -> None:
     assert message.model_dump(by_alias=True, exclude_none=True)["from"] == "pjsip:alice"
 
 
+@pytest.fixture(scope="module")
+def asterisk_installed() -> None:
+    """The Asterisk we run, built if this machine has none yet (about a minute)."""
+    settings = Settings()
+    if asterisk.host_binary(settings) is None:
+        asterisk.ensure_rootfs(settings)
+
+
+@pytest.mark.usefixtures("asterisk_installed")
 def test_models_py_is_generated_from_the_asterisk_we_run() -> None:
     api_dir = codegen.find_api_dir()  # raises, naming the places it looked, if there is none
 
@@ -225,6 +236,7 @@ def test_models_py_is_generated_from_the_asterisk_we_run() -> None:
     )
 
 
+@pytest.mark.usefixtures("asterisk_installed")
 def test_check_exits_1_with_a_diff_when_output_is_stale(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -26,13 +26,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from ivr.errors import ConfigError
+from ivr.settings import Settings
 
 MODELS_PATH = Path(__file__).with_name("models.py")
 API_DIR_ENV = "IVR_ARI_API_DIR"
 REST_API_SUBDIR = Path("usr/share/asterisk/rest-api")
+# The Asterisk that `ivr asterisk up` runs: its chroot, else the host's.
 API_DIR_CANDIDATES = (
-    Path.home() / ".cache/ivr12371/rootfs" / REST_API_SUBDIR,
-    Path("/var/cache/ivr/rootfs-try") / REST_API_SUBDIR,
+    Settings().rootfs_dir / REST_API_SUBDIR,
     Path("/") / REST_API_SUBDIR,
 )
 REGENERATE = "python -m ivr.ari.codegen [API_DIR]"
