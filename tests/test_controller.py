@@ -1,0 +1,664 @@
+"""The ARI layer: the real controller, client, recorder, directory and prompts
+against the in-process fake ARI server, over real TCP and an SQLite database.
+
+Every wait is on a condition with a generous timeout; only the slow-call test
+compares durations, against a bound far above what the work needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from ivr import flow, prompts
+from ivr.ari.client import AriClient
+from ivr.controller import EVENTS_USED, MARK_VARIABLE, Controller
+from ivr.db.engine import make_engine, make_sessionmaker
+from ivr.db.migrate import upgrade
+from ivr.db.queries import CallView, get_call
+from ivr.db.recorder import Recorder
+from ivr.directory import Directory
+from ivr.settings import REPO_ROOT, Settings
+
+from .fake_ari import WAIT, FakeAri, RestRequest, running, wait_until
+
+DIRECTORY = Directory.load(REPO_ROOT / "routing" / "departments.csv")
+PROMPT_SPEC = REPO_ROOT / "prompts" / "prompts.yaml"
+PROMPT_BASE = "http://127.0.0.1:8080"
+NODE = "node-a"
+HEFEI_CALLER = "055162345678"
+SHANGHAI_CALLER = "02154321000"
+# Short, so silence tests are quick; nothing else waits on it.
+DIGIT_TIMEOUT = 0.2
+# How late the fake answers every request about the slow call.
+SLOW_DELAY = 1.0
+
+
+@pytest.fixture(scope="module")
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> prompts.Catalog:
+    return prompts.build(PROMPT_SPEC, DIRECTORY, tmp_path_factory.mktemp("prompts"))
+
+
+class Node:
+    """One controller process: its ARI client, its controller, its event reader."""
+
+    def __init__(self, rig: Rig) -> None:
+        self.rig = rig
+        self.ari = AriClient(rig.settings)
+        self.controller: Controller | None = None
+        self.events: asyncio.Task[None] | None = None
+
+    async def start(self) -> Controller:
+        await self.ari.__aenter__()
+        rig = self.rig
+        self.controller = Controller(
+            rig.settings,
+            self.ari,
+            rig.recorder,
+            DIRECTORY,
+            rig.catalog,
+            rig.sessions,
+            lambda: datetime.now(UTC),
+        )
+        self.events = asyncio.create_task(
+            self.ari.run_events(self.controller.recover, self.controller.on_event)
+        )
+        return self.controller
+
+    async def stop(self) -> None:
+        """Stop as a killed controller would: calls are left in Stasis, records open."""
+        if self.events is not None:
+            self.events.cancel()
+            await asyncio.gather(self.events, return_exceptions=True)
+            self.events = None
+        if self.controller is not None:
+            await self.controller.close()
+        await self.ari.__aexit__(None, None, None)
+
+
+class Rig:
+    def __init__(
+        self,
+        fake: FakeAri,
+        settings: Settings,
+        engine: AsyncEngine,
+        recorder: Recorder,
+        catalog: prompts.Catalog,
+    ) -> None:
+        self.fake = fake
+        self.settings = settings
+        self.engine = engine
+        self.sessions: async_sessionmaker[AsyncSession] = make_sessionmaker(engine)
+        self.recorder = recorder
+        self.catalog = catalog
+        self.nodes: list[Node] = []
+
+    @property
+    def controller(self) -> Controller:
+        controller = self.nodes[-1].controller
+        assert controller is not None
+        return controller
+
+    async def start_node(self) -> Node:
+        node = Node(self)
+        self.nodes.append(node)
+        listings = self.listings()
+        await node.start()
+        await self.fake.wait_connected(self.fake.ws_connects + 1)
+        # Recovery lists the channels before any event is read. A channel
+        # added once that list was made is new to this connection's recovery.
+        await self.wait_listings(len(listings) + 1)
+        return node
+
+    def listings(self) -> list[RestRequest]:
+        """Recovery's GET /channels requests so far."""
+        return [r for r in self.fake.requests if r.method == "GET" and r.path == "/channels"]
+
+    async def wait_listings(self, count: int) -> None:
+        def answered() -> bool:
+            listings = self.listings()
+            return len(listings) >= count and listings[count - 1].status is not None
+
+        await wait_until(answered, what=f"recovery's channel listing #{count}")
+
+    def media(self, *prompt_ids: str) -> list[str]:
+        return [self.catalog.media_uri(prompt_id, PROMPT_BASE) for prompt_id in prompt_ids]
+
+    async def record(self, call_id: str) -> CallView | None:
+        await self.recorder.flush()
+        async with self.sessions() as session:
+            return await get_call(session, call_id)
+
+    async def wait_record(
+        self, call_id: str, check: Callable[[CallView], bool], what: str
+    ) -> CallView:
+        deadline = asyncio.get_running_loop().time() + WAIT
+        while True:
+            view = await self.record(call_id)
+            if view is not None and check(view):
+                return view
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; record: {view}")
+            await asyncio.sleep(0.02)
+
+    async def call_done(self, call_id: str) -> CallView:
+        """Wait until the call's record is closed and the call left the controller."""
+        await self.wait_record(call_id, lambda v: v.ended_at is not None, f"{call_id} to end")
+        await wait_until(lambda: call_id not in self.controller.calls, what=f"{call_id} to leave")
+        view = await self.record(call_id)
+        assert view is not None
+        return view
+
+    async def wait_play(self, channel_id: str, count: int = 1) -> list[str]:
+        """The media of the `count`-th play on a channel, once it was answered."""
+
+        def played() -> bool:
+            plays = [
+                r
+                for r in self.fake.requests_for(channel_id)
+                if r.method == "POST" and "/play/" in r.path
+            ]
+            return len(plays) >= count and plays[count - 1].status is not None
+
+        await wait_until(played, what=f"play #{count} on {channel_id}")
+        return self.fake.plays(channel_id)[count - 1]
+
+    def playback_id(self, channel_id: str, count: int = 1) -> str:
+        plays = [
+            r.path
+            for r in self.fake.requests_for(channel_id)
+            if r.method == "POST" and "/play/" in r.path
+        ]
+        return plays[count - 1].rsplit("/", 1)[1]
+
+
+@pytest.fixture
+async def rig(tmp_path: Path, catalog: prompts.Catalog) -> AsyncIterator[Rig]:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'ivr.sqlite3'}"
+    await upgrade(database_url)
+    engine = make_engine(database_url)
+    async with running() as fake:
+        settings = Settings(
+            state_dir=tmp_path,
+            database_url=database_url,
+            prompt_base_url=PROMPT_BASE,
+            node_name=NODE,
+            digit_timeout=DIGIT_TIMEOUT,
+            max_silences=2,
+            ari_reconnect_min=0.05,
+            ari_reconnect_max=0.5,
+            ari_request_timeout=30.0,
+            record_flush_interval=0.01,
+            **fake.settings(),
+        )
+        recorder = Recorder(make_sessionmaker(engine), flush_interval=0.01)
+        await recorder.start()
+        setup = Rig(fake, settings, engine, recorder, catalog)
+        try:
+            yield setup
+        finally:
+            for node in reversed(setup.nodes):
+                await node.stop()
+            await recorder.stop()
+    await engine.dispose()
+
+
+@pytest.fixture
+async def node(rig: Rig) -> Node:
+    return await rig.start_node()
+
+
+def summary(view: CallView) -> list[tuple[str, str, str | None]]:
+    """The call's steps without the route lines."""
+    return [(s.kind, s.value, s.detail) for s in view.steps if s.kind != "route"]
+
+
+def commands(fake: FakeAri, channel: str) -> list[str]:
+    """What the controller told Asterisk to do with a channel (no questions asked)."""
+    return [call for call in fake.calls_of(channel) if not call.startswith("GET ")]
+
+
+def route_lines(caller: str, dialed: str = "12371") -> list[str]:
+    return list(DIRECTORY.resolve(caller, dialed).steps)
+
+
+# One call, start to end ---------------------------------------------------------------
+
+
+async def test_a_call_is_answered_marked_greeted_and_ended_by_key_9(rig: Rig, node: Node) -> None:
+    fake = rig.fake
+    channel = "1763892000.11"
+    await fake.stasis_start(channel, HEFEI_CALLER, "12371")
+
+    media = await rig.wait_play(channel)
+    assert media == rig.media("greeting.340100", "menu.choices")
+    assert re.fullmatch(rf"sound:{PROMPT_BASE}/prompts/greeting\.340100-[0-9a-f]+\.wav", media[0])
+    assert re.fullmatch(rf"sound:{PROMPT_BASE}/prompts/menu\.choices-[0-9a-f]+\.wav", media[1])
+    play = fake.requests_for(channel)[2]
+    assert play.params == [("media", ",".join(media))], "media must be ONE comma-separated value"
+    assert fake.calls_of(channel) == [
+        f"POST /channels/{channel}/answer",
+        f"POST /channels/{channel}/variable",
+        f"POST /channels/{channel}/play/{channel}-p1",
+    ]
+    assert fake.channels[channel].variables == {MARK_VARIABLE: channel}
+    assert fake.channels[channel].state == "Up"
+
+    await fake.dtmf(channel, "9")
+    assert await rig.wait_play(channel, 2) == rig.media("goodbye")
+    assert fake.calls_of(channel)[3:] == [
+        f"DELETE /playbacks/{channel}-p1",
+        f"POST /channels/{channel}/play/{channel}-p2",
+    ]
+
+    await fake.playback_finished(f"{channel}-p2", channel)
+    hangup = await fake.wait_request("DELETE", f"/channels/{re.escape(channel)}")
+    assert hangup.params == [("reason", "normal")]
+    view = await rig.call_done(channel)
+
+    assert view.department_code == "340100"
+    assert view.department_name == "中共合肥市委组织部"
+    assert (view.caller, view.dialed, view.node) == (HEFEI_CALLER, "12371", NODE)
+    assert view.sip_call_id == f"{channel}@fake-sipp"
+    assert view.route_rule == "caller_area_code" and view.route_read == "0551"
+    assert view.answered_at is not None and view.ended_at is not None
+    assert view.end_reason == "caller_ended"
+    assert [s.value for s in view.steps if s.kind == "route"] == route_lines(HEFEI_CALLER)
+    assert summary(view) == [
+        ("prompt", "greeting.340100", None),
+        ("prompt", "menu.choices", None),
+        ("key", "9", None),
+        ("note", "closing", "caller_ended"),
+        ("prompt", "goodbye", None),
+    ]
+    assert [s.seq for s in view.steps] == list(range(1, len(view.steps) + 1))
+    assert view.flow_state is not None and view.flow_state["state"] == "ended"
+    # Nothing more for this channel after the hang-up.
+    assert fake.calls_of(channel)[-1] == f"DELETE /channels/{channel}"
+
+
+async def test_an_area_code_dialed_picks_that_department(rig: Rig, node: Node) -> None:
+    channel = "1763892000.12"
+    await rig.fake.stasis_start(channel, HEFEI_CALLER, "01012371")
+    assert await rig.wait_play(channel) == rig.media("greeting.000000", "menu.choices")
+    view = await rig.wait_record(channel, lambda v: v.answered_at is not None, "answered")
+    assert (view.department_code, view.dialed) == ("000000", "01012371")
+
+
+async def test_key_1_repeats_and_other_keys_are_invalid(rig: Rig, node: Node) -> None:
+    fake = rig.fake
+    channel = "1763892000.13"
+    await fake.stasis_start(channel, SHANGHAI_CALLER)
+    assert await rig.wait_play(channel) == rig.media("greeting.310000", "menu.choices")
+    await fake.dtmf(channel, "1")
+    assert await rig.wait_play(channel, 2) == rig.media("greeting.310000", "menu.choices")
+    await fake.dtmf(channel, "5")
+    assert await rig.wait_play(channel, 3) == rig.media("menu.invalid", "menu.choices")
+    # The caller waits for the choices to end, then presses 9.
+    await fake.playback_finished(rig.playback_id(channel, 3), channel)
+    await fake.dtmf(channel, "9")
+    assert await rig.wait_play(channel, 4) == rig.media("goodbye")
+    await fake.hangup(channel)  # the caller leaves during the goodbye
+    view = await rig.call_done(channel)
+    assert view.end_reason == "caller_ended"
+    assert [value for kind, value, _ in summary(view) if kind == "key"] == ["1", "5", "9"]
+
+
+async def test_two_silences_end_the_call_politely(rig: Rig, node: Node) -> None:
+    fake = rig.fake
+    channel = "1763892000.14"
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    await rig.wait_play(channel)
+    await fake.playback_finished(f"{channel}-p1", channel)
+    # The digit timer fires: the caller is asked again.
+    assert await rig.wait_play(channel, 2) == rig.media("menu.no_input", "menu.choices")
+    await fake.playback_finished(rig.playback_id(channel, 2), channel)
+    assert await rig.wait_play(channel, 3) == rig.media("goodbye")
+    await fake.playback_finished(rig.playback_id(channel, 3), channel)
+    view = await rig.call_done(channel)
+    assert view.end_reason == "silence"
+    assert fake.calls_of(channel)[-1] == f"DELETE /channels/{channel}"
+
+
+async def test_a_failed_prompt_is_recorded_and_the_menu_goes_on(rig: Rig, node: Node) -> None:
+    fake = rig.fake
+    channel = "1763892000.15"
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    await rig.wait_play(channel)
+    await fake.playback_finished(f"{channel}-p1", channel, state="failed")
+    # The digit timer still runs: the caller is asked again.
+    assert await rig.wait_play(channel, 2) == rig.media("menu.no_input", "menu.choices")
+    view = await run_to_goodbye(rig, channel)
+    assert ("error", "playback_failed", f"{channel}-p1") in summary(view)
+
+
+# Many calls ------------------------------------------------------------------------
+
+
+async def test_interleaved_events_of_two_calls_are_each_handled_in_order(
+    rig: Rig, node: Node
+) -> None:
+    fake = rig.fake
+    a, b = "1763892000.21", "1763892000.22"
+    await fake.stasis_start(a, HEFEI_CALLER)
+    await fake.stasis_start(b, SHANGHAI_CALLER)
+    # Keys pressed at once, before either call's first prompt was even sent:
+    # each call must still take its events one after the other.
+    await fake.dtmf(a, "1")
+    await fake.dtmf(b, "9")
+    await fake.dtmf(a, "9")
+    await fake.playback_finished(f"{b}-p2", b)
+    await fake.playback_finished(f"{a}-p3", a)
+    view_a = await rig.call_done(a)
+    view_b = await rig.call_done(b)
+
+    assert fake.calls_of(a) == [
+        f"POST /channels/{a}/answer",
+        f"POST /channels/{a}/variable",
+        f"POST /channels/{a}/play/{a}-p1",
+        f"DELETE /playbacks/{a}-p1",
+        f"POST /channels/{a}/play/{a}-p2",
+        f"DELETE /playbacks/{a}-p2",
+        f"POST /channels/{a}/play/{a}-p3",
+        f"DELETE /channels/{a}",
+    ]
+    assert fake.calls_of(b) == [
+        f"POST /channels/{b}/answer",
+        f"POST /channels/{b}/variable",
+        f"POST /channels/{b}/play/{b}-p1",
+        f"DELETE /playbacks/{b}-p1",
+        f"POST /channels/{b}/play/{b}-p2",
+        f"DELETE /channels/{b}",
+    ]
+    assert (view_a.department_code, view_a.end_reason) == ("340100", "caller_ended")
+    assert (view_b.department_code, view_b.end_reason) == ("310000", "caller_ended")
+    assert [v for k, v, _ in summary(view_a) if k == "key"] == ["1", "9"]
+    assert [v for k, v, _ in summary(view_b) if k == "key"] == ["9"]
+
+
+async def test_a_slow_call_does_not_delay_another(rig: Rig, node: Node) -> None:
+    fake = rig.fake
+    slow, fast = "1763892000.31", "1763892000.32"
+    fake.delay(slow, SLOW_DELAY)
+    await fake.stasis_start(slow, HEFEI_CALLER)
+    await fake.wait_request("POST", f"/channels/{re.escape(slow)}/answer")
+    pushed = asyncio.get_running_loop().time()
+    await fake.stasis_start(fast, SHANGHAI_CALLER)
+    await fake.dtmf(slow, "9")
+    await fake.dtmf(fast, "9")
+    await fake.playback_finished(f"{fast}-p2", fast)
+    hangup = await fake.wait_request("DELETE", f"/channels/{re.escape(fast)}")
+    slow_answer = fake.find("POST", f"/channels/{re.escape(slow)}/answer")
+    assert slow_answer is not None
+    # The whole fast call happened while the slow call's first request was
+    # still waiting for Asterisk.
+    assert slow_answer.answered is None or hangup.received < slow_answer.answered
+    fast_answer = fake.find("POST", f"/channels/{re.escape(fast)}/answer")
+    assert fast_answer is not None and fast_answer.received - pushed < SLOW_DELAY
+
+    fake.delay(slow, 0)
+    await fake.playback_finished(f"{slow}-p2", slow)
+    view = await rig.call_done(slow)
+    assert view.end_reason == "caller_ended"
+    assert fake.calls_of(slow) == [
+        f"POST /channels/{slow}/answer",
+        f"POST /channels/{slow}/variable",
+        f"POST /channels/{slow}/play/{slow}-p1",
+        f"DELETE /playbacks/{slow}-p1",
+        f"POST /channels/{slow}/play/{slow}-p2",
+        f"DELETE /channels/{slow}",
+    ]
+
+
+# Trouble during a call ---------------------------------------------------------------------
+
+
+async def test_caller_hanging_up_mid_prompt_ends_the_record_and_the_requests(
+    rig: Rig, node: Node
+) -> None:
+    fake = rig.fake
+    channel = "1763892000.41"
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    await rig.wait_play(channel)
+    before = fake.calls_of(channel)
+    await fake.hangup(channel)
+    view = await rig.call_done(channel)
+    assert view.end_reason == "caller_hangup"
+    assert view.ended_at is not None
+    # A whole later call goes through: anything the first call still had to
+    # send would have been sent by then.
+    await run_short_call(rig, "1763892000.42")
+    assert fake.calls_of(channel) == before
+
+
+async def run_short_call(rig: Rig, channel: str) -> CallView:
+    await rig.fake.stasis_start(channel, HEFEI_CALLER)
+    await rig.wait_play(channel)
+    await rig.fake.dtmf(channel, "9")
+    await rig.wait_play(channel, 2)
+    await rig.fake.playback_finished(rig.playback_id(channel, 2), channel)
+    view = await rig.call_done(channel)
+    assert view.end_reason == "caller_ended"
+    return view
+
+
+async def test_a_503_on_play_ends_the_call_and_the_next_call_works(rig: Rig, node: Node) -> None:
+    fake = rig.fake
+    channel = "1763892000.51"
+    fake.fail(503, method="POST", path="/play/", times=1)
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    view = await rig.call_done(channel)
+    # Asterisk refused the prompt: the record says so (the caller did not
+    # hang up), and the caller is not left in silence in Stasis.
+    assert view.end_reason == "ari_error"
+    assert fake.calls_of(channel) == [
+        f"POST /channels/{channel}/answer",
+        f"POST /channels/{channel}/variable",
+        f"POST /channels/{channel}/play/{channel}-p1",
+        f"DELETE /channels/{channel}",
+    ]
+    assert channel not in fake.channels
+    assert node.events is not None and not node.events.done()
+
+    await run_short_call(rig, "1763892000.52")
+
+
+async def test_asterisk_gone_during_a_call_ends_its_record(rig: Rig, node: Node) -> None:
+    fake = rig.fake
+    channel = "1763892000.53"
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    await rig.wait_play(channel)
+    await fake.restart()  # its channels are gone
+    await fake.wait_connected(2)
+    view = await rig.wait_record(channel, lambda v: v.ended_at is not None, "the record closed")
+    assert view.end_reason == "channel_gone"
+    await wait_until(lambda: channel not in rig.controller.calls, what="the call to leave")
+    await run_short_call(rig, "1763892000.54")
+
+
+# Reconnecting and recovering -----------------------------------------------------------------
+
+
+async def test_the_event_socket_reconnects_after_a_drop(rig: Rig, node: Node) -> None:
+    fake = rig.fake
+    assert len(rig.listings()) == 1
+    await fake.drop_connection()
+    await fake.wait_connected(2, within=5.0)
+    await rig.wait_listings(2)
+    assert node.ari.connected.is_set()
+    # On every connect, before the listing: only the events a call uses.
+    setup = [
+        f"{r.method} {r.path}"
+        for r in fake.requests
+        if r.path.startswith("/applications/") or r.path == "/channels"
+    ]
+    assert setup == [f"PUT /applications/{fake.app}/eventFilter", "GET /channels"] * 2
+    assert fake.allowed[fake.app] == set(EVENTS_USED)
+    await run_short_call(rig, "1763892000.61")
+
+
+async def seed_open_call(rig: Rig, channel: str, caller: str) -> None:
+    """A record as a controller that died in the greeting left it."""
+    route = DIRECTORY.resolve(caller, "12371")
+    call = flow.CallFlow(channel, f"greeting.{route.department.code}")
+    call.handle(flow.Started())
+    now = datetime.now(UTC)
+    rig.recorder.call_started(
+        channel,
+        sip_call_id=f"{channel}@fake-sipp",
+        node=NODE,
+        caller=caller,
+        dialed="12371",
+        department_code=route.department.code,
+        department_name=route.department.name,
+        route_rule=route.rule,
+        route_read=route.read,
+        started_at=now,
+    )
+    rig.recorder.call_answered(channel, now)
+    rig.recorder.step(channel, now, "prompt", "greeting.340100")
+    rig.recorder.flow_state(channel, call.snapshot())
+    await rig.recorder.flush()
+
+
+async def test_recovery_after_a_reconnect_takes_back_ends_and_closes(rig: Rig, node: Node) -> None:
+    fake = rig.fake
+    kept, orphan, foreign, gone = "1763892000.71", "1763892000.72", "1763892000.73", "1763892000.74"
+    in_dialplan = "1763892000.75"
+    await fake.go_down()  # no reconnect before everything below is in place
+    # While nobody listened: a call of ours with an open record, one of ours
+    # whose record was lost, one of another application, one in the
+    # dialplan, and an open record whose channel is gone.
+    await seed_open_call(rig, kept, HEFEI_CALLER)
+    await seed_open_call(rig, gone, HEFEI_CALLER)
+    fake.add_channel(kept, HEFEI_CALLER, state="Up", variables={MARK_VARIABLE: kept})
+    fake.add_channel(
+        orphan, SHANGHAI_CALLER, "02112371", state="Up", variables={MARK_VARIABLE: orphan}
+    )
+    fake.add_channel(foreign, "13800138000", app="another-app", state="Up")
+    fake.add_channel(in_dialplan, "13900139000", app="")  # not in any Stasis application
+    await fake.go_up()
+    await fake.wait_connected(2)
+
+    # Taken back: an apology and the choices, then the call goes on.
+    assert await rig.wait_play(kept) == rig.media("call.resumed", "menu.choices")
+    assert not any(r.path.endswith("/answer") for r in fake.requests_for(kept))
+    # Ended politely, then hung up once that prompt ended.
+    assert await rig.wait_play(orphan) == rig.media("call.ended_by_system", "goodbye")
+    assert commands(fake, orphan) == [f"POST /channels/{orphan}/play/{orphan}-p1"]
+    await fake.playback_finished(f"{orphan}-p1", orphan)
+    await fake.wait_request("DELETE", f"/channels/{re.escape(orphan)}")
+    orphan_view = await rig.call_done(orphan)
+    assert orphan_view.end_reason == "ended_after_recovery"
+    assert orphan_view.dialed == "02112371"
+    # Another application's channel is not ours to touch.
+    assert fake.requests_for(foreign) == [] and fake.requests_for(in_dialplan) == []
+    assert foreign in fake.channels and in_dialplan in fake.channels
+    # The record whose channel is gone is closed.
+    gone_view = await rig.wait_record(gone, lambda v: v.ended_at is not None, "gone closed")
+    assert gone_view.end_reason == "channel_gone"
+
+    await fake.dtmf(kept, "9")
+    await rig.wait_play(kept, 2)
+    await fake.playback_finished(rig.playback_id(kept, 2), kept)
+    kept_view = await rig.call_done(kept)
+    assert kept_view.end_reason == "caller_ended"
+    assert summary(kept_view) == [
+        ("prompt", "greeting.340100", None),
+        ("note", "resumed", "prompting"),
+        ("prompt", "call.resumed", None),
+        ("prompt", "menu.choices", None),
+        ("key", "9", None),
+        ("note", "closing", "caller_ended"),
+        ("prompt", "goodbye", None),
+    ]
+
+
+async def test_a_new_controller_takes_back_a_call_the_old_one_left(rig: Rig, node: Node) -> None:
+    fake = rig.fake
+    channel = "1763892000.81"
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    await rig.wait_play(channel)
+    await rig.wait_record(channel, lambda v: v.flow_state is not None, "the flow state saved")
+    await node.stop()  # killed: the channel stays in Stasis, its record open
+    view = await rig.record(channel)
+    assert view is not None and view.ended_at is None
+
+    await rig.start_node()
+    played = await rig.wait_play(channel, 2)
+    assert played == rig.media("call.resumed", "menu.choices")
+    resumed_id = rig.playback_id(channel, 2)
+    assert resumed_id not in {f"{channel}-p1"}, "playback ids are never reused"
+    await fake.dtmf(channel, "9")
+    await rig.wait_play(channel, 3)
+    await fake.playback_finished(rig.playback_id(channel, 3), channel)
+    view = await rig.call_done(channel)
+    assert view.end_reason == "caller_ended"
+    assert [s.seq for s in view.steps] == list(range(1, len(view.steps) + 1))
+    assert ("note", "resumed", "prompting") in summary(view)
+
+
+async def test_recovery_failing_does_not_stop_the_events(rig: Rig) -> None:
+    rig.fake.fail(503, method="GET", path="^/channels$", times=1)
+    await rig.start_node()
+    await run_short_call(rig, "1763892000.91")
+
+
+async def test_a_call_entering_stasis_during_recovery_is_a_new_call_not_an_orphan(
+    rig: Rig, node: Node
+) -> None:
+    fake = rig.fake
+    channel = "1763892000.76"
+    listing = fake.hold("GET", "/channels")
+    await fake.drop_connection()
+    await fake.wait_connected(2)
+    await wait_until(lambda: len(rig.listings()) == 2, what="recovery to list the channels")
+    # The call enters Stasis now: Asterisk lists it, and its StasisStart
+    # waits on the socket until the controller's recovery is done.
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    listing.set()
+
+    assert await rig.wait_play(channel) == rig.media("greeting.340100", "menu.choices")
+    assert fake.channels[channel].variables == {MARK_VARIABLE: channel}
+    view = await run_to_goodbye(rig, channel)
+    assert view.department_code == "340100"
+    assert summary(view)[:2] == [
+        ("prompt", "greeting.340100", None),
+        ("prompt", "menu.choices", None),
+    ]
+
+
+async def test_an_unmarked_channel_left_unanswered_is_taken_as_a_new_call(
+    rig: Rig, node: Node
+) -> None:
+    # The previous controller died before it answered and marked the call:
+    # its StasisStart is gone with it; the caller still hears ringing.
+    fake = rig.fake
+    channel = "1763892000.77"
+    await fake.drop_connection()
+    fake.add_channel(channel, SHANGHAI_CALLER, "12371")
+    await fake.wait_connected(2)
+    assert await rig.wait_play(channel) == rig.media("greeting.310000", "menu.choices")
+    assert commands(fake, channel)[:2] == [
+        f"POST /channels/{channel}/answer",
+        f"POST /channels/{channel}/variable",
+    ]
+    view = await run_to_goodbye(rig, channel)
+    assert (view.department_code, view.dialed) == ("310000", "12371")
+
+
+async def run_to_goodbye(rig: Rig, channel: str) -> CallView:
+    """Press 9 on a call in its greeting and let the goodbye end."""
+    count = len(rig.fake.plays(channel))
+    await rig.fake.dtmf(channel, "9")
+    await rig.wait_play(channel, count + 1)
+    await rig.fake.playback_finished(rig.playback_id(channel, count + 1), channel)
+    view = await rig.call_done(channel)
+    assert view.end_reason == "caller_ended"
+    return view
