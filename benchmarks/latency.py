@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import re
 import shutil
 import statistics
@@ -56,6 +57,14 @@ class PathResult:
     failed: int
     answer_ms: list[float]
     first_prompt_ms: list[float]
+    asterisk_cpu_s: float
+    controller_cpu_s: float
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time a process has used so far (its threads included)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def install_baseline(platform: Platform) -> None:
@@ -124,11 +133,19 @@ def first_prompt_times(log: Path, since: datetime, exten: str) -> list[float]:
 def measure(platform: Platform, name: str, exten: str, args: argparse.Namespace,
             workdir: Path) -> PathResult:
     lay = asterisk.layout(platform.settings)
+    asterisk_pid = asterisk.running_pid(lay)
+    assert asterisk_pid is not None and platform.controller is not None
+    cpu_before = cpu_seconds(asterisk_pid), cpu_seconds(platform.controller.pid)
     since = datetime.now()
     failed, answer_ms = run_sipp(platform, exten, args.calls, args.rate, args.hold, workdir / name)
     time.sleep(1.0)
+    cpu_after = cpu_seconds(asterisk_pid), cpu_seconds(platform.controller.pid)
     log = lay.host(lay.log / "messages.log")
-    return PathResult(name, args.calls, failed, answer_ms, first_prompt_times(log, since, exten))
+    return PathResult(
+        name, args.calls, failed, answer_ms, first_prompt_times(log, since, exten),
+        asterisk_cpu_s=cpu_after[0] - cpu_before[0],
+        controller_cpu_s=cpu_after[1] - cpu_before[1],
+    )
 
 
 def leftover_channels(platform: Platform, timeout: float = 30.0) -> dict[str, str]:
@@ -180,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{result.name:22} failed {result.failed}/{result.calls}")
         print(f"{'':22} answer       {describe(result.answer_ms)}")
         print(f"{'':22} first prompt {describe(result.first_prompt_ms)}")
+        per_call = 1000 / result.calls
+        print(f"{'':22} CPU per call: Asterisk {result.asterisk_cpu_s * per_call:.2f} ms, "
+              f"controller {result.controller_cpu_s * per_call:.2f} ms")
     base, ctl = results
     if base.first_prompt_ms and ctl.first_prompt_ms:
         added = statistics.median(ctl.first_prompt_ms) - statistics.median(base.first_prompt_ms)

@@ -44,6 +44,9 @@ class Settings(BaseSettings):
     # the pool stays well below it so requests are never refused for that.
     ari_pool_size: int = 20
     ari_request_timeout: float = 10.0
+    # Send REST requests over the events WebSocket (Asterisk 22.4 and newer)
+    # instead of HTTP: far less CPU per request in the controller.
+    ari_rest_over_websocket: bool = True
     ari_reconnect_min: float = 0.2
     ari_reconnect_max: float = 5.0
     asterisk_http_session_limit: int = 100

@@ -172,6 +172,8 @@ class FakeAri:
         self.channels: dict[str, FakeChannel] = {}
         self.playbacks: dict[str, FakePlayback] = {}
         self.requests: list[RestRequest] = []
+        # REST requests that came as RESTRequest frames on the event socket.
+        self.ws_requests: list[str] = []
         # Connections of the event socket so far, and the open ones by app.
         self.ws_connects = 0
         self.auth_failures = 0
@@ -550,14 +552,44 @@ class FakeAri:
         self.sockets[app] = socket
         if isinstance(request.transport, asyncio.Transport):
             self._socket_transports[app] = request.transport
+        tasks: set[asyncio.Task[None]] = set()
         try:
-            async for _ in socket:
-                pass  # Asterisk ignores what a client sends on this socket
+            async for message in socket:
+                # REST over WebSocket, as Asterisk 22.4 and newer take it:
+                # answered by the same handlers as HTTP, each on its own.
+                if message.type == aiohttp.WSMsgType.TEXT:
+                    frame = json.loads(message.data)
+                    if frame.get("type") == "RESTRequest":
+                        task = asyncio.create_task(self._rest_over_ws(app, frame))
+                        tasks.add(task)
+                        task.add_done_callback(tasks.discard)
         finally:
             if self.sockets.get(app) is socket:
                 del self.sockets[app]
                 self._socket_transports.pop(app, None)
         return socket
+
+    async def _rest_over_ws(self, app: str, frame: dict[str, Any]) -> None:
+        self.ws_requests.append(f"{frame['method']} /{frame['uri']}")
+        url = f"http://{HOST}:{self.port}/ari/{frame['uri']}"
+        headers = {"Content-Type": frame.get("content_type") or "application/json"}
+        token = base64.b64encode(f"{self.user}:{self.password}".encode("latin1")).decode()
+        auth = f"Basic {token}"
+        async with aiohttp.ClientSession(headers={aiohttp.hdrs.AUTHORIZATION: auth}) as session:
+            async with session.request(
+                frame["method"], url, data=frame.get("message_body"), headers=headers
+            ) as response:
+                body = await response.text()
+                status, reason = response.status, response.reason
+        answer = event_json(
+            "RESTResponse", app, request_id=frame.get("request_id"), status_code=status,
+            reason_phrase=reason, uri=frame["uri"], content_type="application/json",
+            message_body=body,
+        )
+        # A reply, not an event the application handles: not in events_sent.
+        socket = self.sockets.get(app)
+        if self.wanted(answer) and socket is not None and not socket.closed:
+            await socket.send_str(json.dumps(answer))
 
     def _channel(self, request: web.Request) -> FakeChannel | None:
         return self.channels.get(request.match_info["id"])

@@ -317,4 +317,59 @@ async def test_an_event_filter_keeps_other_events_away(fake: FakeAri, client: Ar
     assert [type(event).__name__ for event in received] == ["StasisStart", "PlaybackFinished"]
     put = fake.find("PUT", f"/applications/{APP}/eventFilter")
     assert put is not None and put.status == 200
-    assert put.body == {"allowed": [{"type": "StasisStart"}, {"type": "PlaybackFinished"}]}
+    # The answers to requests over the WebSocket always pass.
+    assert put.body == {
+        "allowed": [
+            {"type": "StasisStart"}, {"type": "PlaybackFinished"}, {"type": "RESTResponse"}
+        ]
+    }
+
+
+async def _connected(fake: FakeAri, client: AriClient) -> asyncio.Task[None]:
+    async def nothing() -> None:
+        return None
+
+    task = asyncio.create_task(client.run_events(nothing, lambda _: None))
+    await fake.wait_connected()
+    await wait_until(lambda: client.over_websocket, what="requests over the socket")
+    return task
+
+
+async def test_requests_travel_over_the_event_socket_once_connected(
+    fake: FakeAri, client: AriClient
+) -> None:
+    channel = fake.add_channel(CHANNEL, "055162345678", "12371")
+    await client.answer(channel.id)  # before the socket: HTTP
+    assert fake.ws_requests == []
+    task = await _connected(fake, client)
+    try:
+        await client.play(channel.id, f"{channel.id}-p1", ["sound:a", "sound:b"])
+        with pytest.raises(AriError) as missing:
+            await client.answer("no-such-channel")
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+    assert fake.ws_requests == [
+        f"POST /channels/{channel.id}/play/{channel.id}-p1?media=sound%3Aa%2Csound%3Ab",
+        "POST /channels/no-such-channel/answer",
+    ]
+    assert missing.value.http_status == 404
+    assert fake.plays(channel.id) == [["sound:a", "sound:b"]]
+
+
+async def test_a_request_waiting_on_the_socket_fails_when_it_drops(
+    fake: FakeAri, client: AriClient
+) -> None:
+    channel = fake.add_channel(CHANNEL, "055162345678", "12371")
+    gate = fake.hold("POST", f"/channels/{channel.id}/answer")
+    task = await _connected(fake, client)
+    try:
+        answer = asyncio.create_task(client.answer(channel.id))
+        await wait_until(lambda: bool(fake.ws_requests), what="the request")
+        await fake.drop_connection()
+        with pytest.raises(AriUnavailable):
+            await answer
+    finally:
+        gate.set()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)

@@ -17,6 +17,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 from pydantic import ValidationError
@@ -39,6 +40,10 @@ class AriClient:
         credentials = f"{settings.ari_user}:{settings.ari_password}".encode("latin1")
         self._auth_header = "Basic " + base64.b64encode(credentials).decode("ascii")
         self._session: aiohttp.ClientSession | None = None
+        # The events connection, once requests may travel over it too.
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._next_request = 0
         self.connected = asyncio.Event()
 
     async def __aenter__(self) -> AriClient:
@@ -67,21 +72,81 @@ class AriClient:
             raise RuntimeError("AriClient used outside `async with`")
         return self._session
 
+    @property
+    def over_websocket(self) -> bool:
+        """Whether requests now travel over the events connection."""
+        return self._ws is not None and not self._ws.closed
+
     async def request(
         self, method: str, path: str, params: Params | None = None, body: Any = None
+    ) -> Any:
+        ws = self._ws
+        if ws is not None and not ws.closed:
+            return await self._request_over_ws(ws, method, path, params, body)
+        return await self._request_over_http(method, path, params, body)
+
+    async def _request_over_http(
+        self, method: str, path: str, params: Params | None, body: Any
     ) -> Any:
         url = f"{self._base}{path}"
         try:
             async with self.session.request(method, url, params=params, json=body) as response:
                 text = await response.text()
-                if response.status >= 400:
-                    raise AriError(
-                        f"{method} {path}: {response.status} {_message(text)}",
-                        http_status=response.status,
-                    )
-                return json.loads(text) if text else None
+                return _result(method, path, response.status, text)
         except (aiohttp.ClientConnectionError, TimeoutError) as exc:
             raise AriUnavailable(f"{method} {path}: Asterisk unreachable ({exc!r})") from exc
+
+    async def _request_over_ws(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        method: str,
+        path: str,
+        params: Params | None,
+        body: Any,
+    ) -> Any:
+        """ARI's REST over WebSocket (Asterisk 20.14, 21.9, 22.4 and newer).
+
+        A request is one frame out and one `RESTResponse` frame back on the
+        events connection: no HTTP parsing, no pool, a fraction of the CPU.
+        """
+        self._next_request += 1
+        request_id = str(self._next_request)
+        uri = path.lstrip("/")
+        if params:
+            uri += "?" + urlencode(params)
+        frame: dict[str, Any] = {
+            "type": "RESTRequest", "request_id": request_id, "method": method, "uri": uri,
+        }
+        if body is not None:
+            frame["content_type"] = "application/json"
+            frame["message_body"] = json.dumps(body)
+        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiting[request_id] = answer
+        try:
+            await ws.send_str(json.dumps(frame))
+            async with asyncio.timeout(self._settings.ari_request_timeout):
+                response = await answer
+        except (aiohttp.ClientConnectionError, ConnectionResetError, TimeoutError) as exc:
+            raise AriUnavailable(
+                f"{method} {path}: no answer over ARI's WebSocket ({exc!r})"
+            ) from exc
+        finally:
+            self._waiting.pop(request_id, None)
+        text = response.get("message_body") or ""
+        if not isinstance(text, str):
+            text = json.dumps(text)
+        return _result(method, path, int(response.get("status_code", 500)), text)
+
+    def _answered(self, data: dict[str, Any]) -> None:
+        waiting = self._waiting.get(str(data.get("request_id")))
+        if waiting is not None and not waiting.done():
+            waiting.set_result(data)
+
+    def _drop_waiting(self) -> None:
+        for waiting in self._waiting.values():
+            if not waiting.done():
+                waiting.set_exception(ConnectionResetError("ARI WebSocket closed"))
+        self._waiting.clear()
 
     # -- the calls the controller needs ---------------------------------------
 
@@ -117,7 +182,12 @@ class AriClient:
         return value or None
 
     async def filter_events(self, allowed: list[str]) -> None:
-        """Ask Asterisk to send this app only these event types."""
+        """Ask Asterisk to send this app only these event types.
+
+        Answers to REST requests over the WebSocket are events too: a filter
+        without them would leave every such request unanswered."""
+        if self._settings.ari_rest_over_websocket and "RESTResponse" not in allowed:
+            allowed = [*allowed, "RESTResponse"]
         body = {"allowed": [{"type": name} for name in allowed]}
         await self.request("PUT", f"/applications/{self._settings.ari_app}/eventFilter", body=body)
 
@@ -152,14 +222,19 @@ class AriClient:
                     delay = self._settings.ari_reconnect_min
                     self.connected.set()
                     try:
+                        # Over HTTP: nothing reads this connection's answers yet.
                         await on_connect()
                     except Exception:
                         # Events must keep flowing even if recovery failed.
                         log.exception("recovery after connect failed")
+                    if self._settings.ari_rest_over_websocket:
+                        self._ws = ws
                     await self._read(ws, on_event)
             except (aiohttp.ClientError, TimeoutError, AriError) as exc:
                 log.warning("ARI events unavailable (%s); retrying in %.1f s", exc, delay)
             finally:
+                self._ws = None
+                self._drop_waiting()
                 self.connected.clear()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self._settings.ari_reconnect_max)
@@ -173,12 +248,22 @@ class AriClient:
                     break
                 continue
             try:
-                event = parse_event(json.loads(message.data))
-            except (ValueError, ValidationError) as exc:
+                data = json.loads(message.data)
+                if data.get("type") == "RESTResponse":
+                    self._answered(data)
+                    continue
+                event = parse_event(data)
+            except (ValueError, ValidationError, AttributeError) as exc:
                 log.error("unreadable ARI event dropped: %s", exc)
                 continue
             on_event(event)
         log.warning("ARI events connection closed")
+
+
+def _result(method: str, path: str, status: int, text: str) -> Any:
+    if status >= 400:
+        raise AriError(f"{method} {path}: {status} {_message(text)}", http_status=status)
+    return json.loads(text) if text else None
 
 
 def _message(text: str) -> str:
