@@ -10,9 +10,10 @@ telephone-events for the keys and spliced audio clips, all in one stream
 that capture right after its ACK, so "press 1 at 3.0 s" is measured from the
 answer on the capture's own clock, and the scenario only waits.
 
-Why one stream and not the stock `dtmf_2833_N.pcap` files: each of those
-carries the same sequence numbers and RTP timestamp, so Asterisk takes a
-repeated key for a retransmission and drops it (SIPp issue #516); a caller
+Key presses are the RFC 2833 packets of the `dtmf_2833_N.pcap` files that
+sip-tester ships, re-sequenced into the stream: played as they are, each of
+those carries the same sequence numbers and RTP timestamp, so Asterisk takes
+a repeated key for a retransmission and drops it (SIPp issue #516); a caller
 that sends no audio also trips Asterisk's strict-RTP learning and RTP
 timeout. A real phone sends a continuous stream, and so does this one.
 
@@ -53,6 +54,8 @@ from ivr.settings import Settings
 
 LOOPBACK = "127.0.0.1"
 SIPP_BINARY = "sipp"
+# RFC 2833 key presses and G.711 audio that Debian's sip-tester ships.
+SIPP_PCAP_DIR = Path("/usr/share/sip-tester")
 
 # Timing defaults (milliseconds or seconds as named).
 FRAME_MS = 20  # one RTP packet of audio, as phones send it
@@ -70,8 +73,6 @@ PT_PCMU, PT_PCMA, PT_EVENT = 0, 8, 101
 _SILENCE = {PT_PCMU: b"\xff", PT_PCMA: b"\xd5"}
 _SAMPLES_PER_MS = 8
 _EVENT_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
-_EVENT_VOLUME = 10  # -10 dBm0, as the stock SIPp captures use
-_END_REPEATS = 3  # RFC 4733 2.5.1.4: the final packet goes three times
 _SIPP_BIND_FAILED = 254  # SIPp exits -2 when it cannot bind a socket
 
 # Final answers a rejected INVITE may get; each is ACKed and reported.
@@ -398,15 +399,19 @@ class _Stream:
             self.now_ms += FRAME_MS
 
     def key(self, digit: str, frames: int) -> None:
+        """The RFC 2833 packets of SIPp's own capture for `digit`, re-sequenced.
+
+        The payloads (event, volume, durations, the thrice-sent end) are the
+        capture's; sequence numbers, timestamps and SSRC continue this
+        stream's, so a repeated key is a new event to Asterisk."""
         start = self.now_ms
-        for i in range(frames):
-            last = i == frames - 1
-            duration = (i + 1) * FRAME_MS * _SAMPLES_PER_MS
-            flags = (0x80 if last else 0) | _EVENT_VOLUME
-            payload = struct.pack("!BBH", _EVENT_CODES[digit], flags, duration)
-            for _ in range(_END_REPEATS if last else 1):
-                self._emit(start + i * FRAME_MS, PT_EVENT, i == 0, start, payload)
-        self.now_ms += frames * FRAME_MS
+        step = 0
+        for payload in _key_payloads(digit):
+            self._emit(start + step * FRAME_MS, PT_EVENT, step == 0, start, payload)
+            if not payload[1] & 0x80:  # the end packets share one moment
+                step += 1
+        self.now_ms = start + (step + 1) * FRAME_MS
+        self.audio(b"", max(0, frames - step - 1))
 
 
 def build_media(plan: CallPlan) -> bytes:
@@ -421,6 +426,13 @@ def build_media(plan: CallPlan) -> bytes:
             stream.audio(read_rtp_payload(Path(action.pcap), stream.codec), _frames(action.ms))
     stream.audio(b"", _frames(plan.wait_ms - stream.now_ms))
     return b"".join(stream.records)
+
+
+@functools.cache
+def _key_payloads(digit: str) -> tuple[bytes, ...]:
+    name = {"*": "star", "#": "pound"}.get(digit, digit)
+    data = read_rtp_payload(SIPP_PCAP_DIR / f"dtmf_2833_{name}.pcap", PT_EVENT)
+    return tuple(data[i:i + 4] for i in range(0, len(data), 4))
 
 
 def read_rtp_payload(path: Path, payload_type: int) -> bytes:

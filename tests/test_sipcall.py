@@ -239,17 +239,23 @@ def test_media_presses_keys_at_their_times_in_one_stream() -> None:
     assert packets[-1].at_ms < 10_000
 
 
-def test_key_events_follow_rfc_4733() -> None:
-    packets = [p for p in pcap_rtp(build_media(CallPlan(caller="1", actions=(Key("5"),))))
-               if p.pt == PT_EVENT]
-    frames = KEY_TONE_MS // 20
-    assert len(packets) == frames + 2  # the end packet goes three times
-    assert [p.marker for p in packets] == [True] + [False] * (frames + 1)
-    durations = [struct.unpack("!H", p.payload[2:])[0] for p in packets]
-    assert durations == [160 * i for i in range(1, frames + 1)] + [160 * frames] * 2
-    ends = [bool(p.payload[1] & 0x80) for p in packets]
-    assert ends == [False] * (frames - 1) + [True] * 3
-    assert {p.payload[0] for p in packets} == {5}
+def test_key_events_are_sipps_own_rfc_2833_packets_resequenced() -> None:
+    shipped = read_rtp_payload(Path("/usr/share/sip-tester/dtmf_2833_5.pcap"), PT_EVENT)
+    plan = CallPlan(caller="1", actions=(Key("5"), Pause(100), Key("5")))
+    packets = pcap_rtp(build_media(plan))
+    events = [p for p in packets if p.pt == PT_EVENT]
+    per_key = len(shipped) // 4
+    assert len(events) == 2 * per_key
+    first, second = events[:per_key], events[per_key:]
+    # The payloads (event 5, volume, durations, three end packets) are the capture's.
+    assert b"".join(p.payload for p in first) == shipped
+    assert b"".join(p.payload for p in second) == shipped
+    assert [bool(p.payload[1] & 0x80) for p in first][-3:] == [True] * 3
+    assert [p.marker for p in first] == [True] + [False] * (per_key - 1)
+    # One continuous stream: a repeated key is a new event, not a retransmission.
+    seqs = [p.seq for p in packets]
+    assert seqs == [(seqs[0] + i) & 0xFFFF for i in range(len(seqs))]
+    assert first[0].ts != second[0].ts
 
 
 def test_without_hangup_silence_runs_to_max_call() -> None:
