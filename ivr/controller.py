@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
 from ivr import flow
 from ivr.ari.client import AriClient
 from ivr.ari.models import (
@@ -74,7 +76,7 @@ class Controller:
         recorder: Recorder,
         directory: Directory,
         catalog: Catalog,
-        sessionmaker: Callable[[], object],
+        sessionmaker: async_sessionmaker[AsyncSession],
         clock: Callable[[], datetime],
     ) -> None:
         self._settings = settings
@@ -182,35 +184,36 @@ class Controller:
             # Asterisk refused a command the call needs: hang up rather than
             # leave the caller in silence in Stasis.
             log.error("call %s: %s; hanging up", call.call_id, exc)
-            self._recorder.call_ended(call.call_id, self._now(), "ari_error")
-            try:
-                await self._ari.hangup(call.call_id)
-            except AriError:
-                pass
+            await self._abandon(call, "ari_error")
         except Exception:
-            # A bug must not leave the caller hanging in Stasis.
+            # A bug must not leave the caller hanging in Stasis either.
             log.exception("call %s failed; hanging up", call.call_id)
-            self._recorder.call_ended(call.call_id, self._now(), "internal_error")
-            try:
-                await self._ari.hangup(call.call_id)
-            except AriError:
-                pass
+            await self._abandon(call, "internal_error")
         finally:
             for handle in call.timers.values():
                 handle.cancel()
             self.calls.pop(call.call_id, None)
 
+    async def _abandon(self, call: Call, reason: str) -> None:
+        self._recorder.call_ended(call.call_id, self._now(), reason)
+        try:
+            await self._ari.hangup(call.call_id)
+        except AriError:
+            pass  # already gone, or Asterisk is: either way nothing is left
+
     async def _execute(self, call: Call, command: flow.Command) -> None:
         channel = call.call_id
         match command:
             case flow.Answer():
-                await self._ari_call(call, self._ari.answer(channel))
-                self._recorder.call_answered(channel, self._now())
                 # The mark lets a controller that starts later find this call.
-                # Before the first prompt: Asterisk runs a channel's ARI
-                # commands in order, so a mark sent during a playback would
-                # wait for the prompt to end.
-                await self._ari_call(call, self._ari.set_variable(channel, MARK_VARIABLE, channel))
+                # Sent with the answer, before the first prompt: Asterisk runs
+                # a channel's commands in order, so a mark sent during a
+                # playback would wait for the prompt to end.
+                await asyncio.gather(
+                    self._ari_call(call, self._ari.answer(channel)),
+                    self._ari_call(call, self._ari.set_variable(channel, MARK_VARIABLE, channel)),
+                )
+                self._recorder.call_answered(channel, self._now())
             case flow.Play(playback_id, prompts):
                 base = self._settings.prompt_base_url
                 media = [self._catalog.media_uri(prompt, base) for prompt in prompts]
@@ -271,7 +274,7 @@ class Controller:
             await self._take_back(channel)
         # Calls this node recorded as open whose channel is gone (Asterisk
         # restarted, or the caller left while nobody listened).
-        async with self._sessionmaker() as session:  # type: ignore[attr-defined]
+        async with self._sessionmaker() as session:
             stale = await open_calls(session, node=self._settings.node_name)
         for view in stale:
             if view.id not in live and view.id not in self.calls:
@@ -284,7 +287,7 @@ class Controller:
         return (plan.app_data or "").split(",")[0] == self._settings.ari_app
 
     async def _take_back(self, channel: Channel) -> None:
-        async with self._sessionmaker() as session:  # type: ignore[attr-defined]
+        async with self._sessionmaker() as session:
             view = await get_call(session, channel.id)
         if view is None and await self._ari.get_variable(channel.id, MARK_VARIABLE) is None:
             # No controller ever took it: a call that entered Stasis while we
