@@ -135,6 +135,14 @@ def layout(settings: Settings) -> Layout:
     return Layout(root=settings.rootfs_dir, base=Path("/srv/ivr") / instance, state=state)
 
 
+def fallback_messages(settings: Settings) -> Path:
+    """The folder of messages left in the native fallback, as this host sees it."""
+    if settings.fallback_spool is not None:
+        return settings.fallback_spool
+    lay = layout(settings)
+    return lay.host(lay.fallback_spool)
+
+
 def render(template: str, values: dict[str, str]) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)

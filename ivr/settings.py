@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # of no RTP.
     rtp_timeout: int = 30
     asterisk_binary: str = ""  # empty: `asterisk` on PATH, else the chroot
+    # Where the controller finds messages left in the native fallback; unset:
+    # where the local Asterisk of `ivr asterisk up` keeps them.
+    fallback_spool: Path | None = None
     asterisk_ready_timeout: float = 60.0
 
     # The controller's own HTTP side: prompt files, /api/.
@@ -110,11 +113,6 @@ class Settings(BaseSettings):
     @property
     def rootfs_dir(self) -> Path:
         return self.cache_dir / "rootfs"
-
-    @property
-    def fallback_spool_dir(self) -> Path:
-        """Messages left in the native fallback, as the controller sees them."""
-        return self.asterisk_dir / "spool" / "fallback"
 
     def masked(self) -> dict[str, Any]:
         data = self.model_dump(mode="json")

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from ivr import asterisk, service
-from ivr.asterisk import ROOTFS_PACKAGES, layout
+from ivr.asterisk import ROOTFS_PACKAGES, fallback_messages, layout
 from ivr.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -359,8 +359,12 @@ def test_fallback_spool_is_where_the_code_puts_it() -> None:
     assert asterisk_side.root is None
     assert mounts("asterisk")["fallback-spool"] == str(asterisk_side.fallback_spool)
     assert mounts("asterisk")["asterisk-state"] == str(state)
-    controller_side = Settings(state_dir=Path(environment("controller")["IVR_STATE_DIR"]))
-    assert mounts("controller")["fallback-spool"] == str(controller_side.fallback_spool_dir)
+    controller_env = environment("controller")
+    controller_side = Settings(
+        state_dir=Path(controller_env["IVR_STATE_DIR"]),
+        fallback_spool=Path(controller_env["IVR_FALLBACK_SPOOL"]),
+    )
+    assert mounts("controller")["fallback-spool"] == str(fallback_messages(controller_side))
 
 
 # The Asterisk image -----------------------------------------------------------

@@ -91,7 +91,7 @@ async def test_a_call_while_the_controller_is_down_hears_the_native_fallback(
 ) -> None:
     platform.stop_controller()
     spool = asterisk.layout(platform.settings)
-    spool_dir = spool.host(spool.fallback_spool)
+    spool_dir = asterisk.fallback_messages(platform.settings)
     before = set(spool_dir.iterdir())
     try:
         # The caller listens to the apology, then speaks after the tone.
