@@ -268,6 +268,8 @@ class Controller:
                 # or the caller left): no event will ever end this call.
                 call.task.cancel()
                 self._recorder.call_ended(call_id, self._now(), "channel_gone")
+        for call in list(self.calls.values()):
+            await self._resync(call)
         for channel in channels:
             if channel.id in self.calls or not self._is_ours(channel):
                 continue
@@ -279,6 +281,15 @@ class Controller:
         for view in stale:
             if view.id not in live and view.id not in self.calls:
                 self._recorder.call_ended(view.id, self._now(), "channel_gone")
+
+    async def _resync(self, call: Call) -> None:
+        """A prompt that ended while nobody listened sent its event to no one:
+        the call would wait for it for good."""
+        playback_id = call.flow.playback_id
+        if playback_id is None or call.task is None or call.task.done():
+            return
+        if not await self._ari.playback_exists(playback_id):
+            call.queue.put_nowait(flow.PlaybackEnded(playback_id, "done"))
 
     def _is_ours(self, channel: Channel) -> bool:
         plan = channel.dialplan

@@ -174,6 +174,7 @@ class FakeAri:
         self.requests: list[RestRequest] = []
         # REST requests that came as RESTRequest frames on the event socket.
         self.ws_requests: list[str] = []
+        self._channel_locks: dict[str, asyncio.Lock] = {}
         # Connections of the event socket so far, and the open ones by app.
         self.ws_connects = 0
         self.auth_failures = 0
@@ -200,6 +201,7 @@ class FakeAri:
         app.router.add_get("/ari/events", self._events)
         app.router.add_post("/ari/channels/{id}/answer", self._answer)
         app.router.add_post("/ari/channels/{id}/play/{playback}", self._play)
+        app.router.add_get("/ari/playbacks/{id}", self._get_playback)
         app.router.add_delete("/ari/playbacks/{id}", self._stop_playback)
         app.router.add_delete("/ari/channels/{id}", self._hangup)
         app.router.add_post("/ari/channels/{id}/variable", self._set_variable)
@@ -571,6 +573,13 @@ class FakeAri:
 
     async def _rest_over_ws(self, app: str, frame: dict[str, Any]) -> None:
         self.ws_requests.append(f"{frame['method']} /{frame['uri']}")
+        # Like Asterisk's control queue: one channel's commands in the order
+        # they came, different channels' at the same time.
+        channel = self._channel_of("/" + frame["uri"].split("?")[0]) or ""
+        async with self._channel_locks.setdefault(channel, asyncio.Lock()):
+            await self._rest_over_ws_now(app, frame)
+
+    async def _rest_over_ws_now(self, app: str, frame: dict[str, Any]) -> None:
         url = f"http://{HOST}:{self.port}/ari/{frame['uri']}"
         headers = {"Content-Type": frame.get("content_type") or "application/json"}
         token = base64.b64encode(f"{self.user}:{self.password}".encode("latin1")).decode()
@@ -616,6 +625,12 @@ class FakeAri:
             started = event_json("PlaybackStarted", channel.app, playback=playback.json())
             await self.send(started, required=False)
         return web.json_response(playback.json(), status=201)
+
+    async def _get_playback(self, request: web.Request) -> web.Response:
+        playback = self.playbacks.get(request.match_info["id"])
+        if playback is None:
+            return _error(404, "Playback not found")
+        return web.json_response(playback.json())
 
     async def _stop_playback(self, request: web.Request) -> web.Response:
         playback = self.playbacks.pop(request.match_info["id"], None)

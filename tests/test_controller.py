@@ -503,6 +503,24 @@ async def test_the_event_socket_reconnects_after_a_drop(rig: Rig, node: Node) ->
     await run_short_call(rig, "1763892000.61")
 
 
+async def test_a_prompt_that_ended_during_a_disconnect_does_not_strand_the_call(
+    rig: Rig, node: Node
+) -> None:
+    fake = rig.fake
+    channel = "1763892000.62"
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    await rig.wait_play(channel)
+    await fake.go_down()
+    # The greeting ends while nobody listens: its PlaybackFinished is lost.
+    fake.playbacks.pop(f"{channel}-p1")
+    await fake.go_up()
+    await fake.wait_connected(2, within=5.0)
+    # Recovery sees the prompt is gone, so the caller gets the digit timeout
+    # and then the "no key received" prompt instead of silence.
+    assert await rig.wait_play(channel, 2) == rig.media("menu.no_input", "menu.choices")
+    assert f"GET /playbacks/{channel}-p1" in fake.calls_of(channel)
+
+
 async def seed_open_call(rig: Rig, channel: str, caller: str) -> None:
     """A record as a controller that died in the greeting left it."""
     route = DIRECTORY.resolve(caller, "12371")

@@ -191,6 +191,15 @@ class AriClient:
         body = {"allowed": [{"type": name} for name in allowed]}
         await self.request("PUT", f"/applications/{self._settings.ari_app}/eventFilter", body=body)
 
+    async def playback_exists(self, playback_id: str) -> bool:
+        try:
+            await self.request("GET", f"/playbacks/{playback_id}")
+        except AriError as exc:
+            if exc.http_status == 404:
+                return False
+            raise
+        return True
+
     async def channels(self) -> list[Channel]:
         data = await self.request("GET", "/channels")
         return [Channel.model_validate(item) for item in data or []]
