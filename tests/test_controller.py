@@ -477,7 +477,9 @@ async def test_asterisk_gone_during_a_call_ends_its_record(rig: Rig, node: Node)
     await fake.restart()  # its channels are gone
     await fake.wait_connected(2)
     view = await rig.wait_record(channel, lambda v: v.ended_at is not None, "the record closed")
-    assert view.end_reason == "channel_gone"
+    # Found gone by recovery, or lost with a request Asterisk never answered
+    # (the play's answer can be in flight when the connection is cut).
+    assert view.end_reason in ("channel_gone", "asterisk_unavailable")
     await wait_until(lambda: channel not in rig.controller.calls, what="the call to leave")
     await run_short_call(rig, "1763892000.54")
 
