@@ -177,9 +177,6 @@ class Controller:
                 if snapshot != call.saved_state:
                     call.saved_state = snapshot
                     self._recorder.flow_state(call.call_id, snapshot)
-        except AriUnavailable as exc:
-            log.warning("call %s lost with Asterisk: %s", call.call_id, exc)
-            self._recorder.call_ended(call.call_id, self._now(), "asterisk_unavailable")
         except AriError as exc:
             # Asterisk refused a command the call needs: hang up rather than
             # leave the caller in silence in Stasis.
@@ -240,8 +237,11 @@ class Controller:
     ) -> None:
         try:
             await request
-        except AriUnavailable:
-            raise
+        except AriUnavailable as exc:
+            # The connection to Asterisk is gone; the call may not be. The
+            # recovery after the reconnect settles it: a channel that is gone
+            # closes the call, a prompt that never started is treated as over.
+            log.warning("call %s: %s; waiting for Asterisk", call.call_id, exc)
         except AriError as exc:
             if exc.http_status in (404, 409):
                 # The channel or playback is already gone: the caller hung
@@ -268,8 +268,10 @@ class Controller:
                 # or the caller left): no event will ever end this call.
                 call.task.cancel()
                 self._recorder.call_ended(call_id, self._now(), "channel_gone")
+        by_id = {channel.id: channel for channel in channels}
         for call in list(self.calls.values()):
-            await self._resync(call)
+            if call.call_id in by_id:
+                await self._resync(call, by_id[call.call_id])
         for channel in channels:
             if channel.id in self.calls or not self._is_ours(channel):
                 continue
@@ -282,13 +284,18 @@ class Controller:
             if view.id not in live and view.id not in self.calls:
                 self._recorder.call_ended(view.id, self._now(), "channel_gone")
 
-    async def _resync(self, call: Call) -> None:
-        """A prompt that ended while nobody listened sent its event to no one:
-        the call would wait for it for good."""
-        playback_id = call.flow.playback_id
-        if playback_id is None or call.task is None or call.task.done():
+    async def _resync(self, call: Call, channel: Channel) -> None:
+        """Settle a live call with what happened while nobody listened.
+
+        A prompt that ended then sent its event to no one, and a command
+        sent as the connection dropped may never have run: the call would
+        wait for good."""
+        if call.task is None or call.task.done():
             return
-        if not await self._ari.playback_exists(playback_id):
+        if channel.state != "Up" and call.flow.state is not flow.State.NEW:
+            await self._ari.answer(call.call_id)
+        playback_id = call.flow.playback_id
+        if playback_id is not None and not await self._ari.playback_exists(playback_id):
             call.queue.put_nowait(flow.PlaybackEnded(playback_id, "done"))
 
     def _is_ours(self, channel: Channel) -> bool:

@@ -523,6 +523,26 @@ async def test_a_prompt_that_ended_during_a_disconnect_does_not_strand_the_call(
     assert f"GET /playbacks/{channel}-p1" in fake.calls_of(channel)
 
 
+async def test_a_command_cut_by_a_dropped_connection_does_not_end_the_call(
+    rig: Rig, node: Node
+) -> None:
+    fake = rig.fake
+    channel = "1763892000.63"
+    gate = fake.hold("POST", rf"/channels/{re.escape(channel)}/play/.*")
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    await wait_until(lambda: bool(fake.plays(channel)), what="the greeting requested")
+    await fake.drop_connection()  # the play's answer is lost with it
+    gate.set()
+    await fake.wait_connected(2, within=5.0)
+    await rig.wait_listings(2)
+    assert channel in rig.controller.calls, "a lost answer is not a lost call"
+    await fake.dtmf(channel, "9")
+    assert await rig.wait_play(channel, 2) == rig.media("goodbye")
+    await fake.playback_finished(rig.playback_id(channel, 2), channel)
+    view = await rig.call_done(channel)
+    assert view.end_reason == "caller_ended"
+
+
 async def seed_open_call(rig: Rig, channel: str, caller: str) -> None:
     """A record as a controller that died in the greeting left it."""
     route = DIRECTORY.resolve(caller, "12371")
