@@ -3,19 +3,11 @@
 Theory of operation. A `CallPlan` says who calls, what is dialled and what
 the caller does once answered: pause, press keys, play audio, hang up. The
 plan becomes two files: a SIPp scenario (`build_scenario`) for signalling,
-and one RTP capture (`build_media`) holding everything the caller's phone
-sends from the answer on: 20 ms G.711 silence frames, RFC 4733
-telephone-events for the keys and spliced audio clips, all in one stream
-(one SSRC, sequence numbers and timestamps that keep counting). SIPp starts
-that capture right after its ACK, so "press 1 at 3.0 s" is measured from the
-answer on the capture's own clock, and the scenario only waits.
-
-Key presses are the RFC 2833 packets of the `dtmf_2833_N.pcap` files that
-sip-tester ships, re-sequenced into the stream: played as they are, each of
-those carries the same sequence numbers and RTP timestamp, so Asterisk takes
-a repeated key for a retransmission and drops it (SIPp issue #516); a caller
-that sends no audio also trips Asterisk's strict-RTP learning and RTP
-timeout. A real phone sends a continuous stream, and so does this one.
+and one RTP capture (`build_media`, made by `ivr.callermedia`) holding
+everything the caller's phone sends from the answer on, as one continuous
+stream. SIPp starts that capture right after its ACK, so "press 1 at 3.0 s"
+is measured from the answer on the capture's own clock, and the scenario
+only waits.
 
 The scenario waits for Asterisk's BYE with a timed `<recv>` rather than
 `<pause>`: SIPp counts a BYE that arrives during a pause as a failed call.
@@ -40,7 +32,6 @@ import os
 import re
 import shutil
 import socket
-import struct
 import tempfile
 import time
 import uuid
@@ -49,17 +40,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Literal
 
+from ivr.callermedia import (
+    EVENT_CODES,
+    FRAME_MS,
+    KEY_TONE_MS,
+    LOOPBACK,
+    PT_EVENT,
+    PT_PCMA,
+    PT_PCMU,
+    Action,
+    Hangup,
+    Key,
+    Pause,
+    frames,
+    media_capture,
+)
 from ivr.errors import ConfigError, DataError
 from ivr.settings import Settings
 
-LOOPBACK = "127.0.0.1"
 SIPP_BINARY = "sipp"
-# RFC 2833 key presses and G.711 audio that Debian's sip-tester ships.
-SIPP_PCAP_DIR = Path("/usr/share/sip-tester")
 
 # Timing defaults (milliseconds or seconds as named).
-FRAME_MS = 20  # one RTP packet of audio, as phones send it
-KEY_TONE_MS = 200  # how long a key is held down
 DEFAULT_MAX_CALL_S = 60.0  # longest call after the answer
 DEFAULT_ANSWER_TIMEOUT_S = 15.0  # longest wait for the final answer to INVITE
 SIP_RETRANS_MS = 500  # SIP T1 for our requests
@@ -69,10 +70,6 @@ PORT_ATTEMPTS = 3  # SIPp runs again on fresh ports when a bind fails
 LOG_TAIL_CHARS = 8000
 
 MEDIA_PCAP = "media.pcap"  # relative: SIPp runs in the call's directory
-PT_PCMU, PT_PCMA, PT_EVENT = 0, 8, 101
-_SILENCE = {PT_PCMU: b"\xff", PT_PCMA: b"\xd5"}
-_SAMPLES_PER_MS = 8
-_EVENT_CODES = {**{str(d): d for d in range(10)}, "*": 10, "#": 11}
 _SIPP_BIND_FAILED = 254  # SIPp exits -2 when it cannot bind a socket
 
 # Final answers a rejected INVITE may get; each is ACKed and reported.
@@ -91,35 +88,6 @@ _ENDINGS: dict[str, EndedBy] = {
 }
 
 
-@dataclass(frozen=True)
-class Pause:
-    """The caller stays on the line, sending silence."""
-
-    ms: int
-
-
-@dataclass(frozen=True)
-class Key:
-    """The caller presses one key (0-9, * or #) for `ms`."""
-
-    digit: str
-    ms: int = KEY_TONE_MS
-
-
-@dataclass(frozen=True)
-class Audio:
-    """The caller speaks: `ms` of the G.711 RTP in a capture, silence-padded."""
-
-    pcap: str
-    ms: int
-
-
-@dataclass(frozen=True)
-class Hangup:
-    """The caller sends BYE. Only as the last action."""
-
-
-Action = Pause | Key | Audio | Hangup
 
 
 def _default_call_id() -> str:
@@ -159,7 +127,7 @@ class CallPlan:
             if isinstance(action, Hangup):
                 _check(i == len(self.actions) - 1, "Hangup must be the last action", i)
             elif isinstance(action, Key):
-                _check(action.digit in _EVENT_CODES and action.ms > 0, "key", action.digit)
+                _check(action.digit in EVENT_CODES and action.ms > 0, "key", action.digit)
             else:
                 _check(action.ms >= 0, "duration", action.ms)
         _check(self.media_ms <= self.max_call_s * 1000, "actions longer than max_call_s",
@@ -172,7 +140,7 @@ class CallPlan:
     @property
     def media_ms(self) -> int:
         """How long the actions take, on the packet clock."""
-        return sum(_frames(a.ms) * FRAME_MS for a in self.actions if not isinstance(a, Hangup))
+        return sum(frames(a.ms) * FRAME_MS for a in self.actions if not isinstance(a, Hangup))
 
     @property
     def wait_ms(self) -> int:
@@ -183,10 +151,6 @@ class CallPlan:
 def _check(ok: object, what: str, value: object) -> None:
     if not ok:
         raise DataError(f"invalid call plan: {what}", value=repr(value))
-
-
-def _frames(ms: int) -> int:
-    return math.ceil(ms / FRAME_MS)
 
 
 def presses(*keys: tuple[float, str], hangup_at_s: float | None = None) -> tuple[Action, ...]:
@@ -201,7 +165,7 @@ def presses(*keys: tuple[float, str], hangup_at_s: float | None = None) -> tuple
         start_ms = round(at_s * 1000)
         _check(start_ms >= now_ms, "key pressed before the previous one ended", at_s)
         actions += [Pause(start_ms - now_ms), Key(digit)]
-        now_ms = start_ms + _frames(KEY_TONE_MS) * FRAME_MS
+        now_ms = start_ms + frames(KEY_TONE_MS) * FRAME_MS
     if hangup_at_s is not None:
         end_ms = round(hangup_at_s * 1000)
         _check(end_ms >= now_ms, "hangup before the last key ended", hangup_at_s)
@@ -362,108 +326,10 @@ def build_scenario(plan: CallPlan) -> str:
                       f'<scenario name="ivr12371 call {plan.call_id}">', *body, "</scenario>", ""])
 
 
-# --- the media --------------------------------------------------------------
-
-
-def _pcap_packet(offset_ms: int, rtp: bytes) -> bytes:
-    """One Ethernet/IPv4/UDP record; SIPp rewrites addresses and ports."""
-    udp = struct.pack("!HHHH", 10000, 10000, 8 + len(rtp), 0) + rtp
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 0, 0x4000, 64, 17, 0,
-                     socket.inet_aton(LOOPBACK), socket.inet_aton(LOOPBACK))
-    frame = b"\x00" * 12 + b"\x08\x00" + ip + udp
-    sec, ms = divmod(offset_ms, 1000)
-    return struct.pack("<IIII", sec, ms * 1000, len(frame), len(frame)) + frame
-
-
-class _Stream:
-    """The caller's RTP stream, written as a capture."""
-
-    def __init__(self, call_id: str, codec: int) -> None:
-        seed = hashlib.sha1(call_id.encode()).digest()
-        self.ssrc, ts0, seq0 = struct.unpack("!IIH", seed[:10])
-        self.ts0, self.seq, self.codec = ts0, seq0, codec
-        self.now_ms = 0
-        self.records: list[bytes] = [struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, 1)]
-
-    def _emit(self, at_ms: int, pt: int, marker: bool, ts_ms: int, payload: bytes) -> None:
-        ts = (self.ts0 + ts_ms * _SAMPLES_PER_MS) & 0xFFFFFFFF
-        header = struct.pack("!BBHII", 0x80, pt | (0x80 if marker else 0), self.seq, ts, self.ssrc)
-        self.seq = (self.seq + 1) & 0xFFFF
-        self.records.append(_pcap_packet(at_ms, header + payload))
-
-    def audio(self, data: bytes, frames: int) -> None:
-        size = FRAME_MS * _SAMPLES_PER_MS
-        data = data[: frames * size].ljust(frames * size, _SILENCE[self.codec])
-        for i in range(frames):
-            self._emit(self.now_ms, self.codec, False, self.now_ms, data[i * size:(i + 1) * size])
-            self.now_ms += FRAME_MS
-
-    def key(self, digit: str, frames: int) -> None:
-        """The RFC 2833 packets of SIPp's own capture for `digit`, re-sequenced.
-
-        The payloads (event, volume, durations, the thrice-sent end) are the
-        capture's; sequence numbers, timestamps and SSRC continue this
-        stream's, so a repeated key is a new event to Asterisk."""
-        start = self.now_ms
-        step = 0
-        for payload in _key_payloads(digit):
-            self._emit(start + step * FRAME_MS, PT_EVENT, step == 0, start, payload)
-            if not payload[1] & 0x80:  # the end packets share one moment
-                step += 1
-        self.now_ms = start + (step + 1) * FRAME_MS
-        self.audio(b"", max(0, frames - step - 1))
-
-
 def build_media(plan: CallPlan) -> bytes:
     """The capture of everything the caller sends from the answer on."""
-    stream = _Stream(plan.call_id, PT_PCMA if plan.offer_pcma else PT_PCMU)
-    for action in plan.actions:
-        if isinstance(action, Pause):
-            stream.audio(b"", _frames(action.ms))
-        elif isinstance(action, Key):
-            stream.key(action.digit, _frames(action.ms))
-        elif isinstance(action, Audio):
-            stream.audio(read_rtp_payload(Path(action.pcap), stream.codec), _frames(action.ms))
-    stream.audio(b"", _frames(plan.wait_ms - stream.now_ms))
-    return b"".join(stream.records)
-
-
-@functools.cache
-def _key_payloads(digit: str) -> tuple[bytes, ...]:
-    name = {"*": "star", "#": "pound"}.get(digit, digit)
-    data = read_rtp_payload(SIPP_PCAP_DIR / f"dtmf_2833_{name}.pcap", PT_EVENT)
-    return tuple(data[i:i + 4] for i in range(0, len(data), 4))
-
-
-def read_rtp_payload(path: Path, payload_type: int) -> bytes:
-    """The RTP payload of one type in a capture, in order (Ethernet or SLL, IPv4/UDP)."""
-    data = path.read_bytes()
-    if len(data) < 24:
-        raise DataError("not a pcap file", path=str(path))
-    magic = data[:4]
-    endian = {b"\xd4\xc3\xb2\xa1": "<", b"\x4d\x3c\xb2\xa1": "<",
-              b"\xa1\xb2\xc3\xd4": ">", b"\xa1\xb2\x3c\x4d": ">"}.get(magic)
-    link_offset = {1: 14, 113: 16}.get(struct.unpack(f"{endian or '<'}I", data[20:24])[0])
-    if endian is None or link_offset is None:
-        raise DataError("unsupported capture (need pcap, Ethernet or Linux SLL)", path=str(path))
-    out, pos = bytearray(), 24
-    while pos + 16 <= len(data):
-        (length,) = struct.unpack(f"{endian}I", data[pos + 8:pos + 12])
-        packet, pos = data[pos + 16:pos + 16 + length], pos + 16 + length
-        ip = packet[link_offset:]
-        if len(ip) < 28 or ip[0] >> 4 != 4 or ip[9] != 17:
-            continue
-        rtp = ip[(ip[0] & 0x0F) * 4 + 8:]
-        if len(rtp) < 12 or rtp[0] >> 6 != 2 or rtp[1] & 0x7F != payload_type:
-            continue
-        start = 12 + 4 * (rtp[0] & 0x0F)
-        if rtp[0] & 0x10:  # header extension
-            start += 4 + 4 * struct.unpack("!H", rtp[start + 2:start + 4])[0]
-        out += rtp[start:]
-    if not out:
-        raise DataError(f"no RTP with payload type {payload_type} in capture (offer_pcma?)",
-                        path=str(path))
-    return bytes(out)
+    codec = PT_PCMA if plan.offer_pcma else PT_PCMU
+    return media_capture(plan.call_id, codec, plan.actions, plan.wait_ms)
 
 
 # --- running SIPp -----------------------------------------------------------

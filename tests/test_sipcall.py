@@ -22,26 +22,28 @@ from typing import Literal
 
 import pytest
 
-from ivr.errors import ConfigError, DataError
-from ivr.settings import Settings
-from ivr.sipcall import (
+from ivr.callermedia import (
     KEY_TONE_MS,
-    MEDIA_PCAP,
     PT_EVENT,
     PT_PCMA,
     PT_PCMU,
-    REJECT_CODES,
     Audio,
-    CallPlan,
     Hangup,
     Key,
     Pause,
+    read_rtp_payload,
+)
+from ivr.errors import ConfigError, DataError
+from ivr.settings import Settings
+from ivr.sipcall import (
+    MEDIA_PCAP,
+    REJECT_CODES,
+    CallPlan,
     build_media,
     build_scenario,
     parse_trace,
     place_call,
     presses,
-    read_rtp_payload,
     result_from_logs,
 )
 

@@ -11,8 +11,9 @@ import asyncpg
 import pytest
 
 from ivr import asterisk
+from ivr.callermedia import Audio, Hangup, Pause
 from ivr.prompts import Catalog
-from ivr.sipcall import Audio, CallPlan, Hangup, Pause, place_call, presses
+from ivr.sipcall import CallPlan, place_call, presses
 
 from .harness import Platform
 
