@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -98,6 +99,11 @@ class Platform:
     def stop(self) -> None:
         self.stop_controller()
         asterisk.down(self.settings)
+        # Each run's instance folder lives in the shared root filesystem;
+        # leave nothing of it behind.
+        lay = asterisk.layout(self.settings)
+        if lay.root is not None:
+            shutil.rmtree(lay.host(lay.base), ignore_errors=True)
 
     def controller_log(self) -> str:
         if not self.controller_logs:
