@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import logging
 import os
 import re
@@ -27,6 +28,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ivr.errors import AsteriskError, ConfigError
 from ivr.settings import REPO_ROOT, Settings
@@ -290,19 +292,21 @@ def _prepare_rootfs(root: Path) -> None:
 # -- the process --------------------------------------------------------------
 
 
-def command(settings: Settings, lay: Layout) -> list[str]:
-    conf = str(lay.etc / "asterisk.conf")
+def _executable(settings: Settings, lay: Layout) -> list[str]:
+    """How to invoke this instance's `asterisk`, before any option."""
     if lay.root is None:
-        binary = host_binary(settings) or "asterisk"
-        cmd = [binary, "-f", "-C", conf]
-        if os.geteuid() == 0:
-            cmd += ["-U", "asterisk", "-G", "asterisk"]
-        return cmd
-    # Started as root inside the chroot Asterisk could not open its own
-    # database; it drops to its own user.
-    return [
-        "chroot", str(lay.root), "asterisk", "-U", "asterisk", "-G", "asterisk", "-f", "-C", conf,
-    ]
+        return [host_binary(settings) or "asterisk"]
+    return ["chroot", str(lay.root), "asterisk"]
+
+
+def command(settings: Settings, lay: Layout) -> list[str]:
+    """The command line that runs this instance in the foreground."""
+    cmd = [*_executable(settings, lay), "-f", "-C", str(lay.etc / "asterisk.conf")]
+    # Started as root, Asterisk could not open its own database in the
+    # chroot; it drops to its own user.
+    if lay.root is not None or os.geteuid() == 0:
+        cmd += ["-U", "asterisk", "-G", "asterisk"]
+    return cmd
 
 
 def running_pid(lay: Layout) -> int | None:
@@ -322,18 +326,25 @@ def running_pid(lay: Layout) -> int | None:
     return pid
 
 
+def ari_get(settings: Settings, path: str, timeout: float = 5.0) -> Any:
+    """GET an ARI resource with our credentials, outside the controller
+    (start-up checks, tools, tests). Raises `urllib.error.URLError`/`OSError`."""
+    token = base64.b64encode(f"{settings.ari_user}:{settings.ari_password}".encode()).decode()
+    request = urllib.request.Request(
+        f"{settings.ari_base_url}{path}", headers={"Authorization": f"Basic {token}"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.load(response)
+
+
 def ari_answers(settings: Settings, timeout: float = 2.0) -> str | None:
     """Asterisk's version if ARI answers with our credentials, else None."""
-    url = f"{settings.ari_base_url}/asterisk/info?only=system"
-    token = base64.b64encode(f"{settings.ari_user}:{settings.ari_password}".encode()).decode()
-    request = urllib.request.Request(url, headers={"Authorization": f"Basic {token}"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
-            body = response.read().decode()
-    except (urllib.error.URLError, OSError, TimeoutError):
+        info = ari_get(settings, "/asterisk/info?only=system", timeout)
+    except (urllib.error.URLError, OSError, TimeoutError, ValueError):
         return None
-    match = re.search(r'"version"\s*:\s*"([^"]+)"', body)
-    return match.group(1) if match else "unknown"
+    version = info.get("system", {}).get("version") if isinstance(info, dict) else None
+    return str(version) if version else "unknown"
 
 
 def up(settings: Settings, sounds: dict[str, Path]) -> str:
@@ -427,9 +438,7 @@ def status(settings: Settings) -> dict[str, object]:
 
 def cli_command(settings: Settings, lay: Layout, text: str) -> str:
     """Run an Asterisk CLI command against the running instance."""
-    base = command(settings, lay)
-    cli = base[: base.index("-f")] if lay.root is None else base[:3]
-    cmd = [*cli, "-C", str(lay.etc / "asterisk.conf"), "-rx", text]
+    cmd = [*_executable(settings, lay), "-C", str(lay.etc / "asterisk.conf"), "-rx", text]
     return _run(cmd, timeout=20).stdout
 
 

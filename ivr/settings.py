@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -113,8 +112,3 @@ class Settings(BaseSettings):
     @property
     def rootfs_dir(self) -> Path:
         return self.cache_dir / "rootfs"
-
-    def masked(self) -> dict[str, Any]:
-        data = self.model_dump(mode="json")
-        data["ari_password"] = "***"
-        return data

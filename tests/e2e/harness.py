@@ -123,14 +123,8 @@ class Platform:
             return 0, None
 
     def ari_channels(self) -> list[dict[str, Any]]:
-        request = urllib.request.Request(f"{self.settings.ari_base_url}/channels")
-        token = f"{self.settings.ari_user}:{self.settings.ari_password}"
-        import base64
-
-        request.add_header("Authorization", "Basic " + base64.b64encode(token.encode()).decode())
-        with urllib.request.urlopen(request, timeout=5) as response:
-            channels: list[dict[str, Any]] = json.load(response)
-            return channels
+        channels: list[dict[str, Any]] = asterisk.ari_get(self.settings, "/channels")
+        return channels
 
     def wait_no_channels(self, timeout: float = 10.0) -> None:
         """Asterisk itself lists no channel: nothing left in Stasis or anywhere."""
