@@ -214,7 +214,10 @@ def install_sounds(lay: Layout, sounds: dict[str, Path]) -> None:
     target = lay.host(lay.sounds)
     target.mkdir(parents=True, exist_ok=True)
     for name, source in sounds.items():
-        shutil.copyfile(source, target / f"{name}.wav")
+        destination = target / f"{name}.wav"
+        partial = destination.with_name(f".{destination.name}.partial")
+        shutil.copyfile(source, partial)
+        partial.replace(destination)  # Asterisk never opens a half-written file
     _give_to_asterisk(lay, lay.sounds)
 
 

@@ -240,28 +240,6 @@ def build(spec_path: Path, directory: Directory, out_dir: Path) -> Catalog:
     return Catalog(out_dir, entries)
 
 
-def install_fallback(catalog: Catalog, sounds_dir: Path) -> list[Path]:
-    """Copy the fallback prompts to Asterisk's sounds as `ivr/fallback-*.wav`.
-
-    The native dialplan fallback runs when the controller is down, so it
-    plays them from Asterisk's own disk rather than over HTTP.
-    """
-    prompt_ids = sorted(
-        set(FALLBACK_PROMPTS) | {i for i in catalog.ids() if i.startswith("fallback.")}
-    )
-    target = sounds_dir / "ivr"
-    target.mkdir(parents=True, exist_ok=True)
-    installed = []
-    for prompt_id in prompt_ids:
-        source = catalog.path(prompt_id)
-        destination = target / f"{prompt_id.replace('.', '-')}.wav"
-        partial = destination.with_name(f".{destination.name}.partial")
-        shutil.copyfile(source, partial)
-        os.replace(partial, destination)  # Asterisk never opens a half-written file
-        installed.append(destination)
-    return installed
-
-
 # Rendering ----------------------------------------------------------------
 
 

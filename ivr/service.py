@@ -35,8 +35,6 @@ PROMPT_SPEC = REPO_ROOT / "prompts" / "prompts.yaml"
 # Naive IVR_NOW values are read as Beijing time, the hotline's own clock.
 HOTLINE_TZ = ZoneInfo("Asia/Shanghai")
 
-FALLBACK_PROMPTS = ("fallback.apology", "fallback.thanks")
-
 RECORDER = web.AppKey("recorder", Recorder)
 DIRECTORY = web.AppKey("directory", Directory)
 CATALOG = web.AppKey("catalog", prompts.Catalog)
@@ -63,7 +61,7 @@ def fallback_sounds(settings: Settings, catalog: prompts.Catalog) -> dict[str, P
     """The prompts the native dialplan fallback plays from Asterisk's disk."""
     return {
         name.replace(".", "-"): catalog.path(name)
-        for name in FALLBACK_PROMPTS
+        for name in prompts.FALLBACK_PROMPTS
     }
 
 

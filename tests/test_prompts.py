@@ -13,9 +13,12 @@ import pytest
 import yaml
 
 from ivr import prompts
+from ivr.asterisk import Layout, install_sounds
 from ivr.directory import Directory
 from ivr.errors import ConfigError
-from ivr.prompts import Catalog, build, install_fallback, spoken
+from ivr.prompts import Catalog, build, spoken
+from ivr.service import fallback_sounds
+from ivr.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "prompts" / "prompts.yaml"
@@ -126,10 +129,13 @@ def test_catalog_without_a_build_is_a_config_error(tmp_path: Path) -> None:
 
 
 def test_install_fallback(catalog: Catalog, tmp_path: Path) -> None:
-    installed = install_fallback(catalog, tmp_path / "sounds")
+    # What `ivr asterisk up` gives the native dialplan fallback to play.
+    layout = Layout(root=None, base=tmp_path / "instance", state=tmp_path)
+    install_sounds(layout, fallback_sounds(Settings(state_dir=tmp_path), catalog))
+    installed = sorted(layout.sounds.iterdir())
     assert installed == [
-        tmp_path / "sounds" / "ivr" / "fallback-apology.wav",
-        tmp_path / "sounds" / "ivr" / "fallback-thanks.wav",
+        layout.sounds / "fallback-apology.wav",
+        layout.sounds / "fallback-thanks.wav",
     ]
     assert installed[0].read_bytes() == catalog.path("fallback.apology").read_bytes()
     assert installed[1].read_bytes() == catalog.path("fallback.thanks").read_bytes()
