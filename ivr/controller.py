@@ -33,7 +33,7 @@ from ivr.ari.models import (
 )
 from ivr.db.queries import get_call, open_calls
 from ivr.db.recorder import Recorder
-from ivr.directory import Directory
+from ivr.directory import Department, Directory
 from ivr.errors import AriError, AriUnavailable
 from ivr.flow import CallFlow
 from ivr.flow import Event as FlowEvent
@@ -131,26 +131,33 @@ class Controller:
         self._start_call(channel, dialed)
 
     def _start_call(self, channel: Channel, dialed: str) -> None:
-        caller = channel.caller.number
-        route = self._directory.resolve(caller, dialed)
-        greeting = f"greeting.{route.department.code}"
-        call = Call(channel.id, flow.CallFlow(channel.id, greeting, self._config))
+        route = self._directory.resolve(channel.caller.number, dialed)
+        now = self._record_start(channel, dialed, route.department, route.rule, route.read)
+        for line in route.steps:
+            self._recorder.step(channel.id, now, "route", line)
+        self._launch(self._new_call(channel.id, route.department), flow.Started())
+
+    def _new_call(self, call_id: str, department: Department) -> Call:
+        greeting = f"greeting.{department.code}"
+        return Call(call_id, flow.CallFlow(call_id, greeting, self._config))
+
+    def _record_start(
+        self, channel: Channel, dialed: str, department: Department, rule: str, read: str
+    ) -> datetime:
         now = self._now()
         self._recorder.call_started(
             channel.id,
             sip_call_id=channel.protocol_id or None,
             node=self._settings.node_name,
-            caller=caller,
+            caller=channel.caller.number,
             dialed=dialed,
-            department_code=route.department.code,
-            department_name=route.department.name,
-            route_rule=route.rule,
-            route_read=route.read,
+            department_code=department.code,
+            department_name=department.name,
+            route_rule=rule,
+            route_read=read,
             started_at=now,
         )
-        for line in route.steps:
-            self._recorder.step(channel.id, now, "route", line)
-        self._launch(call, flow.Started())
+        return now
 
     def _launch(self, call: Call, first: flow.Event) -> None:
         self.calls[call.call_id] = call
@@ -302,7 +309,7 @@ class Controller:
         plan = channel.dialplan
         if plan.app_name is None or plan.app_name.lower() != "stasis":
             return False
-        return (plan.app_data or "").split(",")[0] == self._settings.ari_app
+        return _stasis_args(channel)[0] == self._settings.ari_app
 
     async def _take_back(self, channel: Channel) -> None:
         async with self._sessionmaker() as session:
@@ -320,21 +327,10 @@ class Controller:
             self._launch(Call(channel.id, restored), flow.Resumed())
             return
         log.info("ending orphaned channel %s politely", channel.id)
+        default = self._directory.default
         if view is None:
-            self._recorder.call_started(
-                channel.id,
-                sip_call_id=channel.protocol_id or None,
-                node=self._settings.node_name,
-                caller=channel.caller.number,
-                dialed=_dialed(channel),
-                department_code=self._directory.default.code,
-                department_name=self._directory.default.name,
-                route_rule="default",
-                route_read="",
-                started_at=self._now(),
-            )
-        orphan = flow.CallFlow(channel.id, f"greeting.{self._directory.default.code}", self._config)
-        self._launch(Call(channel.id, orphan), flow.Orphaned())
+            self._record_start(channel, _dialed(channel), default, "default", "")
+        self._launch(self._new_call(channel.id, default), flow.Orphaned())
 
     async def close(self) -> None:
         tasks = [call.task for call in self.calls.values() if call.task is not None]
@@ -343,7 +339,12 @@ class Controller:
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+def _stasis_args(channel: Channel) -> list[str]:
+    """`Stasis(app,dialed)`'s arguments, as the channel's dialplan shows them."""
+    return (channel.dialplan.app_data or "").split(",")
+
+
 def _dialed(channel: Channel) -> str:
     """The number dialed, from `Stasis(app,dialed)`: in Stasis the extension is `s`."""
-    args = (channel.dialplan.app_data or "").split(",")[1:]
+    args = _stasis_args(channel)[1:]
     return args[0] if args else channel.dialplan.exten
