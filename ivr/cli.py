@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -160,7 +161,7 @@ def _call(settings: Settings, args: argparse.Namespace) -> int:
         actions=presses(*times, hangup_at_s=args.hangup_after),
     )
     result = asyncio.run(place_call(plan, settings))
-    record = _wait_for_record(settings, plan.call_id)
+    record = wait_for_record(settings, plan.call_id)
     if args.json:
         print(json.dumps({"sip": _result_json(result), "record": record}, indent=2))
     else:
@@ -168,13 +169,14 @@ def _call(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if result.answered and record is not None else 1
 
 
-def _wait_for_record(settings: Settings, sip_call_id: str) -> dict[str, Any] | None:
-    """The controller's record of the call, once it says the call ended."""
-    import time
-
+def wait_for_record(
+    settings: Settings, sip_call_id: str, timeout: float = RECORD_WAIT_S
+) -> dict[str, Any] | None:
+    """The controller's record of a call found by its SIP Call-ID, once it
+    says the call ended (or as it stands when `timeout` runs out)."""
     query = urllib.parse.urlencode({"sip_call_id": sip_call_id})
     url = f"http://{settings.http_host}:{settings.http_port}/api/calls?{query}"
-    deadline = time.monotonic() + RECORD_WAIT_S
+    deadline = time.monotonic() + timeout
     record: dict[str, Any] | None = None
     while time.monotonic() < deadline:
         try:

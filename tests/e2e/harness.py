@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr import asterisk
+from ivr.cli import wait_for_record
 from ivr.settings import Settings
 from ivr.sipcall import CallPlan, CallResult, place_call
 
@@ -143,16 +144,7 @@ class Platform:
 
     def record_of(self, sip_call_id: str) -> dict[str, Any] | None:
         """The controller's finished record of a call, found by its SIP Call-ID."""
-        deadline = time.monotonic() + RECORD_WAIT_S
-        record = None
-        while time.monotonic() < deadline:
-            status, calls = self.http_get(f"/api/calls?sip_call_id={sip_call_id}")
-            if status == 200 and calls:
-                record = calls[0]
-                if record["ended_at"]:
-                    return record
-            time.sleep(0.2)
-        return record
+        return wait_for_record(self.settings, sip_call_id, RECORD_WAIT_S)
 
 
 def start_platform(state_dir: Path, **env_overrides: str) -> Platform:
