@@ -1,4 +1,5 @@
-"""The records of calls: one row per call, one row per thing that happened in it.
+"""The records of calls (one row per call, one row per thing that happened in
+it) and the department directory the controllers route by.
 
 The schema is also written out by hand in `migrations/versions/`; a test
 compares the two with alembic's autogenerate, so change both together.
@@ -11,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     Dialect,
     ForeignKey,
@@ -38,6 +40,11 @@ ROUTE_READ_MAX = 64
 END_REASON_MAX = 64
 STEP_KIND_MAX = 16
 STEP_VALUE_MAX = 255
+DIVISION_CODE_LENGTH = 6
+LEVEL_MAX = 16
+AREA_CODE_MAX = 8
+TIMEZONE_MAX = 64
+IMPORT_SOURCE_MAX = 1024
 
 # Deterministic constraint names, the same on every database, so the
 # hand-written migration can name them and alembic can compare them.
@@ -132,5 +139,49 @@ class CallStep(Base):
     call: Mapped[Call] = relationship(back_populates="steps", lazy="raise")
 
 
+class DepartmentRow(Base):
+    """One department of the directory: the columns of routing/departments.csv."""
+
+    __tablename__ = "departments"
+
+    code: Mapped[str] = mapped_column(String(DIVISION_CODE_LENGTH), primary_key=True)
+    name: Mapped[str] = mapped_column(String(DEPARTMENT_NAME_MAX))
+    short_name: Mapped[str] = mapped_column(String(DEPARTMENT_NAME_MAX))
+    level: Mapped[str] = mapped_column(String(LEVEL_MAX))
+    parent: Mapped[str | None] = mapped_column(ForeignKey("departments.code"), index=True)
+    area_code: Mapped[str | None] = mapped_column(String(AREA_CODE_MAX))
+    answers: Mapped[bool] = mapped_column(Boolean())
+    timezone: Mapped[str] = mapped_column(String(TIMEZONE_MAX))
+
+
+class MobileRangeRow(Base):
+    """Mobile prefixes `first` to `last` (7 digits, both included) reach a department."""
+
+    __tablename__ = "mobile_ranges"
+
+    first: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+    department_code: Mapped[str] = mapped_column(ForeignKey("departments.code"), index=True)
+
+
+class DirectoryImport(Base):
+    """When a directory was imported, from what, and how much."""
+
+    __tablename__ = "directory_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    imported_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # The file the departments came from.
+    source: Mapped[str] = mapped_column(String(IMPORT_SOURCE_MAX))
+    # Package -> version the mobile ranges were computed with.
+    packages: Mapped[dict[str, str]] = mapped_column(JSON())
+    departments: Mapped[int] = mapped_column(Integer)
+    area_codes: Mapped[int] = mapped_column(Integer)
+    mobile_ranges: Mapped[int] = mapped_column(Integer)
+
+
 calls_table: Table = Base.metadata.tables["calls"]
 call_steps_table: Table = Base.metadata.tables["call_steps"]
+departments_table: Table = Base.metadata.tables["departments"]
+mobile_ranges_table: Table = Base.metadata.tables["mobile_ranges"]
+directory_imports_table: Table = Base.metadata.tables["directory_imports"]

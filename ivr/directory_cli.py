@@ -1,0 +1,181 @@
+"""`ivr directory build|import|export|stats`: the department directory from the command line.
+
+- `build` rewrites routing/ from the pinned packages (departments.csv,
+  sources.yaml, build-report.md);
+- `import [FILE]` checks a CSV, computes its mobile ranges and replaces the
+  directory in the database (running controllers keep theirs until restarted);
+- `export [FILE|-]` writes the database's directory as CSV, byte for byte
+  what `import` read when it came from `build`;
+- `stats [--json]` counts what the database holds and lists the gaps.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections import Counter
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ivr.departments import MobileRange, csv_text, prefecture_level
+from ivr.directory import Directory
+from ivr.errors import NotFound
+from ivr.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    from ivr.db.directory import ImportRecord
+
+ROUTING_DIR = REPO_ROOT / "routing"
+DEPARTMENTS_CSV = ROUTING_DIR / "departments.csv"
+STDOUT = "-"
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `directory` command and its actions, on the `ivr` subparsers `sub`."""
+    directory = sub.add_parser("directory", help="the department directory: build, import, ...")
+    actions = directory.add_subparsers(required=True, metavar="ACTION")
+    build = actions.add_parser("build", help="rebuild routing/ from the pinned packages")
+    build.add_argument("--out", type=Path, default=ROUTING_DIR, help="folder (default routing/)")
+    build.set_defaults(handler=_build)
+    load = actions.add_parser("import", help="check a CSV and make it the database's directory")
+    load.add_argument("file", nargs="?", type=Path, default=DEPARTMENTS_CSV)
+    load.set_defaults(handler=_import)
+    export = actions.add_parser("export", help="write the database's directory as CSV")
+    export.add_argument("file", nargs="?", default=STDOUT, help="file, or - for standard output")
+    export.set_defaults(handler=_export)
+    stats = actions.add_parser("stats", help="counts and gaps of the database's directory")
+    stats.add_argument("--json", action="store_true")
+    stats.set_defaults(handler=_stats)
+
+
+def _build(_settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.directory_build import DEPARTMENTS_FILE, REPORT_FILE, SOURCES_FILE, build
+
+    built = build(args.out, date.today())
+    levels = Counter[str](d.level for d in built.departments)
+    print(
+        f"{len(built.departments)} departments ({_levels_text(levels)}), "
+        f"{len(built.directory.area_codes())} area codes, {len(built.ranges)} mobile ranges"
+    )
+    for name in (DEPARTMENTS_FILE, SOURCES_FILE, REPORT_FILE):
+        print(f"wrote {args.out / name}")
+    return 0
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.directory_build import for_import
+
+    directory, ranges, packages = for_import(args.file)
+    record = asyncio.run(_store(settings, directory, ranges, packages))
+    print(
+        f"imported {record.source}: {record.departments} departments, "
+        f"{record.area_codes} area codes, {record.mobile_ranges} mobile ranges "
+        f"({', '.join(f'{name} {number}' for name, number in record.packages.items())})"
+    )
+    print("running controllers keep the directory they loaded until they restart")
+    return 0
+
+
+async def _store(
+    settings: Settings,
+    directory: Directory,
+    ranges: list[MobileRange],
+    packages: dict[str, str],
+) -> ImportRecord:
+    from ivr.db.directory import import_directory
+
+    async with _session(settings) as session, session.begin():
+        return await import_directory(session, directory, ranges, packages)
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.db.directory import export_rows
+
+    async def rows() -> list[tuple[str, ...]]:
+        async with _session(settings) as session:
+            return await export_rows(session)
+
+    found = asyncio.run(rows())
+    if not found:
+        raise NotFound("the database has no directory: run `ivr directory import` first")
+    data = csv_text(found).encode()
+    if args.file == STDOUT:
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
+    else:
+        Path(args.file).write_bytes(data)
+        print(f"wrote {len(found)} departments to {args.file}", file=sys.stderr)
+    return 0
+
+
+def _stats(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.service import load_directory
+
+    found = stats(load_directory(settings))
+    print(json.dumps(found, ensure_ascii=False, indent=2) if args.json else stats_text(found))
+    return 0
+
+
+def stats(directory: Directory) -> dict[str, Any]:
+    """Counts by level, area codes, mobile ranges, and every gap."""
+    levels = Counter(d.level for d in directory)
+    gaps = [
+        {"code": d.code, "name": d.name, "gap": "no area code"}
+        for d in directory
+        if d.area_code is None and d.level in ("city", "county")
+    ]
+    reached = {r.department for r in directory.mobile_ranges()}
+    gaps += [
+        {"code": d.code, "name": d.name, "gap": "no mobile prefix"}
+        for d in directory
+        if prefecture_level(d) and d.code not in reached
+    ]
+    return {
+        "levels": {level: levels[level] for level in ("central", "province", "city", "county")},
+        "area_codes": len(directory.area_codes()),
+        "mobile_ranges": directory.mobile_range_count(),
+        "gaps": sorted(gaps, key=lambda gap: (gap["gap"], gap["code"])),
+    }
+
+
+def stats_text(found: dict[str, Any]) -> str:
+    gaps: list[dict[str, str]] = found["gaps"]
+    kinds = Counter(gap["gap"] for gap in gaps)
+    lines = [
+        f"departments:   {sum(found['levels'].values())} ({_levels_text(found['levels'])})",
+        f"area codes:    {found['area_codes']}",
+        f"mobile ranges: {found['mobile_ranges']}",
+        f"gaps:          {len(gaps)} ("
+        + (", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items())) or "none")
+        + ")",
+    ]
+    lines += [f"  {gap['code']} {gap['name']}: {gap['gap']}" for gap in gaps]
+    return "\n".join(lines)
+
+
+def _levels_text(levels: Mapping[str, int]) -> str:
+    return ", ".join(
+        f"{levels[level]} {level}" for level in ("central", "province", "city", "county")
+    )
+
+
+@asynccontextmanager
+async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """One session on the migrated database; the engine is closed after it."""
+    from ivr.db.engine import make_engine, make_sessionmaker
+    from ivr.db.migrate import upgrade
+
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            yield session
+    finally:
+        await engine.dispose()
