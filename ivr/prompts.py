@@ -24,6 +24,7 @@ import re
 import shutil
 import string
 import subprocess
+import threading
 import wave
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -34,17 +35,18 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
+from ivr import guide
 from ivr.directory import Directory
 from ivr.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"
-GREETING_PREFIX = "greeting."
+DEPARTMENT_PREFIX = guide.DEPARTMENT_PREFIX
 FALLBACK_PROMPTS = ("fallback.apology", "fallback.thanks")
 # The call flow and the native fallback play these, so a build without them fails.
 REQUIRED_PROMPTS = (
-    "menu.choices",
+    *guide.PROMPTS_USED,
     "menu.invalid",
     "menu.no_input",
     "goodbye",
@@ -65,7 +67,7 @@ _NUMBER = str.maketrans("0123456789", "零一二三四五六七八九")
 # A run of digits is a number to dial, said digit by digit the way hotlines say
 # them, with 幺 for 1 so that it cannot be heard as 7.
 _DIALLED = str.maketrans("0123456789", "零幺二三四五六七八九")
-_GREETING_FIELDS = frozenset({"short_name", "name"})
+_DEPARTMENT_FIELDS = frozenset({"short_name", "name"})
 
 
 class PromptSpec(BaseModel):
@@ -76,7 +78,8 @@ class PromptSpec(BaseModel):
     voice: str = Field(min_length=1)
     # Asterisk's `wav` format is 8 kHz signed linear: other rates would play wrong.
     sample_rate: Literal[8000] = 8000
-    greeting: str = Field(min_length=1)
+    # How a department's name is said, from routing/departments.csv: `dept.<code>`.
+    department: str = Field(default="{short_name}", min_length=1)
     prompts: dict[str, str]
     pronounce: dict[str, str] = Field(default_factory=dict)
 
@@ -84,10 +87,10 @@ class PromptSpec(BaseModel):
     @classmethod
     def _check_prompts(cls, prompts: dict[str, str]) -> dict[str, str]:
         for prompt_id, text in prompts.items():
-            if not _ID.fullmatch(prompt_id) or prompt_id.startswith(GREETING_PREFIX):
+            if not _ID.fullmatch(prompt_id) or prompt_id.startswith(DEPARTMENT_PREFIX):
                 raise ValueError(
                     f"bad prompt id {prompt_id!r} (a-z, 0-9, _ and dots; "
-                    f"{GREETING_PREFIX}* is generated)"
+                    f"{DEPARTMENT_PREFIX}* is generated)"
                 )
             if not text.strip():
                 raise ValueError(f"prompt {prompt_id} has no text")
@@ -96,15 +99,17 @@ class PromptSpec(BaseModel):
             raise ValueError(f"missing prompts: {', '.join(missing)}")
         return prompts
 
-    @field_validator("greeting")
+    @field_validator("department")
     @classmethod
-    def _check_greeting(cls, greeting: str) -> str:
+    def _check_department(cls, template: str) -> str:
         fields = {
-            field for _, field, _, _ in string.Formatter().parse(greeting) if field is not None
+            field for _, field, _, _ in string.Formatter().parse(template) if field is not None
         }
-        if not fields <= _GREETING_FIELDS:
-            raise ValueError(f"greeting may use {sorted(_GREETING_FIELDS)}, not {sorted(fields)}")
-        return greeting
+        if not fields <= _DEPARTMENT_FIELDS:
+            raise ValueError(
+                f"department may use {sorted(_DEPARTMENT_FIELDS)}, not {sorted(fields)}"
+            )
+        return template
 
 
 class PromptEntry(BaseModel):
@@ -180,10 +185,10 @@ def load_spec(path: Path) -> PromptSpec:
 
 
 def prompt_texts(spec: PromptSpec, directory: Directory) -> dict[str, str]:
-    """Every prompt's written text by id, with one greeting per department."""
+    """Every prompt's written text by id, with each department's name as `dept.<code>`."""
     texts = dict(spec.prompts)
     for department in directory:
-        texts[GREETING_PREFIX + department.code] = spec.greeting.format(
+        texts[DEPARTMENT_PREFIX + department.code] = spec.department.format(
             short_name=department.short_name, name=department.name
         )
     return texts
@@ -209,8 +214,14 @@ class _Job:
     input: str
 
 
-def build(spec_path: Path, directory: Directory, out_dir: Path) -> Catalog:
-    """Render every prompt that changed into `out_dir`, then write the manifest."""
+def build(
+    spec_path: Path, directory: Directory, out_dir: Path, cache_dir: Path | None = None
+) -> Catalog:
+    """Render every prompt that changed into `out_dir`, then write the manifest.
+
+    `cache_dir`, if given, keeps rendered audio by input hash for every build on
+    the machine: a department's name is rendered once, not once per build.
+    """
     spec = load_spec(spec_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = _previous_manifest(out_dir)
@@ -226,12 +237,12 @@ def build(spec_path: Path, directory: Directory, out_dir: Path) -> Catalog:
         else:
             jobs.append(job)
     if jobs:
-        entries.update(_render_all(jobs, spec, out_dir))
+        entries.update(_render_all(jobs, spec, out_dir, cache_dir))
     entries = dict(sorted(entries.items()))
     _write_manifest(out_dir, entries)
     removed = _remove_unreferenced(out_dir, entries)
     log.info(
-        "prompts in %s: %d rendered, %d unchanged, %d old files removed",
+        "prompts in %s: %d built (spoken, or copied from the render cache), %d kept, %d removed",
         out_dir,
         len(jobs),
         len(entries) - len(jobs),
@@ -267,18 +278,43 @@ def _check_voice(espeak: str, voice: str) -> None:
         raise ConfigError(f"espeak-ng has no voice {voice!r} (see espeak-ng --voices)", voice=voice)
 
 
-def _render_all(jobs: list[_Job], spec: PromptSpec, out_dir: Path) -> dict[str, PromptEntry]:
+def _render_all(
+    jobs: list[_Job], spec: PromptSpec, out_dir: Path, cache_dir: Path | None
+) -> dict[str, PromptEntry]:
     tools = _tools()
     _check_voice(tools[0], spec.voice)
+    if cache_dir is not None:
+        cache_dir.mkdir(parents=True, exist_ok=True)
     pool = ThreadPoolExecutor(max_workers=RENDER_WORKERS, thread_name_prefix="prompt")
     try:
-        rendered = pool.map(lambda job: _render(job, spec, tools, out_dir), jobs)
+        rendered = pool.map(lambda job: _render(job, spec, tools, out_dir, cache_dir), jobs)
         return {job.prompt_id: entry for job, entry in zip(jobs, rendered, strict=True)}
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _render(job: _Job, spec: PromptSpec, tools: tuple[str, str], out_dir: Path) -> PromptEntry:
+def _render(
+    job: _Job, spec: PromptSpec, tools: tuple[str, str], out_dir: Path, cache_dir: Path | None
+) -> PromptEntry:
+    cached = None if cache_dir is None else cache_dir / f"{job.input}.wav"
+    data = _read_cached(cached)
+    if data is None:
+        data = _speak(job, spec, tools, out_dir)
+        if cached is not None:
+            _write_atomically(cached, data)
+    digest = hashlib.sha256(data).hexdigest()
+    name = f"{job.prompt_id}-{digest[:_HASH_CHARS]}.wav"
+    _write_atomically(out_dir / name, data)
+    return PromptEntry(
+        file=name,
+        text=job.text,
+        sha256=digest,
+        duration_ms=_duration_ms(data, job.prompt_id),
+        input=job.input,
+    )
+
+
+def _speak(job: _Job, spec: PromptSpec, tools: tuple[str, str], out_dir: Path) -> bytes:
     espeak, sox = tools
     # The text goes in on standard input, where it cannot be taken for an option.
     speech = _run([espeak, "-v", spec.voice, "--stdout"], job.spoken.encode(), job.prompt_id)
@@ -287,17 +323,26 @@ def _render(job: _Job, spec: PromptSpec, tools: tuple[str, str], out_dir: Path) 
     audio = ["-r", rate, "-c", "1", "-b", "16", "-e", "signed-integer", str(partial)]
     effects = ["gain", "-3", "rate", "gain", "-n", "-3"]  # headroom, resample, normalise
     _run([sox, "-D", "-V1", "-t", "wav", "-", *audio, *effects], speech, job.prompt_id)
-    data = partial.read_bytes()
-    digest = hashlib.sha256(data).hexdigest()
-    name = f"{job.prompt_id}-{digest[:_HASH_CHARS]}.wav"
-    os.replace(partial, out_dir / name)
-    return PromptEntry(
-        file=name,
-        text=job.text,
-        sha256=digest,
-        duration_ms=_duration_ms(data, job.prompt_id),
-        input=job.input,
-    )
+    try:
+        return partial.read_bytes()
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _read_cached(path: Path | None) -> bytes | None:
+    """A cached render, if there is a whole one (a torn write is never renamed in)."""
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)
 
 
 def _run(command: list[str], stdin: bytes, prompt_id: str) -> bytes:
@@ -380,7 +425,7 @@ def _remove_unreferenced(out_dir: Path, entries: Mapping[str, PromptEntry]) -> i
     """Remove old prompt files and any partial file a failed build left behind."""
     keep = {entry.file for entry in entries.values()}
     removed = 0
-    for path in out_dir.glob("*.wav"):
+    for path in [*out_dir.glob("*.wav"), *out_dir.glob(".*.partial")]:
         if path.name not in keep:
             path.unlink(missing_ok=True)
             removed += 1

@@ -16,17 +16,19 @@ from ivr import prompts
 from ivr.asterisk import Layout, install_sounds
 from ivr.directory import Directory
 from ivr.errors import ConfigError
+from ivr.guide import greeting_prompts
 from ivr.prompts import Catalog, build, spoken
 from ivr.service import fallback_sounds
 from ivr.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "prompts" / "prompts.yaml"
-DIRECTORY = Directory.load(ROOT / "routing" / "departments.csv")
-SMALL_CSV = """code,name,short_name,level,parent,area_code,timezone
-000000,中共中央组织部,中央组织部,central,,010,
-340000,中共安徽省委组织部,安徽省委组织部,province,000000,,
-340100,中共合肥市委组织部,合肥市委组织部,city,340000,0551,
+# The test directory (27 departments): the full one would take a minute to speak.
+DIRECTORY = Directory.load(ROOT / "tests" / "data" / "departments.csv")
+SMALL_CSV = """code,name,short_name,level,parent,area_code,answers,timezone
+000000,中共中央组织部,中央组织部,central,,010,yes,
+340000,中共安徽省委组织部,安徽省委组织部,province,000000,,,
+340100,中共合肥市委组织部,合肥市委组织部,city,340000,0551,yes,
 """
 
 
@@ -58,9 +60,9 @@ def wav_files(out_dir: Path) -> dict[str, int]:
 # What a build makes --------------------------------------------------------
 
 
-def test_every_prompt_and_one_greeting_per_department(catalog: Catalog) -> None:
-    greetings = {f"greeting.{department.code}" for department in DIRECTORY}
-    assert set(catalog.ids()) == set(prompts.REQUIRED_PROMPTS) | greetings
+def test_every_prompt_and_one_name_per_department(catalog: Catalog) -> None:
+    names = {f"dept.{department.code}" for department in DIRECTORY}
+    assert set(catalog.ids()) == set(prompts.REQUIRED_PROMPTS) | names
     assert len(catalog) == len(prompts.REQUIRED_PROMPTS) + len(DIRECTORY)
 
 
@@ -93,10 +95,32 @@ def test_manifest_lists_every_file(catalog: Catalog) -> None:
     }
 
 
-def test_hefei_greeting(catalog: Catalog) -> None:
-    assert catalog.has("greeting.340100")
-    assert "合肥" in catalog.text("greeting.340100")
-    assert catalog.text("greeting.340100") == "您好，这里是合肥市委组织部12371党员咨询服务热线。"
+def test_the_greeting_says_hello_the_department_and_the_hotline(catalog: Catalog) -> None:
+    greeting = [catalog.text(prompt) for prompt in greeting_prompts("340100")]
+    assert "".join(greeting) == "您好，这里是合肥市委组织部12371党员咨询服务热线。"
+
+
+def test_a_render_cache_is_shared_by_builds_and_gives_the_same_files(
+    small: tuple[Path, Directory], tmp_path: Path
+) -> None:
+    spec, directory = small
+    cache = tmp_path / "cache"
+    first = build(spec, directory, tmp_path / "a", cache)
+    assert len(list(cache.glob("*.wav"))) == len(first.ids())
+    # A second build elsewhere takes every file from the cache: with the
+    # tools gone it would fail if it tried to render anything.
+    second = build_without_tools(spec, directory, tmp_path / "b", cache)
+    assert {i: second.file(i) for i in second.ids()} == {i: first.file(i) for i in first.ids()}
+
+
+def build_without_tools(spec: Path, directory: Directory, out: Path, cache: Path) -> Catalog:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(prompts, "_speak", _no_speaking)
+        return build(spec, directory, out, cache)
+
+
+def _no_speaking(*_: object) -> bytes:
+    raise AssertionError("rendered although the cache had it")
 
 
 def test_media_uri(catalog: Catalog) -> None:
@@ -183,7 +207,7 @@ def test_changed_text_gets_a_new_file_and_the_old_one_goes(
     assert after == before  # nothing else was touched
 
 
-def test_changed_pronunciation_re_renders_the_greetings_it_touches(
+def test_changed_pronunciation_re_renders_the_names_it_touches(
     small: tuple[Path, Directory], tmp_path: Path
 ) -> None:
     spec, directory = small
@@ -192,9 +216,9 @@ def test_changed_pronunciation_re_renders_the_greetings_it_touches(
     pronounce = yaml.safe_load(spec.read_text(encoding="utf-8"))["pronounce"]
     edit_spec(spec, pronounce={**pronounce, "合肥": "黑肥"})
     second = build(spec, directory, out)
-    assert second.file("greeting.340100") != first.file("greeting.340100")
-    assert second.text("greeting.340100") == first.text("greeting.340100")
-    assert second.file("greeting.340000") == first.file("greeting.340000")
+    assert second.file("dept.340100") != first.file("dept.340100")
+    assert second.text("dept.340100") == first.text("dept.340100")
+    assert second.file("dept.340000") == first.file("dept.340000")
 
 
 def test_same_text_gives_the_same_file_everywhere(
@@ -202,19 +226,19 @@ def test_same_text_gives_the_same_file_everywhere(
 ) -> None:
     spec, directory = small
     other = build(spec, directory, tmp_path / "other")
-    assert other.file("greeting.340100") == catalog.file("greeting.340100")
-    assert other.file("menu.choices") == catalog.file("menu.choices")
+    assert other.file("dept.340100") == catalog.file("dept.340100")
+    assert other.file("menu.repeat") == catalog.file("menu.repeat")
 
 
-def test_departments_removed_from_the_directory_lose_their_greeting(
+def test_departments_removed_from_the_directory_lose_their_name(
     small: tuple[Path, Directory], tmp_path: Path
 ) -> None:
     spec, directory = small
     out = tmp_path / "out"
     first = build(spec, DIRECTORY, out)
     second = build(spec, directory, out)
-    assert not second.has("greeting.530100")
-    assert not first.path("greeting.530100").exists()
+    assert not second.has("dept.530100")
+    assert not first.path("dept.530100").exists()
     assert len(list(out.glob("*.wav"))) == len(second.ids())
 
 
@@ -256,11 +280,11 @@ def test_unknown_voice_is_a_config_error(
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
-        ({"greeting": "您好，{department}"}, "greeting may use"),
+        ({"department": "{department}"}, "department may use"),
         ({"sample_rate": 16000}, "sample_rate"),
         ({"prompts": {"goodbye": "再见"}}, "missing prompts"),
         ({"prompts": {"Bad Id": "再见"}}, "bad prompt id"),
-        ({"prompts": {"greeting.1": "再见"}}, "bad prompt id"),
+        ({"prompts": {"dept.340100": "再见"}}, "bad prompt id"),
         ({"colour": "red"}, "colour"),
     ],
 )
