@@ -37,6 +37,7 @@ from ivr.directory import Department, Directory
 from ivr.errors import AriError, AriUnavailable
 from ivr.flow import CallFlow
 from ivr.flow import Event as FlowEvent
+from ivr.guide import Guide
 from ivr.prompts import Catalog
 from ivr.settings import Settings
 
@@ -91,6 +92,7 @@ class Controller:
             max_silences=settings.max_silences,
             max_invalid=settings.max_invalid,
         )
+        self._guide = Guide(directory)
         self.calls: dict[str, Call] = {}
 
     # -- events in ----------------------------------------------------------------
@@ -128,18 +130,22 @@ class Controller:
         if channel.id in self.calls:
             return
         dialed = event.args[0] if event.args else channel.dialplan.exten
-        self._start_call(channel, dialed)
+        origin = event.args[1] if len(event.args) > 1 else ""
+        self._start_call(channel, dialed, origin)
 
-    def _start_call(self, channel: Channel, dialed: str) -> None:
-        route = self._directory.resolve(channel.caller.number, dialed)
+    def _start_call(self, channel: Channel, dialed: str, origin: str) -> None:
+        route = self._directory.resolve(channel.caller.number, dialed, origin)
         now = self._record_start(channel, dialed, route.department, route.rule, route.read)
         for line in route.steps:
             self._recorder.step(channel.id, now, "route", line)
-        self._launch(self._new_call(channel.id, route.department), flow.Started())
+        call = self._new_call(channel.id, route.department, choose_region=route.rule == "default")
+        self._launch(call, flow.Started())
 
-    def _new_call(self, call_id: str, department: Department) -> Call:
-        greeting = f"greeting.{department.code}"
-        return Call(call_id, flow.CallFlow(call_id, greeting, self._config))
+    def _new_call(self, call_id: str, department: Department, *, choose_region: bool) -> Call:
+        call_flow = flow.CallFlow(
+            call_id, self._guide, department.code, self._config, choose_region=choose_region
+        )
+        return Call(call_id, call_flow)
 
     def _record_start(
         self, channel: Channel, dialed: str, department: Department, rule: str, read: str
@@ -236,6 +242,8 @@ class Controller:
                 await self._ari_call(call, self._ari.hangup(channel), gone_ok=True)
             case flow.Step(kind, value, detail):
                 self._recorder.step(channel, self._now(), kind, value, detail)
+                if kind == "department":
+                    self._recorder.department_reached(channel, value, self._guide.name(value))
             case flow.Ended(reason):
                 self._recorder.call_ended(channel, self._now(), reason)
 
@@ -319,10 +327,12 @@ class Controller:
             # connected (its StasisStart waits behind this recovery), or one
             # the previous controller died before answering. A new call.
             log.info("starting call %s found in Stasis", channel.id)
-            self._start_call(channel, _dialed(channel))
+            self._start_call(channel, _dialed(channel), _origin(channel))
             return
         if view is not None and view.ended_at is None and view.flow_state:
-            restored = flow.CallFlow.restore(channel.id, view.flow_state, self._config)
+            restored = flow.CallFlow.restore(
+                channel.id, view.flow_state, self._guide, self._config
+            )
             log.info("taking back call %s (%s)", channel.id, restored.state.value)
             self._launch(Call(channel.id, restored), flow.Resumed())
             return
@@ -330,7 +340,7 @@ class Controller:
         default = self._directory.default
         if view is None:
             self._record_start(channel, _dialed(channel), default, "default", "")
-        self._launch(self._new_call(channel.id, default), flow.Orphaned())
+        self._launch(self._new_call(channel.id, default, choose_region=False), flow.Orphaned())
 
     async def close(self) -> None:
         tasks = [call.task for call in self.calls.values() if call.task is not None]
@@ -345,6 +355,12 @@ def _stasis_args(channel: Channel) -> list[str]:
 
 
 def _dialed(channel: Channel) -> str:
-    """The number dialed, from `Stasis(app,dialed)`: in Stasis the extension is `s`."""
+    """The number dialed, from `Stasis(app,dialed,origin)`: in Stasis the extension is `s`."""
     args = _stasis_args(channel)[1:]
     return args[0] if args else channel.dialplan.exten
+
+
+def _origin(channel: Channel) -> str:
+    """The origin the carrier handed over, from `Stasis(app,dialed,origin)`, or ""."""
+    args = _stasis_args(channel)[2:]
+    return args[0] if args else ""

@@ -10,6 +10,15 @@ timer, hang up) plus the steps to record; the controller carries them out.
 Nothing here touches the network, the clock or the database, so every rule of
 the menu is tested by feeding events and reading commands.
 
+A call is always at one department. It starts where routing placed it (or,
+when routing could not, at the central department with the region menu open,
+so that the caller chooses a province). The greeting names the department;
+its guidance menu (`ivr/guide.py`) offers the departments below it, `0`
+opens the region menu to choose any province or city, `*` goes back (a page,
+a menu, or the department the caller came from), `#` repeats, `9` turns the
+page. Each move records a `department` step, so the call's record keeps every
+department it passed through.
+
 Prompts are named by catalog id; playback and timer ids are generated here
 from a per-call counter, so a stale event (the end of a prompt the caller
 already interrupted, a timer that was cancelled) is recognised and ignored.
@@ -28,7 +37,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
+from ivr import guide as menus
 from ivr.errors import IvrError
+from ivr.guide import Guide
 
 # -- events -------------------------------------------------------------------
 
@@ -113,7 +124,7 @@ class Hangup:
 class Step:
     """A line of the call's record: a prompt played, a key pressed, a note."""
 
-    kind: Literal["prompt", "key", "note", "error"]
+    kind: Literal["prompt", "key", "note", "error", "department"]
     value: str
     detail: str | None = None
 
@@ -138,16 +149,13 @@ class State(enum.Enum):
     ENDED = "ended"
 
 
-# Keys of the first menu, announced by the `menu.choices` prompt.
-KEY_REPEAT = "1"
-KEY_END = "9"
-
-PROMPT_CHOICES = "menu.choices"
 PROMPT_INVALID = "menu.invalid"
 PROMPT_NO_INPUT = "menu.no_input"
 PROMPT_GOODBYE = "goodbye"
 PROMPT_RESUMED = "call.resumed"
 PROMPT_ENDED_BY_SYSTEM = "call.ended_by_system"
+
+MenuKind: TypeAlias = Literal["guidance", "regions"]
 
 
 @dataclass(frozen=True)
@@ -160,9 +168,16 @@ class FlowConfig:
 @dataclass
 class CallFlow:
     call_id: str
-    greeting: str  # catalog id of the greeting that names the department
+    guide: Guide
+    department: str  # the department the call is at now
     config: FlowConfig = field(default_factory=FlowConfig)
+    # Routing could not place the call: ask for a province before anything else.
+    choose_region: bool = False
     state: State = State.NEW
+    menu: MenuKind = "guidance"
+    region: str = ""  # in the region menu: "" lists provinces, else this province's departments
+    page: int = 0
+    trail: list[str] = field(default_factory=list)  # departments `*` goes back to
     silences: int = 0
     invalid: int = 0
     counter: int = 0
@@ -185,8 +200,12 @@ class CallFlow:
 
     def snapshot(self) -> dict[str, Any]:
         return {
-            "greeting": self.greeting,
+            "department": self.department,
             "state": self.state.value,
+            "menu": self.menu,
+            "region": self.region,
+            "page": self.page,
+            "trail": list(self.trail),
             "silences": self.silences,
             "invalid": self.invalid,
             "counter": self.counter,
@@ -194,12 +213,26 @@ class CallFlow:
         }
 
     @classmethod
-    def restore(cls, call_id: str, data: dict[str, Any], config: FlowConfig) -> CallFlow:
+    def restore(
+        cls, call_id: str, data: dict[str, Any], guide: Guide, config: FlowConfig
+    ) -> CallFlow:
+        department = str(data.get("department", ""))
+        region = str(data.get("region", ""))
+        trail = [str(code) for code in data.get("trail", ()) if guide.knows(str(code))]
+        menu: MenuKind = "regions" if data.get("menu") == "regions" else "guidance"
+        if not guide.knows(department) or (region and not guide.knows(region)):
+            # The directory changed under the call: start again from the default.
+            department, region, menu, trail = guide.default, "", "regions", []
         return cls(
             call_id=call_id,
-            greeting=str(data["greeting"]),
+            guide=guide,
+            department=department,
             config=config,
             state=State(data.get("state", State.PROMPTING.value)),
+            menu=menu,
+            region=region,
+            page=max(0, int(data.get("page", 0))),
+            trail=trail,
             silences=int(data.get("silences", 0)),
             invalid=int(data.get("invalid", 0)),
             # Ids issued before the crash must never be reused.
@@ -243,16 +276,90 @@ class CallFlow:
             self.timer_id = None
         return [*commands, Ended(reason)]
 
+    # -- menus ----------------------------------------------------------------
+
+    def _choices(self) -> tuple[str, ...]:
+        if self.menu == "regions":
+            return self.guide.regions(self.region)
+        return self.guide.guidance(self.department)
+
+    def _menu_prompts(self) -> tuple[str, ...]:
+        """The current page's choices, said the same way on every menu."""
+        guidance = self.menu == "guidance"
+        back = not guidance or self.page > 0 or bool(self.trail)
+        return menus.choices_prompts(
+            self._choices(), self.page, other_region=guidance, back=back
+        )
+
+    def _intro(self) -> tuple[str, ...]:
+        """What opens the current menu's first page: the greeting, or what to choose."""
+        if self.page > 0:
+            return ()
+        if self.menu == "regions":
+            choose = menus.PROMPT_CHOOSE_DEPARTMENT if self.region else menus.PROMPT_CHOOSE_PROVINCE
+            return (choose,)
+        return menus.greeting_prompts(self.department)
+
+    def _show_menu(self, *before: str) -> list[Command]:
+        return self._play(*before, *self._intro(), *self._menu_prompts())
+
+    def _arrive(self, code: str, how: str) -> list[Command]:
+        """Move the call on to department `code` and greet the caller there."""
+        if how != "back" and code != self.department:
+            self.trail.append(self.department)
+        self.department, self.menu, self.region, self.page = code, "guidance", "", 0
+        return [Step("department", code, how), *self._show_menu()]
+
+    def _open_regions(self, province: str) -> list[Command]:
+        self.menu, self.region, self.page = "regions", province, 0
+        return self._show_menu()
+
+    def _menu_key(self, digit: str) -> list[Command] | None:
+        """What a key does on the current menu; None if it offers nothing there."""
+        choices = self._choices()
+        if digit == menus.KEY_REPEAT:
+            return self._show_menu()
+        if digit == menus.KEY_MORE and self.page + 1 < menus.page_count(choices):
+            self.page += 1
+            return self._show_menu()
+        if digit == menus.KEY_BACK:
+            return self._back()
+        if digit == menus.KEY_REGION and self.menu == "guidance":
+            return self._open_regions("")
+        code = menus.chosen(choices, self.page, digit)
+        if code is None:
+            return None
+        if self.menu == "regions" and not self.region:
+            return self._open_regions(code)
+        return self._arrive(code, "chosen")
+
+    def _back(self) -> list[Command] | None:
+        if self.page > 0:
+            self.page -= 1
+            return self._show_menu()
+        if self.menu == "regions":
+            if self.region:
+                return self._open_regions("")
+            self.menu = "guidance"  # back to the department the caller was at
+            return self._show_menu()
+        if self.trail:
+            return self._arrive(self.trail.pop(), "back")
+        return None
+
     # -- transitions ----------------------------------------------------------
 
     def _on_start(self, _: Event) -> list[Command]:
-        return [Answer(), *self._play(self.greeting, PROMPT_CHOICES)]
+        arrived = Step("department", self.department, "routed")
+        if self.choose_region:
+            self.menu = "regions"
+            return [Answer(), arrived, *self._show_menu(menus.PROMPT_UNPLACED)]
+        return [Answer(), arrived, *self._show_menu()]
 
     def _on_resumed(self, _: Event) -> list[Command]:
         note = Step("note", "resumed", self.state.value)
         if self.state is State.CLOSING:
             return [note, Hangup(), *self._end(self.end_reason or "caller_ended")]
-        return [note, *self._play(PROMPT_RESUMED, PROMPT_CHOICES)]
+        return [note, *self._play(PROMPT_RESUMED, *self._intro(), *self._menu_prompts())]
 
     def _on_orphaned(self, _: Event) -> list[Command]:
         self.end_reason = "ended_after_recovery"
@@ -265,15 +372,14 @@ class CallFlow:
         assert isinstance(event, KeyPressed)
         commands = [Step("key", event.digit), *self._interrupt()]
         self.silences = 0
-        if event.digit == KEY_REPEAT:
+        outcome = self._menu_key(event.digit)
+        if outcome is not None:
             self.invalid = 0
-            return [*commands, *self._play(self.greeting, PROMPT_CHOICES)]
-        if event.digit == KEY_END:
-            return [*commands, *self._close("caller_ended")]
+            return [*commands, *outcome]
         self.invalid += 1
         if self.invalid >= self.config.max_invalid:
             return [*commands, *self._close("invalid_input")]
-        return [*commands, *self._play(PROMPT_INVALID, PROMPT_CHOICES)]
+        return [*commands, *self._play(PROMPT_INVALID, *self._menu_prompts())]
 
     def _on_playback_ended(self, event: Event) -> list[Command]:
         assert isinstance(event, PlaybackEnded)
@@ -295,9 +401,14 @@ class CallFlow:
             return []
         self.timer_id = None
         self.silences += 1
-        if self.silences >= self.config.max_silences:
-            return self._close("silence")
-        return self._play(PROMPT_NO_INPUT, PROMPT_CHOICES)
+        if self.silences < self.config.max_silences:
+            return self._play(PROMPT_NO_INPUT, *self._menu_prompts())
+        if self.menu == "regions":
+            # No choice made: the caller stays with the department the call is at.
+            self.silences = 0
+            self.menu, self.region, self.page = "guidance", "", 0
+            return [Step("note", "no_region_chosen", self.department), *self._show_menu()]
+        return self._close("silence")
 
     def _on_key_while_closing(self, event: Event) -> list[Command]:
         assert isinstance(event, KeyPressed)

@@ -24,16 +24,37 @@ from ivr.db.migrate import upgrade
 from ivr.db.queries import CallView, get_call
 from ivr.db.recorder import Recorder
 from ivr.directory import Directory
+from ivr.guide import Guide
 from ivr.settings import REPO_ROOT, Settings
 
 from .fake_ari import WAIT, FakeAri, RestRequest, running, wait_until
 
-DIRECTORY = Directory.load(REPO_ROOT / "routing" / "departments.csv")
+# A small directory (tests/data), so the prompts build in a moment.
+DIRECTORY = Directory.load(Path(__file__).parent / "data" / "departments.csv")
 PROMPT_SPEC = REPO_ROOT / "prompts" / "prompts.yaml"
 PROMPT_BASE = "http://127.0.0.1:8080"
 NODE = "node-a"
 HEFEI_CALLER = "055162345678"
 SHANGHAI_CALLER = "02154321000"
+# One invalid key ends a call here, so `*` (nowhere to go back to yet) ends
+# a call in one key, the way a caller would hang up.
+END_KEY = "*"
+ENDED = "invalid_input"
+HEFEI_CHOICES = (
+    "dept.340121", "menu.press", "digit.1",
+    "dept.340122", "menu.press", "digit.2",
+    "menu.other_region", "menu.repeat",
+)
+
+
+def greeting(code: str) -> tuple[str, ...]:
+    return ("greeting.hello", f"dept.{code}", "greeting.hotline")
+
+
+HEFEI = (*greeting("340100"), *HEFEI_CHOICES)
+SHANGHAI = (*greeting("310000"), "menu.other_region", "menu.repeat")
+CENTRAL = (*greeting("000000"), "dept.110000", "menu.press", "digit.1", "menu.other_region",
+           "menu.repeat")
 # Short, so silence tests are quick; nothing else waits on it.
 DIGIT_TIMEOUT = 0.2
 # How late the fake answers every request about the slow call.
@@ -191,6 +212,7 @@ async def rig(tmp_path: Path, catalog: prompts.Catalog) -> AsyncIterator[Rig]:
             node_name=NODE,
             digit_timeout=DIGIT_TIMEOUT,
             max_silences=2,
+            max_invalid=1,
             ari_reconnect_min=0.05,
             ari_reconnect_max=0.5,
             ari_request_timeout=30.0,
@@ -231,15 +253,15 @@ def route_lines(caller: str, dialed: str = "12371") -> list[str]:
 # One call, start to end ---------------------------------------------------------------
 
 
-async def test_a_call_is_answered_marked_greeted_and_ended_by_key_9(rig: Rig, node: Node) -> None:
+async def test_a_call_is_answered_marked_greeted_and_ended_by_a_key(rig: Rig, node: Node) -> None:
     fake = rig.fake
     channel = "1763892000.11"
     await fake.stasis_start(channel, HEFEI_CALLER, "12371")
 
     media = await rig.wait_play(channel)
-    assert media == rig.media("greeting.340100", "menu.choices")
-    assert re.fullmatch(rf"sound:{PROMPT_BASE}/prompts/greeting\.340100-[0-9a-f]+\.wav", media[0])
-    assert re.fullmatch(rf"sound:{PROMPT_BASE}/prompts/menu\.choices-[0-9a-f]+\.wav", media[1])
+    assert media == rig.media(*HEFEI)
+    assert re.fullmatch(rf"sound:{PROMPT_BASE}/prompts/greeting\.hello-[0-9a-f]+\.wav", media[0])
+    assert re.fullmatch(rf"sound:{PROMPT_BASE}/prompts/dept\.340100-[0-9a-f]+\.wav", media[1])
     play = fake.requests_for(channel)[2]
     assert play.params == [("media", ",".join(media))], "media must be ONE comma-separated value"
     assert fake.calls_of(channel) == [
@@ -250,7 +272,7 @@ async def test_a_call_is_answered_marked_greeted_and_ended_by_key_9(rig: Rig, no
     assert fake.channels[channel].variables == {MARK_VARIABLE: channel}
     assert fake.channels[channel].state == "Up"
 
-    await fake.dtmf(channel, "9")
+    await fake.dtmf(channel, END_KEY)
     assert await rig.wait_play(channel, 2) == rig.media("goodbye")
     assert fake.calls_of(channel)[3:] == [
         f"DELETE /playbacks/{channel}-p1",
@@ -268,15 +290,16 @@ async def test_a_call_is_answered_marked_greeted_and_ended_by_key_9(rig: Rig, no
     assert view.sip_call_id == f"{channel}@fake-sipp"
     assert view.route_rule == "caller_area_code" and view.route_read == "0551"
     assert view.answered_at is not None and view.ended_at is not None
-    assert view.end_reason == "caller_ended"
+    assert view.end_reason == ENDED
     assert [s.value for s in view.steps if s.kind == "route"] == route_lines(HEFEI_CALLER)
     assert summary(view) == [
-        ("prompt", "greeting.340100", None),
-        ("prompt", "menu.choices", None),
-        ("key", "9", None),
-        ("note", "closing", "caller_ended"),
+        ("department", "340100", "routed"),
+        *[("prompt", prompt, None) for prompt in HEFEI],
+        ("key", END_KEY, None),
+        ("note", "closing", ENDED),
         ("prompt", "goodbye", None),
     ]
+    assert view.departments == ["340100"]
     assert [s.seq for s in view.steps] == list(range(1, len(view.steps) + 1))
     assert view.flow_state is not None and view.flow_state["state"] == "ended"
     # Nothing more for this channel after the hang-up.
@@ -286,28 +309,33 @@ async def test_a_call_is_answered_marked_greeted_and_ended_by_key_9(rig: Rig, no
 async def test_an_area_code_dialed_picks_that_department(rig: Rig, node: Node) -> None:
     channel = "1763892000.12"
     await rig.fake.stasis_start(channel, HEFEI_CALLER, "01012371")
-    assert await rig.wait_play(channel) == rig.media("greeting.000000", "menu.choices")
+    assert await rig.wait_play(channel) == rig.media(*CENTRAL)
     view = await rig.wait_record(channel, lambda v: v.answered_at is not None, "answered")
     assert (view.department_code, view.dialed) == ("000000", "01012371")
 
 
-async def test_key_1_repeats_and_other_keys_are_invalid(rig: Rig, node: Node) -> None:
+async def test_keys_repeat_move_on_to_a_county_and_back(rig: Rig, node: Node) -> None:
     fake = rig.fake
     channel = "1763892000.13"
-    await fake.stasis_start(channel, SHANGHAI_CALLER)
-    assert await rig.wait_play(channel) == rig.media("greeting.310000", "menu.choices")
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    assert await rig.wait_play(channel) == rig.media(*HEFEI)
+    await fake.dtmf(channel, "#")
+    assert await rig.wait_play(channel, 2) == rig.media(*HEFEI)
     await fake.dtmf(channel, "1")
-    assert await rig.wait_play(channel, 2) == rig.media("greeting.310000", "menu.choices")
-    await fake.dtmf(channel, "5")
-    assert await rig.wait_play(channel, 3) == rig.media("menu.invalid", "menu.choices")
-    # The caller waits for the choices to end, then presses 9.
-    await fake.playback_finished(rig.playback_id(channel, 3), channel)
-    await fake.dtmf(channel, "9")
-    assert await rig.wait_play(channel, 4) == rig.media("goodbye")
+    county = (*greeting("340121"), "menu.other_region", "menu.back", "menu.repeat")
+    assert await rig.wait_play(channel, 3) == rig.media(*county)
+    await rig.wait_record(channel, lambda v: v.department_code == "340121", "the county")
+    await fake.dtmf(channel, "*")
+    assert await rig.wait_play(channel, 4) == rig.media(*HEFEI)
+    # Back where the call started, `*` leads nowhere: invalid, and the end here.
+    await fake.dtmf(channel, END_KEY)
+    assert await rig.wait_play(channel, 5) == rig.media("goodbye")
     await fake.hangup(channel)  # the caller leaves during the goodbye
     view = await rig.call_done(channel)
-    assert view.end_reason == "caller_ended"
-    assert [value for kind, value, _ in summary(view) if kind == "key"] == ["1", "5", "9"]
+    assert view.end_reason == ENDED
+    assert [value for kind, value, _ in summary(view) if kind == "key"] == ["#", "1", "*", "*"]
+    assert view.departments == ["340100", "340121", "340100"]
+    assert (view.department_code, view.department_name) == ("340100", "中共合肥市委组织部")
 
 
 async def test_two_silences_end_the_call_politely(rig: Rig, node: Node) -> None:
@@ -317,7 +345,7 @@ async def test_two_silences_end_the_call_politely(rig: Rig, node: Node) -> None:
     await rig.wait_play(channel)
     await fake.playback_finished(f"{channel}-p1", channel)
     # The digit timer fires: the caller is asked again.
-    assert await rig.wait_play(channel, 2) == rig.media("menu.no_input", "menu.choices")
+    assert await rig.wait_play(channel, 2) == rig.media("menu.no_input", *HEFEI_CHOICES)
     await fake.playback_finished(rig.playback_id(channel, 2), channel)
     assert await rig.wait_play(channel, 3) == rig.media("goodbye")
     await fake.playback_finished(rig.playback_id(channel, 3), channel)
@@ -333,7 +361,7 @@ async def test_a_failed_prompt_is_recorded_and_the_menu_goes_on(rig: Rig, node: 
     await rig.wait_play(channel)
     await fake.playback_finished(f"{channel}-p1", channel, state="failed")
     # The digit timer still runs: the caller is asked again.
-    assert await rig.wait_play(channel, 2) == rig.media("menu.no_input", "menu.choices")
+    assert await rig.wait_play(channel, 2) == rig.media("menu.no_input", *HEFEI_CHOICES)
     view = await run_to_goodbye(rig, channel)
     assert ("error", "playback_failed", f"{channel}-p1") in summary(view)
 
@@ -350,9 +378,9 @@ async def test_interleaved_events_of_two_calls_are_each_handled_in_order(
     await fake.stasis_start(b, SHANGHAI_CALLER)
     # Keys pressed at once, before either call's first prompt was even sent:
     # each call must still take its events one after the other.
-    await fake.dtmf(a, "1")
-    await fake.dtmf(b, "9")
-    await fake.dtmf(a, "9")
+    await fake.dtmf(a, "#")
+    await fake.dtmf(b, END_KEY)
+    await fake.dtmf(a, END_KEY)
     await fake.playback_finished(f"{b}-p2", b)
     await fake.playback_finished(f"{a}-p3", a)
     view_a = await rig.call_done(a)
@@ -376,10 +404,10 @@ async def test_interleaved_events_of_two_calls_are_each_handled_in_order(
         f"POST /channels/{b}/play/{b}-p2",
         f"DELETE /channels/{b}",
     ]
-    assert (view_a.department_code, view_a.end_reason) == ("340100", "caller_ended")
-    assert (view_b.department_code, view_b.end_reason) == ("310000", "caller_ended")
-    assert [v for k, v, _ in summary(view_a) if k == "key"] == ["1", "9"]
-    assert [v for k, v, _ in summary(view_b) if k == "key"] == ["9"]
+    assert (view_a.department_code, view_a.end_reason) == ("340100", ENDED)
+    assert (view_b.department_code, view_b.end_reason) == ("310000", ENDED)
+    assert [v for k, v, _ in summary(view_a) if k == "key"] == ["#", END_KEY]
+    assert [v for k, v, _ in summary(view_b) if k == "key"] == [END_KEY]
 
 
 async def test_a_slow_call_does_not_delay_another(rig: Rig, node: Node) -> None:
@@ -390,8 +418,8 @@ async def test_a_slow_call_does_not_delay_another(rig: Rig, node: Node) -> None:
     await fake.wait_request("POST", f"/channels/{re.escape(slow)}/answer")
     pushed = asyncio.get_running_loop().time()
     await fake.stasis_start(fast, SHANGHAI_CALLER)
-    await fake.dtmf(slow, "9")
-    await fake.dtmf(fast, "9")
+    await fake.dtmf(slow, END_KEY)
+    await fake.dtmf(fast, END_KEY)
     await fake.playback_finished(f"{fast}-p2", fast)
     hangup = await fake.wait_request("DELETE", f"/channels/{re.escape(fast)}")
     slow_answer = fake.find("POST", f"/channels/{re.escape(slow)}/answer")
@@ -405,7 +433,7 @@ async def test_a_slow_call_does_not_delay_another(rig: Rig, node: Node) -> None:
     fake.delay(slow, 0)
     await fake.playback_finished(f"{slow}-p2", slow)
     view = await rig.call_done(slow)
-    assert view.end_reason == "caller_ended"
+    assert view.end_reason == ENDED
     assert fake.calls_of(slow) == [
         f"POST /channels/{slow}/answer",
         f"POST /channels/{slow}/variable",
@@ -440,11 +468,11 @@ async def test_caller_hanging_up_mid_prompt_ends_the_record_and_the_requests(
 async def run_short_call(rig: Rig, channel: str) -> CallView:
     await rig.fake.stasis_start(channel, HEFEI_CALLER)
     await rig.wait_play(channel)
-    await rig.fake.dtmf(channel, "9")
+    await rig.fake.dtmf(channel, END_KEY)
     await rig.wait_play(channel, 2)
     await rig.fake.playback_finished(rig.playback_id(channel, 2), channel)
     view = await rig.call_done(channel)
-    assert view.end_reason == "caller_ended"
+    assert view.end_reason == ENDED
     return view
 
 
@@ -519,7 +547,7 @@ async def test_a_prompt_that_ended_during_a_disconnect_does_not_strand_the_call(
     await fake.wait_connected(2, within=5.0)
     # Recovery sees the prompt is gone, so the caller gets the digit timeout
     # and then the "no key received" prompt instead of silence.
-    assert await rig.wait_play(channel, 2) == rig.media("menu.no_input", "menu.choices")
+    assert await rig.wait_play(channel, 2) == rig.media("menu.no_input", *HEFEI_CHOICES)
     assert f"GET /playbacks/{channel}-p1" in fake.calls_of(channel)
 
 
@@ -536,17 +564,17 @@ async def test_a_command_cut_by_a_dropped_connection_does_not_end_the_call(
     await fake.wait_connected(2, within=5.0)
     await rig.wait_listings(2)
     assert channel in rig.controller.calls, "a lost answer is not a lost call"
-    await fake.dtmf(channel, "9")
+    await fake.dtmf(channel, END_KEY)
     assert await rig.wait_play(channel, 2) == rig.media("goodbye")
     await fake.playback_finished(rig.playback_id(channel, 2), channel)
     view = await rig.call_done(channel)
-    assert view.end_reason == "caller_ended"
+    assert view.end_reason == ENDED
 
 
 async def seed_open_call(rig: Rig, channel: str, caller: str) -> None:
     """A record as a controller that died in the greeting left it."""
     route = DIRECTORY.resolve(caller, "12371")
-    call = flow.CallFlow(channel, f"greeting.{route.department.code}")
+    call = flow.CallFlow(channel, Guide(DIRECTORY), route.department.code)
     call.handle(flow.Started())
     now = datetime.now(UTC)
     rig.recorder.call_started(
@@ -562,7 +590,7 @@ async def seed_open_call(rig: Rig, channel: str, caller: str) -> None:
         started_at=now,
     )
     rig.recorder.call_answered(channel, now)
-    rig.recorder.step(channel, now, "prompt", "greeting.340100")
+    rig.recorder.step(channel, now, "prompt", "greeting.hello")
     rig.recorder.flow_state(channel, call.snapshot())
     await rig.recorder.flush()
 
@@ -587,7 +615,7 @@ async def test_recovery_after_a_reconnect_takes_back_ends_and_closes(rig: Rig, n
     await fake.wait_connected(2)
 
     # Taken back: an apology and the choices, then the call goes on.
-    assert await rig.wait_play(kept) == rig.media("call.resumed", "menu.choices")
+    assert await rig.wait_play(kept) == rig.media("call.resumed", *HEFEI)
     assert not any(r.path.endswith("/answer") for r in fake.requests_for(kept))
     # Ended politely, then hung up once that prompt ended.
     assert await rig.wait_play(orphan) == rig.media("call.ended_by_system", "goodbye")
@@ -604,18 +632,18 @@ async def test_recovery_after_a_reconnect_takes_back_ends_and_closes(rig: Rig, n
     gone_view = await rig.wait_record(gone, lambda v: v.ended_at is not None, "gone closed")
     assert gone_view.end_reason == "channel_gone"
 
-    await fake.dtmf(kept, "9")
+    await fake.dtmf(kept, END_KEY)
     await rig.wait_play(kept, 2)
     await fake.playback_finished(rig.playback_id(kept, 2), kept)
     kept_view = await rig.call_done(kept)
-    assert kept_view.end_reason == "caller_ended"
+    assert kept_view.end_reason == ENDED
     assert summary(kept_view) == [
-        ("prompt", "greeting.340100", None),
+        ("prompt", "greeting.hello", None),
         ("note", "resumed", "prompting"),
         ("prompt", "call.resumed", None),
-        ("prompt", "menu.choices", None),
-        ("key", "9", None),
-        ("note", "closing", "caller_ended"),
+        *[("prompt", prompt, None) for prompt in HEFEI],
+        ("key", END_KEY, None),
+        ("note", "closing", ENDED),
         ("prompt", "goodbye", None),
     ]
 
@@ -632,14 +660,14 @@ async def test_a_new_controller_takes_back_a_call_the_old_one_left(rig: Rig, nod
 
     await rig.start_node()
     played = await rig.wait_play(channel, 2)
-    assert played == rig.media("call.resumed", "menu.choices")
+    assert played == rig.media("call.resumed", *HEFEI)
     resumed_id = rig.playback_id(channel, 2)
     assert resumed_id not in {f"{channel}-p1"}, "playback ids are never reused"
-    await fake.dtmf(channel, "9")
+    await fake.dtmf(channel, END_KEY)
     await rig.wait_play(channel, 3)
     await fake.playback_finished(rig.playback_id(channel, 3), channel)
     view = await rig.call_done(channel)
-    assert view.end_reason == "caller_ended"
+    assert view.end_reason == ENDED
     assert [s.seq for s in view.steps] == list(range(1, len(view.steps) + 1))
     assert ("note", "resumed", "prompting") in summary(view)
 
@@ -664,13 +692,14 @@ async def test_a_call_entering_stasis_during_recovery_is_a_new_call_not_an_orpha
     await fake.stasis_start(channel, HEFEI_CALLER)
     listing.set()
 
-    assert await rig.wait_play(channel) == rig.media("greeting.340100", "menu.choices")
+    assert await rig.wait_play(channel) == rig.media(*HEFEI)
     assert fake.channels[channel].variables == {MARK_VARIABLE: channel}
     view = await run_to_goodbye(rig, channel)
     assert view.department_code == "340100"
-    assert summary(view)[:2] == [
-        ("prompt", "greeting.340100", None),
-        ("prompt", "menu.choices", None),
+    assert summary(view)[:3] == [
+        ("department", "340100", "routed"),
+        ("prompt", "greeting.hello", None),
+        ("prompt", "dept.340100", None),
     ]
 
 
@@ -684,7 +713,7 @@ async def test_an_unmarked_channel_left_unanswered_is_taken_as_a_new_call(
     await fake.drop_connection()
     fake.add_channel(channel, SHANGHAI_CALLER, "12371")
     await fake.wait_connected(2)
-    assert await rig.wait_play(channel) == rig.media("greeting.310000", "menu.choices")
+    assert await rig.wait_play(channel) == rig.media(*SHANGHAI)
     assert commands(fake, channel)[:2] == [
         f"POST /channels/{channel}/answer",
         f"POST /channels/{channel}/variable",
@@ -694,11 +723,11 @@ async def test_an_unmarked_channel_left_unanswered_is_taken_as_a_new_call(
 
 
 async def run_to_goodbye(rig: Rig, channel: str) -> CallView:
-    """Press 9 on a call in its greeting and let the goodbye end."""
+    """Press the ending key on a call in its greeting and let the goodbye end."""
     count = len(rig.fake.plays(channel))
-    await rig.fake.dtmf(channel, "9")
+    await rig.fake.dtmf(channel, END_KEY)
     await rig.wait_play(channel, count + 1)
     await rig.fake.playback_finished(rig.playback_id(channel, count + 1), channel)
     view = await rig.call_done(channel)
-    assert view.end_reason == "caller_ended"
+    assert view.end_reason == ENDED
     return view

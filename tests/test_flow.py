@@ -1,6 +1,13 @@
-"""The call flow, fed events with no network: what a caller would notice."""
+"""The call flow, fed events with no network: what a caller would notice.
+
+The guide here is a small hand-made one, so each test shows the menus it
+relies on; `tests/test_guide.py` checks the real menus of the directory.
+"""
 
 from __future__ import annotations
+
+import itertools
+from typing import ClassVar, cast
 
 import pytest
 
@@ -26,12 +33,51 @@ from ivr.flow import (
     StopPlayback,
     TimerFired,
 )
+from ivr.guide import Guide
 
-GREETING = "greeting.340100"
+CENTRAL = "000000"
+ANHUI = "340000"
+HEFEI = "340100"
+WUHU = "340200"
+BEIJING = "110000"
+# Hefei's ten counties: more than one page.
+COUNTIES = tuple(f"3401{n:02d}" for n in range(21, 31))
+PROVINCES = (BEIJING, "120000", "310000", ANHUI)
 
 
-def new_call() -> CallFlow:
-    return CallFlow("c1", GREETING, FlowConfig(digit_timeout=5.0, max_silences=2, max_invalid=3))
+class FakeGuide:
+    """Menus given by hand: enough of `Guide` for the flow."""
+
+    default = CENTRAL
+    guidance_menus: ClassVar[dict[str, tuple[str, ...]]] = {
+        CENTRAL: (BEIJING,),
+        ANHUI: (HEFEI,),
+        HEFEI: COUNTIES,
+        WUHU: (),
+        **{county: () for county in COUNTIES},
+    }
+    region_menus: ClassVar[dict[str, tuple[str, ...]]] = {
+        "": PROVINCES,
+        ANHUI: (ANHUI, HEFEI, WUHU),
+    }
+
+    def knows(self, code: str) -> bool:
+        return code in self.guidance_menus or code in PROVINCES
+
+    def guidance(self, code: str) -> tuple[str, ...]:
+        return self.guidance_menus.get(code, ())
+
+    def regions(self, province: str = "") -> tuple[str, ...]:
+        return self.region_menus[province]
+
+
+GUIDE = cast(Guide, FakeGuide())
+CONFIG = FlowConfig(digit_timeout=5.0, max_silences=2, max_invalid=3)
+GREETING_HEFEI = ("greeting.hello", "dept.340100", "greeting.hotline")
+
+
+def new_call(department: str = HEFEI, *, choose_region: bool = False) -> CallFlow:
+    return CallFlow("c1", GUIDE, department, CONFIG, choose_region=choose_region)
 
 
 def only(commands: list[Command], kind: type) -> list[Command]:
@@ -44,18 +90,52 @@ def play_of(commands: list[Command]) -> Play:
     return play
 
 
+def departments_of(commands: list[Command]) -> list[tuple[str, str | None]]:
+    return [(c.value, c.detail) for c in only(commands, Step) if c.kind == "department"]  # type: ignore[attr-defined]
+
+
+def offered(play: Play) -> list[str]:
+    """The departments a prompt offers, in key order."""
+    pairs = itertools.pairwise(play.prompts)
+    return [prompt.removeprefix("dept.") for prompt, nxt in pairs if nxt == "menu.press"]
+
+
 def finish_playback(flow: CallFlow) -> list[Command]:
     assert flow.playback_id is not None
     return flow.handle(PlaybackEnded(flow.playback_id, "done"))
 
 
-def test_start_answers_then_greets_with_the_department_and_the_choices() -> None:
+def silence(flow: CallFlow) -> list[Command]:
+    """The prompt ends and the caller presses nothing until the timer fires."""
+    timer = finish_playback(flow)[-1]
+    assert isinstance(timer, StartTimer)
+    return flow.handle(TimerFired(timer.timer_id))
+
+
+# -- arriving ------------------------------------------------------------------
+
+
+def test_start_answers_names_the_department_and_offers_its_first_page() -> None:
     flow = new_call()
     commands = flow.handle(Started())
     assert isinstance(commands[0], Answer)
-    assert play_of(commands).prompts == (GREETING, "menu.choices")
-    assert [c.value for c in only(commands, Step)] == [GREETING, "menu.choices"]
+    assert departments_of(commands) == [(HEFEI, "routed")]
+    play = play_of(commands)
+    assert play.prompts[:3] == GREETING_HEFEI
+    assert offered(play) == list(COUNTIES[:8])
+    assert play.prompts[4:6] == ("menu.press", "digit.1")
+    # More than eight counties: 9 turns the page; 0 chooses another region.
+    assert play.prompts[-3:] == ("menu.more", "menu.other_region", "menu.repeat")
+    assert "menu.back" not in play.prompts  # nowhere to go back to yet
     assert flow.state is State.PROMPTING
+
+
+def test_a_department_with_nothing_below_still_offers_another_region() -> None:
+    flow = new_call(WUHU)
+    play = play_of(flow.handle(Started()))
+    assert play.prompts == (
+        "greeting.hello", "dept.340200", "greeting.hotline", "menu.other_region", "menu.repeat",
+    )
 
 
 def test_after_the_choices_the_caller_gets_a_digit_timeout() -> None:
@@ -66,66 +146,144 @@ def test_after_the_choices_the_caller_gets_a_digit_timeout() -> None:
     assert flow.state is State.WAITING
 
 
-def test_key_1_interrupts_the_prompt_and_plays_the_greeting_again() -> None:
+# -- voice guidance ------------------------------------------------------------
+
+
+def test_a_key_interrupts_the_prompt_and_transfers_to_that_county() -> None:
     flow = new_call()
     first = play_of(flow.handle(Started()))
-    commands = flow.handle(KeyPressed("1"))
+    commands = flow.handle(KeyPressed("2"))
     assert StopPlayback(first.playback_id) in commands
-    again = play_of(commands)
-    assert again.prompts == (GREETING, "menu.choices")
-    assert again.playback_id != first.playback_id
+    assert departments_of(commands) == [(COUNTIES[1], "chosen")]
+    assert flow.department == COUNTIES[1]
+    play = play_of(commands)
+    assert play.prompts[:3] == ("greeting.hello", f"dept.{COUNTIES[1]}", "greeting.hotline")
+    assert "menu.back" in play.prompts
     # The end of the interrupted prompt arrives late and changes nothing.
     assert flow.handle(PlaybackEnded(first.playback_id, "stopped")) == []
-    assert flow.state is State.PROMPTING
 
 
-def test_key_9_says_goodbye_then_hangs_up() -> None:
+def test_star_goes_back_to_the_department_the_caller_came_from() -> None:
     flow = new_call()
     flow.handle(Started())
-    finish_playback(flow)
-    commands = flow.handle(KeyPressed("9"))
-    assert CancelTimer in {type(c) for c in commands}
-    assert play_of(commands).prompts == ("goodbye",)
-    assert flow.state is State.CLOSING
-    commands = finish_playback(flow)
-    assert commands[0] == Hangup()
-    assert commands[-1] == Ended("caller_ended")
-    assert flow.state is State.ENDED
+    flow.handle(KeyPressed("1"))
+    commands = flow.handle(KeyPressed("*"))
+    assert departments_of(commands) == [(HEFEI, "back")]
+    assert play_of(commands).prompts[:3] == GREETING_HEFEI
+    assert flow.trail == []
 
 
-def test_keys_during_goodbye_are_recorded_but_change_nothing() -> None:
+def test_nine_turns_the_page_and_keys_then_mean_that_page() -> None:
+    flow = new_call()
+    flow.handle(Started())
+    play = play_of(flow.handle(KeyPressed("9")))
+    assert offered(play) == list(COUNTIES[8:])
+    assert "greeting.hello" not in play.prompts
+    assert "menu.more" not in play.prompts  # the last page
+    assert "menu.back" in play.prompts  # back to the first page
+    commands = flow.handle(KeyPressed("2"))
+    assert departments_of(commands) == [(COUNTIES[9], "chosen")]
+
+
+def test_a_key_past_the_end_of_the_page_is_invalid() -> None:
     flow = new_call()
     flow.handle(Started())
     flow.handle(KeyPressed("9"))
-    assert flow.handle(KeyPressed("1")) == [Step("key", "1", "ignored: closing")]
-    assert flow.state is State.CLOSING
+    commands = flow.handle(KeyPressed("3"))  # the last page has two counties
+    assert play_of(commands).prompts[0] == "menu.invalid"
+    assert flow.department == HEFEI and flow.page == 1
 
 
-def test_two_silences_end_the_call_politely() -> None:
+def test_star_on_a_later_page_goes_back_a_page() -> None:
     flow = new_call()
     flow.handle(Started())
-    first_timer = finish_playback(flow)[0]
-    assert isinstance(first_timer, StartTimer)
-    commands = flow.handle(TimerFired(first_timer.timer_id))
-    assert play_of(commands).prompts == ("menu.no_input", "menu.choices")
-    second_timer = finish_playback(flow)[0]
-    assert isinstance(second_timer, StartTimer)
-    commands = flow.handle(TimerFired(second_timer.timer_id))
-    assert play_of(commands).prompts == ("goodbye",)
-    assert finish_playback(flow)[-1] == Ended("silence")
+    flow.handle(KeyPressed("9"))
+    play = play_of(flow.handle(KeyPressed("*")))
+    assert flow.page == 0
+    assert offered(play) == list(COUNTIES[:8])
+
+
+def test_hash_repeats_the_current_menu() -> None:
+    flow = new_call()
+    first = play_of(flow.handle(Started()))
+    again = play_of(flow.handle(KeyPressed("#")))
+    assert again.prompts == first.prompts
+    assert again.playback_id != first.playback_id
+
+
+# -- choosing another region -----------------------------------------------------
+
+
+def test_zero_lets_the_caller_choose_a_province_then_a_city() -> None:
+    flow = new_call(WUHU)
+    flow.handle(Started())
+    play = play_of(flow.handle(KeyPressed("0")))
+    assert play.prompts[0] == "region.choose_province"
+    assert offered(play) == list(PROVINCES)
+    play = play_of(flow.handle(KeyPressed("4")))  # Anhui
+    assert play.prompts[0] == "region.choose_department"
+    assert offered(play) == [ANHUI, HEFEI, WUHU]
+    commands = flow.handle(KeyPressed("2"))
+    assert departments_of(commands) == [(HEFEI, "chosen")]
+    assert play_of(commands).prompts[:3] == GREETING_HEFEI
+    assert flow.trail == [WUHU]
+
+
+def test_star_in_the_region_menu_climbs_back_to_the_department() -> None:
+    flow = new_call(WUHU)
+    flow.handle(Started())
+    flow.handle(KeyPressed("0"))
+    flow.handle(KeyPressed("4"))
+    assert play_of(flow.handle(KeyPressed("*"))).prompts[0] == "region.choose_province"
+    play = play_of(flow.handle(KeyPressed("*")))
+    assert play.prompts[:3] == ("greeting.hello", "dept.340200", "greeting.hotline")
+    assert flow.menu == "guidance" and flow.department == WUHU
+
+
+def test_an_unplaced_caller_is_asked_for_a_province_first() -> None:
+    flow = new_call(CENTRAL, choose_region=True)
+    commands = flow.handle(Started())
+    assert departments_of(commands) == [(CENTRAL, "routed")]
+    play = play_of(commands)
+    assert play.prompts[:2] == ("greeting.unplaced", "region.choose_province")
+    assert offered(play) == list(PROVINCES)
+    flow.handle(KeyPressed("4"))
+    commands = flow.handle(KeyPressed("1"))
+    assert departments_of(commands) == [(ANHUI, "chosen")]
+
+
+def test_an_unplaced_caller_who_chooses_nothing_stays_with_the_central_department() -> None:
+    flow = new_call(CENTRAL, choose_region=True)
+    flow.handle(Started())
+    play = play_of(silence(flow))
+    assert play.prompts[0] == "menu.no_input"
+    commands = silence(flow)
+    assert Step("note", "no_region_chosen", CENTRAL) in commands
+    assert play_of(commands).prompts[:3] == ("greeting.hello", "dept.000000", "greeting.hotline")
+    assert flow.state is State.PROMPTING  # not hung up: the central department answers
+
+
+# -- silence and invalid keys ------------------------------------------------------
+
+
+def test_two_silences_at_a_department_end_the_call_politely() -> None:
+    flow = new_call()
+    flow.handle(Started())
+    play = play_of(silence(flow))
+    assert play.prompts[0] == "menu.no_input"
+    assert offered(play) == list(COUNTIES[:8])
+    assert play_of(silence(flow)).prompts == ("goodbye",)
+    commands = finish_playback(flow)
+    assert commands[0] == Hangup()
+    assert commands[-1] == Ended("silence")
 
 
 def test_a_key_resets_the_silence_count() -> None:
     flow = new_call()
     flow.handle(Started())
-    timer = finish_playback(flow)[0]
-    assert isinstance(timer, StartTimer)
-    flow.handle(TimerFired(timer.timer_id))
-    flow.handle(KeyPressed("1"))
-    timer = finish_playback(flow)[0]
-    assert isinstance(timer, StartTimer)
-    commands = flow.handle(TimerFired(timer.timer_id))
-    assert play_of(commands).prompts == ("menu.no_input", "menu.choices")
+    silence(flow)
+    flow.handle(KeyPressed("#"))
+    assert play_of(silence(flow)).prompts[0] == "menu.no_input"
 
 
 def test_a_cancelled_timer_firing_late_is_ignored() -> None:
@@ -133,19 +291,40 @@ def test_a_cancelled_timer_firing_late_is_ignored() -> None:
     flow.handle(Started())
     timer = finish_playback(flow)[0]
     assert isinstance(timer, StartTimer)
-    flow.handle(KeyPressed("1"))
+    flow.handle(KeyPressed("#"))
     assert flow.handle(TimerFired(timer.timer_id)) == []
 
 
 def test_invalid_keys_are_explained_and_the_third_ends_the_call() -> None:
-    flow = new_call()
+    flow = new_call(WUHU)
     flow.handle(Started())
-    for _ in range(2):
-        commands = flow.handle(KeyPressed("5"))
-        assert play_of(commands).prompts == ("menu.invalid", "menu.choices")
-    commands = flow.handle(KeyPressed("#"))
+    for key in ("5", "*"):  # no choice 5; nowhere to go back to
+        commands = flow.handle(KeyPressed(key))
+        assert play_of(commands).prompts == ("menu.invalid", "menu.other_region", "menu.repeat")
+    commands = flow.handle(KeyPressed("9"))
     assert play_of(commands).prompts == ("goodbye",)
     assert finish_playback(flow)[-1] == Ended("invalid_input")
+
+
+def test_a_valid_key_resets_the_invalid_count() -> None:
+    flow = new_call(WUHU)
+    flow.handle(Started())
+    flow.handle(KeyPressed("5"))
+    flow.handle(KeyPressed("5"))
+    flow.handle(KeyPressed("#"))
+    assert play_of(flow.handle(KeyPressed("5"))).prompts[0] == "menu.invalid"
+
+
+def test_keys_during_goodbye_are_recorded_but_change_nothing() -> None:
+    flow = new_call(WUHU)
+    flow.handle(Started())
+    for _ in range(3):
+        flow.handle(KeyPressed("5"))
+    assert flow.handle(KeyPressed("1")) == [Step("key", "1", "ignored: closing")]
+    assert flow.state is State.CLOSING
+
+
+# -- hang-ups and failures -----------------------------------------------------------
 
 
 def test_caller_hanging_up_mid_prompt_ends_the_call() -> None:
@@ -166,10 +345,11 @@ def test_hangup_while_waiting_cancels_the_timer() -> None:
 
 
 def test_caller_hanging_up_during_goodbye_keeps_the_decided_reason() -> None:
-    flow = new_call()
+    flow = new_call(WUHU)
     flow.handle(Started())
-    flow.handle(KeyPressed("9"))
-    assert flow.handle(HungUp()) == [Ended("caller_ended")]
+    for _ in range(3):
+        flow.handle(KeyPressed("5"))
+    assert flow.handle(HungUp()) == [Ended("invalid_input")]
 
 
 def test_a_failed_prompt_is_recorded_as_an_error() -> None:
@@ -180,29 +360,6 @@ def test_a_failed_prompt_is_recorded_as_an_error() -> None:
     assert Step("error", "playback_failed", "c1-p1") in commands
 
 
-def test_snapshot_restores_and_resumes_with_an_apology_and_fresh_ids() -> None:
-    flow = new_call()
-    flow.handle(Started())
-    flow.handle(KeyPressed("5"))
-    snap = flow.snapshot()
-    restored = CallFlow.restore("c1", snap, flow.config)
-    assert restored.invalid == 1
-    commands = restored.handle(Resumed())
-    play = play_of(commands)
-    assert play.prompts == ("call.resumed", "menu.choices")
-    assert play.playback_id not in {"c1-p1", "c1-p2"}
-
-
-def test_resuming_a_call_that_was_saying_goodbye_hangs_up() -> None:
-    flow = new_call()
-    flow.handle(Started())
-    flow.handle(KeyPressed("9"))
-    restored = CallFlow.restore("c1", flow.snapshot(), flow.config)
-    commands = restored.handle(Resumed())
-    assert Hangup() in commands
-    assert commands[-1] == Ended("caller_ended")
-
-
 def test_an_impossible_event_names_event_and_state() -> None:
     flow = new_call()
     flow.handle(Started())
@@ -210,8 +367,55 @@ def test_an_impossible_event_names_event_and_state() -> None:
         flow.handle(Started())
 
 
+# -- taking a call back ----------------------------------------------------------------
+
+
+def test_snapshot_restores_where_the_caller_was_and_resumes_with_fresh_ids() -> None:
+    flow = new_call()
+    flow.handle(Started())
+    flow.handle(KeyPressed("9"))
+    flow.handle(KeyPressed("5"))
+    restored = CallFlow.restore("c1", flow.snapshot(), GUIDE, CONFIG)
+    assert (restored.department, restored.page, restored.invalid) == (HEFEI, 1, 1)
+    play = play_of(restored.handle(Resumed()))
+    assert play.prompts[0] == "call.resumed"
+    assert offered(play) == list(COUNTIES[8:])
+    assert play.playback_id not in {"c1-p1", "c1-p2", "c1-p3"}
+
+
+def test_a_restored_call_still_goes_back_where_it_came_from() -> None:
+    flow = new_call()
+    flow.handle(Started())
+    flow.handle(KeyPressed("1"))
+    restored = CallFlow.restore("c1", flow.snapshot(), GUIDE, CONFIG)
+    restored.handle(Resumed())
+    assert departments_of(restored.handle(KeyPressed("*"))) == [(HEFEI, "back")]
+
+
+def test_a_call_at_a_department_no_longer_in_the_directory_chooses_again() -> None:
+    flow = new_call()
+    flow.handle(Started())
+    snapshot = {**flow.snapshot(), "department": "659999"}
+    restored = CallFlow.restore("c1", snapshot, GUIDE, CONFIG)
+    assert (restored.department, restored.menu) == (CENTRAL, "regions")
+    assert play_of(restored.handle(Resumed())).prompts[:2] == (
+        "call.resumed", "region.choose_province",
+    )
+
+
+def test_resuming_a_call_that_was_saying_goodbye_hangs_up() -> None:
+    flow = new_call(WUHU)
+    flow.handle(Started())
+    for _ in range(3):
+        flow.handle(KeyPressed("5"))
+    restored = CallFlow.restore("c1", flow.snapshot(), GUIDE, CONFIG)
+    commands = restored.handle(Resumed())
+    assert Hangup() in commands
+    assert commands[-1] == Ended("invalid_input")
+
+
 def test_an_orphaned_channel_hears_an_apology_and_is_hung_up() -> None:
-    flow = CallFlow("c9", "greeting.000000")
+    flow = CallFlow("c9", GUIDE, CENTRAL)
     commands = flow.handle(Orphaned())
     assert play_of(commands).prompts == ("call.ended_by_system", "goodbye")
     commands = finish_playback(flow)

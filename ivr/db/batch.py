@@ -23,6 +23,7 @@ from ivr.db.ops import (
     CallAnswered,
     CallEnded,
     CallStarted,
+    DepartmentReached,
     FlowStateSaved,
     Op,
     StepTaken,
@@ -120,6 +121,10 @@ class BatchWriter:
                 changes[op.call_id]["answered_at"] = op.at
             elif isinstance(op, FlowStateSaved):
                 changes[op.call_id]["flow_state"] = op.state
+            elif isinstance(op, DepartmentReached):
+                changes[op.call_id].update(
+                    department_code=op.department_code, department_name=op.department_name
+                )
             elif isinstance(op, CallEnded):
                 changes[op.call_id].update(ended_at=op.at, end_reason=op.reason)
         groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)

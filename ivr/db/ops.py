@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-StepKind = Literal["prompt", "key", "route", "note", "error"]
+StepKind = Literal["prompt", "key", "route", "note", "error", "department"]
 
 
 def clip(text: str, limit: int | None = None) -> str:
@@ -89,10 +89,19 @@ class FlowStateSaved:
 
 
 @dataclass(frozen=True, slots=True)
+class DepartmentReached:
+    """The call moved on to another department (voice guidance or the caller's choice)."""
+
+    call_id: str
+    department_code: str
+    department_name: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallEnded:
     call_id: str
     at: datetime
     reason: str
 
 
-Op = CallStarted | CallAnswered | StepTaken | FlowStateSaved | CallEnded
+Op = CallStarted | CallAnswered | StepTaken | FlowStateSaved | DepartmentReached | CallEnded

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, computed_field
 from sqlalchemy import Executable, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -45,6 +45,12 @@ class CallView(BaseModel):
     flow_state: dict[str, Any] | None
     updated_at: datetime
     steps: list[StepView]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def departments(self) -> list[str]:
+        """Every department the call passed through, in order (codes)."""
+        return [step.value for step in self.steps if step.kind == "department"]
 
 
 # Steps come in a second query for all the calls at once, ordered by the

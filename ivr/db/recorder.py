@@ -27,6 +27,7 @@ from ivr.db.ops import (
     CallAnswered,
     CallEnded,
     CallStarted,
+    DepartmentReached,
     FlowStateSaved,
     Op,
     StepKind,
@@ -194,6 +195,16 @@ class Recorder:
 
     def flow_state(self, call_id: str, state: dict[str, Any]) -> None:
         self._submit(lambda: FlowStateSaved(clip(call_id, models.ID_MAX), json_snapshot(state)))
+
+    def department_reached(self, call_id: str, code: str, name: str) -> None:
+        """The department the call is at now; the `department` steps keep the way there."""
+        self._submit(
+            lambda: DepartmentReached(
+                clip(call_id, models.ID_MAX),
+                clip(code, models.DEPARTMENT_CODE_MAX),
+                clip(name, models.DEPARTMENT_NAME_MAX),
+            )
+        )
 
     def call_ended(self, call_id: str, at: datetime, reason: str) -> None:
         self._submit(
