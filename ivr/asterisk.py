@@ -174,6 +174,8 @@ def template_values(settings: Settings, lay: Layout) -> dict[str, str]:
         "ari_user": settings.ari_user,
         "ari_password": settings.ari_password,
         "ari_app": settings.ari_app,
+        "origin_variable": settings.origin_variable,
+        "origin_header": settings.origin_header,
         "http_session_limit": str(settings.asterisk_http_session_limit),
         "sip_host": settings.sip_host,
         "sip_port": str(settings.sip_port),

@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from ivr import directory_cli
 from ivr.errors import DataError, IvrError
 from ivr.settings import Settings
 
@@ -77,13 +78,17 @@ def _parser() -> argparse.ArgumentParser:
     route = sub.add_parser("route", help="explain which department a call reaches")
     route.add_argument("--caller", required=True, help="the caller's number as Asterisk sees it")
     route.add_argument("--dialed", default="12371", help="digits dialed (default 12371)")
+    route.add_argument("--origin", default="",
+                       help="where the carrier says the call is from: division or area code")
     route.add_argument("--json", action="store_true")
     route.set_defaults(handler=_route)
+
+    directory_cli.add_parser(sub)
 
     call = sub.add_parser("call", help="place a real SIP call through Asterisk with SIPp")
     call.add_argument("--from", dest="caller", required=True, help="caller number")
     call.add_argument("--to", default="12371", help="digits to dial (default 12371)")
-    call.add_argument("--keys", default="", help="keys to press, e.g. 1,9")
+    call.add_argument("--keys", default="", help="keys to press, e.g. 5,*")
     call.add_argument("--first-key", type=float, default=DEFAULT_FIRST_KEY_S, metavar="S",
                       help="seconds after answer of the first key")
     call.add_argument("--gap", type=float, default=DEFAULT_KEY_GAP_S, metavar="S",
@@ -107,7 +112,7 @@ def _asterisk(settings: Settings, args: argparse.Namespace) -> int:
     from ivr.service import build_prompts, fallback_sounds, load_directory
 
     if args.action == "up":
-        catalog = build_prompts(settings, load_directory())
+        catalog = build_prompts(settings, load_directory(settings))
         print(asterisk.up(settings, fallback_sounds(settings, catalog)))
     elif args.action == "down":
         print(asterisk.down(settings))
@@ -133,16 +138,16 @@ def _db(settings: Settings, _: argparse.Namespace) -> int:
 def _prompts(settings: Settings, _: argparse.Namespace) -> int:
     from ivr.service import build_prompts, load_directory
 
-    catalog = build_prompts(settings, load_directory())
+    catalog = build_prompts(settings, load_directory(settings))
     print(f"{len(catalog)} prompts in {settings.prompt_build_dir}")
     return 0
 
 
-def _route(_settings: Settings, args: argparse.Namespace) -> int:
+def _route(settings: Settings, args: argparse.Namespace) -> int:
     from ivr.directory import explain
     from ivr.service import load_directory
 
-    route = load_directory().resolve(args.caller, args.dialed)
+    route = load_directory(settings).resolve(args.caller, args.dialed, args.origin)
     print(explain(route, as_json=args.json))
     return 0
 
@@ -165,8 +170,19 @@ def _call(settings: Settings, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"sip": _result_json(result), "record": record}, indent=2))
     else:
-        print(_describe(result, record))
+        print(_describe(result, record, _prompt_texts(settings)))
     return 0 if result.answered and record is not None else 1
+
+
+def _prompt_texts(settings: Settings) -> dict[str, str]:
+    """What each prompt says, from the built prompts; empty if there are none here."""
+    from ivr.prompts import Catalog
+
+    try:
+        catalog = Catalog.load(settings.prompt_build_dir)
+    except IvrError:
+        return {}
+    return {prompt_id: entry.text for prompt_id, entry in catalog.entries.items()}
 
 
 def wait_for_record(
@@ -202,7 +218,7 @@ def _result_json(result: Any) -> dict[str, Any]:
     }
 
 
-def _describe(result: Any, record: dict[str, Any] | None) -> str:
+def _describe(result: Any, record: dict[str, Any] | None, texts: dict[str, str]) -> str:
     lines = [
         f"SIP: {'answered' if result.answered else 'not answered'} "
         f"(final {result.final_status}), ended by {result.ended_by}, "
@@ -215,12 +231,20 @@ def _describe(result: Any, record: dict[str, Any] | None) -> str:
         )
         return "\n".join(lines)
     lines.append(
-        f"Department: {record['department_name']} ({record['department_code']}), "
-        f"by {record['route_rule']} {record['route_read']!r}"
+        f"Routed by {record['route_rule']} {record['route_read']!r}; "
+        f"ended at {record['department_name']} ({record['department_code']})"
     )
-    for step in record.get("steps", []):
-        detail = f" ({step['detail']})" if step.get("detail") else ""
-        lines.append(f"  {step['kind']:>6}: {step['value']}{detail}")
+    heard: list[str] = []
+    for step in [*record.get("steps", []), None]:
+        if step is not None and step["kind"] == "prompt":
+            heard.append(texts.get(step["value"], f"[{step['value']}]"))
+            continue
+        if heard:  # the prompts played in a row (a key cuts them short)
+            lines.append(f"  {'played':>10}: {' '.join(heard)}")
+            heard = []
+        if step is not None:
+            detail = f" ({step['detail']})" if step.get("detail") else ""
+            lines.append(f"  {step['kind']:>10}: {step['value']}{detail}")
     lines.append(f"Ended: {record.get('end_reason') or 'still in progress'}")
     return "\n".join(lines)
 

@@ -1,9 +1,11 @@
 """`ivr serve`: the controller process, assembled from its parts.
 
-Start-up order matters and is expressed as aiohttp cleanup contexts: the
-database (migrated) and the recorder first, then the ARI connection and the
-controller. A context's cleanup runs only if its start-up finished, in
-reverse order, so pending records are flushed after the last call stopped.
+Start-up order matters. The directory comes from the database first (migrated,
+and seeded from routing/departments.csv if it has none), because the prompts
+are built from it before the app starts. Then aiohttp cleanup contexts: the
+database and the recorder, then the ARI connection and the controller. A
+context's cleanup runs only if its start-up finished, in reverse order, so
+pending records are flushed after the last call stopped.
 """
 
 from __future__ import annotations
@@ -12,19 +14,24 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr import prompts
 from ivr.ari.client import AriClient
 from ivr.controller import Controller
+from ivr.db import directory as stored
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
 from ivr.db.recorder import Recorder
 from ivr.directory import Directory
+from ivr.directory_build import for_import
+from ivr.errors import ConfigError
 from ivr.settings import REPO_ROOT, Settings
 from ivr.web import ARI, CLOCK, CONTROLLER, SESSIONS, SETTINGS, add_routes
 
@@ -49,12 +56,51 @@ def make_clock(settings: Settings) -> Callable[[], datetime]:
     return lambda: fixed + timedelta(seconds=time.monotonic() - started)
 
 
-def load_directory() -> Directory:
-    return Directory.load(DIRECTORY_FILE)
+async def database_directory(settings: Settings, seed_file: Path = DIRECTORY_FILE) -> Directory:
+    """The directory the controllers route by, from the database (migrated
+    first); a database without one is seeded from `seed_file`."""
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        return await _load_or_seed(make_sessionmaker(engine), seed_file)
+    finally:
+        await engine.dispose()
+
+
+def load_directory(settings: Settings) -> Directory:
+    """`database_directory` for the command line, outside any event loop."""
+    return asyncio.run(database_directory(settings))
+
+
+async def _load_or_seed(
+    sessions: async_sessionmaker[AsyncSession], seed_file: Path
+) -> Directory:
+    async with sessions() as session:
+        directory = await stored.load_directory(session)
+    if directory is not None:
+        return directory
+    departments, ranges, packages = for_import(seed_file)
+    async with sessions() as session, session.begin():
+        record = await stored.seed_directory(session, departments, ranges, packages)
+    if record is not None:
+        log.info(
+            "directory imported from %s: %d departments, %d area codes, %d mobile ranges",
+            record.source,
+            record.departments,
+            record.area_codes,
+            record.mobile_ranges,
+        )
+    async with sessions() as session:
+        directory = await stored.load_directory(session)
+    if directory is None:
+        raise ConfigError("the directory vanished from the database right after its import")
+    return directory
 
 
 def build_prompts(settings: Settings, directory: Directory) -> prompts.Catalog:
-    return prompts.build(PROMPT_SPEC, directory, settings.prompt_build_dir)
+    return prompts.build(
+        PROMPT_SPEC, directory, settings.prompt_build_dir, settings.prompt_render_cache
+    )
 
 
 def fallback_sounds(settings: Settings, catalog: prompts.Catalog) -> dict[str, Path]:
@@ -118,8 +164,16 @@ def make_app(settings: Settings, directory: Directory, catalog: prompts.Catalog)
     return app
 
 
+def _seed(settings: Settings) -> None:
+    asyncio.run(database_directory(settings))
+
+
 def serve(settings: Settings) -> None:
-    directory = load_directory()
+    # Seeding reads phonenumbers' data (about 100 MB in memory) for the mobile
+    # ranges: do it in a child process, so the controller never holds it.
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        pool.submit(_seed, settings).result()
+    directory = load_directory(settings)
     catalog = build_prompts(settings, directory)
     app = make_app(settings, directory, catalog)
     log.info(

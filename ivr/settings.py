@@ -21,6 +21,10 @@ def _home() -> Path:
     return Path(os.path.expanduser("~"))
 
 
+# A channel variable or header name, written into the dialplan as it is.
+_DIALPLAN_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="IVR_", extra="ignore")
 
@@ -56,6 +60,11 @@ class Settings(BaseSettings):
     # Where callers' SIP comes from (the carrier's trunk in production):
     # comma-separated networks, identified by address without registration.
     sip_caller_networks: str = "127.0.0.0/8"
+    # Where the carrier says a call comes from (routing rule 1, before any
+    # number): a channel variable the trunk's context sets, else a SIP header.
+    # Either holds a division code (340100) or an area code (0551).
+    origin_variable: str = Field(default="IVR_ORIGIN", pattern=_DIALPLAN_NAME)
+    origin_header: str = Field(default="X-12371-Origin", pattern=_DIALPLAN_NAME)
     rtp_start: int = 20000
     rtp_end: int = 29999
     # A caller that vanishes without a BYE is hung up after this many seconds
@@ -104,6 +113,11 @@ class Settings(BaseSettings):
     @property
     def prompt_build_dir(self) -> Path:
         return self.state_dir / "prompts"
+
+    @property
+    def prompt_render_cache(self) -> Path:
+        """Rendered audio by input hash, shared by every build on this machine."""
+        return self.cache_dir / "prompt-renders"
 
     @property
     def asterisk_dir(self) -> Path:

@@ -96,6 +96,9 @@ def _default_call_id() -> str:
 
 _CALLER_RE = re.compile(r"[A-Za-z0-9+._-]{0,64}")
 _TO_RE = re.compile(r"[0-9*+]{1,32}")
+_ORIGIN_RE = re.compile(r"[0-9]{0,12}")
+# The header a carrier uses to say where a call comes from (IVR_ORIGIN_HEADER).
+ORIGIN_HEADER = "X-12371-Origin"
 _CALL_ID_RE = re.compile(r"[A-Za-z0-9._~+!*-]{1,100}(@[A-Za-z0-9._~+!*:-]{1,100})?")
 
 
@@ -115,12 +118,14 @@ class CallPlan:
     actions: tuple[Action, ...] = ()
     call_id: str = field(default_factory=_default_call_id)
     offer_pcma: bool = False
+    origin: str = ""  # sent as ORIGIN_HEADER, as a carrier would
     max_call_s: float = DEFAULT_MAX_CALL_S
     answer_timeout_s: float = DEFAULT_ANSWER_TIMEOUT_S
 
     def __post_init__(self) -> None:
         _check(_CALLER_RE.fullmatch(self.caller), "caller", self.caller)
         _check(_TO_RE.fullmatch(self.to), "to", self.to)
+        _check(_ORIGIN_RE.fullmatch(self.origin), "origin", self.origin)
         _check(_CALL_ID_RE.fullmatch(self.call_id), "call_id", self.call_id)
         _check(self.max_call_s > 0 and self.answer_timeout_s > 0, "timeouts", self.max_call_s)
         for i, action in enumerate(self.actions):
@@ -237,6 +242,7 @@ class _Dialog:
         tag = hashlib.sha1(plan.call_id.encode()).hexdigest()[:16]
         self.from_ = _from_header(plan.caller, tag)
         self.contact = "Contact: <sip:[local_ip]:[local_port]>\nMax-Forwards: 70"
+        self.origin = f"{ORIGIN_HEADER}: {plan.origin}\n" if plan.origin else ""
 
     def headers(self, branch: str = "[branch]", to_tag: str = "[peer_tag_param]") -> str:
         return (f"Via: SIP/2.0/[transport] [local_ip]:[local_port];branch={branch};rport\n"
@@ -245,7 +251,7 @@ class _Dialog:
     def invite(self) -> str:
         return _send(
             f"INVITE {self.uri} SIP/2.0\n{self.headers(to_tag='')}\nCSeq: 1 INVITE\n"
-            f"{self.contact}\nUser-Agent: ivr12371-sipcall\n"
+            f"{self.contact}\nUser-Agent: ivr12371-sipcall\n{self.origin}"
             "Allow: INVITE, ACK, BYE, CANCEL, OPTIONS\nContent-Type: application/sdp\n"
             f"Content-Length: [len]\n\n{_sdp(self.plan.offer_pcma)}", retrans=True)
 
