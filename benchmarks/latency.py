@@ -71,8 +71,10 @@ def install_baseline(platform: Platform) -> None:
     lay = asterisk.layout(platform.settings)
     catalog = Catalog.load(platform.settings.prompt_build_dir)
     sounds = lay.host(lay.sounds)
-    shutil.copyfile(catalog.path("greeting.000000"), sounds / "bench-greeting.wav")
-    shutil.copyfile(catalog.path("menu.choices"), sounds / "bench-choices.wav")
+    # SIPp's caller id `sipp` places no call: the controller greets it and
+    # asks for a province; the baseline plays the same two prompts.
+    shutil.copyfile(catalog.path("greeting.unplaced"), sounds / "bench-greeting.wav")
+    shutil.copyfile(catalog.path("region.choose_province"), sounds / "bench-choices.wav")
     local = lay.host(lay.etc / "extensions_local.conf")
     local.write_text(BASELINE.format(exten=BASELINE_EXTEN))
     asterisk.cli_command(platform.settings, lay, "dialplan reload")

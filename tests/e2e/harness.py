@@ -23,9 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ivr import asterisk
+from ivr.callermedia import Action
 from ivr.cli import wait_for_record
 from ivr.settings import Settings
-from ivr.sipcall import CallPlan, CallResult, place_call
+from ivr.sipcall import CallPlan, CallResult, place_call, presses
 
 REPO = Path(__file__).resolve().parents[2]
 IVR = [sys.executable, "-m", "ivr"]
@@ -33,6 +34,14 @@ IVR = [sys.executable, "-m", "ivr"]
 DIGIT_TIMEOUT_S = 2.0
 CONTROLLER_START_S = 60.0
 RECORD_WAIT_S = 15.0
+# A key no menu of a department without a page behind it offers: three of
+# them make the IVR say goodbye and hang up (`invalid_input`).
+INVALID_KEY = "*"
+
+
+def invalid_keys(start_s: float, gap_s: float = 1.0) -> tuple[Action, ...]:
+    """Three invalid keys from `start_s`: the IVR ends the call itself."""
+    return presses(*((start_s + n * gap_s, INVALID_KEY) for n in range(3)))
 
 
 def _free_port(kind: int) -> int:
@@ -104,6 +113,10 @@ class Platform:
         # leave nothing of it behind.
         lay = asterisk.layout(self.settings)
         if lay.root is not None:
+            # Asterisk's log stays with the test's files, for a failure's post-mortem.
+            log = lay.host(lay.log / "messages.log")
+            if log.is_file():
+                shutil.copyfile(log, self.state_dir / "asterisk-messages.log")
             shutil.rmtree(lay.host(lay.base), ignore_errors=True)
 
     def controller_log(self) -> str:

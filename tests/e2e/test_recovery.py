@@ -13,9 +13,9 @@ import pytest
 from ivr import asterisk
 from ivr.callermedia import Audio, Hangup, Pause
 from ivr.prompts import Catalog
-from ivr.sipcall import CallPlan, place_call, presses
+from ivr.sipcall import CallPlan, place_call
 
-from .harness import Platform
+from .harness import Platform, invalid_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -56,18 +56,18 @@ async def test_controller_reconnects_by_itself_after_asterisk_is_killed(
     assert platform.controller is not None and platform.controller.poll() is None
 
     result, record = await platform.call(
-        CallPlan(caller="055162345678", actions=presses((1.5, "9")))
+        CallPlan(caller="055162345678", actions=invalid_keys(1.5))
     )
     assert result.answered and result.ended_by == "asterisk"
-    assert record is not None and record["end_reason"] == "caller_ended"
+    assert record is not None and record["end_reason"] == "invalid_input"
 
 
 async def test_a_call_in_the_menu_is_taken_back_after_the_controller_is_killed(
     platform: Platform,
 ) -> None:
-    # The caller waits in the greeting, and presses 9 long after the
+    # The caller waits in the menu, and presses keys long after the
     # controller was killed and restarted.
-    plan = CallPlan(caller="02154321000", actions=presses((14.0, "9")), max_call_s=40)
+    plan = CallPlan(caller="02154321000", actions=invalid_keys(14.0), max_call_s=40)
     call = asyncio.create_task(platform.call(plan))
     await asyncio.sleep(3.0)
     in_stasis = platform.ari_channels()
@@ -83,7 +83,7 @@ async def test_a_call_in_the_menu_is_taken_back_after_the_controller_is_killed(
     assert "resumed" in notes
     prompts = [step["value"] for step in record["steps"] if step["kind"] == "prompt"]
     assert "call.resumed" in prompts
-    assert record["end_reason"] == "caller_ended"
+    assert record["end_reason"] == "invalid_input"
     platform.wait_no_channels()
 
 
@@ -125,14 +125,14 @@ async def test_the_controller_runs_on_postgresql(platform: Platform) -> None:
     await asyncio.to_thread(platform.start_controller, IVR_DATABASE_URL=url)
     try:
         result, record = await platform.call(
-            CallPlan(caller="02584001234", actions=presses((1.5, "9")))
+            CallPlan(caller="02584001234", actions=invalid_keys(1.5))
         )
         assert result.answered
         assert record is not None
         assert record["department_code"] == "320100"
-        assert record["end_reason"] == "caller_ended"
+        assert record["end_reason"] == "invalid_input"
         stored = await _stored_end_reason(url, record["id"])
-        assert stored == "caller_ended", "the record must be in PostgreSQL itself"
+        assert stored == "invalid_input", "the record must be in PostgreSQL itself"
     finally:
         platform.stop_controller()
         await asyncio.to_thread(platform.start_controller)
