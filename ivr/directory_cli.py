@@ -123,9 +123,12 @@ def _stats(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+LEVELS = ("central", "province", "city", "county")
+
+
 def stats(directory: Directory) -> dict[str, Any]:
     """Counts by level, area codes, mobile ranges, and every gap."""
-    levels = Counter(d.level for d in directory)
+    levels = Counter[str](d.level for d in directory)
     gaps = [
         {"code": d.code, "name": d.name, "gap": "no area code"}
         for d in directory
@@ -137,8 +140,10 @@ def stats(directory: Directory) -> dict[str, Any]:
         for d in directory
         if prefecture_level(d) and d.code not in reached
     ]
+    # The levels' counts sit at the top, where a script looks for them first.
     return {
-        "levels": {level: levels[level] for level in ("central", "province", "city", "county")},
+        **{level: levels[level] for level in LEVELS},
+        "departments": len(directory),
         "area_codes": len(directory.area_codes()),
         "mobile_ranges": directory.mobile_range_count(),
         "gaps": sorted(gaps, key=lambda gap: (gap["gap"], gap["code"])),
@@ -149,7 +154,7 @@ def stats_text(found: dict[str, Any]) -> str:
     gaps: list[dict[str, str]] = found["gaps"]
     kinds = Counter(gap["gap"] for gap in gaps)
     lines = [
-        f"departments:   {sum(found['levels'].values())} ({_levels_text(found['levels'])})",
+        f"departments:   {found['departments']} ({_levels_text(found)})",
         f"area codes:    {found['area_codes']}",
         f"mobile ranges: {found['mobile_ranges']}",
         f"gaps:          {len(gaps)} ("
@@ -161,9 +166,7 @@ def stats_text(found: dict[str, Any]) -> str:
 
 
 def _levels_text(levels: Mapping[str, int]) -> str:
-    return ", ".join(
-        f"{levels[level]} {level}" for level in ("central", "province", "city", "county")
-    )
+    return ", ".join(f"{levels[level]} {level}" for level in LEVELS)
 
 
 @asynccontextmanager
