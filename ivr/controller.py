@@ -59,11 +59,31 @@ EVENTS_USED = [
 ]
 
 
+# Asking Asterisk to stop a playback again this many times at most.
+STOP_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class PlaybackCheck:
+    """Time to ask Asterisk whether a playback still runs.
+
+    Asterisk 22 can lose the end of a playback of several media: a stop that
+    lands between two pieces can end it with no PlaybackFinished, or leave
+    it running with the next prompt queued behind. A prompt whose end never
+    comes would leave the caller in silence, so every prompt is checked once
+    it should have ended, and every stop once it should have taken effect.
+    """
+
+    playback_id: str
+    stopped: bool  # we asked Asterisk to stop it
+    attempt: int = 1
+
+
 @dataclass
 class Call:
     call_id: str
     flow: CallFlow
-    queue: asyncio.Queue[FlowEvent] = field(default_factory=asyncio.Queue)
+    queue: asyncio.Queue[FlowEvent | PlaybackCheck] = field(default_factory=asyncio.Queue)
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
     saved_state: dict[str, Any] | None = None
@@ -178,18 +198,12 @@ class Controller:
         try:
             while call.flow.state is not flow.State.ENDED:
                 event = await call.queue.get()
-                try:
-                    commands = call.flow.handle(event)
-                except flow.FlowError as exc:
-                    log.error("call %s: %s", call.call_id, exc)
-                    commands = [flow.Hangup(), flow.Ended("internal_error")]
-                    call.flow.state = flow.State.ENDED
-                for command in commands:
-                    await self._execute(call, command)
-                snapshot = call.flow.snapshot()
-                if snapshot != call.saved_state:
-                    call.saved_state = snapshot
-                    self._recorder.flow_state(call.call_id, snapshot)
+                if isinstance(event, PlaybackCheck):
+                    await self._check_playback(call, event)
+                    continue
+                if isinstance(event, flow.PlaybackEnded):
+                    self._disarm(call, event.playback_id)
+                await self._handle(call, event)
         except AriError as exc:
             # Asterisk refused a command the call needs: hang up rather than
             # leave the caller in silence in Stasis.
@@ -203,6 +217,56 @@ class Controller:
             for handle in call.timers.values():
                 handle.cancel()
             self.calls.pop(call.call_id, None)
+
+    async def _handle(self, call: Call, event: FlowEvent) -> None:
+        try:
+            commands = call.flow.handle(event)
+        except flow.FlowError as exc:
+            log.error("call %s: %s", call.call_id, exc)
+            commands = [flow.Hangup(), flow.Ended("internal_error")]
+            call.flow.state = flow.State.ENDED
+        for command in commands:
+            await self._execute(call, command)
+        snapshot = call.flow.snapshot()
+        if snapshot != call.saved_state:
+            call.saved_state = snapshot
+            self._recorder.flow_state(call.call_id, snapshot)
+
+    # -- playbacks Asterisk lost track of -----------------------------------------------
+
+    def _arm(self, call: Call, check: PlaybackCheck, seconds: float) -> None:
+        self._disarm(call, check.playback_id)
+        loop = asyncio.get_running_loop()
+        handle = loop.call_later(seconds, call.queue.put_nowait, check)
+        call.timers[f"check:{check.playback_id}"] = handle
+
+    def _disarm(self, call: Call, playback_id: str) -> None:
+        handle = call.timers.pop(f"check:{playback_id}", None)
+        if handle is not None:
+            handle.cancel()
+
+    async def _check_playback(self, call: Call, check: PlaybackCheck) -> None:
+        playback_id = check.playback_id
+        call.timers.pop(f"check:{playback_id}", None)
+        try:
+            running = await self._ari.playback_exists(playback_id)
+        except AriUnavailable:
+            return  # the recovery after the reconnect settles the call
+        now = self._now()
+        if check.stopped:
+            if running and check.attempt < STOP_ATTEMPTS:
+                log.warning("call %s: playback %s ignored a stop", call.call_id, playback_id)
+                self._recorder.step(call.call_id, now, "error", "stop_ignored", playback_id)
+                await self._ari_call(call, self._ari.stop_playback(playback_id), gone_ok=True)
+                retry = PlaybackCheck(playback_id, stopped=True, attempt=check.attempt + 1)
+                self._arm(call, retry, self._settings.stop_check)
+            return
+        if running:  # still playing, or queued behind another: look again later
+            self._arm(call, check, self._settings.playback_grace)
+        elif call.flow.playback_id == playback_id:
+            log.warning("call %s: playback %s ended unreported", call.call_id, playback_id)
+            self._recorder.step(call.call_id, now, "error", "playback_end_lost", playback_id)
+            await self._handle(call, flow.PlaybackEnded(playback_id, "done"))
 
     async def _abandon(self, call: Call, reason: str) -> None:
         self._recorder.call_ended(call.call_id, self._now(), reason)
@@ -228,8 +292,12 @@ class Controller:
                 base = self._settings.prompt_base_url
                 media = [self._catalog.media_uri(prompt, base) for prompt in prompts]
                 await self._ari_call(call, self._ari.play(channel, playback_id, media))
+                length = sum(self._catalog.duration_ms(prompt) for prompt in prompts) / 1000
+                check = PlaybackCheck(playback_id, stopped=False)
+                self._arm(call, check, length + self._settings.playback_grace)
             case flow.StopPlayback(playback_id):
                 await self._ari_call(call, self._ari.stop_playback(playback_id), gone_ok=True)
+                self._arm(call, PlaybackCheck(playback_id, stopped=True), self._settings.stop_check)
             case flow.StartTimer(timer_id, seconds):
                 loop = asyncio.get_running_loop()
                 fired = flow.TimerFired(timer_id)

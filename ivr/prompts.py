@@ -162,6 +162,9 @@ class Catalog:
     def text(self, prompt_id: str) -> str:
         return self._entry(prompt_id).text
 
+    def duration_ms(self, prompt_id: str) -> int:
+        return self._entry(prompt_id).duration_ms
+
     def media_uri(self, prompt_id: str, base_url: str) -> str:
         """What ARI plays: Asterisk fetches the file over HTTP and caches it by URL."""
         return f"sound:{base_url.rstrip('/')}/prompts/{self.file(prompt_id)}"

@@ -86,6 +86,10 @@ class Settings(BaseSettings):
     digit_timeout: float = 5.0
     max_silences: int = 2
     max_invalid: int = 3
+    # A prompt's end not reported this long after it should have come, or a
+    # stop not taken effect after `stop_check`, is checked with Asterisk.
+    playback_grace: float = 2.0
+    stop_check: float = 1.0
     # How long a call waits for Asterisk to confirm a command before giving up.
     command_timeout: float = 10.0
 

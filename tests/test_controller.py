@@ -512,6 +512,44 @@ async def test_asterisk_gone_during_a_call_ends_its_record(rig: Rig, node: Node)
     await run_short_call(rig, "1763892000.54")
 
 
+# Playbacks Asterisk loses track of ------------------------------------------------------
+
+
+async def test_a_prompt_that_ends_unreported_does_not_leave_the_caller_in_silence(
+    rig: Rig, node: Node
+) -> None:
+    fake = rig.fake
+    channel = "1763892000.55"
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    await rig.wait_play(channel)
+    await fake.dtmf(channel, END_KEY)
+    assert await rig.wait_play(channel, 2) == rig.media("goodbye")
+    # The goodbye ends, but Asterisk never says so.
+    fake.playbacks.pop(f"{channel}-p2")
+    view = await rig.call_done(channel)
+    assert view.end_reason == ENDED
+    assert ("error", "playback_end_lost", f"{channel}-p2") in summary(view)
+    assert f"GET /playbacks/{channel}-p2" in fake.calls_of(channel)
+    assert fake.calls_of(channel)[-1] == f"DELETE /channels/{channel}"
+
+
+async def test_a_stop_asterisk_ignores_is_sent_again(rig: Rig, node: Node) -> None:
+    fake = rig.fake
+    channel = "1763892000.56"
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    await rig.wait_play(channel)
+    fake.stops_to_ignore = 1
+    await fake.dtmf(channel, "#")
+    await rig.wait_play(channel, 2)
+    stops = f"DELETE /playbacks/{channel}-p1"
+    await wait_until(lambda: fake.calls_of(channel).count(stops) == 2, what="the stop again")
+    assert f"{channel}-p1" not in fake.playbacks
+    view = await rig.wait_record(
+        channel, lambda v: any(s.value == "stop_ignored" for s in v.steps), "the error step"
+    )
+    assert ("error", "stop_ignored", f"{channel}-p1") in summary(view)
+
+
 # Reconnecting and recovering -----------------------------------------------------------------
 
 
