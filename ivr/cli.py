@@ -37,8 +37,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Alembic announces every plugin at INFO; only its migrations matter.
+    # Alembic announces every plugin and its dialect at INFO on every command;
+    # only the migrations it runs matter.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").addFilter(_only_migrations)
     try:
         settings = Settings()
     except ValidationError as exc:
@@ -52,6 +54,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _only_migrations(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith(("Context impl", "Will assume"))
 
 
 def _parser() -> argparse.ArgumentParser:
