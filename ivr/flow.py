@@ -209,6 +209,9 @@ class CallFlow:
             "silences": self.silences,
             "invalid": self.invalid,
             "counter": self.counter,
+            # Asterisk plays on when the controller dies: whoever takes the
+            # call back must stop this first, or its prompt queues behind.
+            "playback_id": self.playback_id,
             "end_reason": self.end_reason,
         }
 
@@ -237,6 +240,7 @@ class CallFlow:
             invalid=int(data.get("invalid", 0)),
             # Ids issued before the crash must never be reused.
             counter=int(data.get("counter", 0)) + 100,
+            playback_id=data.get("playback_id"),
             end_reason=data.get("end_reason"),
         )
 
@@ -359,7 +363,11 @@ class CallFlow:
         note = Step("note", "resumed", self.state.value)
         if self.state is State.CLOSING:
             return [note, Hangup(), *self._end(self.end_reason or "caller_ended")]
-        return [note, *self._play(PROMPT_RESUMED, *self._intro(), *self._menu_prompts())]
+        # The prompt the previous controller started may still be playing.
+        stale = [StopPlayback(self.playback_id)] if self.playback_id else []
+        self.timer_id = None  # its timer died with the previous controller
+        prompts = (PROMPT_RESUMED, *self._intro(), *self._menu_prompts())
+        return [note, *stale, *self._play(*prompts)]
 
     def _on_orphaned(self, _: Event) -> list[Command]:
         self.end_reason = "ended_after_recovery"

@@ -383,6 +383,22 @@ def test_snapshot_restores_where_the_caller_was_and_resumes_with_fresh_ids() -> 
     assert play.playback_id not in {"c1-p1", "c1-p2", "c1-p3"}
 
 
+def test_resuming_stops_the_prompt_the_previous_controller_left_playing() -> None:
+    flow = new_call()
+    first = play_of(flow.handle(Started()))
+    restored = CallFlow.restore("c1", flow.snapshot(), GUIDE, CONFIG)
+    commands = restored.handle(Resumed())
+    assert commands.index(StopPlayback(first.playback_id)) < commands.index(play_of(commands))
+
+
+def test_resuming_a_call_waiting_for_a_key_stops_nothing() -> None:
+    flow = new_call()
+    flow.handle(Started())
+    finish_playback(flow)
+    restored = CallFlow.restore("c1", flow.snapshot(), GUIDE, CONFIG)
+    assert only(restored.handle(Resumed()), StopPlayback) == []
+
+
 def test_a_restored_call_still_goes_back_where_it_came_from() -> None:
     flow = new_call()
     flow.handle(Started())

@@ -84,6 +84,10 @@ async def test_a_call_in_the_menu_is_taken_back_after_the_controller_is_killed(
     prompts = [step["value"] for step in record["steps"] if step["kind"] == "prompt"]
     assert "call.resumed" in prompts
     assert record["end_reason"] == "invalid_input"
+    # The prompt the killed controller started was stopped, not left playing
+    # with the apology and every answer to a key queued behind it.
+    errors = [(s["value"], s["detail"]) for s in record["steps"] if s["kind"] == "error"]
+    assert errors == []
     platform.wait_no_channels()
 
 
