@@ -3,8 +3,8 @@
 Theory of operation
 -------------------
 The controller turns what Asterisk reports about a call (a key press, the end
-of a prompt, a hang-up) into the events below and hands them, one at a time
-and in order, to that call's `CallFlow`. `handle()` returns the commands the
+of a prompt, a hang-up) into the events of `ivr/flow_events.py` and hands
+them, one at a time and in order, to that call's `CallFlow`. `handle()` returns the commands the
 call needs next (answer, play these prompts, stop that playback, start a
 timer, hang up) plus the steps to record; the controller carries them out.
 Nothing here touches the network, the clock or the database, so every rule of
@@ -39,102 +39,55 @@ from typing import Any, Literal, TypeAlias
 
 from ivr import guide as menus
 from ivr.errors import IvrError
+from ivr.flow_events import (
+    Answer,
+    CancelTimer,
+    Command,
+    Ended,
+    Event,
+    Hangup,
+    HungUp,
+    KeyPressed,
+    Orphaned,
+    Play,
+    PlaybackEnded,
+    PlaybackOutcome,
+    Resumed,
+    Started,
+    StartTimer,
+    Step,
+    StopPlayback,
+    TimerFired,
+)
 from ivr.guide import Guide
 
-# -- events -------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Started:
-    """The call entered the application."""
-
-
-@dataclass(frozen=True)
-class KeyPressed:
-    digit: str
-
-
-PlaybackOutcome: TypeAlias = Literal["done", "stopped", "failed"]
-
-
-@dataclass(frozen=True)
-class PlaybackEnded:
-    playback_id: str
-    outcome: PlaybackOutcome
-
-
-@dataclass(frozen=True)
-class TimerFired:
-    timer_id: str
-
-
-@dataclass(frozen=True)
-class HungUp:
-    """The caller hung up (or the channel went away)."""
-
-
-@dataclass(frozen=True)
-class Resumed:
-    """A controller took this call back after the previous one died."""
-
-
-@dataclass(frozen=True)
-class Orphaned:
-    """A channel of ours whose call record was lost: end it politely."""
-
-
-Event: TypeAlias = Started | KeyPressed | PlaybackEnded | TimerFired | HungUp | Resumed | Orphaned
-
-# -- commands -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Answer:
-    pass
-
-
-@dataclass(frozen=True)
-class Play:
-    playback_id: str
-    prompts: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class StopPlayback:
-    playback_id: str
-
-
-@dataclass(frozen=True)
-class StartTimer:
-    timer_id: str
-    seconds: float
-
-
-@dataclass(frozen=True)
-class CancelTimer:
-    timer_id: str
-
-
-@dataclass(frozen=True)
-class Hangup:
-    pass
-
-
-@dataclass(frozen=True)
-class Step:
-    """A line of the call's record: a prompt played, a key pressed, a note."""
-
-    kind: Literal["prompt", "key", "note", "error", "department"]
-    value: str
-    detail: str | None = None
-
-
-@dataclass(frozen=True)
-class Ended:
-    reason: str
-
-
-Command: TypeAlias = Answer | Play | StopPlayback | StartTimer | CancelTimer | Hangup | Step | Ended
+# The events and commands are part of this module's interface.
+__all__ = [
+    "TRANSITIONS",
+    "Answer",
+    "CallFlow",
+    "CancelTimer",
+    "Command",
+    "Ended",
+    "Event",
+    "FlowConfig",
+    "FlowError",
+    "Hangup",
+    "HungUp",
+    "KeyPressed",
+    "MenuKind",
+    "Orphaned",
+    "Play",
+    "PlaybackEnded",
+    "PlaybackOutcome",
+    "Resumed",
+    "StartTimer",
+    "Started",
+    "State",
+    "Step",
+    "StopPlayback",
+    "TimerFired",
+]
 
 
 class FlowError(IvrError):

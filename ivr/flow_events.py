@@ -1,0 +1,105 @@
+"""What the call flow hears (events) and what it asks for (commands).
+
+Frozen dataclasses with no behaviour: the controller makes events from ARI
+and carries out commands; `ivr/flow.py` maps one to the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, TypeAlias
+
+# -- events -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Started:
+    """The call entered the application."""
+
+
+@dataclass(frozen=True)
+class KeyPressed:
+    digit: str
+
+
+PlaybackOutcome: TypeAlias = Literal["done", "stopped", "failed"]
+
+
+@dataclass(frozen=True)
+class PlaybackEnded:
+    playback_id: str
+    outcome: PlaybackOutcome
+
+
+@dataclass(frozen=True)
+class TimerFired:
+    timer_id: str
+
+
+@dataclass(frozen=True)
+class HungUp:
+    """The caller hung up (or the channel went away)."""
+
+
+@dataclass(frozen=True)
+class Resumed:
+    """A controller took this call back after the previous one died."""
+
+
+@dataclass(frozen=True)
+class Orphaned:
+    """A channel of ours whose call record was lost: end it politely."""
+
+
+Event: TypeAlias = Started | KeyPressed | PlaybackEnded | TimerFired | HungUp | Resumed | Orphaned
+
+# -- commands -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    pass
+
+
+@dataclass(frozen=True)
+class Play:
+    playback_id: str
+    prompts: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class StopPlayback:
+    playback_id: str
+
+
+@dataclass(frozen=True)
+class StartTimer:
+    timer_id: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CancelTimer:
+    timer_id: str
+
+
+@dataclass(frozen=True)
+class Hangup:
+    pass
+
+
+@dataclass(frozen=True)
+class Step:
+    """A line of the call's record: a prompt played, a key pressed, a note."""
+
+    kind: Literal["prompt", "key", "note", "error", "department"]
+    value: str
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Ended:
+    reason: str
+
+
+Command: TypeAlias = Answer | Play | StopPlayback | StartTimer | CancelTimer | Hangup | Step | Ended
