@@ -12,7 +12,9 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
@@ -28,6 +30,8 @@ DEFAULT_FIRST_KEY_S = 3.0
 DEFAULT_KEY_GAP_S = 3.0
 # How long `ivr call` waits for the controller to write the finished record.
 RECORD_WAIT_S = 10.0
+# A time given without a zone is the hotline's: Beijing time.
+HOTLINE_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -90,6 +94,13 @@ def _parser() -> argparse.ArgumentParser:
     route.set_defaults(handler=_route)
 
     directory_cli.add_parser(sub)
+
+    hours = sub.add_parser("hours", help="is a department open, and until when")
+    hours.add_argument("department", help="division code, e.g. 340100")
+    hours.add_argument("--at", type=_moment, default=None, metavar="TIME",
+                       help="ISO time, e.g. 2026-11-24T10:00 (Beijing time unless a zone is given)")
+    hours.add_argument("--json", action="store_true")
+    hours.set_defaults(handler=_hours)
 
     call = sub.add_parser("call", help="place a real SIP call through Asterisk with SIPp")
     call.add_argument("--from", dest="caller", required=True, help="caller number")
@@ -155,6 +166,40 @@ def _route(settings: Settings, args: argparse.Namespace) -> int:
 
     route = load_directory(settings).resolve(args.caller, args.dialed, args.origin)
     print(explain(route, as_json=args.json))
+    return 0
+
+
+def _moment(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an ISO time like 2026-11-24T10:00"
+        ) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=HOTLINE_TZ)
+
+
+def _hours(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr import hours
+    from ivr.service import HOURS_FILE, load_directory, make_clock
+
+    directory = load_directory(settings)
+    department = directory.by_code(args.department)
+    at = args.at or make_clock(settings)()
+    status = hours.load(HOURS_FILE, directory).status(department.code, at)
+    data = hours.explain(department.name, department.code, status, at=at)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    change = status.next_change
+    verb = "closes" if status.open else "opens"
+    until = f"{verb} {change:%Y-%m-%d %H:%M %Z}" if change else (
+        f"no change within {hours.LOOKAHEAD_DAYS} days"
+    )
+    print(f"{department.name} ({department.code}): {'OPEN' if status.open else 'CLOSED'}")
+    print(f"  why:      {status.reason}")
+    print(f"  next:     {until}")
+    print(f"  schedule: {status.schedule_from} (routing/hours.yaml), calendar {hours.CALENDAR}")
     return 0
 
 

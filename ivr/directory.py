@@ -159,6 +159,16 @@ class Directory:
         except KeyError:
             raise NotFound(f"no department with code {code!r}", code=code) from None
 
+    def has(self, code: str) -> bool:
+        return code in self._by_code
+
+    def lineage(self, code: str) -> tuple[Department, ...]:
+        """The department `code`, its parent, and so on up to the central department."""
+        chain = [self.by_code(code)]
+        while chain[-1].parent is not None:
+            chain.append(self._by_code[chain[-1].parent])
+        return tuple(chain)
+
     def by_area_code(self, area_code: str) -> Department | None:
         """The department that answers `area_code`, if any."""
         return self._by_area.get(area_code)

@@ -38,6 +38,7 @@ from ivr.web import ARI, CLOCK, CONTROLLER, SESSIONS, SETTINGS, add_routes
 log = logging.getLogger(__name__)
 
 DIRECTORY_FILE = REPO_ROOT / "routing" / "departments.csv"
+HOURS_FILE = REPO_ROOT / "routing" / "hours.yaml"
 PROMPT_SPEC = REPO_ROOT / "prompts" / "prompts.yaml"
 # Naive IVR_NOW values are read as Beijing time, the hotline's own clock.
 HOTLINE_TZ = ZoneInfo("Asia/Shanghai")
