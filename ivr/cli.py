@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
-from ivr import directory_cli
+from ivr import directory_cli, operators_cli
 from ivr.errors import DataError, IvrError
 from ivr.settings import Settings
 
@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     route.set_defaults(handler=_route)
 
     directory_cli.add_parser(sub)
+    operators_cli.add_parser(sub)
 
     hours = sub.add_parser("hours", help="is a department open, and until when")
     hours.add_argument("department", help="division code, e.g. 340100")

@@ -16,19 +16,18 @@ import asyncio
 import json
 import sys
 from collections import Counter
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Mapping
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ivr.db.engine import migrated_session
 from ivr.departments import MobileRange, csv_text, prefecture_level
 from ivr.directory import Directory
 from ivr.errors import NotFound
 from ivr.settings import REPO_ROOT, Settings
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession
 
     from ivr.db.directory import ImportRecord
 
@@ -91,7 +90,7 @@ async def _store(
 ) -> ImportRecord:
     from ivr.db.directory import import_directory
 
-    async with _session(settings) as session, session.begin():
+    async with migrated_session(settings.database_url) as session, session.begin():
         return await import_directory(session, directory, ranges, packages)
 
 
@@ -99,7 +98,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     from ivr.db.directory import export_rows
 
     async def rows() -> list[tuple[str, ...]]:
-        async with _session(settings) as session:
+        async with migrated_session(settings.database_url) as session:
             return await export_rows(session)
 
     found = asyncio.run(rows())
@@ -167,18 +166,3 @@ def stats_text(found: dict[str, Any]) -> str:
 
 def _levels_text(levels: Mapping[str, int]) -> str:
     return ", ".join(f"{levels[level]} {level}" for level in LEVELS)
-
-
-@asynccontextmanager
-async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
-    """One session on the migrated database; the engine is closed after it."""
-    from ivr.db.engine import make_engine, make_sessionmaker
-    from ivr.db.migrate import upgrade
-
-    await upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            yield session
-    finally:
-        await engine.dispose()

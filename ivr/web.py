@@ -8,16 +8,22 @@ API errors are JSON with a stable `error_id` and a message a person reads.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.ari.client import AriClient
 from ivr.controller import Controller
+from ivr.db import operators as stored_operators
+from ivr.db.operators import DayCounts
 from ivr.db.queries import find_by_sip_call_id, get_call, recent_calls
 from ivr.errors import DataError, IvrError, NotFound
+from ivr.operators import Action, Operator
 from ivr.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -26,6 +32,8 @@ CONTROLLER = web.AppKey("controller", Controller)
 ARI = web.AppKey("ari", AriClient)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 
+# "Today" for an operator's counts is the hotline's day: Beijing time.
+HOTLINE_TZ = ZoneInfo("Asia/Shanghai")
 MAX_CALLS_LIMIT = 1000
 DEFAULT_CALLS_LIMIT = 20
 
@@ -79,6 +87,69 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if connected else 503)
 
 
+# The actions an operator's status takes from the API, as URL words.
+OPERATOR_ACTIONS: dict[str, Action] = {
+    "sign-in": "sign_in",
+    "pause": "pause",
+    "resume": "resume",
+    "sign-out": "sign_out",
+}
+MAX_REASON = 200
+
+
+def operator_json(operator: Operator, counts: DayCounts) -> dict[str, Any]:
+    return {
+        "id": operator.id,
+        "name": operator.name,
+        "endpoint": operator.endpoint,
+        "departments": sorted(operator.departments),
+        "status": operator.status,
+        "since": operator.since.isoformat(),
+        "pause_reason": operator.pause_reason,
+        "today": asdict(counts),
+    }
+
+
+def _start_of_today(request: web.Request) -> datetime:
+    now = request.app[CLOCK]().astimezone(HOTLINE_TZ)
+    return now.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+async def list_operators_api(request: web.Request) -> web.Response:
+    async with request.app[SESSIONS]() as session:
+        operators = await stored_operators.list_operators(session)
+        counts = await stored_operators.counts_since(session, _start_of_today(request))
+    body = [operator_json(op, counts.get(op.id, DayCounts())) for op in operators]
+    return web.json_response(body)
+
+
+async def operator_action(request: web.Request) -> web.Response:
+    operator_id, word = request.match_info["operator_id"], request.match_info["action"]
+    action = OPERATOR_ACTIONS.get(word)
+    if action is None:
+        raise NotFound(f"operators have no action {word!r}; use {', '.join(OPERATOR_ACTIONS)}")
+    reason = await _reason(request)
+    async with request.app[SESSIONS]() as session, session.begin():
+        operator = await stored_operators.act(
+            session, operator_id, action, request.app[CLOCK](), reason=reason
+        )
+        counts = await stored_operators.counts_since(session, _start_of_today(request))
+    return web.json_response(operator_json(operator, counts.get(operator.id, DayCounts())))
+
+
+async def _reason(request: web.Request) -> str | None:
+    if not request.can_read_body:
+        return None
+    try:
+        body = await request.json()
+    except ValueError:
+        raise DataError("the body must be JSON, e.g. {\"reason\": \"培训\"}") from None
+    reason = body.get("reason") if isinstance(body, dict) else None
+    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
+        raise DataError(f"reason must be text of at most {MAX_REASON} characters")
+    return reason
+
+
 def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
     raw = request.query.get(name)
     if raw is None:
@@ -108,6 +179,8 @@ def add_routes(app: web.Application, prompt_dir: Path) -> None:
     app.router.add_get("/api/calls", list_calls)
     app.router.add_get("/api/calls/{call_id}", show_call)
     app.router.add_get("/api/health", health)
+    app.router.add_get("/api/operators", list_operators_api)
+    app.router.add_post("/api/operators/{operator_id}/{action}", operator_action)
     app.router.add_static("/prompts/", prompt_dir, follow_symlinks=False)
     app.middlewares.append(json_errors)
     app.middlewares.append(immutable_prompts)

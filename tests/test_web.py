@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from ivr.ari.client import AriClient
 from ivr.controller import Controller
+from ivr.db import operators as stored_operators
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
 from ivr.db.recorder import Recorder
@@ -287,3 +288,64 @@ async def test_a_symlink_out_of_the_prompt_folder_is_not_followed(
     status, data = await raw_get(client, "/prompts/leak.wav")
     assert status in (403, 404)
     assert SECRET.encode() not in data
+
+
+# Operators -------------------------------------------------------------------------
+
+
+async def add_operator(app: web.Application) -> None:
+    directory = Directory.load(REPO_ROOT / "routing" / "departments.csv")
+    async with app[SESSIONS]() as session, session.begin():
+        await stored_operators.add_operator(
+            session,
+            directory,
+            "op1001",
+            name="张敏",
+            endpoint="op1001",
+            departments=["340100"],
+            at=NOW,
+        )
+
+
+async def test_operators_are_listed_with_their_status_and_todays_counts(
+    app: web.Application, client: TestClient[Any, Any]
+) -> None:
+    await add_operator(app)
+    response = await client.get("/api/operators")
+    assert response.status == 200
+    (operator,) = await response.json()
+    assert operator["id"] == "op1001" and operator["status"] == "signed_out"
+    assert operator["departments"] == ["340100"]
+    assert operator["today"] == {"offered": 0, "answered": 0, "missed": 0, "talk_seconds": 0}
+
+
+async def test_an_admin_signs_in_and_pauses_an_operator(
+    app: web.Application, client: TestClient[Any, Any]
+) -> None:
+    await add_operator(app)
+    response = await client.post("/api/operators/op1001/sign-in")
+    assert response.status == 200
+    assert (await response.json())["status"] == "available"
+    response = await client.post("/api/operators/op1001/pause", json={"reason": "培训"})
+    body = await response.json()
+    assert (body["status"], body["pause_reason"]) == ("paused", "培训")
+    listed = await (await client.get("/api/operators")).json()
+    assert listed[0]["status"] == "paused"
+
+
+async def test_operator_actions_refuse_clearly(
+    app: web.Application, client: TestClient[Any, Any]
+) -> None:
+    await add_operator(app)
+    message = await error_of(
+        await client.post("/api/operators/op1001/pause", json={"reason": "培训"}),
+        409,
+        "operator_state",
+    )
+    assert message == "operator op1001 is signed out: cannot pause"
+    await error_of(await client.post("/api/operators/op9/sign-in"), 404, "not_found")
+    await error_of(await client.post("/api/operators/op1001/dance"), 404, "not_found")
+    bad_body = await client.post("/api/operators/op1001/pause", data=b"{not json")
+    await error_of(bad_body, 400, "invalid_input")
+    long_reason = await client.post("/api/operators/op1001/pause", json={"reason": "x" * 201})
+    await error_of(long_reason, 400, "invalid_input")

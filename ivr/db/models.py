@@ -39,6 +39,10 @@ ROUTE_RULE_MAX = 32
 ROUTE_READ_MAX = 64
 END_REASON_MAX = 64
 STEP_KIND_MAX = 16
+OPERATOR_ID_MAX = 64
+OPERATOR_NAME_MAX = 64
+STATUS_MAX = 16
+PAUSE_REASON_MAX = 200
 STEP_VALUE_MAX = 255
 DIVISION_CODE_LENGTH = 6
 LEVEL_MAX = 16
@@ -180,8 +184,54 @@ class DirectoryImport(Base):
     mobile_ranges: Mapped[int] = mapped_column(Integer)
 
 
+class OperatorRow(Base):
+    """An operator and the status they are in now (ivr/operators.py)."""
+
+    __tablename__ = "operators"
+
+    id: Mapped[str] = mapped_column(String(OPERATOR_ID_MAX), primary_key=True)
+    name: Mapped[str] = mapped_column(String(OPERATOR_NAME_MAX))
+    endpoint: Mapped[str] = mapped_column(String(OPERATOR_ID_MAX), unique=True)
+    status: Mapped[str] = mapped_column(String(STATUS_MAX))
+    status_since: Mapped[datetime] = mapped_column(UtcDateTime())
+    pause_reason: Mapped[str | None] = mapped_column(String(PAUSE_REASON_MAX))
+
+
+class OperatorDepartmentRow(Base):
+    """An operator answers for a department. No foreign key to `departments`: an
+    import replaces the directory wholesale, and must not need the operators gone."""
+
+    __tablename__ = "operator_departments"
+
+    operator_id: Mapped[str] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), primary_key=True
+    )
+    department_code: Mapped[str] = mapped_column(
+        String(DIVISION_CODE_LENGTH), primary_key=True, index=True
+    )
+
+
+class OperatorEventRow(Base):
+    """Every action an operator went through: the day's counts come from here."""
+
+    __tablename__ = "operator_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    operator_id: Mapped[str] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+    )
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    action: Mapped[str] = mapped_column(String(STATUS_MAX))
+    status: Mapped[str] = mapped_column(String(STATUS_MAX))  # the status after it
+    call_id: Mapped[str | None] = mapped_column(String(ID_MAX))
+    detail: Mapped[str | None] = mapped_column(Text())
+
+
 calls_table: Table = Base.metadata.tables["calls"]
 call_steps_table: Table = Base.metadata.tables["call_steps"]
 departments_table: Table = Base.metadata.tables["departments"]
 mobile_ranges_table: Table = Base.metadata.tables["mobile_ranges"]
 directory_imports_table: Table = Base.metadata.tables["directory_imports"]
+operators_table: Table = Base.metadata.tables["operators"]
+operator_departments_table: Table = Base.metadata.tables["operator_departments"]
+operator_events_table: Table = Base.metadata.tables["operator_events"]

@@ -1,0 +1,204 @@
+"""Operators in the database: the one place their status changes.
+
+Every change reads the operator's row locked (`FOR UPDATE` on PostgreSQL;
+SQLite serialises writers), applies the action through `ivr.operators.apply`
+and writes the new status with an event, in one transaction. Several
+controllers can therefore move the same operator without losing a change,
+and the status survives any controller's restart.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr.db.models import (
+    OPERATOR_ID_MAX,
+    OPERATOR_NAME_MAX,
+    OperatorDepartmentRow,
+    OperatorEventRow,
+    OperatorRow,
+    operator_departments_table,
+    operator_events_table,
+    operators_table,
+)
+from ivr.directory import Directory
+from ivr.errors import DataError, NotFound
+from ivr.operators import Action, Operator, apply
+
+# An id or endpoint goes into Asterisk's configuration and into URLs.
+_NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{OPERATOR_ID_MAX}}}")
+
+
+@dataclass(frozen=True, slots=True)
+class DayCounts:
+    """What an operator did since a moment (the start of today)."""
+
+    offered: int = 0
+    answered: int = 0
+    missed: int = 0
+    talk_seconds: int = 0
+
+
+def _check_new(
+    operator_id: str, name: str, endpoint: str, departments: Sequence[str], directory: Directory
+) -> None:
+    for label, value in (("id", operator_id), ("endpoint", endpoint)):
+        if not _NAME.fullmatch(value):
+            raise DataError(
+                f"operator {label} {value!r}: letters, digits, - and _ only, "
+                f"at most {OPERATOR_ID_MAX}",
+                field=label,
+            )
+    if not name.strip() or len(name) > OPERATOR_NAME_MAX:
+        raise DataError(f"operator name must have 1 to {OPERATOR_NAME_MAX} characters")
+    if not departments:
+        raise DataError("an operator answers for at least one department")
+    unknown = [code for code in departments if not directory.has(code)]
+    if unknown:
+        raise DataError(f"no such departments: {', '.join(unknown)}", departments=unknown)
+
+
+async def add_operator(
+    session: AsyncSession,
+    directory: Directory,
+    operator_id: str,
+    *,
+    name: str,
+    endpoint: str,
+    departments: Sequence[str],
+    at: datetime,
+) -> Operator:
+    """A new operator, signed out. Refuses a taken id or endpoint."""
+    _check_new(operator_id, name, endpoint, departments, directory)
+    taken = await session.scalar(
+        select(OperatorRow.id).where(
+            (OperatorRow.id == operator_id) | (OperatorRow.endpoint == endpoint)
+        )
+    )
+    if taken is not None:
+        raise DataError(f"operator {taken} already has that id or endpoint", operator=taken)
+    await session.execute(
+        insert(operators_table).values(
+            id=operator_id,
+            name=name.strip(),
+            endpoint=endpoint,
+            status="signed_out",
+            status_since=at,
+            pause_reason=None,
+        )
+    )
+    await session.execute(
+        insert(operator_departments_table),
+        [
+            {"operator_id": operator_id, "department_code": code}
+            for code in sorted(set(departments))
+        ],
+    )
+    return await get_operator(session, operator_id)
+
+
+async def remove_operator(session: AsyncSession, operator_id: str) -> None:
+    await get_operator(session, operator_id)
+    await session.execute(delete(operators_table).where(operators_table.c.id == operator_id))
+
+
+async def list_operators(session: AsyncSession) -> list[Operator]:
+    rows = (await session.scalars(select(OperatorRow).order_by(OperatorRow.id))).all()
+    departments = await _departments(session, [row.id for row in rows])
+    return [_operator(row, departments.get(row.id, frozenset())) for row in rows]
+
+
+async def get_operator(session: AsyncSession, operator_id: str, *, lock: bool = False) -> Operator:
+    query = select(OperatorRow).where(OperatorRow.id == operator_id)
+    row = await session.scalar(query.with_for_update() if lock else query)
+    if row is None:
+        raise NotFound(f"no operator {operator_id!r}", operator=operator_id)
+    departments = await _departments(session, [operator_id])
+    return _operator(row, departments.get(operator_id, frozenset()))
+
+
+async def act(
+    session: AsyncSession,
+    operator_id: str,
+    action: Action,
+    at: datetime,
+    *,
+    reason: str | None = None,
+    call_id: str | None = None,
+) -> Operator:
+    """Move an operator by `action`, recording it; the caller commits."""
+    before = await get_operator(session, operator_id, lock=True)
+    after = apply(before, action, at, reason)
+    await session.execute(
+        update(operators_table)
+        .where(operators_table.c.id == operator_id)
+        .values(status=after.status, status_since=after.since, pause_reason=after.pause_reason)
+    )
+    await session.execute(
+        insert(operator_events_table).values(
+            operator_id=operator_id,
+            at=at,
+            action=action,
+            status=after.status,
+            call_id=call_id,
+            detail=reason,
+        )
+    )
+    return after
+
+
+async def counts_since(session: AsyncSession, since: datetime) -> dict[str, DayCounts]:
+    """Offers, answers, misses and talk time per operator from `since` on."""
+    query = (
+        select(OperatorEventRow)
+        .where(OperatorEventRow.at >= since)
+        .order_by(OperatorEventRow.operator_id, OperatorEventRow.at, OperatorEventRow.id)
+    )
+    events = (await session.scalars(query)).all()
+    counts: dict[str, DayCounts] = {}
+    for operator_id in {event.operator_id for event in events}:
+        counts[operator_id] = _count(e for e in events if e.operator_id == operator_id)
+    return counts
+
+
+def _count(events: Iterable[OperatorEventRow]) -> DayCounts:
+    offered = answered = missed = talk = 0
+    answered_at: datetime | None = None
+    for event in events:
+        if event.action == "offer":
+            offered += 1
+        elif event.action == "answer":
+            answered += 1
+            answered_at = event.at
+        elif event.action == "no_answer":
+            missed += 1
+        elif event.action == "hang_up" and answered_at is not None:
+            talk += round((event.at - answered_at).total_seconds())
+            answered_at = None
+    return DayCounts(offered, answered, missed, talk)
+
+
+async def _departments(session: AsyncSession, ids: Sequence[str]) -> dict[str, frozenset[str]]:
+    query = select(OperatorDepartmentRow).where(OperatorDepartmentRow.operator_id.in_(ids))
+    found: dict[str, set[str]] = {}
+    for row in (await session.scalars(query)).all():
+        found.setdefault(row.operator_id, set()).add(row.department_code)
+    return {operator_id: frozenset(codes) for operator_id, codes in found.items()}
+
+
+def _operator(row: OperatorRow, departments: frozenset[str]) -> Operator:
+    return Operator(
+        id=row.id,
+        name=row.name,
+        endpoint=row.endpoint,
+        departments=departments,
+        status=row.status,  # type: ignore[arg-type]  # written only from Status values
+        since=row.status_since,
+        pause_reason=row.pause_reason,
+    )

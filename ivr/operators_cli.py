@@ -1,0 +1,121 @@
+"""`ivr operators ...`: add operators and move them, as the admin API does."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+from datetime import datetime
+
+from ivr.db import operators as stored
+from ivr.db.engine import migrated_session
+from ivr.db.operators import DayCounts
+from ivr.operators import Action, Operator
+from ivr.settings import Settings
+
+# Command word -> the action it takes.
+MOVES: dict[str, Action] = {
+    "sign-in": "sign_in",
+    "pause": "pause",
+    "resume": "resume",
+    "sign-out": "sign_out",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `operators` command and its actions, on the `ivr` subparsers `sub`."""
+    operators = sub.add_parser("operators", help="the operators who answer in working hours")
+    actions = operators.add_subparsers(required=True, metavar="ACTION")
+    add = actions.add_parser("add", help="a new operator, signed out")
+    add.add_argument("id", help="letters, digits, - and _")
+    add.add_argument("--name", required=True)
+    add.add_argument("--endpoint", help="the SIP endpoint of the phone (default: the id)")
+    add.add_argument("--departments", required=True, help="division codes, comma-separated")
+    add.set_defaults(handler=_add)
+    listing = actions.add_parser("list", help="every operator, their status and today's counts")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_list)
+    for word in MOVES:
+        move = actions.add_parser(word, help=f"{word.replace('-', ' ')} an operator")
+        move.add_argument("id")
+        move.add_argument("--reason", help="why (a pause needs one)")
+        move.set_defaults(handler=_move, move=MOVES[word])
+
+
+def _now(settings: Settings) -> datetime:
+    from ivr.service import make_clock
+
+    return make_clock(settings)()
+
+
+def _add(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.service import load_directory
+
+    directory = load_directory(settings)
+    codes = [code.strip() for code in args.departments.split(",") if code.strip()]
+
+    async def add() -> Operator:
+        async with migrated_session(settings.database_url) as session, session.begin():
+            return await stored.add_operator(
+                session,
+                directory,
+                args.id,
+                name=args.name,
+                endpoint=args.endpoint or args.id,
+                departments=codes,
+                at=_now(settings),
+            )
+
+    operator = asyncio.run(add())
+    print(f"added {describe(operator, DayCounts())}")
+    return 0
+
+
+def _move(settings: Settings, args: argparse.Namespace) -> int:
+    async def move() -> Operator:
+        async with migrated_session(settings.database_url) as session, session.begin():
+            return await stored.act(session, args.id, args.move, _now(settings), reason=args.reason)
+
+    print(describe(asyncio.run(move()), None))
+    return 0
+
+
+def _list(settings: Settings, args: argparse.Namespace) -> int:
+    from ivr.web import HOTLINE_TZ, operator_json
+
+    today = _now(settings).astimezone(HOTLINE_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    async def listing() -> tuple[list[Operator], dict[str, DayCounts]]:
+        async with migrated_session(settings.database_url) as session:
+            found = await stored.list_operators(session)
+            return found, await stored.counts_since(session, today)
+
+    operators, counts = asyncio.run(listing())
+    if args.json:
+        body = [operator_json(op, counts.get(op.id, DayCounts())) for op in operators]
+        print(json.dumps(body, ensure_ascii=False, indent=2))
+    else:
+        for operator in operators:
+            print(describe(operator, counts.get(operator.id, DayCounts())))
+        if not operators:
+            print("no operators yet: add one with `ivr operators add`")
+    return 0
+
+
+def describe(operator: Operator, counts: DayCounts | None) -> str:
+    from ivr.web import HOTLINE_TZ
+
+    status = operator.status.replace("_", " ")
+    since = operator.since.astimezone(HOTLINE_TZ)
+    if operator.pause_reason:
+        status += f" ({operator.pause_reason})"
+    line = (
+        f"{operator.id} {operator.name} <{operator.endpoint}> "
+        f"[{', '.join(sorted(operator.departments))}]: {status} since {since:%Y-%m-%d %H:%M:%S}"
+    )
+    if counts is not None:
+        line += (
+            f"; today {counts.offered} offered, {counts.answered} answered, "
+            f"{counts.missed} missed, {counts.talk_seconds} s talking"
+        )
+    return line
