@@ -40,8 +40,14 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 # How far ahead `next_change` looks: past a month of closure, the answer is "not soon".
 LOOKAHEAD_DAYS = 31
 # 全国年节及纪念日放假办法: the statutory holidays on fixed solar dates.
-FIXED_HOLIDAYS = {(1, 1): "New Year's Day", (5, 1): "Labour Day", (5, 2): "Labour Day",
-                  (10, 1): "National Day", (10, 2): "National Day", (10, 3): "National Day"}
+FIXED_HOLIDAYS = {
+    (1, 1): "New Year's Day",
+    (5, 1): "Labour Day",
+    (5, 2): "Labour Day",
+    (10, 1): "National Day",
+    (10, 2): "National Day",
+    (10, 3): "National Day",
+}
 CALENDAR = f"chinese-calendar {importlib.metadata.version('chinese-calendar')}"
 
 
@@ -156,8 +162,9 @@ class Hours:
         own = self._spec.departments.get(code, DepartmentHours())
         week, source = self._week(code)
         is_open, reason, complete = _evaluate(local, own, week)
-        return Status(is_open, reason, self._next_change(local, own, week, is_open), source,
-                      complete)
+        return Status(
+            is_open, reason, self._next_change(local, own, week, is_open), source, complete
+        )
 
     def _week(self, code: str) -> tuple[Week, str]:
         for ancestor in self._directory.lineage(code):
