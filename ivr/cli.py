@@ -228,7 +228,7 @@ def _call(settings: Settings, args: argparse.Namespace) -> int:
 
 def _prompt_texts(settings: Settings) -> dict[str, str]:
     """What each prompt says, from the built prompts; empty if there are none here."""
-    from ivr.prompts import Catalog
+    from ivr.catalog import Catalog
 
     try:
         catalog = Catalog.load(settings.prompt_build_dir)

@@ -31,6 +31,7 @@ from ivr.ari.models import (
     StasisEnd,
     StasisStart,
 )
+from ivr.catalog import Catalog
 from ivr.db.queries import get_call, open_calls
 from ivr.db.recorder import Recorder
 from ivr.directory import Department, Directory
@@ -38,7 +39,6 @@ from ivr.errors import AriError, AriUnavailable
 from ivr.flow import CallFlow
 from ivr.flow import Event as FlowEvent
 from ivr.guide import Guide
-from ivr.prompts import Catalog
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)

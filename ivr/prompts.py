@@ -33,15 +33,23 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ivr import guide
+from ivr.catalog import (
+    HASH_CHARS,
+    Catalog,
+    PromptEntry,
+    intact,
+    previous_manifest,
+    remove_unreferenced,
+    write_manifest,
+)
 from ivr.directory import Directory
 from ivr.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-MANIFEST = "manifest.json"
 DEPARTMENT_PREFIX = guide.DEPARTMENT_PREFIX
 FALLBACK_PROMPTS = ("fallback.apology", "fallback.thanks")
 # The call flow and the native fallback play these, so a build without them fails.
@@ -60,7 +68,6 @@ RENDER_WORKERS = 4
 RENDER_TIMEOUT = 60.0  # seconds for one run of one tool
 INSTALL_HINT = "apt-get install espeak-ng sox"
 
-_HASH_CHARS = 16
 _ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
 _DIGIT_RUN = re.compile(r"[0-9]+")
 _NUMBER = str.maketrans("0123456789", "零一二三四五六七八九")
@@ -110,70 +117,6 @@ class PromptSpec(BaseModel):
                 f"department may use {sorted(_DEPARTMENT_FIELDS)}, not {sorted(fields)}"
             )
         return template
-
-
-class PromptEntry(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    file: str
-    text: str
-    sha256: str
-    duration_ms: int
-    input: str  # hash of what the audio was made from; unchanged means no re-render
-
-
-_MANIFEST = TypeAdapter(dict[str, PromptEntry])
-
-
-@dataclass(frozen=True)
-class Catalog:
-    """The built prompts: what each id plays, and where Asterisk fetches it."""
-
-    directory: Path
-    entries: Mapping[str, PromptEntry]
-
-    @classmethod
-    def load(cls, out_dir: Path) -> Catalog:
-        entries = _read_manifest(out_dir / MANIFEST)
-        for prompt_id, entry in entries.items():
-            if not (out_dir / entry.file).is_file():
-                raise ConfigError(
-                    f"prompt {prompt_id}: {entry.file} is missing from {out_dir}; "
-                    "build the prompts again",
-                    prompt_id=prompt_id,
-                )
-        return cls(out_dir, entries)
-
-    def has(self, prompt_id: str) -> bool:
-        return prompt_id in self.entries
-
-    def ids(self) -> tuple[str, ...]:
-        return tuple(self.entries)
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    def file(self, prompt_id: str) -> str:
-        return self._entry(prompt_id).file
-
-    def path(self, prompt_id: str) -> Path:
-        return self.directory / self._entry(prompt_id).file
-
-    def text(self, prompt_id: str) -> str:
-        return self._entry(prompt_id).text
-
-    def duration_ms(self, prompt_id: str) -> int:
-        return self._entry(prompt_id).duration_ms
-
-    def media_uri(self, prompt_id: str, base_url: str) -> str:
-        """What ARI plays: Asterisk fetches the file over HTTP and caches it by URL."""
-        return f"sound:{base_url.rstrip('/')}/prompts/{self.file(prompt_id)}"
-
-    def _entry(self, prompt_id: str) -> PromptEntry:
-        try:
-            return self.entries[prompt_id]
-        except KeyError:
-            raise ConfigError(f"unknown prompt {prompt_id!r}", prompt_id=prompt_id) from None
 
 
 def load_spec(path: Path) -> PromptSpec:
@@ -227,7 +170,7 @@ def build(
     """
     spec = load_spec(spec_path)
     out_dir.mkdir(parents=True, exist_ok=True)
-    previous = _previous_manifest(out_dir)
+    previous = previous_manifest(out_dir)
     entries: dict[str, PromptEntry] = {}
     jobs: list[_Job] = []
     for prompt_id, text in prompt_texts(spec, directory).items():
@@ -235,15 +178,15 @@ def build(
         key = json.dumps([RENDERER, spec.voice, spec.sample_rate, text, said], ensure_ascii=False)
         job = _Job(prompt_id, text, said, hashlib.sha256(key.encode()).hexdigest())
         old = previous.get(prompt_id)
-        if old is not None and old.input == job.input and _intact(out_dir, old):
+        if old is not None and old.input == job.input and intact(out_dir, old):
             entries[prompt_id] = old
         else:
             jobs.append(job)
     if jobs:
         entries.update(_render_all(jobs, spec, out_dir, cache_dir))
     entries = dict(sorted(entries.items()))
-    _write_manifest(out_dir, entries)
-    removed = _remove_unreferenced(out_dir, entries)
+    write_manifest(out_dir, entries)
+    removed = remove_unreferenced(out_dir, entries)
     log.info(
         "prompts in %s: %d built (spoken, or copied from the render cache), %d kept, %d removed",
         out_dir,
@@ -306,7 +249,7 @@ def _render(
         if cached is not None:
             _write_atomically(cached, data)
     digest = hashlib.sha256(data).hexdigest()
-    name = f"{job.prompt_id}-{digest[:_HASH_CHARS]}.wav"
+    name = f"{job.prompt_id}-{digest[:HASH_CHARS]}.wav"
     _write_atomically(out_dir / name, data)
     return PromptEntry(
         file=name,
@@ -374,62 +317,3 @@ def _duration_ms(data: bytes, prompt_id: str) -> int:
     if frames == 0:
         raise ConfigError(f"prompt {prompt_id} rendered no audio", prompt_id=prompt_id)
     return round(frames * 1000 / rate)
-
-
-# Manifest -----------------------------------------------------------------
-
-
-def _read_manifest(path: Path) -> dict[str, PromptEntry]:
-    try:
-        entries = _MANIFEST.validate_json(path.read_bytes())
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc}; build the prompts", path=str(path)) from exc
-    except ValidationError as exc:
-        raise ConfigError(f"{path} is not a prompt manifest: {exc}", path=str(path)) from None
-    for prompt_id, entry in entries.items():
-        # The file name is also a path: accept only the name the build gives it.
-        if entry.file != f"{prompt_id}-{entry.sha256[:_HASH_CHARS]}.wav" or "/" in entry.file:
-            raise ConfigError(f"{path}: prompt {prompt_id} has a bad file name", path=str(path))
-    return entries
-
-
-def _previous_manifest(out_dir: Path) -> dict[str, PromptEntry]:
-    """The last build's manifest, or nothing (so everything is rendered) if unusable."""
-    path = out_dir / MANIFEST
-    if not path.exists():
-        return {}
-    try:
-        return _read_manifest(path)
-    except ConfigError as exc:
-        log.warning("rendering every prompt again: %s", exc.message)
-        return {}
-
-
-def _intact(out_dir: Path, entry: PromptEntry) -> bool:
-    try:
-        data = (out_dir / entry.file).read_bytes()
-    except OSError:
-        return False
-    return hashlib.sha256(data).hexdigest() == entry.sha256
-
-
-def _write_manifest(out_dir: Path, entries: Mapping[str, PromptEntry]) -> None:
-    data = {prompt_id: entry.model_dump() for prompt_id, entry in entries.items()}
-    text = (json.dumps(data, ensure_ascii=False, indent=2) + "\n").encode()
-    path = out_dir / MANIFEST
-    if path.is_file() and path.read_bytes() == text:
-        return  # an unchanged build leaves every file as it was
-    partial = out_dir / f".{MANIFEST}.partial"
-    partial.write_bytes(text)
-    os.replace(partial, path)
-
-
-def _remove_unreferenced(out_dir: Path, entries: Mapping[str, PromptEntry]) -> int:
-    """Remove old prompt files and any partial file a failed build left behind."""
-    keep = {entry.file for entry in entries.values()}
-    removed = 0
-    for path in [*out_dir.glob("*.wav"), *out_dir.glob(".*.partial")]:
-        if path.name not in keep:
-            path.unlink(missing_ok=True)
-            removed += 1
-    return removed

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr import prompts
 from ivr.ari.client import AriClient
+from ivr.catalog import Catalog
 from ivr.controller import Controller
 from ivr.db import directory as stored
 from ivr.db.engine import make_engine, make_sessionmaker
@@ -45,7 +46,7 @@ HOTLINE_TZ = ZoneInfo("Asia/Shanghai")
 
 RECORDER = web.AppKey("recorder", Recorder)
 DIRECTORY = web.AppKey("directory", Directory)
-CATALOG = web.AppKey("catalog", prompts.Catalog)
+CATALOG = web.AppKey("catalog", Catalog)
 
 
 def make_clock(settings: Settings) -> Callable[[], datetime]:
@@ -98,13 +99,13 @@ async def _load_or_seed(
     return directory
 
 
-def build_prompts(settings: Settings, directory: Directory) -> prompts.Catalog:
+def build_prompts(settings: Settings, directory: Directory) -> Catalog:
     return prompts.build(
         PROMPT_SPEC, directory, settings.prompt_build_dir, settings.prompt_render_cache
     )
 
 
-def fallback_sounds(settings: Settings, catalog: prompts.Catalog) -> dict[str, Path]:
+def fallback_sounds(settings: Settings, catalog: Catalog) -> dict[str, Path]:
     """The prompts the native dialplan fallback plays from Asterisk's disk."""
     return {
         name.replace(".", "-"): catalog.path(name)
@@ -153,7 +154,7 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
         await controller.close()
 
 
-def make_app(settings: Settings, directory: Directory, catalog: prompts.Catalog) -> web.Application:
+def make_app(settings: Settings, directory: Directory, catalog: Catalog) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app[SETTINGS] = settings
     app[DIRECTORY] = directory

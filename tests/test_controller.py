@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ivr import flow, prompts
 from ivr.ari.client import AriClient
+from ivr.catalog import Catalog
 from ivr.controller import EVENTS_USED, MARK_VARIABLE, Controller
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
@@ -62,7 +63,7 @@ SLOW_DELAY = 1.0
 
 
 @pytest.fixture(scope="module")
-def catalog(tmp_path_factory: pytest.TempPathFactory) -> prompts.Catalog:
+def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
     return prompts.build(PROMPT_SPEC, DIRECTORY, tmp_path_factory.mktemp("prompts"))
 
 
@@ -110,7 +111,7 @@ class Rig:
         settings: Settings,
         engine: AsyncEngine,
         recorder: Recorder,
-        catalog: prompts.Catalog,
+        catalog: Catalog,
     ) -> None:
         self.fake = fake
         self.settings = settings
@@ -200,7 +201,7 @@ class Rig:
 
 
 @pytest.fixture
-async def rig(tmp_path: Path, catalog: prompts.Catalog) -> AsyncIterator[Rig]:
+async def rig(tmp_path: Path, catalog: Catalog) -> AsyncIterator[Rig]:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'ivr.sqlite3'}"
     await upgrade(database_url)
     engine = make_engine(database_url)

@@ -14,10 +14,11 @@ import yaml
 
 from ivr import prompts
 from ivr.asterisk import Layout, install_sounds
+from ivr.catalog import Catalog
 from ivr.directory import Directory
 from ivr.errors import ConfigError
 from ivr.guide import greeting_prompts
-from ivr.prompts import Catalog, build, spoken
+from ivr.prompts import build, spoken
 from ivr.service import fallback_sounds
 from ivr.settings import Settings
 

@@ -15,13 +15,13 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from ivr.ari.client import AriClient
+from ivr.catalog import Catalog
 from ivr.controller import Controller
 from ivr.db import operators as stored_operators
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
 from ivr.db.recorder import Recorder
 from ivr.directory import Directory
-from ivr.prompts import Catalog
 from ivr.settings import REPO_ROOT, Settings
 from ivr.web import ARI, CLOCK, CONTROLLER, SESSIONS, SETTINGS, add_routes
 

@@ -12,7 +12,7 @@ import pytest
 
 from ivr import asterisk
 from ivr.callermedia import Audio, Hangup, Pause
-from ivr.prompts import Catalog
+from ivr.catalog import Catalog
 from ivr.sipcall import CallPlan, place_call
 
 from .harness import Platform, invalid_keys
