@@ -87,11 +87,7 @@ class Guide:
         return self._directory.by_code(code).name
 
     def knows(self, code: str) -> bool:
-        try:
-            self._directory.by_code(code)
-        except LookupError:
-            return False
-        return True
+        return self._directory.has(code)
 
     def guidance(self, code: str) -> tuple[str, ...]:
         """The departments a caller at `code` is offered, in menu order."""

@@ -114,3 +114,9 @@ def test_a_directly_administered_city_answering_a_shared_code_offers_the_others(
     xiantao = DIRECTORY.by_code("429004")
     assert (xiantao.area_code, xiantao.answers) == ("0728", True)
     assert {"429005", "429006"} <= set(GUIDE.guidance("429004"))  # 潜江, 天门
+
+
+def test_the_guide_knows_only_departments_of_the_directory() -> None:
+    # A call restored after the directory changed asks this: it must answer, not raise.
+    assert GUIDE.knows("340100")
+    assert not GUIDE.knows("659999") and not GUIDE.knows("")
