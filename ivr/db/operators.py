@@ -1,8 +1,8 @@
 """Operators in the database: the one place their status changes.
 
-Every change reads the operator's row locked (`FOR UPDATE` on PostgreSQL;
-SQLite serialises writers), applies the action through `ivr.operators.apply`
-and writes the new status with an event, in one transaction. Several
+Every change locks the operator's row first (see `_lock`), reads it,
+applies the action through `ivr.operators.apply` and writes the new status
+with an event, in one transaction. Several
 controllers can therefore move the same operator without losing a change,
 and the status survives any controller's restart.
 """
@@ -114,9 +114,8 @@ async def list_operators(session: AsyncSession) -> list[Operator]:
     return [_operator(row, departments.get(row.id, frozenset())) for row in rows]
 
 
-async def get_operator(session: AsyncSession, operator_id: str, *, lock: bool = False) -> Operator:
-    query = select(OperatorRow).where(OperatorRow.id == operator_id)
-    row = await session.scalar(query.with_for_update() if lock else query)
+async def get_operator(session: AsyncSession, operator_id: str) -> Operator:
+    row = await session.scalar(select(OperatorRow).where(OperatorRow.id == operator_id))
     if row is None:
         raise NotFound(f"no operator {operator_id!r}", operator=operator_id)
     departments = await _departments(session, [operator_id])
@@ -133,7 +132,8 @@ async def act(
     call_id: str | None = None,
 ) -> Operator:
     """Move an operator by `action`, recording it; the caller commits."""
-    before = await get_operator(session, operator_id, lock=True)
+    await _lock(session, operator_id)
+    before = await get_operator(session, operator_id)
     after = apply(before, action, at, reason)
     await session.execute(
         update(operators_table)
@@ -151,6 +151,19 @@ async def act(
         )
     )
     return after
+
+
+async def _lock(session: AsyncSession, operator_id: str) -> None:
+    """Hold the operator's row for this transaction before reading it.
+
+    A write that changes nothing, as the transaction's first statement: on
+    PostgreSQL it locks the row as `FOR UPDATE` would; on SQLite it takes the
+    write lock (waiting out another writer) before any read, where a read
+    first would leave a stale snapshot that can only fail to write."""
+    table = operators_table
+    await session.execute(
+        update(table).where(table.c.id == operator_id).values(status=table.c.status)
+    )
 
 
 async def counts_since(session: AsyncSession, since: datetime) -> dict[str, DayCounts]:
