@@ -14,13 +14,12 @@ import urllib.request
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import ValidationError
 
 from ivr import directory_cli, operators_cli
 from ivr.errors import DataError, IvrError
-from ivr.settings import Settings
+from ivr.settings import HOTLINE_TZ, Settings
 
 log = logging.getLogger("ivr")
 
@@ -30,8 +29,6 @@ DEFAULT_FIRST_KEY_S = 3.0
 DEFAULT_KEY_GAP_S = 3.0
 # How long `ivr call` waits for the controller to write the finished record.
 RECORD_WAIT_S = 10.0
-# A time given without a zone is the hotline's: Beijing time.
-HOTLINE_TZ = ZoneInfo("Asia/Shanghai")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -27,6 +27,14 @@ Action = Literal[
     "sign_in", "sign_out", "pause", "resume", "offer", "answer", "no_answer", "hang_up"
 ]
 STATUSES: tuple[Status, ...] = get_args(Status)
+# The moves a person makes (admin API, CLI), by the words they use for them;
+# the others are the queue's.
+MOVES: dict[str, Action] = {
+    "sign-in": "sign_in",
+    "pause": "pause",
+    "resume": "resume",
+    "sign-out": "sign_out",
+}
 ACTIONS: tuple[Action, ...] = get_args(Action)
 
 # (status, action) -> the status after it. A pair missing here is refused.

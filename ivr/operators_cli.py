@@ -9,17 +9,9 @@ from datetime import datetime
 
 from ivr.db import operators as stored
 from ivr.db.engine import migrated_session
-from ivr.db.operators import DayCounts
-from ivr.operators import Action, Operator
-from ivr.settings import Settings
-
-# Command word -> the action it takes.
-MOVES: dict[str, Action] = {
-    "sign-in": "sign_in",
-    "pause": "pause",
-    "resume": "resume",
-    "sign-out": "sign_out",
-}
+from ivr.db.operators import DayCounts, operator_json
+from ivr.operators import MOVES, Operator
+from ivr.settings import HOTLINE_TZ, Settings
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,14 +73,10 @@ def _move(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
-    from ivr.web import HOTLINE_TZ, operator_json
-
-    today = _now(settings).astimezone(HOTLINE_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
-
     async def listing() -> tuple[list[Operator], dict[str, DayCounts]]:
         async with migrated_session(settings.database_url) as session:
             found = await stored.list_operators(session)
-            return found, await stored.counts_since(session, today)
+            return found, await stored.counts_today(session, _now(settings))
 
     operators, counts = asyncio.run(listing())
     if args.json:
@@ -103,8 +91,6 @@ def _list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def describe(operator: Operator, counts: DayCounts | None) -> str:
-    from ivr.web import HOTLINE_TZ
-
     status = operator.status.replace("_", " ")
     since = operator.since.astimezone(HOTLINE_TZ)
     if operator.pause_reason:

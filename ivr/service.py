@@ -15,9 +15,9 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -33,7 +33,7 @@ from ivr.db.recorder import Recorder
 from ivr.directory import Directory
 from ivr.directory_build import for_import
 from ivr.errors import ConfigError
-from ivr.settings import REPO_ROOT, Settings
+from ivr.settings import HOTLINE_TZ, REPO_ROOT, Settings
 from ivr.web import ARI, CLOCK, CONTROLLER, SESSIONS, SETTINGS, add_routes
 
 log = logging.getLogger(__name__)
@@ -41,8 +41,6 @@ log = logging.getLogger(__name__)
 DIRECTORY_FILE = REPO_ROOT / "routing" / "departments.csv"
 HOURS_FILE = REPO_ROOT / "routing" / "hours.yaml"
 PROMPT_SPEC = REPO_ROOT / "prompts" / "prompts.yaml"
-# Naive IVR_NOW values are read as Beijing time, the hotline's own clock.
-HOTLINE_TZ = ZoneInfo("Asia/Shanghai")
 
 RECORDER = web.AppKey("recorder", Recorder)
 DIRECTORY = web.AppKey("directory", Directory)
@@ -61,12 +59,13 @@ def make_clock(settings: Settings) -> Callable[[], datetime]:
 async def database_directory(settings: Settings, seed_file: Path = DIRECTORY_FILE) -> Directory:
     """The directory the controllers route by, from the database (migrated
     first); a database without one is seeded from `seed_file`."""
-    await upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        return await _load_or_seed(make_sessionmaker(engine), seed_file)
-    finally:
-        await engine.dispose()
+    async with _migrated_sessions(settings) as sessions:
+        await _seed_if_empty(sessions, seed_file)
+        async with sessions() as session:
+            directory = await stored.load_directory(session)
+    if directory is None:
+        raise ConfigError("the directory vanished from the database right after its import")
+    return directory
 
 
 def load_directory(settings: Settings) -> Directory:
@@ -74,13 +73,22 @@ def load_directory(settings: Settings) -> Directory:
     return asyncio.run(database_directory(settings))
 
 
-async def _load_or_seed(
-    sessions: async_sessionmaker[AsyncSession], seed_file: Path
-) -> Directory:
+@asynccontextmanager
+async def _migrated_sessions(
+    settings: Settings,
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _seed_if_empty(sessions: async_sessionmaker[AsyncSession], seed_file: Path) -> None:
     async with sessions() as session:
-        directory = await stored.load_directory(session)
-    if directory is not None:
-        return directory
+        if await stored.has_directory(session):
+            return
     departments, ranges, packages = for_import(seed_file)
     async with sessions() as session, session.begin():
         record = await stored.seed_directory(session, departments, ranges, packages)
@@ -92,11 +100,6 @@ async def _load_or_seed(
             record.area_codes,
             record.mobile_ranges,
         )
-    async with sessions() as session:
-        directory = await stored.load_directory(session)
-    if directory is None:
-        raise ConfigError("the directory vanished from the database right after its import")
-    return directory
 
 
 def build_prompts(settings: Settings, directory: Directory) -> Catalog:
@@ -167,7 +170,11 @@ def make_app(settings: Settings, directory: Directory, catalog: Catalog) -> web.
 
 
 def _seed(settings: Settings) -> None:
-    asyncio.run(database_directory(settings))
+    async def seed() -> None:
+        async with _migrated_sessions(settings) as sessions:
+            await _seed_if_empty(sessions, DIRECTORY_FILE)
+
+    asyncio.run(seed())
 
 
 def serve(settings: Settings) -> None:

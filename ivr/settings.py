@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,10 @@ def _home() -> Path:
     return Path(os.path.expanduser("~"))
 
 
+# A channel variable or header name, written into the dialplan as it is.
+# The hotline's own clock: a time given without a zone (IVR_NOW, `--at`) is
+# Beijing time, and so is the "today" of operators' counts.
+HOTLINE_TZ = ZoneInfo("Asia/Shanghai")
 # A channel variable or header name, written into the dialplan as it is.
 _DIALPLAN_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 

@@ -8,11 +8,8 @@ API errors are JSON with a stable `error_id` and a message a person reads.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import Any
-from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,10 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ivr.ari.client import AriClient
 from ivr.controller import Controller
 from ivr.db import operators as stored_operators
-from ivr.db.operators import DayCounts
+from ivr.db.models import PAUSE_REASON_MAX
+from ivr.db.operators import DayCounts, operator_json
 from ivr.db.queries import find_by_sip_call_id, get_call, recent_calls
 from ivr.errors import DataError, IvrError, NotFound
-from ivr.operators import Action, Operator
+from ivr.operators import MOVES
 from ivr.settings import Settings
 
 SETTINGS = web.AppKey("settings", Settings)
@@ -32,8 +30,6 @@ CONTROLLER = web.AppKey("controller", Controller)
 ARI = web.AppKey("ari", AriClient)
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 
-# "Today" for an operator's counts is the hotline's day: Beijing time.
-HOTLINE_TZ = ZoneInfo("Asia/Shanghai")
 MAX_CALLS_LIMIT = 1000
 DEFAULT_CALLS_LIMIT = 20
 
@@ -87,53 +83,24 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if connected else 503)
 
 
-# The actions an operator's status takes from the API, as URL words.
-OPERATOR_ACTIONS: dict[str, Action] = {
-    "sign-in": "sign_in",
-    "pause": "pause",
-    "resume": "resume",
-    "sign-out": "sign_out",
-}
-MAX_REASON = 200
-
-
-def operator_json(operator: Operator, counts: DayCounts) -> dict[str, Any]:
-    return {
-        "id": operator.id,
-        "name": operator.name,
-        "endpoint": operator.endpoint,
-        "departments": sorted(operator.departments),
-        "status": operator.status,
-        "since": operator.since.isoformat(),
-        "pause_reason": operator.pause_reason,
-        "today": asdict(counts),
-    }
-
-
-def _start_of_today(request: web.Request) -> datetime:
-    now = request.app[CLOCK]().astimezone(HOTLINE_TZ)
-    return now.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
 async def list_operators_api(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         operators = await stored_operators.list_operators(session)
-        counts = await stored_operators.counts_since(session, _start_of_today(request))
+        counts = await stored_operators.counts_today(session, request.app[CLOCK]())
     body = [operator_json(op, counts.get(op.id, DayCounts())) for op in operators]
     return web.json_response(body)
 
 
 async def operator_action(request: web.Request) -> web.Response:
     operator_id, word = request.match_info["operator_id"], request.match_info["action"]
-    action = OPERATOR_ACTIONS.get(word)
+    action = MOVES.get(word)
     if action is None:
-        raise NotFound(f"operators have no action {word!r}; use {', '.join(OPERATOR_ACTIONS)}")
+        raise NotFound(f"operators have no action {word!r}; use {', '.join(MOVES)}")
     reason = await _reason(request)
+    now = request.app[CLOCK]()
     async with request.app[SESSIONS]() as session, session.begin():
-        operator = await stored_operators.act(
-            session, operator_id, action, request.app[CLOCK](), reason=reason
-        )
-        counts = await stored_operators.counts_since(session, _start_of_today(request))
+        operator = await stored_operators.act(session, operator_id, action, now, reason=reason)
+        counts = await stored_operators.counts_today(session, now)
     return web.json_response(operator_json(operator, counts.get(operator.id, DayCounts())))
 
 
@@ -145,8 +112,8 @@ async def _reason(request: web.Request) -> str | None:
     except ValueError:
         raise DataError("the body must be JSON, e.g. {\"reason\": \"培训\"}") from None
     reason = body.get("reason") if isinstance(body, dict) else None
-    if reason is not None and (not isinstance(reason, str) or len(reason) > MAX_REASON):
-        raise DataError(f"reason must be text of at most {MAX_REASON} characters")
+    if reason is not None and (not isinstance(reason, str) or len(reason) > PAUSE_REASON_MAX):
+        raise DataError(f"reason must be text of at most {PAUSE_REASON_MAX} characters")
     return reason
 
 

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.db.models import (
@@ -30,6 +31,7 @@ from ivr.db.models import (
 from ivr.directory import Directory
 from ivr.errors import DataError, NotFound
 from ivr.operators import Action, Operator, apply
+from ivr.settings import HOTLINE_TZ
 
 # An id or endpoint goes into Asterisk's configuration and into URLs.
 _NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{OPERATOR_ID_MAX}}}")
@@ -103,11 +105,6 @@ async def add_operator(
     return await get_operator(session, operator_id)
 
 
-async def remove_operator(session: AsyncSession, operator_id: str) -> None:
-    await get_operator(session, operator_id)
-    await session.execute(delete(operators_table).where(operators_table.c.id == operator_id))
-
-
 async def list_operators(session: AsyncSession) -> list[Operator]:
     rows = (await session.scalars(select(OperatorRow).order_by(OperatorRow.id))).all()
     departments = await _departments(session, [row.id for row in rows])
@@ -164,6 +161,26 @@ async def _lock(session: AsyncSession, operator_id: str) -> None:
     await session.execute(
         update(table).where(table.c.id == operator_id).values(status=table.c.status)
     )
+
+
+async def counts_today(session: AsyncSession, now: datetime) -> dict[str, DayCounts]:
+    """`counts_since` the start of the hotline's day (Beijing time) that `now` is in."""
+    midnight = now.astimezone(HOTLINE_TZ).replace(hour=0, minute=0, second=0, microsecond=0)
+    return await counts_since(session, midnight)
+
+
+def operator_json(operator: Operator, counts: DayCounts) -> dict[str, Any]:
+    """An operator as the API and `ivr operators list --json` show it."""
+    return {
+        "id": operator.id,
+        "name": operator.name,
+        "endpoint": operator.endpoint,
+        "departments": sorted(operator.departments),
+        "status": operator.status,
+        "since": operator.since.isoformat(),
+        "pause_reason": operator.pause_reason,
+        "today": asdict(counts),
+    }
 
 
 async def counts_since(session: AsyncSession, since: datetime) -> dict[str, DayCounts]:
