@@ -25,6 +25,7 @@ import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -92,9 +93,16 @@ class Week(BaseModel):
                 raise ValueError(f"{before} and {after} overlap")
         return intervals
 
-    def on(self, weekday: int) -> list[Interval]:
-        texts: list[str] = getattr(self, WEEKDAYS[weekday])
-        return sorted((_interval(text) for text in texts), key=lambda i: i.start)
+    @cached_property
+    def days(self) -> tuple[tuple[Interval, ...], ...]:
+        """Each weekday's intervals, parsed once, Monday first."""
+        return tuple(
+            tuple(sorted(map(_interval, getattr(self, day)), key=lambda i: i.start))
+            for day in WEEKDAYS
+        )
+
+    def on(self, weekday: int) -> tuple[Interval, ...]:
+        return self.days[weekday]
 
 
 class Period(BaseModel):
@@ -228,7 +236,7 @@ def day_kind(day: date) -> tuple[DayKind, str, bool]:
     return "weekend", "weekend", True
 
 
-def _intervals(day: date, week: Week, kind: DayKind) -> list[Interval]:
+def _intervals(day: date, week: Week, kind: DayKind) -> tuple[Interval, ...]:
     # A make-up working day falls on a weekend and keeps a working day's hours.
     if kind == "make-up" and not week.on(day.weekday()):
         return week.on(0)
