@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,8 +132,13 @@ def write_manifest(out_dir: Path, entries: Mapping[str, PromptEntry]) -> None:
     path = out_dir / MANIFEST
     if path.is_file() and path.read_bytes() == text:
         return  # an unchanged build leaves every file as it was
-    partial = out_dir / f".{MANIFEST}.partial"
-    partial.write_bytes(text)
+    write_atomically(path, text)
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Readers see the old file or the new one, never half of one."""
+    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
+    partial.write_bytes(data)
     os.replace(partial, path)
 
 

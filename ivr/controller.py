@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -149,9 +149,7 @@ class Controller:
         channel = event.channel
         if channel.id in self.calls:
             return
-        dialed = event.args[0] if event.args else channel.dialplan.exten
-        origin = event.args[1] if len(event.args) > 1 else ""
-        self._start_call(channel, dialed, origin)
+        self._start_call(channel, *_call_args(event.args, channel))
 
     def _start_call(self, channel: Channel, dialed: str, origin: str) -> None:
         route = self._directory.resolve(channel.caller.number, dialed, origin)
@@ -395,7 +393,7 @@ class Controller:
             # connected (its StasisStart waits behind this recovery), or one
             # the previous controller died before answering. A new call.
             log.info("starting call %s found in Stasis", channel.id)
-            self._start_call(channel, _dialed(channel), _origin(channel))
+            self._start_call(channel, *_call_args(_stasis_args(channel)[1:], channel))
             return
         if view is not None and view.ended_at is None and view.flow_state:
             restored = flow.CallFlow.restore(
@@ -407,7 +405,8 @@ class Controller:
         log.info("ending orphaned channel %s politely", channel.id)
         default = self._directory.default
         if view is None:
-            self._record_start(channel, _dialed(channel), default, "default", "")
+            dialed, _ = _call_args(_stasis_args(channel)[1:], channel)
+            self._record_start(channel, dialed, default, "default", "")
         self._launch(self._new_call(channel.id, default, choose_region=False), flow.Orphaned())
 
     async def close(self) -> None:
@@ -422,13 +421,11 @@ def _stasis_args(channel: Channel) -> list[str]:
     return (channel.dialplan.app_data or "").split(",")
 
 
-def _dialed(channel: Channel) -> str:
-    """The number dialed, from `Stasis(app,dialed,origin)`: in Stasis the extension is `s`."""
-    args = _stasis_args(channel)[1:]
-    return args[0] if args else channel.dialplan.exten
+def _call_args(args: Sequence[str], channel: Channel) -> tuple[str, str]:
+    """(dialed, origin) from `Stasis(app,dialed,origin)`'s arguments after the app.
 
-
-def _origin(channel: Channel) -> str:
-    """The origin the carrier handed over, from `Stasis(app,dialed,origin)`, or ""."""
-    args = _stasis_args(channel)[2:]
-    return args[0] if args else ""
+    In Stasis the extension is `s`: without the argument, the channel's own
+    extension is the best there is."""
+    dialed = args[0] if args else channel.dialplan.exten
+    origin = args[1] if len(args) > 1 else ""
+    return dialed, origin

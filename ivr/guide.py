@@ -126,7 +126,11 @@ class Guide:
         if department.level == "city":
             return True
         parent = department.parent
-        return department.level == "county" and parent is not None and parent.endswith("0000")
+        return (
+            department.level == "county"
+            and parent is not None
+            and self._directory.by_code(parent).level == "province"
+        )
 
     def _sharing_area_code(self, department: Department) -> list[Department]:
         """Places that use this department's area code without answering it (024: 铁岭,

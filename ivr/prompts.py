@@ -19,12 +19,10 @@ import hashlib
 import io
 import json
 import logging
-import os
 import re
 import shutil
 import string
 import subprocess
-import threading
 import wave
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -43,6 +41,7 @@ from ivr.catalog import (
     intact,
     previous_manifest,
     remove_unreferenced,
+    write_atomically,
     write_manifest,
 )
 from ivr.directory import Directory
@@ -247,10 +246,10 @@ def _render(
     if data is None:
         data = _speak(job, spec, tools, out_dir)
         if cached is not None:
-            _write_atomically(cached, data)
+            write_atomically(cached, data)
     digest = hashlib.sha256(data).hexdigest()
     name = f"{job.prompt_id}-{digest[:HASH_CHARS]}.wav"
-    _write_atomically(out_dir / name, data)
+    write_atomically(out_dir / name, data)
     return PromptEntry(
         file=name,
         text=job.text,
@@ -283,12 +282,6 @@ def _read_cached(path: Path | None) -> bytes | None:
         return path.read_bytes()
     except OSError:
         return None
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}.partial")
-    partial.write_bytes(data)
-    os.replace(partial, path)
 
 
 def _run(command: list[str], stdin: bytes, prompt_id: str) -> bytes:
