@@ -47,15 +47,26 @@ from ivr.flow_events import (
     Event,
     Hangup,
     HungUp,
+    JoinQueue,
     KeyPressed,
+    LeaveQueue,
+    OperatorConnected,
+    OperatorLeft,
     Orphaned,
     Play,
     PlaybackEnded,
     PlaybackOutcome,
+    Queued,
+    QueueUpdate,
+    RecordingEnded,
+    RecordMessage,
+    RequestCallback,
     Resumed,
     Started,
+    StartMoh,
     StartTimer,
     Step,
+    StopMoh,
     StopPlayback,
     TimerFired,
 )
@@ -74,17 +85,29 @@ __all__ = [
     "FlowError",
     "Hangup",
     "HungUp",
+    "JoinQueue",
     "KeyPressed",
+    "LeaveQueue",
     "MenuKind",
+    "OperatorConnected",
+    "OperatorLeft",
     "Orphaned",
     "Play",
     "PlaybackEnded",
     "PlaybackOutcome",
+    "QueueUpdate",
+    "Queued",
+    "RecordMessage",
+    "RecordingEnded",
+    "RequestCallback",
     "Resumed",
+    "Service",
+    "StartMoh",
     "StartTimer",
     "Started",
     "State",
     "Step",
+    "StopMoh",
     "StopPlayback",
     "TimerFired",
 ]
@@ -98,6 +121,9 @@ class State(enum.Enum):
     NEW = "new"
     PROMPTING = "prompting"  # the greeting or the choices are playing
     WAITING = "waiting"  # choices finished, waiting for a key
+    QUEUED = "queued"  # waiting for an operator: music, or the position said
+    CONNECTED = "connected"  # talking with an operator
+    RECORDING = "recording"  # leaving a message (its intro, then the recording)
     CLOSING = "closing"  # saying goodbye; hang up when it ends
     ENDED = "ended"
 
@@ -108,7 +134,41 @@ PROMPT_GOODBYE = "goodbye"
 PROMPT_RESUMED = "call.resumed"
 PROMPT_ENDED_BY_SYSTEM = "call.ended_by_system"
 
-MenuKind: TypeAlias = Literal["guidance", "regions"]
+PROMPT_HOURS_CLOSED = "hours.closed"
+PROMPT_DESK_STAY = "desk.stay"
+PROMPT_QUEUE_JOINED = "queue.joined"
+PROMPT_QUEUE_KEEP_WAITING = "queue.keep_waiting"
+PROMPT_DESK_NOBODY = "desk.nobody"
+PROMPT_DESK_LONG_WAIT = "desk.long_wait"
+PROMPT_DESK_CHOICES = "desk.choices"
+PROMPT_DESK_CHOICES_NO_CALLBACK = "desk.choices_no_callback"
+PROMPT_CALLBACK_CONFIRMED = "callback.confirmed"
+PROMPT_MESSAGE_INTRO = "message.intro"
+PROMPT_MESSAGE_THANKS = "message.thanks"
+# Positions said one by one; beyond, "more than twenty".
+POSITIONS_SAID = 20
+
+# The choice offered when nobody is on duty or the wait is long.
+KEY_WAIT, KEY_MESSAGE, KEY_CALLBACK = "1", "2", "3"
+
+MenuKind: TypeAlias = Literal["guidance", "regions", "desk"]
+# What a department offers now (ivr/desk.py decides): operators on duty, a
+# queue nobody is on duty for, or the automatic service of after hours.
+Service: TypeAlias = Literal["operators", "unstaffed", "after_hours"]
+
+
+def _after_hours(_: str) -> Service:
+    return "after_hours"
+
+
+def position_prompts(position: int) -> tuple[str, ...]:
+    """How a caller hears their place in the queue (1 is next)."""
+    ahead = position - 1
+    if ahead <= 0:
+        return ("queue.next",)
+    if ahead <= POSITIONS_SAID:
+        return ("queue.ahead", f"count.{ahead}", "queue.people")
+    return ("queue.ahead_many",)
 
 
 @dataclass(frozen=True)
@@ -137,6 +197,16 @@ class CallFlow:
     playback_id: str | None = None
     timer_id: str | None = None
     end_reason: str | None = None
+    # Whether the call's department answers with people now; asked on
+    # arrival and again when the caller has heard the choices.
+    desk: Callable[[str], Service] = _after_hours
+    callback_ok: bool = False  # the caller's number can be called back
+    service: Service = "after_hours"
+    queued: bool = False  # the call holds a place in its department's queue
+    on_hold: bool = False  # music on hold is playing
+    choice_offered: bool = False  # the wait-or-message choice was offered
+    operator: str | None = None  # connected to this operator
+    recording: str | None = None  # the message being recorded
 
     def handle(self, event: Event) -> list[Command]:
         handler = TRANSITIONS.get((self.state, type(event)))
@@ -166,16 +236,29 @@ class CallFlow:
             # call back must stop this first, or its prompt queues behind.
             "playback_id": self.playback_id,
             "end_reason": self.end_reason,
+            "service": self.service,
+            "callback_ok": self.callback_ok,
+            "queued": self.queued,
+            "on_hold": self.on_hold,
+            "choice_offered": self.choice_offered,
+            "operator": self.operator,
+            "recording": self.recording,
         }
 
     @classmethod
     def restore(
-        cls, call_id: str, data: dict[str, Any], guide: Guide, config: FlowConfig
+        cls,
+        call_id: str,
+        data: dict[str, Any],
+        guide: Guide,
+        config: FlowConfig,
+        desk: Callable[[str], Service] = _after_hours,
     ) -> CallFlow:
         department = str(data.get("department", ""))
         region = str(data.get("region", ""))
         trail = [str(code) for code in data.get("trail", ()) if guide.knows(str(code))]
-        menu: MenuKind = "regions" if data.get("menu") == "regions" else "guidance"
+        menus_known: dict[object, MenuKind] = {"regions": "regions", "desk": "desk"}
+        menu = menus_known.get(data.get("menu"), "guidance")
         if not guide.knows(department) or (region and not guide.knows(region)):
             # The directory changed under the call: start again from the default.
             department, region, menu, trail = guide.default, "", "regions", []
@@ -195,6 +278,14 @@ class CallFlow:
             counter=int(data.get("counter", 0)) + 100,
             playback_id=data.get("playback_id"),
             end_reason=data.get("end_reason"),
+            desk=desk,
+            callback_ok=bool(data.get("callback_ok", False)),
+            service=data.get("service", "after_hours"),
+            queued=bool(data.get("queued", False)),
+            on_hold=bool(data.get("on_hold", False)),
+            choice_offered=bool(data.get("choice_offered", False)),
+            operator=data.get("operator"),
+            recording=data.get("recording"),
         )
 
     # -- helpers --------------------------------------------------------------
@@ -212,17 +303,26 @@ class CallFlow:
     def _interrupt(self) -> list[Command]:
         """Stop what is playing or pending, so the caller is not talked over."""
         commands: list[Command] = []
-        if self.state is State.PROMPTING and self.playback_id is not None:
+        if self.state is not State.WAITING and self.playback_id is not None:
             commands.append(StopPlayback(self.playback_id))
+        if self.on_hold:
+            commands.append(StopMoh())
+            self.on_hold = False
         if self.timer_id is not None:
             commands.append(CancelTimer(self.timer_id))
             self.timer_id = None
         self.playback_id = None
         return commands
 
-    def _close(self, reason: str) -> list[Command]:
+    def _close(self, reason: str, *before: str) -> list[Command]:
         self.end_reason = reason
-        return [Step("note", "closing", reason), *self._play(PROMPT_GOODBYE, state=State.CLOSING)]
+        leave = [LeaveQueue(reason)] if self.queued else []
+        self.queued = False
+        return [
+            *leave,
+            Step("note", "closing", reason),
+            *self._play(*before, PROMPT_GOODBYE, state=State.CLOSING),
+        ]
 
     def _end(self, reason: str) -> list[Command]:
         self.state = State.ENDED
@@ -236,25 +336,34 @@ class CallFlow:
     # -- menus ----------------------------------------------------------------
 
     def _choices(self) -> tuple[str, ...]:
+        if self.menu == "desk":
+            return ()
         if self.menu == "regions":
             return self.guide.regions(self.region)
         return self.guide.guidance(self.department)
 
     def _menu_prompts(self) -> tuple[str, ...]:
         """The current page's choices, said the same way on every menu."""
+        if self.menu == "desk":
+            return (PROMPT_DESK_CHOICES if self.callback_ok else PROMPT_DESK_CHOICES_NO_CALLBACK,)
         guidance = self.menu == "guidance"
         back = not guidance or self.page > 0 or bool(self.trail)
-        return menus.choices_prompts(
+        prompts = menus.choices_prompts(
             self._choices(), self.page, other_region=guidance, back=back
         )
+        if guidance and self.service != "after_hours":
+            return (*prompts, PROMPT_DESK_STAY)
+        return prompts
 
     def _intro(self) -> tuple[str, ...]:
         """What opens the current menu's first page: the greeting, or what to choose."""
-        if self.page > 0:
+        if self.page > 0 or self.menu == "desk":
             return ()
         if self.menu == "regions":
             choose = menus.PROMPT_CHOOSE_DEPARTMENT if self.region else menus.PROMPT_CHOOSE_PROVINCE
             return (choose,)
+        if self.service == "after_hours":
+            return (*menus.greeting_prompts(self.department), PROMPT_HOURS_CLOSED)
         return menus.greeting_prompts(self.department)
 
     def _show_menu(self, *before: str) -> list[Command]:
@@ -265,7 +374,11 @@ class CallFlow:
         if how != "back" and code != self.department:
             self.trail.append(self.department)
         self.department, self.menu, self.region, self.page = code, "guidance", "", 0
-        return [Step("department", code, how), *self._show_menu()]
+        return [Step("department", code, how), *self._ask_service(), *self._show_menu()]
+
+    def _ask_service(self) -> list[Command]:
+        self.service = self.desk(self.department)
+        return [Step("note", "service", self.service)]
 
     def _open_regions(self, province: str) -> list[Command]:
         self.menu, self.region, self.page = "regions", province, 0
@@ -273,6 +386,8 @@ class CallFlow:
 
     def _menu_key(self, digit: str) -> list[Command] | None:
         """What a key does on the current menu; None if it offers nothing there."""
+        if self.menu == "desk":
+            return self._desk_key(digit)
         choices = self._choices()
         if digit == menus.KEY_REPEAT:
             return self._show_menu()
@@ -290,6 +405,84 @@ class CallFlow:
             return self._open_regions(code)
         return self._arrive(code, "chosen")
 
+    # -- the desk: queue, choice, message, callback --------------------------------
+
+    def _to_desk(self, service: Service) -> list[Command]:
+        """The caller heard the choices and chose none: to a person, in hours."""
+        self.service, self.silences, self.queued = service, 0, True
+        commands: list[Command] = [Step("note", "desk", service), JoinQueue(self.department)]
+        if service == "operators":
+            self.state = State.QUEUED  # Queued, with the position, follows
+            return commands
+        # Nobody on duty: the caller keeps a place and may choose something else.
+        return [*commands, *self._offer_choice(PROMPT_DESK_NOBODY)]
+
+    def _offer_choice(self, why: str) -> list[Command]:
+        self.choice_offered = True
+        self.menu, self.page = "desk", 0
+        return self._play(why, *self._menu_prompts())
+
+    def _desk_key(self, digit: str) -> list[Command] | None:
+        if digit == menus.KEY_REPEAT:
+            return self._show_menu()
+        if digit in (KEY_WAIT, menus.KEY_BACK):
+            return self._keep_waiting(PROMPT_QUEUE_KEEP_WAITING)
+        if digit == KEY_MESSAGE:
+            self.queued, self.recording = False, None
+            return [
+                LeaveQueue("message"),
+                Step("note", "message"),
+                *self._play(PROMPT_MESSAGE_INTRO, state=State.RECORDING),
+            ]
+        if digit == KEY_CALLBACK and self.callback_ok:
+            self.queued = False  # the place now belongs to the callback
+            closing = self._close("callback_requested", PROMPT_CALLBACK_CONFIRMED)
+            return [RequestCallback(), *closing]
+        return None
+
+    def _keep_waiting(self, *prompts: str) -> list[Command]:
+        self.menu = "guidance"
+        return self._play(*prompts, state=State.QUEUED)
+
+    def _on_queued(self, event: Event) -> list[Command]:
+        assert isinstance(event, Queued)
+        if self.state is not State.QUEUED or self.playback_id is not None:
+            return []
+        prompts = (PROMPT_QUEUE_JOINED, *position_prompts(event.position))
+        return self._play(*prompts, state=State.QUEUED)
+
+    def _on_queue_update(self, event: Event) -> list[Command]:
+        assert isinstance(event, QueueUpdate)
+        if self.state is not State.QUEUED or self.playback_id is not None:
+            return []  # choosing, or still hearing something: not now
+        commands = self._interrupt()
+        if event.over_limit and not self.choice_offered:
+            return [*commands, *self._offer_choice(PROMPT_DESK_LONG_WAIT)]
+        return [*commands, *self._play(*position_prompts(event.position), state=State.QUEUED)]
+
+    def _on_connected(self, event: Event) -> list[Command]:
+        assert isinstance(event, OperatorConnected)
+        if not self.queued:
+            return []
+        commands = self._interrupt()
+        self.queued, self.state, self.operator = False, State.CONNECTED, event.operator
+        self.menu = "guidance"
+        return [*commands, Step("note", "connected", event.operator)]
+
+    def _on_operator_left(self, _: Event) -> list[Command]:
+        if self.state is not State.CONNECTED:
+            return []
+        return self._close("completed")
+
+    def _on_recording_ended(self, event: Event) -> list[Command]:
+        assert isinstance(event, RecordingEnded)
+        if self.state is not State.RECORDING or event.name != self.recording:
+            return []
+        return [
+            Step("message", event.name, f"{event.seconds:.1f}"),
+            *self._close("message_left", PROMPT_MESSAGE_THANKS),
+        ]
+
     def _back(self) -> list[Command] | None:
         if self.page > 0:
             self.page -= 1
@@ -306,16 +499,26 @@ class CallFlow:
     # -- transitions ----------------------------------------------------------
 
     def _on_start(self, _: Event) -> list[Command]:
-        arrived = Step("department", self.department, "routed")
+        arrived = [Step("department", self.department, "routed"), *self._ask_service()]
         if self.choose_region:
             self.menu = "regions"
-            return [Answer(), arrived, *self._show_menu(menus.PROMPT_UNPLACED)]
-        return [Answer(), arrived, *self._show_menu()]
+            return [Answer(), *arrived, *self._show_menu(menus.PROMPT_UNPLACED)]
+        return [Answer(), *arrived, *self._show_menu()]
 
     def _on_resumed(self, _: Event) -> list[Command]:
         note = Step("note", "resumed", self.state.value)
         if self.state is State.CLOSING:
             return [note, Hangup(), *self._end(self.end_reason or "caller_ended")]
+        if self.state is State.CONNECTED or (self.state is State.RECORDING and self.recording):
+            return [note]  # the bridge, or the recording, goes on in Asterisk
+        if self.state is State.QUEUED:
+            # The place in the queue is kept in the database; the music plays on.
+            stale = [StopPlayback(self.playback_id)] if self.playback_id else []
+            self.playback_id, self.on_hold = None, True
+            return [note, *stale, StartMoh()]
+        if self.state is State.RECORDING:
+            stale = [StopPlayback(self.playback_id)] if self.playback_id else []
+            return [note, *stale, *self._play(PROMPT_MESSAGE_INTRO, state=State.RECORDING)]
         # The prompt the previous controller started may still be playing.
         stale = [StopPlayback(self.playback_id)] if self.playback_id else []
         self.timer_id = None  # its timer died with the previous controller
@@ -352,6 +555,12 @@ class CallFlow:
             commands.append(Step("error", "playback_failed", event.playback_id))
         if self.state is State.CLOSING:
             return [*commands, Hangup(), *self._end(self.end_reason or "caller_ended")]
+        if self.state is State.QUEUED:
+            self.on_hold = True
+            return [*commands, StartMoh()]
+        if self.state is State.RECORDING:
+            self.recording = self._next_id("m")
+            return [*commands, RecordMessage(self.recording)]
         self.state = State.WAITING
         self.timer_id = self._next_id("t")
         return [*commands, StartTimer(self.timer_id, self.config.digit_timeout)]
@@ -361,6 +570,12 @@ class CallFlow:
         if event.timer_id != self.timer_id:
             return []
         self.timer_id = None
+        if self.menu == "desk":  # no choice: the caller waits on
+            return self._keep_waiting(PROMPT_QUEUE_KEEP_WAITING)
+        if self.menu == "guidance":
+            service = self.desk(self.department)
+            if service != "after_hours":
+                return self._to_desk(service)
         self.silences += 1
         if self.silences < self.config.max_silences:
             return self._play(PROMPT_NO_INPUT, *self._menu_prompts())
@@ -371,6 +586,10 @@ class CallFlow:
             return [Step("note", "no_region_chosen", self.department), *self._show_menu()]
         return self._close("silence")
 
+    def _on_key_while_queued(self, event: Event) -> list[Command]:
+        assert isinstance(event, KeyPressed)
+        return [Step("key", event.digit, "ignored: queued")]
+
     def _on_key_while_closing(self, event: Event) -> list[Command]:
         assert isinstance(event, KeyPressed)
         return [Step("key", event.digit, "ignored: closing")]
@@ -380,6 +599,12 @@ class CallFlow:
         if self.state is State.CLOSING and self.end_reason:
             # The caller left during the goodbye: the call ended as decided.
             reason = self.end_reason
+        elif self.state is State.CONNECTED:
+            reason = "completed"
+        elif self.state is State.RECORDING and self.recording:
+            reason = "message_left"  # what was recorded is kept
+        elif self.queued:
+            reason = "abandoned"
         return self._end(reason)
 
     def _ignore(self, _: Event) -> list[Command]:
@@ -413,4 +638,28 @@ TRANSITIONS: dict[tuple[State, type], _Handler] = {
     (State.ENDED, TimerFired): CallFlow._ignore,
     (State.ENDED, HungUp): CallFlow._ignore,
     (State.ENDED, Resumed): CallFlow._ignore,
+    (State.QUEUED, KeyPressed): CallFlow._on_key_while_queued,
+    (State.QUEUED, PlaybackEnded): CallFlow._on_playback_ended,
+    (State.QUEUED, TimerFired): CallFlow._ignore,
+    (State.QUEUED, HungUp): CallFlow._on_hangup,
+    (State.QUEUED, Resumed): CallFlow._on_resumed,
+    (State.CONNECTED, KeyPressed): CallFlow._ignore,  # the conversation's, not ours
+    (State.CONNECTED, PlaybackEnded): CallFlow._ignore,
+    (State.CONNECTED, TimerFired): CallFlow._ignore,
+    (State.CONNECTED, HungUp): CallFlow._on_hangup,
+    (State.CONNECTED, Resumed): CallFlow._on_resumed,
+    (State.RECORDING, KeyPressed): CallFlow._ignore,  # `#` ends the recording in Asterisk
+    (State.RECORDING, PlaybackEnded): CallFlow._on_playback_ended,
+    (State.RECORDING, TimerFired): CallFlow._ignore,
+    (State.RECORDING, HungUp): CallFlow._on_hangup,
+    (State.RECORDING, Resumed): CallFlow._on_resumed,
 }
+# What the queue and the recorder report may reach a call in any state (an
+# operator answering just as the caller chose to leave a message); each
+# handler acts only in the states where it means something.
+for _state in State:
+    TRANSITIONS[(_state, Queued)] = CallFlow._on_queued
+    TRANSITIONS[(_state, QueueUpdate)] = CallFlow._on_queue_update
+    TRANSITIONS[(_state, OperatorConnected)] = CallFlow._on_connected
+    TRANSITIONS[(_state, OperatorLeft)] = CallFlow._on_operator_left
+    TRANSITIONS[(_state, RecordingEnded)] = CallFlow._on_recording_ended

@@ -51,7 +51,51 @@ class Orphaned:
     """A channel of ours whose call record was lost: end it politely."""
 
 
-Event: TypeAlias = Started | KeyPressed | PlaybackEnded | TimerFired | HungUp | Resumed | Orphaned
+@dataclass(frozen=True)
+class Queued:
+    """The call joined its department's queue with `position - 1` callers ahead."""
+
+    position: int
+
+
+@dataclass(frozen=True)
+class QueueUpdate:
+    """Said to a queued call every announce interval."""
+
+    position: int
+    over_limit: bool  # waited longer than the department's limit
+
+
+@dataclass(frozen=True)
+class OperatorConnected:
+    operator: str
+
+
+@dataclass(frozen=True)
+class OperatorLeft:
+    """The operator hung up on a connected call."""
+
+
+@dataclass(frozen=True)
+class RecordingEnded:
+    name: str
+    seconds: float
+
+
+Event: TypeAlias = (
+    Started
+    | KeyPressed
+    | PlaybackEnded
+    | TimerFired
+    | HungUp
+    | Resumed
+    | Orphaned
+    | Queued
+    | QueueUpdate
+    | OperatorConnected
+    | OperatorLeft
+    | RecordingEnded
+)
 
 # -- commands -----------------------------------------------------------------
 
@@ -89,10 +133,44 @@ class Hangup:
 
 
 @dataclass(frozen=True)
+class JoinQueue:
+    department: str
+
+
+@dataclass(frozen=True)
+class LeaveQueue:
+    """The call is out of the queue: `outcome` says how (abandoned, message...)."""
+
+    outcome: str
+
+
+@dataclass(frozen=True)
+class StartMoh:
+    pass
+
+
+@dataclass(frozen=True)
+class StopMoh:
+    pass
+
+
+@dataclass(frozen=True)
+class RecordMessage:
+    """Record the caller (beep first, `#` or silence ends it) as recording `name`."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class RequestCallback:
+    """Keep the call's place in the queue and call the caller back at their turn."""
+
+
+@dataclass(frozen=True)
 class Step:
     """A line of the call's record: a prompt played, a key pressed, a note."""
 
-    kind: Literal["prompt", "key", "note", "error", "department"]
+    kind: Literal["prompt", "key", "note", "error", "department", "message"]
     value: str
     detail: str | None = None
 
@@ -102,4 +180,19 @@ class Ended:
     reason: str
 
 
-Command: TypeAlias = Answer | Play | StopPlayback | StartTimer | CancelTimer | Hangup | Step | Ended
+Command: TypeAlias = (
+    Answer
+    | Play
+    | StopPlayback
+    | StartTimer
+    | CancelTimer
+    | Hangup
+    | Step
+    | Ended
+    | JoinQueue
+    | LeaveQueue
+    | StartMoh
+    | StopMoh
+    | RecordMessage
+    | RequestCallback
+)

@@ -122,8 +122,10 @@ def test_start_answers_names_the_department_and_offers_its_first_page() -> None:
     assert departments_of(commands) == [(HEFEI, "routed")]
     play = play_of(commands)
     assert play.prompts[:3] == GREETING_HEFEI
+    # The tests here run after hours (the flow's default desk).
+    assert play.prompts[3] == "hours.closed"
     assert offered(play) == list(COUNTIES[:8])
-    assert play.prompts[4:6] == ("menu.press", "digit.1")
+    assert play.prompts[5:7] == ("menu.press", "digit.1")
     # More than eight counties: 9 turns the page; 0 chooses another region.
     assert play.prompts[-3:] == ("menu.more", "menu.other_region", "menu.repeat")
     assert "menu.back" not in play.prompts  # nowhere to go back to yet
@@ -134,7 +136,8 @@ def test_a_department_with_nothing_below_still_offers_another_region() -> None:
     flow = new_call(WUHU)
     play = play_of(flow.handle(Started()))
     assert play.prompts == (
-        "greeting.hello", "dept.340200", "greeting.hotline", "menu.other_region", "menu.repeat",
+        "greeting.hello", "dept.340200", "greeting.hotline", "hours.closed",
+        "menu.other_region", "menu.repeat",
     )
 
 
