@@ -51,6 +51,7 @@ TEMPLATES = (
     "pjproject.conf",
     "acl.conf",
     "udptl.conf",
+    "sorcery.conf",
 )
 ROOTFS_PACKAGES = (
     "asterisk",

@@ -28,17 +28,33 @@ from ivr.ari.models import (
     ChannelHangupRequest,
     Event,
     PlaybackFinished,
+    RecordingFailed,
+    RecordingFinished,
     StasisEnd,
     StasisStart,
 )
 from ivr.catalog import Catalog
 from ivr.db.queries import get_call, open_calls
 from ivr.db.recorder import Recorder
+from ivr.desk import (
+    DESK_EVENTS,
+    LEG_ARG,
+    Desk,
+    DeskEvent,
+    Leg,
+    LegAnswered,
+    LegGone,
+    WhisperDone,
+)
 from ivr.directory import Department, Directory
 from ivr.errors import AriError, AriUnavailable
 from ivr.flow import CallFlow
 from ivr.flow import Event as FlowEvent
 from ivr.guide import Guide
+from ivr.hours import Hours
+from ivr.numbers import read_caller
+from ivr.operators_phone import FEATURE_ARG, feature_code, push_endpoints
+from ivr.queues import Queues
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -56,6 +72,8 @@ EVENTS_USED = [
     "ChannelHangupRequest",
     "ChannelDestroyed",
     "PlaybackFinished",
+    "RecordingFinished",
+    "RecordingFailed",
 ]
 
 
@@ -83,10 +101,16 @@ class PlaybackCheck:
 class Call:
     call_id: str
     flow: CallFlow
-    queue: asyncio.Queue[FlowEvent | PlaybackCheck] = field(default_factory=asyncio.Queue)
+    caller: str = ""  # the caller's number as received
+    queue: asyncio.Queue[FlowEvent | PlaybackCheck | DeskEvent] = field(
+        default_factory=asyncio.Queue
+    )
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
     saved_state: dict[str, Any] | None = None
+    joined: bool = False  # has a place in a queue (an entry in the database)
+    leg: Leg | None = None  # the operator being rung or talked to
+    offers: int = 0  # operators rung so far
 
 
 class Controller:
@@ -99,6 +123,8 @@ class Controller:
         catalog: Catalog,
         sessionmaker: async_sessionmaker[AsyncSession],
         clock: Callable[[], datetime],
+        hours: Hours,
+        queues: Queues,
     ) -> None:
         self._settings = settings
         self._ari = ari
@@ -114,6 +140,26 @@ class Controller:
         )
         self._guide = Guide(directory)
         self.calls: dict[str, Call] = {}
+        self.desk: Desk = Desk(
+            settings=settings,
+            ari=ari,
+            sessionmaker=sessionmaker,
+            directory=directory,
+            catalog=catalog,
+            hours=hours,
+            queues=queues,
+            recorder=recorder,
+            now=clock,
+            post=self._post,
+            handle=self._handle,
+        )
+
+    def _post(self, call_id: str, event: object) -> bool:
+        call = self.calls.get(call_id)
+        if call is None:
+            return False
+        call.queue.put_nowait(event)  # type: ignore[arg-type]  # the desk's events
+        return True
 
     # -- events in ----------------------------------------------------------------
 
@@ -121,6 +167,11 @@ class Controller:
         """Hand an event to its call. Runs on the reader: never blocks."""
         if isinstance(event, StasisStart):
             self._start(event)
+            return
+        if isinstance(event, RecordingFinished | RecordingFailed):
+            self._recording_ended(event)
+            return
+        if self._leg_event(event):
             return
         translated = self._translate(event)
         if translated is None:
@@ -145,25 +196,85 @@ class Controller:
             return (channel.id, flow.HungUp()) if channel is not None else None
         return None
 
+    def _leg_event(self, event: Event) -> bool:
+        """Route an event of an operator's leg to the call it belongs to."""
+        if isinstance(event, PlaybackFinished):
+            leg_id = event.playback.target_uri.removeprefix("channel:")
+            desk_event: DeskEvent = WhisperDone(event.playback.id)
+        elif isinstance(event, ChannelHangupRequest | StasisEnd | ChannelDestroyed):
+            if event.channel is None:
+                return False
+            leg_id = event.channel.id
+            desk_event = LegGone(leg_id)
+        else:
+            return False
+        call_id = self.desk.legs.get(leg_id)
+        if call_id is None:
+            return False
+        self._post(call_id, desk_event)
+        return True
+
+    def _recording_ended(self, event: RecordingFinished | RecordingFailed) -> None:
+        recording = event.recording
+        failed = isinstance(event, RecordingFailed)
+        seconds = float(recording.duration or 0)
+        asyncio.get_running_loop().create_task(
+            self.desk.message_finished(recording.name, seconds, "failed" if failed else "saved")
+        )
+        channel_id = recording.target_uri.removeprefix("channel:")
+        self._post(channel_id, flow.RecordingEnded(recording.name, seconds))
+
     def _start(self, event: StasisStart) -> None:
         channel = event.channel
         if channel.id in self.calls:
             return
-        self._start_call(channel, *_call_args(event.args, channel))
+        args = event.args
+        if args and args[0] == LEG_ARG:
+            # An operator answered: the leg belongs to the call in the second argument.
+            call_id = args[1] if len(args) > 1 else ""
+            if not self._post(call_id, LegAnswered(channel.id)):
+                asyncio.get_running_loop().create_task(self._drop(channel.id))
+            return
+        if args and args[0] == FEATURE_ARG:
+            code = args[1] if len(args) > 1 else ""
+            asyncio.get_running_loop().create_task(feature_code(self, channel, code))
+            return
+        self._start_call(channel, *_call_args(args, channel))
+
+    async def _drop(self, channel_id: str) -> None:
+        try:
+            await self._ari.hangup(channel_id)
+        except AriError:
+            pass
 
     def _start_call(self, channel: Channel, dialed: str, origin: str) -> None:
         route = self._directory.resolve(channel.caller.number, dialed, origin)
         now = self._record_start(channel, dialed, route.department, route.rule, route.read)
         for line in route.steps:
             self._recorder.step(channel.id, now, "route", line)
-        call = self._new_call(channel.id, route.department, choose_region=route.rule == "default")
+        unplaced = route.rule == "default"
+        call = self._new_call(
+            channel.id, route.department, channel.caller.number, choose_region=unplaced
+        )
         self._launch(call, flow.Started())
 
-    def _new_call(self, call_id: str, department: Department, *, choose_region: bool) -> Call:
+    def _new_call(
+        self, call_id: str, department: Department, caller: str, *, choose_region: bool
+    ) -> Call:
         call_flow = flow.CallFlow(
-            call_id, self._guide, department.code, self._config, choose_region=choose_region
+            call_id,
+            self._guide,
+            department.code,
+            self._config,
+            choose_region=choose_region,
+            desk=self.desk.service,
+            callback_ok=self._can_call_back(caller),
         )
-        return Call(call_id, call_flow)
+        return Call(call_id, call_flow, caller)
+
+    def _can_call_back(self, caller: str) -> bool:
+        """A callback needs a way out and a number that can be dialled."""
+        return bool(self._settings.callback_dial) and read_caller(caller).kind != "none"
 
     def _record_start(
         self, channel: Channel, dialed: str, department: Department, rule: str, read: str
@@ -199,6 +310,9 @@ class Controller:
                 if isinstance(event, PlaybackCheck):
                     await self._check_playback(call, event)
                     continue
+                if isinstance(event, DESK_EVENTS):
+                    await self.desk.on_event(call, event)
+                    continue
                 if isinstance(event, flow.PlaybackEnded):
                     self._disarm(call, event.playback_id)
                 await self._handle(call, event)
@@ -214,6 +328,9 @@ class Controller:
         finally:
             for handle in call.timers.values():
                 handle.cancel()
+            if call.leg is not None:
+                # Ended by an error or a cancel: the operator must not stay busy.
+                await self.desk.leave(call, "internal_error")
             self.calls.pop(call.call_id, None)
 
     async def _handle(self, call: Call, event: FlowEvent) -> None:
@@ -312,6 +429,34 @@ class Controller:
                     self._recorder.department_reached(channel, value, self._guide.name(value))
             case flow.Ended(reason):
                 self._recorder.call_ended(channel, self._now(), reason)
+                if call.joined:
+                    await self.desk.leave(call, reason)
+            case flow.JoinQueue(department):
+                call.joined = True
+                position = await self.desk.join(channel, department, call.caller)
+                self._recorder.step(channel, self._now(), "note", "queued", str(position))
+                call.queue.put_nowait(flow.Queued(position))
+            case flow.LeaveQueue(outcome):
+                await self.desk.leave(call, outcome)
+            case flow.RequestCallback():
+                await self.desk.request_callback(call)
+            case flow.StartMoh():
+                await self._ari_call(call, self._ari.start_moh(channel, self._settings.moh_class))
+            case flow.StopMoh():
+                await self._ari_call(call, self._ari.stop_moh(channel), gone_ok=True)
+            case flow.RecordMessage(name):
+                department = call.flow.department
+                await self.desk.message_started(name, channel, department, call.caller)
+                settings = self._settings
+                await self._ari_call(
+                    call,
+                    self._ari.record(
+                        channel,
+                        name,
+                        max_seconds=settings.message_max_seconds,
+                        max_silence=settings.message_silence_seconds,
+                    ),
+                )
 
     async def _ari_call(
         self, call: Call, request: Awaitable[None], *, gone_ok: bool = False
@@ -341,6 +486,8 @@ class Controller:
         except AriError as exc:
             # Only costs bandwidth: the controller ignores other events.
             log.warning("Asterisk did not take the event filter: %s", exc)
+        await push_endpoints(self)
+        await self.desk.refresh()
         channels = await self._ari.channels()
         live = {channel.id for channel in channels}
         for call_id, call in list(self.calls.items()):
@@ -353,10 +500,17 @@ class Controller:
         for call in list(self.calls.values()):
             if call.call_id in by_id:
                 await self._resync(call, by_id[call.call_id])
+        legs: list[Channel] = []
         for channel in channels:
             if channel.id in self.calls or not self._is_ours(channel):
                 continue
+            if _stasis_args(channel)[1:2] in ([LEG_ARG], [FEATURE_ARG]):
+                legs.append(channel)  # once their callers are back
+                continue
             await self._take_back(channel)
+        for channel in legs:
+            await self._take_back_leg(channel)
+        await self.desk.sweep(set(self.calls))
         # Calls this node recorded as open whose channel is gone (Asterisk
         # restarted, or the caller left while nobody listened).
         async with self._sessionmaker() as session:
@@ -400,14 +554,42 @@ class Controller:
                 channel.id, view.flow_state, self._guide, self._config
             )
             log.info("taking back call %s (%s)", channel.id, restored.state.value)
-            self._launch(Call(channel.id, restored), flow.Resumed())
+            call = Call(channel.id, restored, channel.caller.number)
+            restored.callback_ok = self._can_call_back(call.caller)
+            if restored.queued or restored.state is flow.State.CONNECTED:
+                call.joined = True
+            if restored.queued:
+                await self.desk.rejoin(channel.id)
+            self._launch(call, flow.Resumed())
             return
         log.info("ending orphaned channel %s politely", channel.id)
         default = self._directory.default
         if view is None:
             dialed, _ = _call_args(_stasis_args(channel)[1:], channel)
             self._record_start(channel, dialed, default, "default", "")
-        self._launch(self._new_call(channel.id, default, choose_region=False), flow.Orphaned())
+        call = self._new_call(channel.id, default, channel.caller.number, choose_region=False)
+        self._launch(call, flow.Orphaned())
+
+    async def _take_back_leg(self, channel: Channel) -> None:
+        """An operator's leg left by a controller that died: back to its call, or hung up."""
+        args = _stasis_args(channel)
+        call = self.calls.get(args[2] if len(args) > 2 else "")
+        if channel.id in self.desk.legs:
+            return
+        if (
+            call is not None
+            and args[1] == LEG_ARG
+            and call.flow.state is flow.State.CONNECTED
+            and call.leg is None
+        ):
+            operator = self.desk.operator(call.flow.operator or "")
+            if operator is not None:
+                log.info("taking back operator leg %s of call %s", channel.id, call.call_id)
+                call.leg = Leg(channel.id, operator, answered=True, bridge_id=f"{call.call_id}-b")
+                self.desk.legs[channel.id] = call.call_id
+                return
+        log.info("hanging up operator channel %s: its call is gone", channel.id)
+        await self._drop(channel.id)
 
     async def close(self) -> None:
         tasks = [call.task for call in self.calls.values() if call.task is not None]

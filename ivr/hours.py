@@ -174,6 +174,12 @@ class Hours:
             is_open, reason, self._next_change(local, own, week, is_open), source, complete
         )
 
+    def is_open(self, code: str, at: datetime) -> bool:
+        """`status(code, at).open`, without looking ahead: asked on every call."""
+        local = at.astimezone(ZoneInfo(self._directory.by_code(code).timezone))
+        own = self._spec.departments.get(code, DepartmentHours())
+        return _evaluate(local, own, self._week(code)[0])[0]
+
     def _week(self, code: str) -> tuple[Week, str]:
         for ancestor in self._directory.lineage(code):
             hours = self._spec.departments.get(ancestor.code)

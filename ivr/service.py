@@ -22,7 +22,8 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr import prompts
+from ivr import hours as working_hours
+from ivr import prompts, queues
 from ivr.ari.client import AriClient
 from ivr.catalog import Catalog
 from ivr.controller import Controller
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 DIRECTORY_FILE = REPO_ROOT / "routing" / "departments.csv"
 HOURS_FILE = REPO_ROOT / "routing" / "hours.yaml"
+QUEUES_FILE = REPO_ROOT / "routing" / "queues.yaml"
 PROMPT_SPEC = REPO_ROOT / "prompts" / "prompts.yaml"
 
 RECORDER = web.AppKey("recorder", Recorder)
@@ -145,15 +147,20 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
             app[CATALOG],
             app[SESSIONS],
             app[CLOCK],
+            working_hours.load(HOURS_FILE, app[DIRECTORY]),
+            queues.load(QUEUES_FILE, app[DIRECTORY]),
         )
         app[ARI] = ari
         app[CONTROLLER] = controller
+        await controller.desk.refresh()
         events = asyncio.create_task(
             ari.run_events(controller.recover, controller.on_event), name="ari-events"
         )
+        dispatcher = asyncio.create_task(controller.desk.run(), name="queue-dispatcher")
         yield
         events.cancel()
-        await asyncio.gather(events, return_exceptions=True)
+        dispatcher.cancel()
+        await asyncio.gather(events, dispatcher, return_exceptions=True)
         await controller.close()
 
 

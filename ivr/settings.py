@@ -98,6 +98,20 @@ class Settings(BaseSettings):
     # How long a call waits for Asterisk to confirm a command before giving up.
     command_timeout: float = 10.0
 
+    # The operator queue (per-department rules: routing/queues.yaml).
+    # The dispatcher looks for free operators and due announcements this often.
+    queue_tick: float = Field(default=1.0, gt=0, le=10)
+    moh_class: str = Field(default="default", pattern=_DIALPLAN_NAME)
+    # A message: longest recording, and silence that ends it.
+    message_max_seconds: int = Field(default=120, ge=10, le=600)
+    message_silence_seconds: int = Field(default=5, ge=1, le=60)
+    # How a callback dials the caller: an Asterisk dial string with {number},
+    # e.g. PJSIP/callers/sip:{number}@carrier.example; empty: callbacks are
+    # not offered.
+    callback_dial: str = ""
+    # The SIP realm of operators' digest authentication.
+    sip_realm: str = Field(default="12371", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+
     # Records are written in batches off the call path.
     record_batch_size: int = 200
     record_flush_interval: float = 0.05

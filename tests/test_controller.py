@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ivr import flow, prompts
+from ivr import flow, prompts, queues
+from ivr import hours as working_hours
 from ivr.ari.client import AriClient
 from ivr.catalog import Catalog
 from ivr.controller import EVENTS_USED, MARK_VARIABLE, Controller
@@ -26,6 +27,7 @@ from ivr.db.queries import CallView, get_call
 from ivr.db.recorder import Recorder
 from ivr.directory import Directory
 from ivr.guide import Guide
+from ivr.service import HOURS_FILE, QUEUES_FILE
 from ivr.settings import REPO_ROOT, Settings
 
 from .fake_ari import WAIT, FakeAri, RestRequest, running, wait_until
@@ -49,7 +51,8 @@ HEFEI_CHOICES = (
 
 
 def greeting(code: str) -> tuple[str, ...]:
-    return ("greeting.hello", f"dept.{code}", "greeting.hotline")
+    # No operators here: every department is answered as after hours.
+    return ("greeting.hello", f"dept.{code}", "greeting.hotline", "hours.closed")
 
 
 HEFEI = (*greeting("340100"), *HEFEI_CHOICES)
@@ -87,6 +90,8 @@ class Node:
             rig.catalog,
             rig.sessions,
             lambda: datetime.now(UTC),
+            working_hours.load(HOURS_FILE, DIRECTORY),
+            queues.load(QUEUES_FILE, DIRECTORY),
         )
         self.events = asyncio.create_task(
             self.ari.run_events(self.controller.recover, self.controller.on_event)
@@ -295,6 +300,7 @@ async def test_a_call_is_answered_marked_greeted_and_ended_by_a_key(rig: Rig, no
     assert [s.value for s in view.steps if s.kind == "route"] == route_lines(HEFEI_CALLER)
     assert summary(view) == [
         ("department", "340100", "routed"),
+        ("note", "service", "after_hours"),
         *[("prompt", prompt, None) for prompt in HEFEI],
         ("key", END_KEY, None),
         ("note", "closing", ENDED),
@@ -735,8 +741,9 @@ async def test_a_call_entering_stasis_during_recovery_is_a_new_call_not_an_orpha
     assert fake.channels[channel].variables == {MARK_VARIABLE: channel}
     view = await run_to_goodbye(rig, channel)
     assert view.department_code == "340100"
-    assert summary(view)[:3] == [
+    assert summary(view)[:4] == [
         ("department", "340100", "routed"),
+        ("note", "service", "after_hours"),
         ("prompt", "greeting.hello", None),
         ("prompt", "dept.340100", None),
     ]

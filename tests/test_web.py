@@ -14,6 +14,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from ivr import hours as working_hours
+from ivr import queues
 from ivr.ari.client import AriClient
 from ivr.catalog import Catalog
 from ivr.controller import Controller
@@ -22,6 +24,7 @@ from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
 from ivr.db.recorder import Recorder
 from ivr.directory import Directory
+from ivr.service import HOURS_FILE, QUEUES_FILE
 from ivr.settings import REPO_ROOT, Settings
 from ivr.web import ARI, CLOCK, CONTROLLER, SESSIONS, SETTINGS, add_routes
 
@@ -89,15 +92,18 @@ async def app(tmp_path: Path) -> AsyncIterator[web.Application]:
     (tmp_path / "settings.py").write_text(SECRET, encoding="utf-8")
 
     settings = Settings(state_dir=tmp_path, database_url=database_url, node_name=NODE)
+    directory = Directory.load(REPO_ROOT / "routing" / "departments.csv")
     ari = AriClient(settings)  # never connected: health reads its `connected`
     controller = Controller(
         settings,
         ari,
         recorder,
-        Directory.load(REPO_ROOT / "routing" / "departments.csv"),
+        directory,
         Catalog(prompt_dir, {}),
         sessions,
         lambda: NOW,
+        working_hours.load(HOURS_FILE, directory),
+        queues.load(QUEUES_FILE, directory),
     )
     application = web.Application()
     application[SETTINGS] = settings

@@ -181,6 +181,71 @@ class AriClient:
         value = data.get("value") if isinstance(data, dict) else None
         return value or None
 
+    async def originate(
+        self,
+        channel_id: str,
+        endpoint: str,
+        app_args: str,
+        *,
+        caller_id: str,
+        ring_seconds: float,
+        variables: dict[str, str] | None = None,
+    ) -> None:
+        """Dial `endpoint`; once answered the channel enters our app with `app_args`."""
+        params = [
+            ("endpoint", endpoint),
+            ("app", self._settings.ari_app),
+            ("appArgs", app_args),
+            ("callerId", caller_id),
+            ("timeout", str(max(1, round(ring_seconds)))),
+        ]
+        body = {"variables": variables} if variables else None
+        await self.request("POST", f"/channels/{channel_id}", params, body)
+
+    async def create_bridge(self, bridge_id: str) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}", [("type", "mixing")])
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: list[str]) -> None:
+        params = [("channel", ",".join(channel_ids))]
+        await self.request("POST", f"/bridges/{bridge_id}/addChannel", params)
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        await self.request("DELETE", f"/bridges/{bridge_id}")
+
+    async def bridges(self) -> list[dict[str, Any]]:
+        data = await self.request("GET", "/bridges")
+        return list(data or [])
+
+    async def start_moh(self, channel_id: str, moh_class: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/moh", [("mohClass", moh_class)])
+
+    async def stop_moh(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/moh")
+
+    async def record(
+        self, channel_id: str, name: str, *, max_seconds: int, max_silence: int
+    ) -> None:
+        """Record the channel as stored recording `name` (WAV): beep first, `#` ends."""
+        params = [
+            ("name", name),
+            ("format", "wav"),
+            ("maxDurationSeconds", str(max_seconds)),
+            ("maxSilenceSeconds", str(max_silence)),
+            ("ifExists", "fail"),
+            ("beep", "true"),
+            ("terminateOn", "#"),
+        ]
+        await self.request("POST", f"/channels/{channel_id}/record", params)
+
+    async def push_config(
+        self, object_type: str, object_id: str, fields: dict[str, str]
+    ) -> None:
+        """Create or replace a res_pjsip object (endpoint, aor, auth) in Asterisk."""
+        body = {"fields": [{"attribute": k, "value": v} for k, v in fields.items()]}
+        await self.request(
+            "PUT", f"/asterisk/config/dynamic/res_pjsip/{object_type}/{object_id}", body=body
+        )
+
     async def filter_events(self, allowed: list[str]) -> None:
         """Ask Asterisk to send this app only these event types.
 

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
@@ -49,6 +50,8 @@ LEVEL_MAX = 16
 AREA_CODE_MAX = 8
 TIMEZONE_MAX = 64
 IMPORT_SOURCE_MAX = 1024
+SIP_URI_MAX = 255
+MD5_HEX = 32
 
 # Deterministic constraint names, the same on every database, so the
 # hand-written migration can name them and alembic can compare them.
@@ -195,6 +198,11 @@ class OperatorRow(Base):
     status: Mapped[str] = mapped_column(String(STATUS_MAX))
     status_since: Mapped[datetime] = mapped_column(UtcDateTime())
     pause_reason: Mapped[str | None] = mapped_column(String(PAUSE_REASON_MAX))
+    # Where the phone is when it does not register (a desk phone at a fixed
+    # address); null: where it registered.
+    sip_contact: Mapped[str | None] = mapped_column(String(SIP_URI_MAX))
+    # md5(endpoint:realm:password) for the phone's SIP digest; never the password.
+    sip_md5: Mapped[str | None] = mapped_column(String(MD5_HEX))
 
 
 class OperatorDepartmentRow(Base):
@@ -227,6 +235,48 @@ class OperatorEventRow(Base):
     detail: Mapped[str | None] = mapped_column(Text())
 
 
+class QueueEntryRow(Base):
+    """A call's place in a department's queue, from joining to its outcome.
+
+    Shared by every controller: the oldest entry of a department is served
+    first whichever controller holds it, and a restarted controller finds
+    its callers' places here."""
+
+    __tablename__ = "queue_entries"
+
+    call_id: Mapped[str] = mapped_column(String(ID_MAX), primary_key=True)
+    department_code: Mapped[str] = mapped_column(String(DIVISION_CODE_LENGTH), index=True)
+    node: Mapped[str] = mapped_column(String(NODE_MAX))
+    caller: Mapped[str] = mapped_column(String(CALLER_MAX))
+    entered_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    position: Mapped[int] = mapped_column(Integer)  # at entry; 1 is next
+    # waiting, ringing, connected, done, abandoned, message, callback, calling_back,
+    # callback_failed
+    status: Mapped[str] = mapped_column(String(STATUS_MAX), index=True)
+    # Each offer: {"operator", "at", "outcome"} (answered, no_answer, caller_left).
+    offers: Mapped[list[dict[str, Any]]] = mapped_column(JSON())
+    operator_id: Mapped[str | None] = mapped_column(String(OPERATOR_ID_MAX))
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    attempts: Mapped[int] = mapped_column(Integer)  # callbacks tried
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class MessageRow(Base):
+    """A message a caller left: the recording's name in Asterisk, and whose it is."""
+
+    __tablename__ = "messages"
+
+    name: Mapped[str] = mapped_column(String(ID_MAX), primary_key=True)
+    call_id: Mapped[str] = mapped_column(String(ID_MAX), index=True)
+    department_code: Mapped[str] = mapped_column(String(DIVISION_CODE_LENGTH))
+    caller: Mapped[str] = mapped_column(String(CALLER_MAX))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # Set when the recording ends; a message whose call dropped mid-way is kept.
+    seconds: Mapped[float | None] = mapped_column(Float())
+    status: Mapped[str] = mapped_column(String(STATUS_MAX))  # recording, saved, failed
+
+
 calls_table: Table = Base.metadata.tables["calls"]
 call_steps_table: Table = Base.metadata.tables["call_steps"]
 departments_table: Table = Base.metadata.tables["departments"]
@@ -235,3 +285,5 @@ directory_imports_table: Table = Base.metadata.tables["directory_imports"]
 operators_table: Table = Base.metadata.tables["operators"]
 operator_departments_table: Table = Base.metadata.tables["operator_departments"]
 operator_events_table: Table = Base.metadata.tables["operator_events"]
+queue_entries_table: Table = Base.metadata.tables["queue_entries"]
+messages_table: Table = Base.metadata.tables["messages"]

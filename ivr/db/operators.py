@@ -163,6 +163,18 @@ async def _lock(session: AsyncSession, operator_id: str) -> None:
     )
 
 
+async def lock_department(session: AsyncSession, department: str) -> None:
+    """Hold every operator of `department` for this transaction (see `_lock`),
+    so that two controllers choosing for it take turns."""
+    table = operators_table
+    members = select(OperatorDepartmentRow.operator_id).where(
+        OperatorDepartmentRow.department_code == department
+    )
+    await session.execute(
+        update(table).where(table.c.id.in_(members)).values(status=table.c.status)
+    )
+
+
 async def counts_today(session: AsyncSession, now: datetime) -> dict[str, DayCounts]:
     """`counts_since` the start of the hotline's day (Beijing time) that `now` is in."""
     midnight = now.astimezone(HOTLINE_TZ).replace(hour=0, minute=0, second=0, microsecond=0)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-StepKind = Literal["prompt", "key", "route", "note", "error", "department"]
+StepKind = Literal["prompt", "key", "route", "note", "error", "department", "message"]
 
 
 def clip(text: str, limit: int | None = None) -> str:

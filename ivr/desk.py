@@ -1,0 +1,437 @@
+"""The desk: in working hours a caller reaches an operator (the ACD).
+
+Theory of operation
+-------------------
+Three parts, each with one job:
+
+- **Who answers now** (`service`): a department is open by its hours
+  (`ivr/hours.py`); it has operators at all, and someone signed in.
+  The staff list is re-read from the database every tick, so a sign-in
+  from the API or a phone counts within a second on every controller.
+- **Who rings next** (`run`, the dispatcher): for each department with
+  callers of ours in line, `ivr.db.queue.claim` picks the longest-idle
+  operator for the department's oldest caller in one transaction. The
+  claim becomes an `Offer` in that caller's own event queue. The dispatcher
+  also tells every waiting caller their position at the department's
+  interval, and when the wait passes the department's limit.
+- **One caller's operator leg** (`on_event`, run in the call's own task,
+  so it never races the caller's own hang-up): dial the operator's phone into
+  our app, ring for the department's ring time, on answer whisper the
+  department's name to the operator and bridge the two in a mixing bridge.
+  When either side hangs up the other is hung up and the bridge destroyed,
+  so nothing stays in Asterisk after a call.
+
+Every operator move goes through `ivr.db.operators.act` (ringing, busy,
+wrap-up, missed offers), so `GET /api/operators` counts what happened,
+and the queue's own record (`queue_entries`) keeps who was offered, who
+answered, the wait and the talk time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr import flow
+from ivr.ari.client import AriClient
+from ivr.catalog import Catalog
+from ivr.db import queue as lines
+from ivr.db.operators import act, list_operators
+from ivr.db.recorder import Recorder
+from ivr.directory import Directory
+from ivr.errors import AriError, IvrError
+from ivr.hours import Hours
+from ivr.operators import Action, Operator, staffed
+from ivr.queues import Queues
+from ivr.settings import Settings
+
+if TYPE_CHECKING:
+    from ivr.controller import Call
+
+log = logging.getLogger(__name__)
+
+# `Stasis(app, ...)` arguments that mark a channel as an operator's leg.
+LEG_ARG = "operator"
+
+
+@dataclass
+class Leg:
+    """The operator's side of one call."""
+
+    id: str  # the operator channel's id
+    operator: Operator
+    answered: bool = False
+    # We already moved the operator on (the caller left): the leg's own end
+    # must not move them again.
+    released: bool = False
+    whisper_id: str | None = None
+    bridge_id: str | None = None
+    ring_timer: asyncio.TimerHandle | None = None
+
+
+# What the desk puts in a call's event queue; handled in the call's task.
+@dataclass(frozen=True)
+class Offer:
+    operator: Operator
+
+
+@dataclass(frozen=True)
+class LegAnswered:
+    leg_id: str
+
+
+@dataclass(frozen=True)
+class LegGone:
+    leg_id: str
+
+
+@dataclass(frozen=True)
+class RingTimeout:
+    leg_id: str
+
+
+@dataclass(frozen=True)
+class WhisperDone:
+    playback_id: str
+
+
+DeskEvent = Offer | LegAnswered | LegGone | RingTimeout | WhisperDone
+DESK_EVENTS = (Offer, LegAnswered, LegGone, RingTimeout, WhisperDone)
+
+
+@dataclass
+class Waiting:
+    """One of our callers in line, as the dispatcher tracks them."""
+
+    department: str
+    entered_at: datetime
+    announced_at: datetime
+    limit_said: bool = False
+
+
+@dataclass
+class Desk:
+    settings: Settings
+    ari: AriClient
+    sessionmaker: async_sessionmaker[AsyncSession]
+    directory: Directory
+    catalog: Catalog
+    hours: Hours
+    queues: Queues
+    recorder: Recorder
+    now: Callable[[], datetime]
+    # Put an event in a call's queue; False if there is no such call.
+    post: Callable[[str, object], bool]
+    # Hand a flow event to a call (in its task) and carry out its commands.
+    handle: Callable[[Call, flow.Event], Awaitable[None]]
+    staff: list[Operator] = field(default_factory=list)
+    legs: dict[str, str] = field(default_factory=dict)  # leg id -> call id
+    waiting: dict[str, Waiting] = field(default_factory=dict)
+    _poke: asyncio.Event = field(default_factory=asyncio.Event)
+    _pushed: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+
+    # -- who answers now ------------------------------------------------------------
+
+    def service(self, code: str) -> flow.Service:
+        if not self.hours.is_open(code, self.now()):
+            return "after_hours"
+        members = [op for op in self.staff if code in op.departments]
+        if not members:
+            return "after_hours"  # a department with no operators has no desk
+        return "operators" if staffed(members, code) else "unstaffed"
+
+    async def refresh(self) -> None:
+        async with self.sessionmaker() as session:
+            self.staff = await list_operators(session)
+
+    def operator(self, operator_id: str) -> Operator | None:
+        return next((op for op in self.staff if op.id == operator_id), None)
+
+    async def sweep(self, live_calls: set[str]) -> None:
+        """After a reconnect: this node's places and operators whose call is gone.
+
+        A call that went while nobody listened (Asterisk restarted) must not
+        keep its place in line, nor its operator busy or ringing for good."""
+        async with self.sessionmaker() as session, session.begin():
+            for entry in await lines.open_entries(session, self.settings.node_name):
+                if entry.call_id in live_calls:
+                    continue
+                if entry.status in ("ringing", "connected") and entry.offers:
+                    operator = str(entry.offers[-1]["operator"])
+                    await self._act(session, operator, "hang_up", entry.call_id)
+                await lines.leave(session, entry.call_id, "channel_gone", self.now())
+                self.waiting.pop(entry.call_id, None)
+        self.poke()
+
+    def poke(self) -> None:
+        """Something changed (a caller joined, an operator is free): dispatch now."""
+        self._poke.set()
+
+    # -- the dispatcher -------------------------------------------------------------
+
+    async def run(self) -> None:
+        while True:
+            try:
+                async with asyncio.timeout(self.settings.queue_tick):
+                    await self._poke.wait()
+            except TimeoutError:
+                pass
+            self._poke.clear()
+            try:
+                await self.refresh()
+                await self._dispatch()
+                await self._announce()
+            except Exception:
+                log.exception("queue dispatch failed; trying again next tick")
+
+    async def _dispatch(self) -> None:
+        for department in sorted({w.department for w in self.waiting.values()}):
+            wrap_up = timedelta(seconds=self.queues.rules(department).wrap_up_seconds)
+            while True:
+                async with self.sessionmaker() as session, session.begin():
+                    claim = await lines.claim(
+                        session, department, self.settings.node_name, self.now(), wrap_up
+                    )
+                if claim is None:
+                    break
+                if not self.post(claim.call_id, Offer(claim.operator)):
+                    # The caller went between the claim and now.
+                    await self._move(claim.operator.id, "hang_up", claim.call_id)
+                    await self._offer_ended(claim.call_id, claim.operator.id, "caller_left")
+
+    async def _announce(self) -> None:
+        if not self.waiting:
+            return
+        now = self.now()
+        async with self.sessionmaker() as session:
+            departments = sorted({w.department for w in self.waiting.values()})
+            places = await lines.positions(session, departments)
+        for call_id, waiting in list(self.waiting.items()):
+            rules = self.queues.rules(waiting.department)
+            over = now - waiting.entered_at >= timedelta(seconds=rules.max_wait_seconds)
+            due = now - waiting.announced_at >= timedelta(seconds=rules.announce_every_seconds)
+            if due or (over and not waiting.limit_said):
+                waiting.announced_at = now
+                waiting.limit_said = waiting.limit_said or over
+                position = places.get(call_id, 1)
+                self.post(call_id, flow.QueueUpdate(position, over_limit=over))
+
+    # -- a caller in line -------------------------------------------------------------
+
+    async def join(self, call_id: str, department: str, caller: str) -> int:
+        now = self.now()
+        async with self.sessionmaker() as session, session.begin():
+            position = await lines.join(
+                session, call_id, department, self.settings.node_name, caller, now
+            )
+        self.waiting[call_id] = Waiting(department, now, now)
+        self.poke()
+        return position
+
+    async def rejoin(self, call_id: str) -> None:
+        """A queued call taken back after a restart: its place is in the database."""
+        async with self.sessionmaker() as session, session.begin():
+            entry = await lines.get_entry(session, call_id)
+            if entry is None:
+                return
+            if entry.status == "ringing" and entry.offers:
+                # The ring died with the previous controller.
+                operator = str(entry.offers[-1]["operator"])
+                await self._act(session, operator, "hang_up", call_id)
+                await lines.offer_ended(
+                    session, call_id, operator, "controller_restart", self.now()
+                )
+            await lines.take_over(session, call_id, self.settings.node_name)
+        self.waiting[call_id] = Waiting(entry.department_code, entry.entered_at, self.now())
+        self.poke()
+
+    async def leave(self, call: Call, outcome: str) -> None:
+        """The caller is out of line (a message, a hang-up, the end of a talk)."""
+        self.waiting.pop(call.call_id, None)
+        leg = call.leg
+        if leg is not None:
+            call.leg = None
+            await self._release(call, leg)
+        async with self.sessionmaker() as session, session.begin():
+            await lines.leave(session, call.call_id, outcome, self.now())
+        self.poke()
+
+    async def request_callback(self, call: Call) -> None:
+        self.waiting.pop(call.call_id, None)
+        async with self.sessionmaker() as session, session.begin():
+            await lines.request_callback(session, call.call_id, self.now())
+
+    async def message_started(
+        self, name: str, call_id: str, department: str, caller: str
+    ) -> None:
+        """Written before the recording starts: a call that drops mid-message
+        still leaves its message on record."""
+        async with self.sessionmaker() as session, session.begin():
+            await lines.start_message(session, name, call_id, department, caller, self.now())
+
+    async def message_finished(self, name: str, seconds: float, status: str) -> None:
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                await lines.finish_message(session, name, seconds, status)
+        except Exception:
+            log.exception("message %s: could not record its end", name)
+
+    # -- one caller's operator leg (in the caller's task) ----------------------------
+
+    async def on_event(self, call: Call, event: DeskEvent) -> None:
+        match event:
+            case Offer(operator):
+                await self._offer(call, operator)
+            case LegAnswered(leg_id):
+                await self._answered(call, leg_id)
+            case WhisperDone(playback_id):
+                leg = call.leg
+                if leg is not None and leg.whisper_id == playback_id:
+                    leg.whisper_id = None
+                    await self._connect(call, leg)
+            case RingTimeout(leg_id):
+                leg = call.leg
+                if leg is not None and leg.id == leg_id and not leg.answered:
+                    await self._hang_up(leg.id, "no_answer")
+            case LegGone(leg_id):
+                await self._leg_gone(call, leg_id)
+
+    async def _offer(self, call: Call, operator: Operator) -> None:
+        if not call.flow.queued or call.leg is not None:
+            await self._move(operator.id, "hang_up", call.call_id)
+            await self._offer_ended(call.call_id, operator.id, "caller_left")
+            return
+        department = call.flow.department
+        rules = self.queues.rules(department)
+        call.offers += 1
+        leg = Leg(f"{call.call_id}-op{call.offers}", operator)
+        call.leg = leg
+        self.legs[leg.id] = call.call_id
+        self.recorder.step(call.call_id, self.now(), "note", "offered", operator.id)
+        caller_name = self.directory.by_code(department).short_name
+        try:
+            await self.ari.originate(
+                leg.id,
+                f"PJSIP/{operator.endpoint}",
+                f"{LEG_ARG},{call.call_id}",
+                caller_id=f'"12371 {caller_name}" <{call.caller or "12371"}>',
+                ring_seconds=rules.ring_seconds + 5,
+            )
+        except AriError as exc:
+            log.warning("call %s: cannot ring %s: %s", call.call_id, operator.id, exc)
+            call.leg = None
+            self.legs.pop(leg.id, None)
+            await self._move(operator.id, "no_answer", call.call_id)
+            await self._offer_ended(call.call_id, operator.id, "no_answer")
+            return
+        loop = asyncio.get_running_loop()
+        leg.ring_timer = loop.call_later(
+            rules.ring_seconds, self.post, call.call_id, RingTimeout(leg.id)
+        )
+
+    async def _answered(self, call: Call, leg_id: str) -> None:
+        leg = call.leg
+        if leg is None or leg.id != leg_id or not call.flow.queued:
+            await self._hang_up(leg_id, "normal")  # too late: the caller left or moved on
+            return
+        if leg.ring_timer is not None:
+            leg.ring_timer.cancel()
+        leg.answered = True
+        await self._move(leg.operator.id, "answer", call.call_id)
+        await self._offer_ended(call.call_id, leg.operator.id, "answered")
+        self.waiting.pop(call.call_id, None)
+        if self.queues.rules(call.flow.department).whisper:
+            leg.whisper_id = f"{leg.id}-w"
+            media = [
+                self.catalog.media_uri(prompt, self.settings.prompt_base_url)
+                for prompt in (f"dept.{call.flow.department}", "whisper.call")
+            ]
+            try:
+                await self.ari.play(leg.id, leg.whisper_id, media)
+                return
+            except AriError as exc:
+                log.warning("call %s: no whisper (%s); connecting", call.call_id, exc)
+                leg.whisper_id = None
+        await self._connect(call, leg)
+
+    async def _connect(self, call: Call, leg: Leg) -> None:
+        # The caller's music and prompts stop before the bridge, not after:
+        # the operator must not hear the end of an announcement.
+        await self.handle(call, flow.OperatorConnected(leg.operator.id))
+        leg.bridge_id = f"{call.call_id}-b"
+        await self.ari.create_bridge(leg.bridge_id)
+        await self.ari.add_to_bridge(leg.bridge_id, [call.call_id, leg.id])
+
+    async def _leg_gone(self, call: Call, leg_id: str) -> None:
+        leg = call.leg
+        self.legs.pop(leg_id, None)
+        if leg is None or leg.id != leg_id:
+            return
+        call.leg = None
+        if leg.ring_timer is not None:
+            leg.ring_timer.cancel()
+        if leg.released:
+            return
+        if not leg.answered:
+            # Not answered in the ring time, rejected, or the phone is away.
+            await self._move(leg.operator.id, "no_answer", call.call_id)
+            await self._offer_ended(call.call_id, leg.operator.id, "no_answer")
+            self.poke()
+            return
+        await self._move(leg.operator.id, "hang_up", call.call_id)
+        await self._destroy_bridge(leg)
+        async with self.sessionmaker() as session, session.begin():
+            await lines.leave(session, call.call_id, "done", self.now())
+        await self.handle(call, flow.OperatorLeft())
+        self.poke()
+
+    async def _release(self, call: Call, leg: Leg) -> None:
+        """The caller went: free the operator and hang up their leg."""
+        leg.released = True
+        if leg.ring_timer is not None:
+            leg.ring_timer.cancel()
+        await self._move(leg.operator.id, "hang_up", call.call_id)
+        if not leg.answered:
+            await self._offer_ended(call.call_id, leg.operator.id, "caller_left")
+        await self._destroy_bridge(leg)
+        await self._hang_up(leg.id, "normal")
+
+    async def _destroy_bridge(self, leg: Leg) -> None:
+        if leg.bridge_id is None:
+            return
+        bridge, leg.bridge_id = leg.bridge_id, None
+        try:
+            await self.ari.destroy_bridge(bridge)
+        except AriError:
+            pass  # already gone
+
+    async def _hang_up(self, channel_id: str, reason: str) -> None:
+        try:
+            await self.ari.hangup(channel_id, reason)
+        except AriError:
+            pass  # already gone
+
+    # -- the database -------------------------------------------------------------------
+
+    async def _move(self, operator_id: str, action: Action, call_id: str) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await self._act(session, operator_id, action, call_id)
+
+    async def _act(
+        self, session: AsyncSession, operator_id: str, action: Action, call_id: str
+    ) -> None:
+        try:
+            await act(session, operator_id, action, self.now(), call_id=call_id)
+        except IvrError as exc:
+            # An admin moved the operator meanwhile: their move stands.
+            log.warning("operator %s: %s", operator_id, exc)
+
+    async def _offer_ended(self, call_id: str, operator_id: str, outcome: str) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await lines.offer_ended(session, call_id, operator_id, outcome, self.now())

@@ -1,0 +1,142 @@
+"""Operators' phones: feature codes, and the endpoints Asterisk knows them by.
+
+Theory of operation. An operator's phone is a PJSIP endpoint named after
+the operator's `endpoint`; the controller pushes it to Asterisk through ARI
+(`push_endpoints`) after every connect, from the operators table, so an
+operator added with `ivr operators add` can sign in a second later without
+touching Asterisk's files. A phone dials a feature code (`*21` sign in,
+`*22` pause, `*22N` pause for reason N, `*23` resume, `*24` sign out); the
+dialplan passes it to the controller, which finds the operator by the
+calling endpoint, moves them through the same `act` as the admin API, and
+says what happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from ivr.ari.models import Channel
+from ivr.db.models import OperatorRow
+from ivr.db.operators import act
+from ivr.errors import AriError, IvrError
+from ivr.operators import Action
+
+if TYPE_CHECKING:
+    from ivr.controller import Controller
+
+log = logging.getLogger(__name__)
+
+FEATURE_ARG = "feature"
+FEATURES: dict[str, tuple[Action, str]] = {
+    "21": ("sign_in", "operator.signed_in"),
+    "22": ("pause", "operator.paused"),
+    "23": ("resume", "operator.resumed"),
+    "24": ("sign_out", "operator.signed_out"),
+}
+# *22N: why the operator pauses, said with one key.
+PAUSE_REASONS = {"": "paused from phone", "1": "break", "2": "meeting", "3": "training"}
+HANGUP_AFTER_S = 0.5
+
+
+def endpoint_of(channel: Channel) -> str:
+    """`PJSIP/op1001-0000002a` -> `op1001`."""
+    name = channel.name.split("/", 1)[-1]
+    return name.rsplit("-", 1)[0]
+
+
+async def feature_code(controller: Controller, channel: Channel, code: str) -> None:
+    """Carry out a feature code dialled from an operator's phone, and say so."""
+    ari = controller._ari
+    prompt = await _apply(controller, endpoint_of(channel), code)
+    try:
+        await ari.answer(channel.id)
+        playback = f"{channel.id}-f"
+        media = [controller._catalog.media_uri(prompt, controller._settings.prompt_base_url)]
+        await ari.play(channel.id, playback, media)
+        await asyncio.sleep(controller._catalog.duration_ms(prompt) / 1000 + HANGUP_AFTER_S)
+        await ari.hangup(channel.id)
+    except AriError:
+        pass  # the operator hung up first: the move stands
+
+
+async def _apply(controller: Controller, endpoint: str, code: str) -> str:
+    feature = FEATURES.get(code[:2])
+    reason = PAUSE_REASONS.get(code[2:])
+    if feature is None or (code[2:] and (code[:2] != "22" or reason is None)):
+        return "operator.refused"
+    action, said = feature
+    async with controller._sessionmaker() as session, session.begin():
+        operator_id = await session.scalar(
+            select(OperatorRow.id).where(OperatorRow.endpoint == endpoint)
+        )
+        if operator_id is None:
+            log.warning("feature code *%s from %s: not an operator's phone", code, endpoint)
+            return "operator.unknown"
+        try:
+            await act(
+                session,
+                operator_id,
+                action,
+                controller._now(),
+                reason=reason if action == "pause" else None,
+            )
+        except IvrError as exc:
+            log.info("feature code *%s from %s refused: %s", code, endpoint, exc)
+            return "operator.refused"
+    controller.desk.poke()
+    return said
+
+
+async def push_endpoints(controller: Controller) -> int:
+    """Tell Asterisk every operator's phone: endpoint, AOR and authentication.
+
+    Pushed objects live in Asterisk's memory (see dialplan/sorcery.conf), so
+    this runs after every connect: a restarted Asterisk knows them again."""
+    async with controller._sessionmaker() as session:
+        rows = (await session.scalars(select(OperatorRow))).all()
+    pushed = 0
+    for row in rows:
+        try:
+            await _push(controller, row)
+            pushed += 1
+        except AriError as exc:
+            log.error("cannot push operator %s's phone to Asterisk: %s", row.id, exc)
+    return pushed
+
+
+async def _push(controller: Controller, row: OperatorRow) -> None:
+    ari, settings = controller._ari, controller._settings
+    name = row.endpoint
+    aor = {"max_contacts": "1", "remove_existing": "yes", "qualify_frequency": "0"}
+    if row.sip_contact:
+        aor["contact"] = row.sip_contact
+    await ari.push_config("aor", name, aor)
+    endpoint = {
+        "transport": "transport-udp",
+        "context": "from-operators",
+        "disallow": "all",
+        "allow": "alaw,ulaw",
+        "dtmf_mode": "rfc4733",
+        "direct_media": "no",
+        "rtp_symmetric": "yes",
+        "aors": name,
+        "rtp_timeout": str(settings.rtp_timeout),
+        "language": "en",
+    }
+    if row.sip_md5:
+        await ari.push_config(
+            "auth",
+            name,
+            {
+                "auth_type": "md5",
+                "username": name,
+                "realm": settings.sip_realm,
+                "md5_cred": row.sip_md5,
+            },
+        )
+        endpoint["auth"] = name
+    await ari.push_config("endpoint", name, endpoint)
