@@ -53,7 +53,7 @@ from ivr.flow import Event as FlowEvent
 from ivr.guide import Guide
 from ivr.hours import Hours
 from ivr.numbers import read_caller
-from ivr.operators_phone import FEATURE_ARG, feature_code, push_endpoints
+from ivr.operators_phone import FEATURE_ARG, feature_code
 from ivr.queues import Queues
 from ivr.settings import Settings
 
@@ -486,7 +486,7 @@ class Controller:
         except AriError as exc:
             # Only costs bandwidth: the controller ignores other events.
             log.warning("Asterisk did not take the event filter: %s", exc)
-        await push_endpoints(self)
+        self.desk.forget_phones()
         await self.desk.refresh()
         channels = await self._ari.channels()
         live = {channel.id for channel in channels}

@@ -36,18 +36,21 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr import flow
 from ivr.ari.client import AriClient
 from ivr.catalog import Catalog
 from ivr.db import queue as lines
+from ivr.db.models import OperatorRow
 from ivr.db.operators import act, list_operators
 from ivr.db.recorder import Recorder
 from ivr.directory import Directory
 from ivr.errors import AriError, IvrError
 from ivr.hours import Hours
 from ivr.operators import Action, Operator, staffed
+from ivr.operators_phone import PhoneKey, phone_key, push_phone
 from ivr.queues import Queues
 from ivr.settings import Settings
 
@@ -134,7 +137,7 @@ class Desk:
     legs: dict[str, str] = field(default_factory=dict)  # leg id -> call id
     waiting: dict[str, Waiting] = field(default_factory=dict)
     _poke: asyncio.Event = field(default_factory=asyncio.Event)
-    _pushed: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
+    _pushed: dict[str, PhoneKey] = field(default_factory=dict)
 
     # -- who answers now ------------------------------------------------------------
 
@@ -149,6 +152,21 @@ class Desk:
     async def refresh(self) -> None:
         async with self.sessionmaker() as session:
             self.staff = await list_operators(session)
+            phones = (await session.scalars(select(OperatorRow))).all()
+        for row in phones:
+            key = phone_key(row)
+            if self._pushed.get(row.id) == key:
+                continue
+            try:
+                await push_phone(self.ari, self.settings, row)
+            except AriError as exc:
+                log.error("cannot give operator %s's phone to Asterisk: %s", row.id, exc)
+                continue
+            self._pushed[row.id] = key
+
+    def forget_phones(self) -> None:
+        """Asterisk (re)connected: it may know none of the phones pushed before."""
+        self._pushed.clear()
 
     def operator(self, operator_id: str) -> Operator | None:
         return next((op for op in self.staff if op.id == operator_id), None)

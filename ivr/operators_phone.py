@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
+from ivr.ari.client import AriClient
 from ivr.ari.models import Channel
 from ivr.db.models import OperatorRow
 from ivr.db.operators import act
 from ivr.errors import AriError, IvrError
 from ivr.operators import Action
+from ivr.settings import Settings
 
 if TYPE_CHECKING:
     from ivr.controller import Controller
@@ -91,25 +93,19 @@ async def _apply(controller: Controller, endpoint: str, code: str) -> str:
     return said
 
 
-async def push_endpoints(controller: Controller) -> int:
-    """Tell Asterisk every operator's phone: endpoint, AOR and authentication.
-
-    Pushed objects live in Asterisk's memory (see dialplan/sorcery.conf), so
-    this runs after every connect: a restarted Asterisk knows them again."""
-    async with controller._sessionmaker() as session:
-        rows = (await session.scalars(select(OperatorRow))).all()
-    pushed = 0
-    for row in rows:
-        try:
-            await _push(controller, row)
-            pushed += 1
-        except AriError as exc:
-            log.error("cannot push operator %s's phone to Asterisk: %s", row.id, exc)
-    return pushed
+PhoneKey = tuple[str, str | None, str | None]
 
 
-async def _push(controller: Controller, row: OperatorRow) -> None:
-    ari, settings = controller._ari, controller._settings
+def phone_key(row: OperatorRow) -> PhoneKey:
+    """What Asterisk must know of an operator's phone; a change means a new push."""
+    return (row.endpoint, row.sip_contact, row.sip_md5)
+
+
+async def push_phone(ari: AriClient, settings: Settings, row: OperatorRow) -> None:
+    """Tell Asterisk an operator's phone: endpoint, AOR and authentication.
+
+    Pushed objects live in Asterisk's memory (see dialplan/sorcery.conf): the
+    desk pushes every phone again after each connect."""
     name = row.endpoint
     aor = {"max_contacts": "1", "remove_existing": "yes", "qualify_frequency": "0"}
     if row.sip_contact:
