@@ -179,12 +179,12 @@ def _moment(text: str) -> datetime:
 
 def _hours(settings: Settings, args: argparse.Namespace) -> int:
     from ivr import hours
-    from ivr.service import HOURS_FILE, load_directory, make_clock
+    from ivr.service import load_directory, make_clock
 
     directory = load_directory(settings)
     department = directory.by_code(args.department)
     at = args.at or make_clock(settings)()
-    status = hours.load(HOURS_FILE, directory).status(department.code, at)
+    status = hours.load(settings.hours_file, directory).status(department.code, at)
     data = hours.explain(department.name, department.code, status, at=at)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))

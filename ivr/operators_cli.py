@@ -5,11 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 from datetime import datetime
 
 from ivr.db import operators as stored
 from ivr.db.engine import migrated_session
-from ivr.db.operators import DayCounts, operator_json
+from ivr.db.operators import DayCounts, operator_json, sip_digest
+from ivr.errors import DataError
 from ivr.operators import MOVES, Operator
 from ivr.settings import HOTLINE_TZ, Settings
 
@@ -23,6 +25,15 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add.add_argument("--name", required=True)
     add.add_argument("--endpoint", help="the SIP endpoint of the phone (default: the id)")
     add.add_argument("--departments", required=True, help="division codes, comma-separated")
+    add.add_argument(
+        "--contact",
+        help="a phone that does not register: where it is (sip:user@host:port)",
+    )
+    add.add_argument(
+        "--password-env",
+        metavar="VAR",
+        help="the environment variable holding the phone's SIP password (kept only as a digest)",
+    )
     add.set_defaults(handler=_add)
     listing = actions.add_parser("list", help="every operator, their status and today's counts")
     listing.add_argument("--json", action="store_true")
@@ -45,6 +56,12 @@ def _add(settings: Settings, args: argparse.Namespace) -> int:
 
     directory = load_directory(settings)
     codes = [code.strip() for code in args.departments.split(",") if code.strip()]
+    endpoint = args.endpoint or args.id
+    password = None
+    if args.password_env:
+        password = os.environ.get(args.password_env)
+        if not password:
+            raise DataError(f"environment variable {args.password_env} is empty or unset")
 
     async def add() -> Operator:
         async with migrated_session(settings.database_url) as session, session.begin():
@@ -53,9 +70,11 @@ def _add(settings: Settings, args: argparse.Namespace) -> int:
                 directory,
                 args.id,
                 name=args.name,
-                endpoint=args.endpoint or args.id,
+                endpoint=endpoint,
                 departments=codes,
                 at=_now(settings),
+                sip_contact=args.contact,
+                sip_md5=sip_digest(endpoint, settings.sip_realm, password) if password else None,
             )
 
     operator = asyncio.run(add())

@@ -147,8 +147,8 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
             app[CATALOG],
             app[SESSIONS],
             app[CLOCK],
-            working_hours.load(HOURS_FILE, app[DIRECTORY]),
-            queues.load(QUEUES_FILE, app[DIRECTORY]),
+            working_hours.load(settings.hours_file, app[DIRECTORY]),
+            queues.load(settings.queues_file, app[DIRECTORY]),
         )
         app[ARI] = ari
         app[CONTROLLER] = controller

@@ -98,7 +98,10 @@ class Settings(BaseSettings):
     # How long a call waits for Asterisk to confirm a command before giving up.
     command_timeout: float = 10.0
 
-    # The operator queue (per-department rules: routing/queues.yaml).
+    # Working hours and each department's queue rules (routing/README.md).
+    hours_file: Path = REPO_ROOT / "routing" / "hours.yaml"
+    queues_file: Path = REPO_ROOT / "routing" / "queues.yaml"
+    # The operator queue.
     # The dispatcher looks for free operators and due announcements this often.
     queue_tick: float = Field(default=1.0, gt=0, le=10)
     moh_class: str = Field(default="default", pattern=_DIALPLAN_NAME)

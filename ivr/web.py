@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ivr.ari.client import AriClient
 from ivr.controller import Controller
 from ivr.db import operators as stored_operators
+from ivr.db import queue as lines
 from ivr.db.models import PAUSE_REASON_MAX
 from ivr.db.operators import DayCounts, operator_json
 from ivr.db.queries import find_by_sip_call_id, get_call, recent_calls
@@ -91,6 +92,24 @@ async def list_operators_api(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+async def list_queues_api(request: web.Request) -> web.Response:
+    """Who waits where, and for how long: each department with someone in line."""
+    now = request.app[CLOCK]()
+    async with request.app[SESSIONS]() as session:
+        entries = await lines.in_line(session)
+    departments: dict[str, list[dict[str, object]]] = {}
+    for entry in entries:
+        departments.setdefault(entry.department_code, []).append(lines.entry_json(entry, now))
+    body = {
+        "at": now.isoformat(),
+        "queues": [
+            {"department": code, "waiting": len(waiting), "callers": waiting}
+            for code, waiting in departments.items()
+        ],
+    }
+    return web.json_response(body)
+
+
 async def operator_action(request: web.Request) -> web.Response:
     operator_id, word = request.match_info["operator_id"], request.match_info["action"]
     action = MOVES.get(word)
@@ -147,6 +166,7 @@ def add_routes(app: web.Application, prompt_dir: Path) -> None:
     app.router.add_get("/api/calls/{call_id}", show_call)
     app.router.add_get("/api/health", health)
     app.router.add_get("/api/operators", list_operators_api)
+    app.router.add_get("/api/queues", list_queues_api)
     app.router.add_post("/api/operators/{operator_id}/{action}", operator_action)
     app.router.add_static("/prompts/", prompt_dir, follow_symlinks=False)
     app.middlewares.append(json_errors)

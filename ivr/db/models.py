@@ -126,6 +126,13 @@ class Call(Base):
         lazy="raise",
         passive_deletes=True,
     )
+    # The call's place in an operator queue, if it joined one.
+    queue_entry: Mapped[QueueEntryRow | None] = relationship(
+        primaryjoin="foreign(QueueEntryRow.call_id) == Call.id",
+        viewonly=True,
+        uselist=False,
+        lazy="raise",
+    )
 
 
 class CallStep(Base):

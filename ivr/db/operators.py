@@ -9,6 +9,7 @@ and the status survives any controller's restart.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -35,6 +36,12 @@ from ivr.settings import HOTLINE_TZ
 
 # An id or endpoint goes into Asterisk's configuration and into URLs.
 _NAME = re.compile(rf"[A-Za-z0-9_-]{{1,{OPERATOR_ID_MAX}}}")
+_CONTACT = re.compile(r"sips?:[A-Za-z0-9._+-]{1,64}@[A-Za-z0-9.-]{1,128}(:[0-9]{1,5})?")
+
+
+def sip_digest(endpoint: str, realm: str, password: str) -> str:
+    """What Asterisk's `md5_cred` wants: the password is never stored."""
+    return hashlib.md5(f"{endpoint}:{realm}:{password}".encode(), usedforsecurity=False).hexdigest()
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,9 +82,15 @@ async def add_operator(
     endpoint: str,
     departments: Sequence[str],
     at: datetime,
+    sip_contact: str | None = None,
+    sip_md5: str | None = None,
 ) -> Operator:
     """A new operator, signed out. Refuses a taken id or endpoint."""
     _check_new(operator_id, name, endpoint, departments, directory)
+    if sip_contact is not None and not _CONTACT.fullmatch(sip_contact):
+        raise DataError(
+            f"contact {sip_contact!r}: a SIP URI like sip:op1001@192.0.2.10:5060", field="contact"
+        )
     taken = await session.scalar(
         select(OperatorRow.id).where(
             (OperatorRow.id == operator_id) | (OperatorRow.endpoint == endpoint)
@@ -93,6 +106,8 @@ async def add_operator(
             status="signed_out",
             status_since=at,
             pause_reason=None,
+            sip_contact=sip_contact,
+            sip_md5=sip_md5,
         )
     )
     await session.execute(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field
 from sqlalchemy import Executable, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -22,6 +22,40 @@ class StepView(BaseModel):
     kind: str
     value: str
     detail: str | None
+
+
+class QueueView(BaseModel):
+    """A call's time in an operator queue: who was rung, who answered, how long."""
+
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+    department_code: str
+    entered_at: datetime
+    position: int  # at entry; 1 is next
+    status: str
+    offers: list[dict[str, Any]]
+    operator_id: str | None  # who answered
+    answered_at: datetime | None
+    ended_at: datetime | None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def offered(self) -> list[str]:
+        return [str(offer["operator"]) for offer in self.offers]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def wait_seconds(self) -> float | None:
+        """From joining to an operator's answer, or to leaving the line."""
+        until = self.answered_at or self.ended_at
+        return None if until is None else round((until - self.entered_at).total_seconds(), 1)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def talk_seconds(self) -> float | None:
+        if self.answered_at is None or self.ended_at is None:
+            return None
+        return round((self.ended_at - self.answered_at).total_seconds(), 1)
 
 
 class CallView(BaseModel):
@@ -45,6 +79,7 @@ class CallView(BaseModel):
     flow_state: dict[str, Any] | None
     updated_at: datetime
     steps: list[StepView]
+    queue: QueueView | None = Field(validation_alias="queue_entry")
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -55,7 +90,7 @@ class CallView(BaseModel):
 
 # Steps come in a second query for all the calls at once, ordered by the
 # relationship's `order_by`.
-_WITH_STEPS = selectinload(Call.steps)
+_WITH_STEPS = (selectinload(Call.steps), selectinload(Call.queue_entry))
 
 
 async def _views(session: AsyncSession, query: Executable) -> list[CallView]:
@@ -69,7 +104,7 @@ async def recent_calls(session: AsyncSession, limit: int) -> list[CallView]:
         raise DataError("limit must be at least 1", limit=limit)
     query = (
         select(Call)
-        .options(_WITH_STEPS)
+        .options(*_WITH_STEPS)
         .order_by(Call.started_at.desc(), Call.id.desc())
         .limit(limit)
     )
@@ -77,7 +112,7 @@ async def recent_calls(session: AsyncSession, limit: int) -> list[CallView]:
 
 
 async def get_call(session: AsyncSession, call_id: str) -> CallView | None:
-    views = await _views(session, select(Call).options(_WITH_STEPS).where(Call.id == call_id))
+    views = await _views(session, select(Call).options(*_WITH_STEPS).where(Call.id == call_id))
     return views[0] if views else None
 
 
@@ -85,7 +120,7 @@ async def find_by_sip_call_id(session: AsyncSession, sip_call_id: str) -> CallVi
     """The latest call with this SIP Call-ID (a retried INVITE may reuse one)."""
     query = (
         select(Call)
-        .options(_WITH_STEPS)
+        .options(*_WITH_STEPS)
         .where(Call.sip_call_id == sip_call_id)
         .order_by(Call.started_at.desc(), Call.id.desc())
         .limit(1)
@@ -96,7 +131,7 @@ async def find_by_sip_call_id(session: AsyncSession, sip_call_id: str) -> CallVi
 
 async def open_calls(session: AsyncSession, node: str | None = None) -> list[CallView]:
     """Calls not ended yet (of one node if given), oldest first: candidates to take back."""
-    query = select(Call).options(_WITH_STEPS).where(Call.ended_at.is_(None))
+    query = select(Call).options(*_WITH_STEPS).where(Call.ended_at.is_(None))
     if node is not None:
         query = query.where(Call.node == node)
     return await _views(session, query.order_by(Call.started_at, Call.id))
