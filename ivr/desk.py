@@ -403,6 +403,14 @@ class Desk:
             self.poke()
             return
         await self._move(leg.operator.id, "hang_up", call.call_id)
+        if leg.bridge_id is None:
+            # The operator hung up while hearing the whisper: the caller,
+            # who never heard them, goes back to the head of the line.
+            async with self.sessionmaker() as session, session.begin():
+                await lines.back_in_line(session, call.call_id)
+            self.waiting[call.call_id] = Waiting(call.flow.department, self.now(), self.now())
+            self.poke()
+            return
         await self._destroy_bridge(leg)
         async with self.sessionmaker() as session, session.begin():
             await lines.leave(session, call.call_id, "done", self.now())

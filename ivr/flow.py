@@ -205,6 +205,7 @@ class CallFlow:
     queued: bool = False  # the call holds a place in its department's queue
     on_hold: bool = False  # music on hold is playing
     choice_offered: bool = False  # the wait-or-message choice was offered
+    choice_due: bool = False  # the limit passed while something was being said
     operator: str | None = None  # connected to this operator
     recording: str | None = None  # the message being recorded
 
@@ -453,8 +454,12 @@ class CallFlow:
 
     def _on_queue_update(self, event: Event) -> list[Command]:
         assert isinstance(event, QueueUpdate)
-        if self.state is not State.QUEUED or self.playback_id is not None:
-            return []  # choosing, or still hearing something: not now
+        if self.state is not State.QUEUED:
+            return []  # choosing, or leaving a message: not now
+        if self.playback_id is not None:
+            # Still hearing something: the choice comes when it ends.
+            self.choice_due = self.choice_due or (event.over_limit and not self.choice_offered)
+            return []
         commands = self._interrupt()
         if event.over_limit and not self.choice_offered:
             return [*commands, *self._offer_choice(PROMPT_DESK_LONG_WAIT)]
@@ -479,7 +484,7 @@ class CallFlow:
         if self.state is not State.RECORDING or event.name != self.recording:
             return []
         return [
-            Step("message", event.name, f"{event.seconds:.1f}"),
+            Step("note", "message_saved", f"{event.seconds:.1f}"),
             *self._close("message_left", PROMPT_MESSAGE_THANKS),
         ]
 
@@ -556,11 +561,15 @@ class CallFlow:
         if self.state is State.CLOSING:
             return [*commands, Hangup(), *self._end(self.end_reason or "caller_ended")]
         if self.state is State.QUEUED:
+            if self.choice_due and not self.choice_offered:
+                self.choice_due = False
+                return [*commands, *self._offer_choice(PROMPT_DESK_LONG_WAIT)]
             self.on_hold = True
             return [*commands, StartMoh()]
         if self.state is State.RECORDING:
             self.recording = self._next_id("m")
-            return [*commands, RecordMessage(self.recording)]
+            # On record before the first word: a call that drops keeps it.
+            return [*commands, RecordMessage(self.recording), Step("message", self.recording)]
         self.state = State.WAITING
         self.timer_id = self._next_id("t")
         return [*commands, StartTimer(self.timer_id, self.config.digit_timeout)]

@@ -117,6 +117,13 @@ def test_a_department_moving_to_another_county_asks_again_whether_it_is_open() -
     assert prompts_of(commands)[-1] == "desk.stay"
 
 
+def test_a_limit_passing_during_an_announcement_offers_the_choice_after_it() -> None:
+    flow = queued(3)
+    flow.handle(QueueUpdate(3, over_limit=False))  # the position is being said
+    assert flow.handle(QueueUpdate(3, over_limit=True)) == []
+    assert prompts_of(finish_playback(flow)) == ("desk.long_wait", "desk.choices")
+
+
 def test_a_long_wait_offers_message_or_callback_once() -> None:
     flow = queued(2)
     commands = flow.handle(QueueUpdate(2, over_limit=True))
@@ -137,12 +144,13 @@ def test_a_caller_who_leaves_a_message_leaves_the_queue_and_is_recorded() -> Non
     assert StopPlayback(choices) in commands  # the key cuts the choices short
     assert LeaveQueue("message") in commands
     assert prompts_of(commands) == ("message.intro",)
-    (record,) = finish_playback(flow)
+    record, noted = finish_playback(flow)
     assert isinstance(record, RecordMessage)
+    assert noted == Step("message", record.name)  # on record from the first second
     # An operator freeing up now does not take the caller away from the beep.
     assert flow.handle(OperatorConnected("op1")) == []
     commands = flow.handle(RecordingEnded(record.name, 12.4))
-    assert Step("message", record.name, "12.4") in commands
+    assert Step("note", "message_saved", "12.4") in commands
     assert prompts_of(commands) == ("message.thanks", "goodbye")
     assert flow.state is State.CLOSING
 

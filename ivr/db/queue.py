@@ -154,6 +154,11 @@ async def take_over(session: AsyncSession, call_id: str, node: str) -> None:
     await _update(session, call_id, **values)
 
 
+async def back_in_line(session: AsyncSession, call_id: str) -> None:
+    """An answered call whose operator left before the talk: waiting again, same place."""
+    await _update(session, call_id, status="waiting", operator_id=None, answered_at=None)
+
+
 async def request_callback(session: AsyncSession, call_id: str, at: datetime) -> None:
     await _update(session, call_id, status="callback", next_attempt_at=at)
 

@@ -1,0 +1,330 @@
+"""Working hours end to end: real callers reach real operators through Asterisk.
+
+Callers and operators are SIPp user agents; the operators' phones are
+`ivr.sipoperator` phones that Asterisk rings at the contact the operator was
+added with. The platform's clock is a Tuesday morning (IVR_NOW), in working
+hours, and its queue rules are short so that each test takes seconds. Each
+test uses its own county of Hefei, so operators of one test never answer
+another's callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ivr import asterisk
+from ivr.callermedia import Audio, Hangup, Key, Pause
+from ivr.sipcall import CallPlan
+from ivr.sipoperator import OperatorPhone, SipOperator
+
+from .harness import Platform, start_platform
+
+pytestmark = pytest.mark.e2e
+
+G711A = Path("/usr/share/sip-tester/g711a.pcap")
+IN_HOURS = "2026-11-24T10:00:00+08:00"  # a Tuesday, a working day
+QUEUE_RULES = """\
+default:
+  ring_seconds: 4
+  wrap_up_seconds: 2
+  max_wait_seconds: 8
+  announce_every_seconds: 5
+  whisper: true
+departments:
+  # Without the whisper, what the operator's phone hears is the caller only.
+  "340121": {whisper: false}
+"""
+PUSH_WAIT_S = 10.0
+CALL_S = 60.0
+
+
+@pytest.fixture(scope="module")
+def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    state = tmp_path_factory.mktemp("desk")
+    rules = state / "queues.yaml"
+    rules.write_text(QUEUE_RULES, encoding="utf-8")
+    platform = start_platform(state, IVR_NOW=IN_HOURS, IVR_QUEUES_FILE=str(rules))
+    try:
+        yield platform
+    finally:
+        platform.stop()
+
+
+def speaking(seconds: int, *, after_s: int = 6) -> tuple[Pause | Audio, ...]:
+    """A caller who listens for `after_s`, then talks (a real A-law recording)."""
+    return (Pause(after_s * 1000), *(Audio(str(G711A), 3000) for _ in range(seconds // 3)))
+
+
+def add_operator(platform: Platform, operator_id: str, department: str, phone: SipOperator) -> None:
+    platform.ivr(
+        "operators", "add", operator_id, "--name", operator_id.upper(),
+        "--departments", department, "--contact", phone.contact,
+    )
+    platform.ivr("operators", "sign-in", operator_id)
+    # The controller gives Asterisk the phone within a tick; wait for it.
+    deadline = time.monotonic() + PUSH_WAIT_S
+    while time.monotonic() < deadline:
+        try:
+            asterisk.ari_get(platform.settings, f"/endpoints/PJSIP/{operator_id}")
+            return
+        except Exception:
+            time.sleep(0.2)
+    raise AssertionError(f"Asterisk never learnt operator {operator_id}'s phone")
+
+
+def operator_today(platform: Platform, operator_id: str) -> dict[str, Any]:
+    _, operators = platform.http_get("/api/operators")
+    (found,) = [op for op in operators if op["id"] == operator_id]
+    return dict(found)
+
+
+def steps(record: dict[str, Any], kind: str) -> list[str]:
+    return [step["value"] for step in record["steps"] if step["kind"] == kind]
+
+
+def notes(record: dict[str, Any]) -> list[tuple[str, str | None]]:
+    return [(s["value"], s["detail"]) for s in record["steps"] if s["kind"] == "note"]
+
+
+async def wait_bridged(platform: Platform, within_s: float = 40.0) -> dict[str, Any]:
+    """The first mixing bridge Asterisk lists with two channels in it."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        bridges = asterisk.ari_get(platform.settings, "/bridges")
+        for bridge in bridges:
+            if len(bridge["channels"]) == 2:
+                return dict(bridge)
+        await asyncio.sleep(0.2)
+    raise AssertionError("no caller was ever bridged with an operator")
+
+
+def rtp_of(platform: Platform, channel_id: str) -> dict[str, Any]:
+    stats: dict[str, Any] = asterisk.ari_get(
+        platform.settings, f"/channels/{channel_id}/rtp_statistics"
+    )
+    return stats
+
+
+def assert_nothing_left(platform: Platform) -> None:
+    platform.wait_no_channels()
+    assert asterisk.ari_get(platform.settings, "/bridges") == []
+
+
+async def test_a_caller_in_hours_talks_with_the_longest_idle_operator(desk: Platform) -> None:
+    county = "340121"
+    idle = SipOperator(OperatorPhone("opa1", ring_s=1, hangup_after_s=10))
+    fresh = SipOperator(OperatorPhone("opa2", ring_s=1, hangup_after_s=10))
+    async with idle, fresh:
+        add_operator(desk, "opa1", county, idle)  # signed in first: idle longest
+        add_operator(desk, "opa2", county, fresh)
+        plan = CallPlan(
+            caller="13800138000", origin=county, offer_pcma=True,
+            actions=speaking(30), max_call_s=CALL_S,
+        )
+        call = asyncio.create_task(desk.call(plan))
+        bridge = await wait_bridged(desk)
+        await asyncio.sleep(2.0)  # both talk for a while
+        stats = {channel: rtp_of(desk, channel) for channel in bridge["channels"]}
+        result, record = await call
+        phone = await idle.result(timeout_s=20)
+        other = await fresh.result(timeout_s=1)
+
+    assert result.answered, result.sipp_log
+    assert record is not None
+    # The longest-idle operator was rung, answered, and hung up after talking.
+    assert phone.invites == phone.answered == 1, phone.sipp_log
+    assert other.invites == 0
+    assert phone.calls[0].ended_by == "operator"
+    assert "13800138000" in phone.calls[0].from_  # the operator sees who calls
+    # Audio both ways: the caller's recording reached the operator's phone...
+    assert phone.rtp.loud_packets > 50, phone.rtp
+    # ...and Asterisk received the operator's audio and sent the caller the bridge.
+    leg = next(c for c in bridge["channels"] if "-op" in c)
+    caller_leg = next(c for c in bridge["channels"] if c != leg)
+    assert stats[leg]["rxcount"] > 50 and stats[leg]["txcount"] > 50, stats
+    assert stats[caller_leg]["rxcount"] > 50 and stats[caller_leg]["txcount"] > 50, stats
+
+    assert record["end_reason"] == "completed"
+    assert ("service", "operators") in notes(record)
+    assert ("connected", "opa1") in notes(record)
+    assert "queue.joined" in steps(record, "prompt")
+    queue = record["queue"]
+    assert queue["department_code"] == county
+    assert queue["position"] == 1
+    assert queue["offered"] == ["opa1"]
+    assert queue["operator_id"] == "opa1"
+    assert queue["status"] == "done"
+    assert 0 <= queue["wait_seconds"] < 10
+    assert 6 <= queue["talk_seconds"] <= 15
+    today = operator_today(desk, "opa1")
+    assert today["today"]["answered"] == 1 and today["today"]["talk_seconds"] >= 4
+    assert today["status"] in ("wrap_up", "available")
+    assert_nothing_left(desk)
+
+
+async def test_an_operator_who_does_not_answer_is_skipped(desk: Platform) -> None:
+    county = "340122"
+    silent = SipOperator(OperatorPhone("opb1", behaviour="no_answer", ring_max_s=30))
+    # Talks past the whisper (the department's name, then "a call").
+    ready = SipOperator(OperatorPhone("opb2", ring_s=1, hangup_after_s=8))
+    async with silent, ready:
+        add_operator(desk, "opb1", county, silent)  # idle longest: rung first
+        add_operator(desk, "opb2", county, ready)
+        plan = CallPlan(caller="13800138001", origin=county, max_call_s=CALL_S)
+        result, record = await desk.call(plan)
+        missed = await silent.result(timeout_s=20)
+        answered = await ready.result(timeout_s=20)
+
+    assert result.answered, result.sipp_log
+    assert record is not None and record["end_reason"] == "completed"
+    assert missed.invites == missed.cancelled == 1, missed.sipp_log
+    assert answered.answered == 1, answered.sipp_log
+    queue = record["queue"]
+    assert [(o["operator"], o["outcome"]) for o in queue["offers"]] == [
+        ("opb1", "no_answer"), ("opb2", "answered"),
+    ]
+    # The ring time (4 s) passed before the next operator was tried.
+    assert queue["wait_seconds"] >= 4
+    assert operator_today(desk, "opb1")["today"]["missed"] == 1
+    assert_nothing_left(desk)
+
+
+async def test_two_callers_and_one_operator_are_served_in_order(desk: Platform) -> None:
+    county = "340123"
+    # Rings long enough that the second caller joins while the first is offered.
+    phone = SipOperator(OperatorPhone("opc1", ring_s=3, hangup_after_s=8, calls=2))
+    async with phone:
+        add_operator(desk, "opc1", county, phone)
+        first = CallPlan(caller="13800138002", origin=county, max_call_s=CALL_S)
+        second = CallPlan(caller="13800138003", origin=county, max_call_s=CALL_S)
+        one = asyncio.create_task(desk.call(first))
+        await asyncio.sleep(1.0)
+        two = asyncio.create_task(desk.call(second))
+        (_, record_one), (_, record_two) = await asyncio.gather(one, two)
+        served = await phone.result(timeout_s=30)
+
+    assert served.answered == 2, served.sipp_log
+    assert "13800138002" in served.calls[0].from_
+    assert "13800138003" in served.calls[1].from_
+    assert record_one is not None and record_two is not None
+    assert record_one["queue"]["position"] == 1
+    assert record_two["queue"]["position"] == 2
+    # The second caller heard their place, and waited for the first call and
+    # the operator's wrap-up.
+    assert "count.1" in steps(record_two, "prompt")
+    gap = record_two["queue"]["wait_seconds"] - record_one["queue"]["wait_seconds"]
+    assert gap >= 8 + 2 - 1.0  # the first call's talk, the wrap-up, less the head start
+    assert record_one["end_reason"] == record_two["end_reason"] == "completed"
+    assert_nothing_left(desk)
+
+
+async def test_a_long_wait_is_offered_a_message_and_the_message_is_kept(desk: Platform) -> None:
+    county = "340124"
+    phone = SipOperator(OperatorPhone("opd1", ring_s=1))
+    async with phone:
+        add_operator(desk, "opd1", county, phone)
+        # On duty but paused: the caller waits in line, and nobody rings.
+        desk.ivr("operators", "pause", "opd1", "--reason", "meeting")
+        # The greeting and the choices take ~20 s, the line's limit 8 s more,
+        # the announcement ~3 s: at 32 s the caller is offered a message and
+        # presses 2, then speaks after the message's introduction (~10 s).
+        plan = CallPlan(
+            caller="13800138004", origin=county, offer_pcma=True, max_call_s=CALL_S,
+            actions=(
+                Pause(32000), Key("2"), Pause(11000),
+                Audio(str(G711A), 3000), Audio(str(G711A), 3000), Pause(1000), Hangup(),
+            ),
+        )
+        result, record = await desk.call(plan)
+        rung = await phone.result(timeout_s=1)
+
+    assert result.answered, result.sipp_log
+    assert record is not None
+    assert rung.invites == 0
+    prompts = steps(record, "prompt")
+    assert prompts.index("desk.long_wait") < prompts.index("message.intro")
+    assert "desk.choices_no_callback" in prompts  # no way to call back configured
+    (message,) = steps(record, "message")
+    assert record["queue"]["status"] == "message"
+    assert record["end_reason"] in ("message_left", "caller_hangup")
+    recordings = asterisk.ari_get(desk.settings, "/recordings/stored")
+    assert message in [stored["name"] for stored in recordings]
+    assert_nothing_left(desk)
+
+
+async def test_a_caller_who_hangs_up_in_line_leaves_it(desk: Platform) -> None:
+    county = "340181"
+    phone = SipOperator(OperatorPhone("ope1", ring_s=1))
+    async with phone:
+        add_operator(desk, "ope1", county, phone)
+        desk.ivr("operators", "pause", "ope1", "--reason", "training")
+        plan = CallPlan(caller="13800138005", origin=county, max_call_s=CALL_S,
+                        actions=(Pause(26000), Hangup()))
+        call = asyncio.create_task(desk.call(plan))
+        waiting = await _wait_in_line(desk, county)
+        assert waiting["caller"] == "13800138005"
+        result, record = await call
+        # Free now: nobody must ring, the caller left.
+        desk.ivr("operators", "resume", "ope1")
+        await asyncio.sleep(3)
+        rung = await phone.result(timeout_s=1)
+
+    assert result.answered
+    assert record is not None and record["end_reason"] == "abandoned"
+    assert record["queue"]["status"] == "abandoned"
+    assert rung.invites == 0
+    _, queues = desk.http_get("/api/queues")
+    assert county not in [queue["department"] for queue in queues["queues"]]
+    assert_nothing_left(desk)
+
+
+async def _wait_in_line(platform: Platform, department: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        _, body = platform.http_get("/api/queues")
+        for queue in body["queues"]:
+            if queue["department"] == department and queue["callers"]:
+                return dict(queue["callers"][0])
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"nobody ever waited in {department}'s line")
+
+
+CLOCK = [
+    ("2026-11-24T10:00:00+08:00", "operators"),  # a Tuesday morning
+    ("2026-11-24T12:30:00+08:00", "after_hours"),  # lunch
+    ("2026-10-01T10:00:00+08:00", "after_hours"),  # National Day
+    ("2026-10-10T10:00:00+08:00", "operators"),  # a make-up Saturday (调休)
+]
+
+
+async def test_the_clock_decides_between_operators_and_after_hours(desk: Platform) -> None:
+    county = "340102"
+    # On duty, but never rung: each caller hangs up during the greeting.
+    desk.ivr(
+        "operators", "add", "opf1", "--name", "F", "--departments", county,
+        "--contact", "sip:opf1@127.0.0.1:9",
+    )
+    desk.ivr("operators", "sign-in", "opf1")
+    try:
+        for when, expected in CLOCK:
+            desk.stop_controller()
+            desk.start_controller(IVR_NOW=when)
+            plan = CallPlan(caller="13800138006", origin=county, actions=(Pause(3000), Hangup()))
+            result, record = await desk.call(plan)
+            assert result.answered and record is not None
+            assert ("service", expected) in notes(record), when
+            prompts = steps(record, "prompt")
+            if expected == "operators":
+                assert "desk.stay" in prompts and "hours.closed" not in prompts, when
+            else:
+                assert "hours.closed" in prompts and "desk.stay" not in prompts, when
+    finally:
+        desk.stop_controller()
+        desk.start_controller(IVR_NOW=IN_HOURS)
+    assert_nothing_left(desk)
