@@ -109,7 +109,8 @@ async def claim(
         chosen = choose(operators, department, at, wrap_up)
     if chosen is None:
         return None
-    if chosen.status != "available":  # a wrap-up that is over
+    stored = next(op for op in operators if op.id == chosen.id)
+    if stored.status == "wrap_up":  # over: `choose` saw them as available
         await act(session, chosen.id, "resume", at, call_id=oldest.call_id)
     operator = await act(session, chosen.id, "offer", at, call_id=oldest.call_id)
     offers = [*oldest.offers, {"operator": operator.id, "at": at.isoformat(), "outcome": None}]

@@ -136,6 +136,18 @@ class Platform:
         except (urllib.error.URLError, OSError):
             return 0, None
 
+    def http_post(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+        url = f"http://127.0.0.1:{self.settings.http_port}{path}"
+        data = json.dumps(body).encode() if body is not None else b""
+        request = urllib.request.Request(
+            url, data=data, method="POST", headers={"Content-Type": "application/json"}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=5) as response:
+                return response.status, json.load(response)
+        except urllib.error.HTTPError as exc:
+            return exc.code, json.loads(exc.read() or b"null")
+
     def ari_channels(self) -> list[dict[str, Any]]:
         channels: list[dict[str, Any]] = asterisk.ari_get(self.settings, "/channels")
         return channels

@@ -66,7 +66,9 @@ def add_operator(platform: Platform, operator_id: str, department: str, phone: S
         "operators", "add", operator_id, "--name", operator_id.upper(),
         "--departments", department, "--contact", phone.contact,
     )
-    platform.ivr("operators", "sign-in", operator_id)
+    # Through the API: the controller's clock says when, and who idles longest.
+    status, body = platform.http_post(f"/api/operators/{operator_id}/sign-in")
+    assert status == 200, body
     # The controller gives Asterisk the phone within a tick; wait for it.
     deadline = time.monotonic() + PUSH_WAIT_S
     while time.monotonic() < deadline:
@@ -230,7 +232,7 @@ async def test_a_long_wait_is_offered_a_message_and_the_message_is_kept(desk: Pl
     async with phone:
         add_operator(desk, "opd1", county, phone)
         # On duty but paused: the caller waits in line, and nobody rings.
-        desk.ivr("operators", "pause", "opd1", "--reason", "meeting")
+        desk.http_post("/api/operators/opd1/pause", {"reason": "meeting"})
         # The greeting and the choices take ~20 s, the line's limit 8 s more,
         # the announcement ~3 s: at 32 s the caller is offered a message and
         # presses 2, then speaks after the message's introduction (~10 s).
@@ -263,7 +265,7 @@ async def test_a_caller_who_hangs_up_in_line_leaves_it(desk: Platform) -> None:
     phone = SipOperator(OperatorPhone("ope1", ring_s=1))
     async with phone:
         add_operator(desk, "ope1", county, phone)
-        desk.ivr("operators", "pause", "ope1", "--reason", "training")
+        desk.http_post("/api/operators/ope1/pause", {"reason": "training"})
         plan = CallPlan(caller="13800138005", origin=county, max_call_s=CALL_S,
                         actions=(Pause(26000), Hangup()))
         call = asyncio.create_task(desk.call(plan))
@@ -271,7 +273,7 @@ async def test_a_caller_who_hangs_up_in_line_leaves_it(desk: Platform) -> None:
         assert waiting["caller"] == "13800138005"
         result, record = await call
         # Free now: nobody must ring, the caller left.
-        desk.ivr("operators", "resume", "ope1")
+        desk.http_post("/api/operators/ope1/resume")
         await asyncio.sleep(3)
         rung = await phone.result(timeout_s=1)
 
@@ -310,7 +312,7 @@ async def test_the_clock_decides_between_operators_and_after_hours(desk: Platfor
         "operators", "add", "opf1", "--name", "F", "--departments", county,
         "--contact", "sip:opf1@127.0.0.1:9",
     )
-    desk.ivr("operators", "sign-in", "opf1")
+    desk.http_post("/api/operators/opf1/sign-in")
     try:
         for when, expected in CLOCK:
             desk.stop_controller()
