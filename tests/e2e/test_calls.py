@@ -187,7 +187,9 @@ async def test_silence_is_asked_about_once_then_the_call_ends(platform: Platform
     assert record is not None
     assert record["end_reason"] == "silence"
     menu = ["menu.other_region", "menu.repeat"]
-    assert prompts_of(record) == [*greeting(COUNTY), *menu, "menu.no_input", *menu, "goodbye"]
+    # Nobody answers in person on this platform (no operators): after hours.
+    opening = [*greeting(COUNTY), "hours.closed"]
+    assert prompts_of(record) == [*opening, *menu, "menu.no_input", *menu, "goodbye"]
     assert_played_cleanly(record)
     platform.wait_no_channels()
 
