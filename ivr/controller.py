@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,6 +37,7 @@ from ivr.catalog import Catalog
 from ivr.db.queries import get_call, open_calls
 from ivr.db.recorder import Recorder
 from ivr.desk import (
+    CALLBACK_ARG,
     DESK_EVENTS,
     LEG_ARG,
     Desk,
@@ -109,8 +110,13 @@ class Call:
     task: asyncio.Task[None] | None = None
     saved_state: dict[str, Any] | None = None
     joined: bool = False  # has a place in a queue (an entry in the database)
+    # The queue entry's id: the call's own, or for a callback the call that asked.
+    entry_id: str = ""
     leg: Leg | None = None  # the operator being rung or talked to
     offers: int = 0  # operators rung so far
+
+    def __post_init__(self) -> None:
+        self.entry_id = self.entry_id or self.call_id
 
 
 class Controller:
@@ -140,6 +146,7 @@ class Controller:
         )
         self._guide = Guide(directory)
         self.calls: dict[str, Call] = {}
+        self._background: set[asyncio.Task[object]] = set()
         self.desk: Desk = Desk(
             settings=settings,
             ari=ari,
@@ -153,6 +160,12 @@ class Controller:
             post=self._post,
             handle=self._handle,
         )
+
+    def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
+        """Run `work` beside the calls, keeping it referenced until it is done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     def _post(self, call_id: str, event: object) -> bool:
         call = self.calls.get(call_id)
@@ -205,6 +218,12 @@ class Controller:
             if event.channel is None:
                 return False
             leg_id = event.channel.id
+            if leg_id in self.desk.callbacks:
+                # Our callback rang out unanswered (an answer would have
+                # made it a call of its own).
+                if isinstance(event, ChannelDestroyed):
+                    self._spawn(self.desk.callback_unanswered(leg_id))
+                return True
             desk_event = LegGone(leg_id)
         else:
             return False
@@ -218,9 +237,8 @@ class Controller:
         recording = event.recording
         failed = isinstance(event, RecordingFailed)
         seconds = float(recording.duration or 0)
-        asyncio.get_running_loop().create_task(
-            self.desk.message_finished(recording.name, seconds, "failed" if failed else "saved")
-        )
+        status = "failed" if failed else "saved"
+        self._spawn(self.desk.message_finished(recording.name, seconds, status))
         channel_id = recording.target_uri.removeprefix("channel:")
         self._post(channel_id, flow.RecordingEnded(recording.name, seconds))
 
@@ -233,13 +251,31 @@ class Controller:
             # An operator answered: the leg belongs to the call in the second argument.
             call_id = args[1] if len(args) > 1 else ""
             if not self._post(call_id, LegAnswered(channel.id)):
-                asyncio.get_running_loop().create_task(self._drop(channel.id))
+                self._spawn(self._drop(channel.id))
+            return
+        if args and args[0] == CALLBACK_ARG:
+            self._start_callback(channel)
             return
         if args and args[0] == FEATURE_ARG:
             code = args[1] if len(args) > 1 else ""
-            asyncio.get_running_loop().create_task(feature_code(self, channel, code))
+            self._spawn(feature_code(self, channel, code))
             return
         self._start_call(channel, *_call_args(args, channel))
+
+    def _start_callback(self, channel: Channel) -> None:
+        """The caller answered our callback: a call of its own, already in line."""
+        placed = self.desk.callback_answered(channel.id)
+        if placed is None:
+            self._spawn(self._drop(channel.id))
+            return
+        department = self._directory.by_code(placed.department)
+        self._record_start(channel, "callback", department, "callback", placed.entry_id)
+        self._recorder.call_answered(channel.id, self._now())
+        call = self._new_call(channel.id, department, placed.caller, choose_region=False)
+        call.entry_id, call.joined = placed.entry_id, True
+        self._launch(call, flow.CalledBack())
+        self._spawn(self._ari.set_variable(channel.id, MARK_VARIABLE, channel.id))
+        self._spawn(self.desk.callback_back_in_line(placed.entry_id))
 
     async def _drop(self, channel_id: str) -> None:
         try:

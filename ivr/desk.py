@@ -49,6 +49,7 @@ from ivr.db.recorder import Recorder
 from ivr.directory import Directory
 from ivr.errors import AriError, IvrError
 from ivr.hours import Hours
+from ivr.numbers import read_caller
 from ivr.operators import Action, Operator, staffed
 from ivr.operators_phone import PhoneKey, phone_key, push_phone
 from ivr.queues import Queues
@@ -59,8 +60,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# `Stasis(app, ...)` arguments that mark a channel as an operator's leg.
+# `Stasis(app, ...)` arguments that mark a channel as an operator's leg, or
+# as our callback to a caller.
 LEG_ARG = "operator"
+CALLBACK_ARG = "callback"
 
 
 @dataclass
@@ -115,7 +118,17 @@ class Waiting:
     department: str
     entered_at: datetime
     announced_at: datetime
+    entry_id: str
     limit_said: bool = False
+
+
+@dataclass(frozen=True)
+class PlacedCallback:
+    """A callback ringing the caller's phone."""
+
+    entry_id: str
+    department: str
+    caller: str
 
 
 @dataclass
@@ -135,7 +148,11 @@ class Desk:
     handle: Callable[[Call, flow.Event], Awaitable[None]]
     staff: list[Operator] = field(default_factory=list)
     legs: dict[str, str] = field(default_factory=dict)  # leg id -> call id
-    waiting: dict[str, Waiting] = field(default_factory=dict)
+    waiting: dict[str, Waiting] = field(default_factory=dict)  # by channel
+    # Where a queue entry's caller is now, when not on the entry's own channel.
+    channels: dict[str, str] = field(default_factory=dict)
+    # Callback channels ringing the caller, by channel id.
+    callbacks: dict[str, PlacedCallback] = field(default_factory=dict)
     _poke: asyncio.Event = field(default_factory=asyncio.Event)
     _pushed: dict[str, PhoneKey] = field(default_factory=dict)
 
@@ -185,6 +202,8 @@ class Desk:
                     await self._act(session, operator, "hang_up", entry.call_id)
                 await lines.leave(session, entry.call_id, "channel_gone", self.now())
                 self.waiting.pop(entry.call_id, None)
+            # A callback whose ringing died with the previous controller: again.
+            await lines.retry_callbacks(session, self.settings.node_name, self.now())
         self.poke()
 
     def poke(self) -> None:
@@ -209,7 +228,15 @@ class Desk:
                 log.exception("queue dispatch failed; trying again next tick")
 
     async def _dispatch(self) -> None:
-        for department in sorted({w.department for w in self.waiting.values()}):
+        departments = {w.department for w in self.waiting.values()}
+        if self.settings.callback_dial:
+            async with self.sessionmaker() as session:
+                due = await lines.callback_departments(
+                    session, self.settings.node_name, self.now()
+                )
+            # A callback waits for working hours and someone on duty.
+            departments |= {code for code in due if self.service(code) == "operators"}
+        for department in sorted(departments):
             wrap_up = timedelta(seconds=self.queues.rules(department).wrap_up_seconds)
             while True:
                 async with self.sessionmaker() as session, session.begin():
@@ -218,7 +245,11 @@ class Desk:
                     )
                 if claim is None:
                     break
-                if not self.post(claim.call_id, Offer(claim.operator)):
+                if claim.operator is None:
+                    await self._call_back(claim, department)
+                    continue
+                channel = self.channels.get(claim.call_id, claim.call_id)
+                if not self.post(channel, Offer(claim.operator)):
                     # The caller went between the claim and now.
                     await self._move(claim.operator.id, "hang_up", claim.call_id)
                     await self._offer_ended(claim.call_id, claim.operator.id, "caller_left")
@@ -237,7 +268,7 @@ class Desk:
             if due or (over and not waiting.limit_said):
                 waiting.announced_at = now
                 waiting.limit_said = waiting.limit_said or over
-                position = places.get(call_id, 1)
+                position = places.get(waiting.entry_id, 1)
                 self.post(call_id, flow.QueueUpdate(position, over_limit=over))
 
     # -- a caller in line -------------------------------------------------------------
@@ -248,7 +279,7 @@ class Desk:
             position = await lines.join(
                 session, call_id, department, self.settings.node_name, caller, now
             )
-        self.waiting[call_id] = Waiting(department, now, now)
+        self.waiting[call_id] = Waiting(department, now, now, call_id)
         self.poke()
         return position
 
@@ -266,24 +297,77 @@ class Desk:
                     session, call_id, operator, "controller_restart", self.now()
                 )
             await lines.take_over(session, call_id, self.settings.node_name)
-        self.waiting[call_id] = Waiting(entry.department_code, entry.entered_at, self.now())
+        self.waiting[call_id] = Waiting(
+            entry.department_code, entry.entered_at, self.now(), call_id
+        )
         self.poke()
 
     async def leave(self, call: Call, outcome: str) -> None:
         """The caller is out of line (a message, a hang-up, the end of a talk)."""
         self.waiting.pop(call.call_id, None)
+        self.channels.pop(call.entry_id, None)
         leg = call.leg
         if leg is not None:
             call.leg = None
             await self._release(call, leg)
         async with self.sessionmaker() as session, session.begin():
-            await lines.leave(session, call.call_id, outcome, self.now())
+            await lines.leave(session, call.entry_id, outcome, self.now())
         self.poke()
+
+    # -- callbacks --------------------------------------------------------------------
+
+    async def _call_back(self, claim: lines.Claim, department: str) -> None:
+        """Ring the caller who asked for a callback; their answer puts them in line."""
+        channel = f"{claim.call_id}-cb{claim.attempt}"
+        number = read_caller(claim.caller).number
+        self.callbacks[channel] = PlacedCallback(claim.call_id, department, claim.caller)
+        log.info("calling %s back for %s (attempt %d)", number, claim.call_id, claim.attempt)
+        try:
+            await self.ari.originate(
+                channel,
+                self.settings.callback_dial.format(number=number),
+                f"{CALLBACK_ARG},{claim.call_id}",
+                caller_id='"12371" <12371>',
+                ring_seconds=self.settings.callback_ring_seconds,
+            )
+        except AriError as exc:
+            log.warning("callback %s could not be placed: %s", claim.call_id, exc)
+            await self.callback_unanswered(channel)
+
+    def callback_answered(self, channel_id: str) -> PlacedCallback | None:
+        """The caller picked up: their channel now holds the entry's place."""
+        placed = self.callbacks.pop(channel_id, None)
+        if placed is not None:
+            self.channels[placed.entry_id] = channel_id
+            now = self.now()
+            self.waiting[channel_id] = Waiting(placed.department, now, now, placed.entry_id)
+        return placed
+
+    async def callback_back_in_line(self, entry_id: str) -> None:
+        async with self.sessionmaker() as session, session.begin():
+            await lines.callback_answered(session, entry_id, self.settings.node_name)
+        self.poke()
+
+    async def callback_unanswered(self, channel_id: str) -> None:
+        """Nobody picked up: try again later, or give up (the request stays on record)."""
+        placed = self.callbacks.pop(channel_id, None)
+        if placed is None:
+            return
+        rules = self.queues.rules(placed.department)
+        async with self.sessionmaker() as session, session.begin():
+            status = await lines.callback_unanswered(
+                session,
+                placed.entry_id,
+                self.now(),
+                rules.callback_attempts,
+                timedelta(seconds=rules.callback_retry_seconds),
+            )
+        log.info("callback %s unanswered: now %s", placed.entry_id, status)
 
     async def request_callback(self, call: Call) -> None:
         self.waiting.pop(call.call_id, None)
         async with self.sessionmaker() as session, session.begin():
-            await lines.request_callback(session, call.call_id, self.now())
+            await lines.request_callback(session, call.entry_id, self.now())
 
     async def message_started(
         self, name: str, call_id: str, department: str, caller: str
@@ -323,7 +407,7 @@ class Desk:
     async def _offer(self, call: Call, operator: Operator) -> None:
         if not call.flow.queued or call.leg is not None:
             await self._move(operator.id, "hang_up", call.call_id)
-            await self._offer_ended(call.call_id, operator.id, "caller_left")
+            await self._offer_ended(call.entry_id, operator.id, "caller_left")
             return
         department = call.flow.department
         rules = self.queues.rules(department)
@@ -346,7 +430,7 @@ class Desk:
             call.leg = None
             self.legs.pop(leg.id, None)
             await self._move(operator.id, "no_answer", call.call_id)
-            await self._offer_ended(call.call_id, operator.id, "no_answer")
+            await self._offer_ended(call.entry_id, operator.id, "no_answer")
             return
         loop = asyncio.get_running_loop()
         leg.ring_timer = loop.call_later(
@@ -362,7 +446,7 @@ class Desk:
             leg.ring_timer.cancel()
         leg.answered = True
         await self._move(leg.operator.id, "answer", call.call_id)
-        await self._offer_ended(call.call_id, leg.operator.id, "answered")
+        await self._offer_ended(call.entry_id, leg.operator.id, "answered")
         self.waiting.pop(call.call_id, None)
         if self.queues.rules(call.flow.department).whisper:
             leg.whisper_id = f"{leg.id}-w"
@@ -399,7 +483,7 @@ class Desk:
         if not leg.answered:
             # Not answered in the ring time, rejected, or the phone is away.
             await self._move(leg.operator.id, "no_answer", call.call_id)
-            await self._offer_ended(call.call_id, leg.operator.id, "no_answer")
+            await self._offer_ended(call.entry_id, leg.operator.id, "no_answer")
             self.poke()
             return
         await self._move(leg.operator.id, "hang_up", call.call_id)
@@ -407,13 +491,14 @@ class Desk:
             # The operator hung up while hearing the whisper: the caller,
             # who never heard them, goes back to the head of the line.
             async with self.sessionmaker() as session, session.begin():
-                await lines.back_in_line(session, call.call_id)
-            self.waiting[call.call_id] = Waiting(call.flow.department, self.now(), self.now())
+                await lines.back_in_line(session, call.entry_id)
+            now = self.now()
+            self.waiting[call.call_id] = Waiting(call.flow.department, now, now, call.entry_id)
             self.poke()
             return
         await self._destroy_bridge(leg)
         async with self.sessionmaker() as session, session.begin():
-            await lines.leave(session, call.call_id, "done", self.now())
+            await lines.leave(session, call.entry_id, "done", self.now())
         await self.handle(call, flow.OperatorLeft())
         self.poke()
 
@@ -424,7 +509,7 @@ class Desk:
             leg.ring_timer.cancel()
         await self._move(leg.operator.id, "hang_up", call.call_id)
         if not leg.answered:
-            await self._offer_ended(call.call_id, leg.operator.id, "caller_left")
+            await self._offer_ended(call.entry_id, leg.operator.id, "caller_left")
         await self._destroy_bridge(leg)
         await self._hang_up(leg.id, "normal")
 

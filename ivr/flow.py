@@ -41,6 +41,7 @@ from ivr import guide as menus
 from ivr.errors import IvrError
 from ivr.flow_events import (
     Answer,
+    CalledBack,
     CancelTimer,
     Command,
     Ended,
@@ -77,6 +78,7 @@ __all__ = [
     "TRANSITIONS",
     "Answer",
     "CallFlow",
+    "CalledBack",
     "CancelTimer",
     "Command",
     "Ended",
@@ -143,6 +145,7 @@ PROMPT_DESK_LONG_WAIT = "desk.long_wait"
 PROMPT_DESK_CHOICES = "desk.choices"
 PROMPT_DESK_CHOICES_NO_CALLBACK = "desk.choices_no_callback"
 PROMPT_CALLBACK_CONFIRMED = "callback.confirmed"
+PROMPT_CALLBACK_GREETING = "callback.greeting"
 PROMPT_MESSAGE_INTRO = "message.intro"
 PROMPT_MESSAGE_THANKS = "message.thanks"
 # Positions said one by one; beyond, "more than twenty".
@@ -530,6 +533,14 @@ class CallFlow:
         prompts = (PROMPT_RESUMED, *self._intro(), *self._menu_prompts())
         return [note, *stale, *self._play(*prompts)]
 
+    def _on_called_back(self, _: Event) -> list[Command]:
+        # Answered already (we called); the place in line is the one they had.
+        self.queued, self.service = True, "operators"
+        return [
+            Step("department", self.department, "callback"),
+            *self._play(PROMPT_CALLBACK_GREETING, state=State.QUEUED),
+        ]
+
     def _on_orphaned(self, _: Event) -> list[Command]:
         self.end_reason = "ended_after_recovery"
         return [
@@ -626,6 +637,7 @@ TRANSITIONS: dict[tuple[State, type], _Handler] = {
     (State.NEW, Started): CallFlow._on_start,
     (State.NEW, Resumed): CallFlow._on_resumed,
     (State.NEW, Orphaned): CallFlow._on_orphaned,
+    (State.NEW, CalledBack): CallFlow._on_called_back,
     (State.NEW, HungUp): CallFlow._on_hangup,
     (State.PROMPTING, KeyPressed): CallFlow._on_key,
     (State.PROMPTING, PlaybackEnded): CallFlow._on_playback_ended,

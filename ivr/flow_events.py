@@ -52,6 +52,11 @@ class Orphaned:
 
 
 @dataclass(frozen=True)
+class CalledBack:
+    """The caller answered our callback: their place in line is waiting."""
+
+
+@dataclass(frozen=True)
 class Queued:
     """The call joined its department's queue with `position - 1` callers ahead."""
 
@@ -90,6 +95,7 @@ Event: TypeAlias = (
     | HungUp
     | Resumed
     | Orphaned
+    | CalledBack
     | Queued
     | QueueUpdate
     | OperatorConnected

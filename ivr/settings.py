@@ -112,6 +112,8 @@ class Settings(BaseSettings):
     # e.g. PJSIP/callers/sip:{number}@carrier.example; empty: callbacks are
     # not offered.
     callback_dial: str = ""
+    # How long a callback rings the caller's phone before it counts as unanswered.
+    callback_ring_seconds: float = Field(default=30, ge=5, le=120)
     # The SIP realm of operators' digest authentication.
     sip_realm: str = Field(default="12371", pattern=r"^[A-Za-z0-9._-]{1,64}$")
 

@@ -110,3 +110,42 @@ async def test_a_caller_who_leaves_is_out_of_line_and_out_of_the_count(
     assert waiting.call_id == "c2"
     assert left is not None and left.status == "abandoned"
     assert lines.entry_json(left, T0)["wait_seconds"] == 10.0
+
+
+async def test_a_callback_keeps_its_place_and_is_tried_a_set_number_of_times(
+    db_sessionmaker: Sessions,
+) -> None:
+    await add(db_sessionmaker, "op1")
+    await act(db_sessionmaker, "sign_in", 0, operator_id="op1")
+    await join(db_sessionmaker, "asked", 60)
+    await join(db_sessionmaker, "later", 61)
+    async with db_sessionmaker() as session, session.begin():
+        await lines.request_callback(session, "asked", T0 + timedelta(seconds=70))
+    async with db_sessionmaker() as session:
+        assert await lines.callback_departments(session, NODE, T0 + timedelta(seconds=71)) == [
+            HEFEI
+        ]
+    # Its turn: the caller is called back, and no operator is taken yet.
+    first = await claim(db_sessionmaker, 71)
+    assert first is not None and first.call_id == "asked" and first.operator is None
+    assert (first.caller, first.attempt) == ("13800138000", 1)
+    retry = timedelta(seconds=300)
+    async with db_sessionmaker() as session, session.begin():
+        status = await lines.callback_unanswered(
+            session, "asked", T0 + timedelta(seconds=100), 2, retry
+        )
+    assert status == "callback"
+    # Not due again yet: the next caller is served meanwhile.
+    served = await claim(db_sessionmaker, 101)
+    assert served is not None and served.call_id == "later"
+    async with db_sessionmaker() as session, session.begin():
+        await stored.act(session, "op1", "no_answer", T0 + timedelta(seconds=110))
+    second = await claim(db_sessionmaker, 401)
+    assert second is not None and (second.call_id, second.attempt) == ("asked", 2)
+    async with db_sessionmaker() as session, session.begin():
+        status = await lines.callback_unanswered(
+            session, "asked", T0 + timedelta(seconds=430), 2, retry
+        )
+        entry = await lines.get_entry(session, "asked")
+    assert status == "callback_failed"
+    assert entry is not None and entry.ended_at is not None

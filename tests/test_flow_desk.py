@@ -8,6 +8,8 @@ controller is asked to do.
 from __future__ import annotations
 
 from ivr.flow import (
+    Answer,
+    CalledBack,
     CallFlow,
     Command,
     Ended,
@@ -240,3 +242,14 @@ def test_a_connected_call_taken_back_is_left_talking() -> None:
     assert restored.handle(Resumed()) == [Step("note", "resumed", "connected")]
     assert restored.operator == "op1"
     assert prompts_of(restored.handle(OperatorLeft())) == ("goodbye",)
+
+
+def test_a_caller_called_back_hears_why_and_waits_with_music() -> None:
+    flow = in_hours()
+    commands = flow.handle(CalledBack())
+    assert not only(commands, Answer)  # we called: the channel is up already
+    assert Step("department", HEFEI, "callback") in commands
+    assert prompts_of(commands) == ("callback.greeting",)
+    assert flow.queued and flow.state is State.QUEUED
+    assert finish_playback(flow) == [StartMoh()]
+    assert flow.handle(OperatorConnected("op1"))[-1] == Step("note", "connected", "op1")

@@ -24,14 +24,20 @@ from ivr.db.operators import act, list_operators, lock_department
 from ivr.operators import Operator, choose
 
 # A caller is in line while in one of these; a callback keeps its place too.
-IN_LINE = ("waiting", "ringing", "callback")
+IN_LINE = ("waiting", "ringing", "callback", "calling_back")
 WAITING = ("waiting",)
 
 
 @dataclass(frozen=True, slots=True)
 class Claim:
+    """The department's oldest caller gets an operator (`operator`), or, for
+    a callback whose turn came while an operator is free, a call back to
+    `caller` (`operator` None)."""
+
     call_id: str
-    operator: Operator
+    operator: Operator | None
+    caller: str = ""
+    attempt: int = 0
 
 
 async def join(
@@ -90,9 +96,13 @@ async def claim(
     """Ring the longest-idle operator for the department's oldest caller, if
     that caller is this node's to serve; the caller commits."""
     await lock_department(session, department)
+    due_callback = (QueueEntryRow.status == "callback") & (QueueEntryRow.next_attempt_at <= at)
     oldest = await session.scalar(
         select(QueueEntryRow)
-        .where(QueueEntryRow.department_code == department, QueueEntryRow.status == "waiting")
+        .where(
+            QueueEntryRow.department_code == department,
+            (QueueEntryRow.status == "waiting") | due_callback,
+        )
         .order_by(QueueEntryRow.entered_at, QueueEntryRow.call_id)
         .limit(1)
     )
@@ -109,6 +119,12 @@ async def claim(
         chosen = choose(operators, department, at, wrap_up)
     if chosen is None:
         return None
+    if oldest.status == "callback":
+        # Its turn, and someone free: call the caller; the operator is
+        # chosen once they answer, like any caller's.
+        attempt = oldest.attempts + 1
+        await _update(session, oldest.call_id, status="calling_back", attempts=attempt)
+        return Claim(oldest.call_id, None, oldest.caller, attempt)
     stored = next(op for op in operators if op.id == chosen.id)
     if stored.status == "wrap_up":  # over: `choose` saw them as available
         await act(session, chosen.id, "resume", at, call_id=oldest.call_id)
@@ -162,6 +178,50 @@ async def back_in_line(session: AsyncSession, call_id: str) -> None:
 
 async def request_callback(session: AsyncSession, call_id: str, at: datetime) -> None:
     await _update(session, call_id, status="callback", next_attempt_at=at)
+
+
+async def callback_departments(session: AsyncSession, node: str, at: datetime) -> list[str]:
+    """Departments with a callback of this node due."""
+    query = (
+        select(QueueEntryRow.department_code)
+        .where(
+            QueueEntryRow.node == node,
+            QueueEntryRow.status == "callback",
+            QueueEntryRow.next_attempt_at <= at,
+        )
+        .distinct()
+    )
+    return list((await session.scalars(query)).all())
+
+
+async def retry_callbacks(session: AsyncSession, node: str, at: datetime) -> None:
+    await session.execute(
+        update(queue_entries_table)
+        .where(
+            queue_entries_table.c.node == node,
+            queue_entries_table.c.status == "calling_back",
+        )
+        .values(status="callback", next_attempt_at=at)
+    )
+
+
+async def callback_answered(session: AsyncSession, call_id: str, node: str) -> None:
+    """The caller answered our callback: in line again, at the place they had."""
+    await _update(session, call_id, status="waiting", node=node)
+
+
+async def callback_unanswered(
+    session: AsyncSession, call_id: str, at: datetime, attempts: int, retry: timedelta
+) -> str:
+    """Try again later, or give up after `attempts`; the entry's new status."""
+    entry = await get_entry(session, call_id)
+    if entry is None:
+        return "gone"
+    if entry.attempts < attempts:
+        await _update(session, call_id, status="callback", next_attempt_at=at + retry)
+        return "callback"
+    await _update(session, call_id, status="callback_failed", ended_at=at)
+    return "callback_failed"
 
 
 async def open_entries(session: AsyncSession, node: str) -> list[QueueEntryRow]:
