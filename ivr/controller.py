@@ -269,12 +269,13 @@ class Controller:
             self._spawn(self._drop(channel.id))
             return
         department = self._directory.by_code(placed.department)
-        self._record_start(channel, "callback", department, "callback", placed.entry_id)
-        self._recorder.call_answered(channel.id, self._now())
+        # The record's caller is who we called, not the 12371 we called from.
+        self._record_start(
+            channel, "callback", department, "callback", placed.entry_id, caller=placed.caller
+        )
         call = self._new_call(channel.id, department, placed.caller, choose_region=False)
         call.entry_id, call.joined = placed.entry_id, True
         self._launch(call, flow.CalledBack())
-        self._spawn(self._ari.set_variable(channel.id, MARK_VARIABLE, channel.id))
         self._spawn(self.desk.callback_back_in_line(placed.entry_id))
 
     async def _drop(self, channel_id: str) -> None:
@@ -313,14 +314,20 @@ class Controller:
         return bool(self._settings.callback_dial) and read_caller(caller).kind != "none"
 
     def _record_start(
-        self, channel: Channel, dialed: str, department: Department, rule: str, read: str
+        self,
+        channel: Channel,
+        dialed: str,
+        department: Department,
+        rule: str,
+        read: str,
+        caller: str | None = None,
     ) -> datetime:
         now = self._now()
         self._recorder.call_started(
             channel.id,
             sip_call_id=channel.protocol_id or None,
             node=self._settings.node_name,
-            caller=channel.caller.number,
+            caller=channel.caller.number if caller is None else caller,
             dialed=dialed,
             department_code=department.code,
             department_name=department.name,

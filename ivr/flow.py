@@ -534,9 +534,11 @@ class CallFlow:
         return [note, *stale, *self._play(*prompts)]
 
     def _on_called_back(self, _: Event) -> list[Command]:
-        # Answered already (we called); the place in line is the one they had.
+        # The caller answered us; `Answer` marks the channel as ours (for a
+        # controller that takes it back) before anything plays.
         self.queued, self.service = True, "operators"
         return [
+            Answer(),
             Step("department", self.department, "callback"),
             *self._play(PROMPT_CALLBACK_GREETING, state=State.QUEUED),
         ]

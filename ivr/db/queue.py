@@ -157,6 +157,8 @@ async def leave(session: AsyncSession, call_id: str, outcome: str, at: datetime)
     entry = await get_entry(session, call_id)
     if entry is None or entry.ended_at is not None:
         return
+    if entry.status in ("callback", "calling_back"):
+        return  # the caller hung up after asking: the place is the callback's
     status = "done" if entry.status == "connected" else outcome
     await _update(session, call_id, status=status, ended_at=at)
 

@@ -297,6 +297,79 @@ async def _wait_in_line(platform: Platform, department: str) -> dict[str, Any]:
     raise AssertionError(f"nobody ever waited in {department}'s line")
 
 
+async def test_a_caller_who_asks_for_a_callback_is_called_back_at_their_turn(
+    desk: Platform,
+) -> None:
+    county = "340103"
+    number = "13800138007"
+    callee = SipOperator(OperatorPhone(number, ring_s=1, talk_max_s=50))
+    phone = SipOperator(OperatorPhone("opg1", ring_s=1, hangup_after_s=8))
+    async with callee, phone:
+        dial = f"PJSIP/callers/sip:{number}@127.0.0.1:{callee.port}"
+        desk.stop_controller()
+        desk.start_controller(IVR_NOW=IN_HOURS, IVR_CALLBACK_DIAL=dial)
+        try:
+            add_operator(desk, "opg1", county, phone)
+            desk.http_post("/api/operators/opg1/pause", {"reason": "meeting"})
+            # Past the limit the caller presses 3 and hangs up after the goodbye.
+            plan = CallPlan(
+                caller=number, origin=county, max_call_s=CALL_S,
+                actions=(Pause(32000), Key("3")),
+            )
+            result, record = await desk.call(plan)
+            assert record is not None and record["end_reason"] == "callback_requested"
+            assert "callback.confirmed" in steps(record, "prompt")
+            assert record["queue"]["status"] == "callback"
+            # An operator is free: the platform calls the caller back, and
+            # connects them once they answer.
+            desk.http_post("/api/operators/opg1/resume")
+            called = await callee.result(timeout_s=60)
+            talked = await phone.result(timeout_s=10)
+        finally:
+            desk.stop_controller()
+            desk.start_controller(IVR_NOW=IN_HOURS)
+
+    assert result.answered
+    assert called.answered == 1, called.calls
+    assert called.calls[0].ended_by == "asterisk"  # the platform said goodbye
+    assert talked.answered == 1, talked.sipp_log
+    _, calls = desk.http_get("/api/calls?limit=20")
+    (back,) = [c for c in calls if c["dialed"] == "callback" and c["caller"] == number]
+    assert back["end_reason"] == "completed"
+    assert steps(back, "prompt")[0] == "callback.greeting"
+    assert ("connected", "opg1") in notes(back)
+    _, first = desk.http_get(f"/api/calls/{record['id']}")
+    assert first["queue"]["status"] == "done"
+    assert first["queue"]["operator_id"] == "opg1"
+    assert_nothing_left(desk)
+
+
+async def test_a_caller_in_line_keeps_their_place_when_the_controller_dies(
+    desk: Platform,
+) -> None:
+    county = "340111"
+    phone = SipOperator(OperatorPhone("oph1", ring_s=1, hangup_after_s=8))
+    async with phone:
+        add_operator(desk, "oph1", county, phone)
+        desk.http_post("/api/operators/oph1/pause", {"reason": "meeting"})
+        plan = CallPlan(caller="13800138008", origin=county, max_call_s=CALL_S)
+        call = asyncio.create_task(desk.call(plan))
+        await _wait_in_line(desk, county)
+        desk.kill_controller()
+        desk.start_controller(IVR_NOW=IN_HOURS)
+        desk.http_post("/api/operators/oph1/resume")
+        result, record = await call
+        talked = await phone.result(timeout_s=10)
+
+    assert result.answered
+    assert talked.answered == 1, talked.sipp_log
+    assert record is not None and record["end_reason"] == "completed"
+    assert ("resumed", "queued") in notes(record)
+    assert record["queue"]["operator_id"] == "oph1"
+    assert record["queue"]["status"] == "done"
+    assert_nothing_left(desk)
+
+
 CLOCK = [
     ("2026-11-24T10:00:00+08:00", "operators"),  # a Tuesday morning
     ("2026-11-24T12:30:00+08:00", "after_hours"),  # lunch
