@@ -162,9 +162,22 @@ class Desk:
         if not self.hours.is_open(code, self.now()):
             return "after_hours"
         members = [op for op in self.staff if code in op.departments]
-        if not members:
-            return "after_hours"  # a department with no operators has no desk
-        return "operators" if staffed(members, code) else "unstaffed"
+        if members:
+            return "operators" if staffed(members, code) else "unstaffed"
+        overflow = self._overflow(code)
+        if overflow is not None and overflow.after.total_seconds() == 0:
+            # No operators of its own: its parent's answer at once.
+            parents = [op for op in self.staff if overflow.parent in op.departments]
+            if staffed(parents, overflow.parent):
+                return "operators"
+        return "after_hours"  # a department with no operators has no desk
+
+    def _overflow(self, code: str) -> lines.Overflow | None:
+        after = self.queues.rules(code).overflow_after_seconds
+        parent = self.directory.by_code(code).parent
+        if after is None or parent is None:
+            return None
+        return lines.Overflow(parent, timedelta(seconds=after))
 
     async def refresh(self) -> None:
         async with self.sessionmaker() as session:
@@ -241,7 +254,12 @@ class Desk:
             while True:
                 async with self.sessionmaker() as session, session.begin():
                     claim = await lines.claim(
-                        session, department, self.settings.node_name, self.now(), wrap_up
+                        session,
+                        department,
+                        self.settings.node_name,
+                        self.now(),
+                        wrap_up,
+                        self._overflow(department),
                     )
                 if claim is None:
                     break

@@ -149,3 +149,23 @@ async def test_a_callback_keeps_its_place_and_is_tried_a_set_number_of_times(
         entry = await lines.get_entry(session, "asked")
     assert status == "callback_failed"
     assert entry is not None and entry.ended_at is not None
+
+
+async def test_a_department_may_overflow_to_its_parents_operators_after_a_while(
+    db_sessionmaker: Sessions,
+) -> None:
+    await add(db_sessionmaker, "province", departments=["340000"])
+    await act(db_sessionmaker, "sign_in", 0, operator_id="province")
+    await join(db_sessionmaker, "c1", 60)
+    overflow = lines.Overflow("340000", timedelta(seconds=30))
+    async with db_sessionmaker() as session, session.begin():
+        early = await lines.claim(
+            session, HEFEI, NODE, T0 + timedelta(seconds=80), WRAP_UP, overflow
+        )
+    assert early is None  # 20 s in line: Hefei's own operators only (none)
+    async with db_sessionmaker() as session, session.begin():
+        late = await lines.claim(
+            session, HEFEI, NODE, T0 + timedelta(seconds=91), WRAP_UP, overflow
+        )
+    assert late is not None and late.operator is not None
+    assert late.operator.id == "province"

@@ -90,12 +90,27 @@ async def positions(session: AsyncSession, departments: Sequence[str]) -> dict[s
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class Overflow:
+    """After `after` in line, the `parent` department's operators may answer too."""
+
+    parent: str
+    after: timedelta
+
+
 async def claim(
-    session: AsyncSession, department: str, node: str, at: datetime, wrap_up: timedelta
+    session: AsyncSession,
+    department: str,
+    node: str,
+    at: datetime,
+    wrap_up: timedelta,
+    overflow: Overflow | None = None,
 ) -> Claim | None:
     """Ring the longest-idle operator for the department's oldest caller, if
     that caller is this node's to serve; the caller commits."""
     await lock_department(session, department)
+    if overflow is not None:
+        await lock_department(session, overflow.parent)
     due_callback = (QueueEntryRow.status == "callback") & (QueueEntryRow.next_attempt_at <= at)
     oldest = await session.scalar(
         select(QueueEntryRow)
@@ -112,11 +127,18 @@ async def claim(
     missed = frozenset(
         offer["operator"] for offer in oldest.offers if offer.get("outcome") == "no_answer"
     )
-    chosen = choose(operators, department, at, wrap_up, skip=missed)
-    if chosen is None and missed:
-        # Everyone free already missed this caller: ring them again, as a
-        # person at a switchboard would, rather than let the caller wait.
-        chosen = choose(operators, department, at, wrap_up)
+    serving = [department]
+    if overflow is not None and at - oldest.entered_at >= overflow.after:
+        serving.append(overflow.parent)
+    chosen = None
+    for code in serving:
+        chosen = choose(operators, code, at, wrap_up, skip=missed)
+        if chosen is None and missed:
+            # Everyone free already missed this caller: ring them again, as
+            # a person at a switchboard would, rather than let the caller wait.
+            chosen = choose(operators, code, at, wrap_up)
+        if chosen is not None:
+            break
     if chosen is None:
         return None
     if oldest.status == "callback":
