@@ -57,12 +57,15 @@ def load(path: Path, directory: Directory) -> Queues:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         spec = QueuesSpec.model_validate(data)
-        for changes in spec.departments.values():
-            QueueRules.model_validate(spec.default.model_dump() | (changes or {}))
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}", path=str(path)) from exc
     except ValidationError as exc:
         raise ConfigError(f"{path}: {exc}", path=str(path)) from None
+    for code, changes in spec.departments.items():
+        try:
+            QueueRules.model_validate(spec.default.model_dump() | (changes or {}))
+        except ValidationError as exc:
+            raise ConfigError(f"{path}: department {code}: {exc}", path=str(path)) from None
     unknown = sorted(code for code in spec.departments if not directory.has(code))
     if unknown:
         raise ConfigError(f"{path}: no such departments: {', '.join(unknown)}", path=str(path))
