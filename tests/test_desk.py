@@ -1,0 +1,83 @@
+"""Who answers a department now: the desk's decision, from hours and staff."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+
+from ivr import hours as working_hours
+from ivr import queues
+from ivr.desk import Desk
+from ivr.directory import Directory
+from ivr.operators import Operator, Status
+from ivr.settings import HOTLINE_TZ, REPO_ROOT, Settings
+
+DIRECTORY = Directory.load(Path(__file__).parent / "data" / "departments.csv")
+HOURS = working_hours.load(REPO_ROOT / "routing" / "hours.yaml", DIRECTORY)
+TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=HOTLINE_TZ)
+TUESDAY_LUNCH = datetime(2026, 11, 24, 12, 30, tzinfo=HOTLINE_TZ)
+NATIONAL_DAY = datetime(2026, 10, 1, 10, 0, tzinfo=HOTLINE_TZ)
+MAKE_UP_SATURDAY = datetime(2026, 10, 10, 10, 0, tzinfo=HOTLINE_TZ)
+
+
+def desk(at: datetime, staff: list[Operator], tmp_path: Path, rules: str = "") -> Desk:
+    path = tmp_path / "queues.yaml"
+    path.write_text(rules or "default: {}", encoding="utf-8")
+    unused = cast(Any, None)  # the decision needs no Asterisk and no database
+    return Desk(
+        settings=Settings(state_dir=tmp_path),
+        ari=unused,
+        sessionmaker=unused,
+        directory=DIRECTORY,
+        catalog=unused,
+        hours=HOURS,
+        queues=queues.load(path, DIRECTORY),
+        recorder=unused,
+        now=lambda: at,
+        post=lambda _call, _event: False,
+        handle=unused,
+        staff=staff,
+    )
+
+
+def operator(status: Status, *departments: str) -> Operator:
+    return Operator("op1", "张敏", "op1", frozenset(departments), status, TUESDAY_10)
+
+
+@pytest.mark.parametrize(
+    ("at", "service"),
+    [
+        (TUESDAY_10, "operators"),
+        (TUESDAY_LUNCH, "after_hours"),
+        (NATIONAL_DAY, "after_hours"),
+        (MAKE_UP_SATURDAY, "operators"),
+    ],
+)
+def test_the_clock_decides_whether_people_answer(
+    tmp_path: Path, at: datetime, service: str
+) -> None:
+    assert desk(at, [operator("available", "340121")], tmp_path).service("340121") == service
+
+
+@pytest.mark.parametrize(
+    ("staff", "service"),
+    [
+        ([], "after_hours"),  # no operators at all: as after hours
+        ([operator("signed_out", "340121")], "unstaffed"),  # nobody on duty
+        ([operator("paused", "340121")], "operators"),  # on duty, back soon
+        ([operator("busy", "340121")], "operators"),
+        ([operator("available", "340122")], "after_hours"),  # another county's
+    ],
+)
+def test_in_hours_the_staff_decides(tmp_path: Path, staff: list[Operator], service: str) -> None:
+    assert desk(TUESDAY_10, staff, tmp_path).service("340121") == service
+
+
+def test_a_department_overflowing_at_once_has_its_parents_desk(tmp_path: Path) -> None:
+    staff = [operator("available", "340100")]
+    rules = 'departments: {"340121": {overflow_after_seconds: 0}}'
+    assert desk(TUESDAY_10, staff, tmp_path, rules).service("340121") == "operators"
+    assert desk(TUESDAY_10, staff, tmp_path).service("340121") == "after_hours"
