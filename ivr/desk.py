@@ -50,7 +50,7 @@ from ivr.directory import Directory
 from ivr.errors import AriError, IvrError
 from ivr.hours import Hours
 from ivr.numbers import read_caller
-from ivr.operators import Action, Operator, staffed
+from ivr.operators import Action, Operator, effective, staffed
 from ivr.operators_phone import PhoneKey, phone_key, push_phone
 from ivr.queues import Queues
 from ivr.settings import Settings
@@ -172,6 +172,16 @@ class Desk:
                 return "operators"
         return "after_hours"  # a department with no operators has no desk
 
+    def _anyone_free(self, code: str, wrap_up: timedelta) -> bool:
+        overflow = self._overflow(code)
+        serving = {code} if overflow is None else {code, overflow.parent}
+        now = self.now()
+        return any(
+            effective(op, now, wrap_up).status == "available"
+            for op in self.staff
+            if op.departments & serving
+        )
+
     def _overflow(self, code: str) -> lines.Overflow | None:
         after = self.queues.rules(code).overflow_after_seconds
         parent = self.directory.by_code(code).parent
@@ -251,6 +261,8 @@ class Desk:
             departments |= {code for code in due if self.service(code) == "operators"}
         for department in sorted(departments):
             wrap_up = timedelta(seconds=self.queues.rules(department).wrap_up_seconds)
+            if not self._anyone_free(department, wrap_up):
+                continue  # as this tick's staff list says: no transaction for nothing
             while True:
                 async with self.sessionmaker() as session, session.begin():
                     claim = await lines.claim(

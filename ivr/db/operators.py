@@ -120,10 +120,19 @@ async def add_operator(
     return await get_operator(session, operator_id)
 
 
-async def list_operators(session: AsyncSession) -> list[Operator]:
-    rows = (await session.scalars(select(OperatorRow).order_by(OperatorRow.id))).all()
-    departments = await _departments(session, [row.id for row in rows])
-    return [_operator(row, departments.get(row.id, frozenset())) for row in rows]
+async def list_operators(
+    session: AsyncSession, departments: Sequence[str] | None = None
+) -> list[Operator]:
+    """Every operator, or those of any of `departments`."""
+    query = select(OperatorRow).order_by(OperatorRow.id)
+    if departments is not None:
+        members = select(OperatorDepartmentRow.operator_id).where(
+            OperatorDepartmentRow.department_code.in_(departments)
+        )
+        query = query.where(OperatorRow.id.in_(members))
+    rows = (await session.scalars(query)).all()
+    theirs = await _departments(session, [row.id for row in rows])
+    return [_operator(row, theirs.get(row.id, frozenset())) for row in rows]
 
 
 async def get_operator(session: AsyncSession, operator_id: str) -> Operator:

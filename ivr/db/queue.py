@@ -123,13 +123,13 @@ async def claim(
     )
     if oldest is None or oldest.node != node:
         return None
-    operators = await list_operators(session)
-    missed = frozenset(
-        offer["operator"] for offer in oldest.offers if offer.get("outcome") == "no_answer"
-    )
     serving = [department]
     if overflow is not None and at - oldest.entered_at >= overflow.after:
         serving.append(overflow.parent)
+    operators = await list_operators(session, serving)
+    missed = frozenset(
+        offer["operator"] for offer in oldest.offers if offer.get("outcome") == "no_answer"
+    )
     chosen = None
     for code in serving:
         chosen = choose(operators, code, at, wrap_up, skip=missed)
