@@ -121,9 +121,13 @@ class CallPlan:
     origin: str = ""  # sent as ORIGIN_HEADER, as a carrier would
     max_call_s: float = DEFAULT_MAX_CALL_S
     answer_timeout_s: float = DEFAULT_ANSWER_TIMEOUT_S
+    # Where the phone is: another loopback address is another device to
+    # Asterisk (an operator's desk phone rather than the carrier's trunk).
+    local_ip: str = LOOPBACK
 
     def __post_init__(self) -> None:
         _check(_CALLER_RE.fullmatch(self.caller), "caller", self.caller)
+        _check(_is_loopback(self.local_ip), "local_ip (loopback only)", self.local_ip)
         _check(_TO_RE.fullmatch(self.to), "to", self.to)
         _check(_ORIGIN_RE.fullmatch(self.origin), "origin", self.origin)
         _check(_CALL_ID_RE.fullmatch(self.call_id), "call_id", self.call_id)
@@ -192,11 +196,18 @@ class CallResult:
 # --- the scenario ---------------------------------------------------------
 
 
-def _from_header(caller: str, tag: str) -> str:
+def _from_header(caller: str, tag: str, host: str = LOOPBACK) -> str:
     if caller == "anonymous":
         return f'From: "Anonymous" <sip:anonymous@anonymous.invalid>;tag={tag}'
     user = f"{caller}@" if caller else ""
-    return f"From: <sip:{user}{LOOPBACK}>;tag={tag}"
+    return f"From: <sip:{user}{host}>;tag={tag}"
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.IPv4Address(address).is_loopback
+    except ValueError:
+        return False
 
 
 def _sdp(offer_pcma: bool) -> str:
@@ -240,7 +251,7 @@ class _Dialog:
         self.plan = plan
         self.uri = f"sip:{plan.to}@[remote_ip]:[remote_port]"
         tag = hashlib.sha1(plan.call_id.encode()).hexdigest()[:16]
-        self.from_ = _from_header(plan.caller, tag)
+        self.from_ = _from_header(plan.caller, tag, plan.local_ip)
         self.contact = "Contact: <sip:[local_ip]:[local_port]>\nMax-Forwards: 70"
         self.origin = f"{ORIGIN_HEADER}: {plan.origin}\n" if plan.origin else ""
 
@@ -341,14 +352,14 @@ def build_media(plan: CallPlan) -> bytes:
 # --- running SIPp -----------------------------------------------------------
 
 
-def _free_ports() -> tuple[int, int, int]:
+def _free_ports(host: str = LOOPBACK) -> tuple[int, int, int]:
     """SIP, media and control ports; the media port needs port + 2 free too (SIPp's video)."""
     socks: list[socket.socket] = []
     try:
         def bind(port: int = 0) -> int:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
             socks.append(sock)
-            sock.bind((LOOPBACK, port))
+            sock.bind((host, port))
             return int(sock.getsockname()[1])
 
         sip, control = bind(), bind()
@@ -407,14 +418,15 @@ def _write_call_files(plan: CallPlan, directory: Path) -> None:
 
 
 def _sipp_args(sipp: str, plan: CallPlan, settings: Settings, directory: Path) -> list[str]:
-    sip_port, media_port, control_port = _free_ports()
+    host = plan.local_ip
+    sip_port, media_port, control_port = _free_ports(host)
     budget_s = plan.answer_timeout_s + plan.max_call_s + SIPP_TIMEOUT_MARGIN_S
     return [
         sipp, f"{settings.sip_host}:{settings.sip_port}",
         "-sf", str(directory / "call.xml"), "-m", "1", "-nostdin", "-aa",
-        "-i", LOOPBACK, "-p", str(sip_port), "-bind_local",
-        "-mi", LOOPBACK, "-mp", str(media_port),
-        "-ci", LOOPBACK, "-cp", str(control_port),
+        "-i", host, "-p", str(sip_port), "-bind_local",
+        "-mi", host, "-mp", str(media_port),
+        "-ci", host, "-cp", str(control_port),
         "-cid_str", plan.call_id,
         "-timeout", f"{math.ceil(budget_s)}s",
         # Every wait without its own timeout: the 200 to our BYE, the 487 to our CANCEL.

@@ -165,6 +165,8 @@ def test_cancel_reuses_the_invite_branch() -> None:
         {"caller": "1", "actions": (Hangup(), Key("1"))},
         {"caller": "1", "actions": (Key("A"),)},
         {"caller": "1", "actions": (Pause(61_000),), "max_call_s": 60},
+        {"caller": "1", "local_ip": "192.0.2.1"},  # never off the machine
+        {"caller": "1", "local_ip": "localhost"},
     ],
 )
 def test_bad_plans_are_refused(bad: dict[str, object]) -> None:

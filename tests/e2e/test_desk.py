@@ -20,7 +20,7 @@ import pytest
 
 from ivr import asterisk
 from ivr.callermedia import Audio, Hangup, Key, Pause
-from ivr.sipcall import CallPlan
+from ivr.sipcall import CallPlan, place_call
 from ivr.sipoperator import OperatorPhone, SipOperator
 
 from .harness import Platform, start_platform
@@ -41,6 +41,7 @@ departments:
   "340121": {whisper: false}
 """
 PUSH_WAIT_S = 10.0
+OPERATORS_DESK = "127.0.0.2"  # where operators' phones call from
 CALL_S = 60.0
 
 
@@ -49,7 +50,13 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     state = tmp_path_factory.mktemp("desk")
     rules = state / "queues.yaml"
     rules.write_text(QUEUE_RULES, encoding="utf-8")
-    platform = start_platform(state, IVR_NOW=IN_HOURS, IVR_QUEUES_FILE=str(rules))
+    # The carrier's trunk is 127.0.0.1; operators' phones call from 127.0.0.2.
+    platform = start_platform(
+        state,
+        IVR_NOW=IN_HOURS,
+        IVR_QUEUES_FILE=str(rules),
+        IVR_SIP_CALLER_NETWORKS="127.0.0.1/32",
+    )
     try:
         yield platform
     finally:
@@ -69,7 +76,11 @@ def add_operator(platform: Platform, operator_id: str, department: str, phone: S
     # Through the API: the controller's clock says when, and who idles longest.
     status, body = platform.http_post(f"/api/operators/{operator_id}/sign-in")
     assert status == 200, body
-    # The controller gives Asterisk the phone within a tick; wait for it.
+    wait_phone(platform, operator_id)
+
+
+def wait_phone(platform: Platform, operator_id: str) -> None:
+    """The controller gives Asterisk the phone within a tick; wait for it."""
     deadline = time.monotonic() + PUSH_WAIT_S
     while time.monotonic() < deadline:
         try:
@@ -402,4 +413,30 @@ async def test_the_clock_decides_between_operators_and_after_hours(desk: Platfor
     finally:
         desk.stop_controller()
         desk.start_controller(IVR_NOW=IN_HOURS)
+    assert_nothing_left(desk)
+
+
+FEATURES = [
+    ("*21", "available", None),
+    ("*222", "paused", "meeting"),
+    ("*23", "available", None),
+    ("*24", "signed_out", None),
+]
+
+
+async def test_an_operator_moves_from_the_phone_with_feature_codes(desk: Platform) -> None:
+    desk.ivr("operators", "add", "opi1", "--name", "I", "--departments", "340104")
+    wait_phone(desk, "opi1")
+    for code, status, reason in FEATURES:
+        plan = CallPlan(caller="opi1", to=code, local_ip=OPERATORS_DESK, max_call_s=15)
+        result = await place_call(plan, desk.settings)
+        # The phone is answered, told what happened, and hung up.
+        assert result.answered and result.ended_by == "asterisk", result.sipp_log
+        operator = operator_today(desk, "opi1")
+        assert (operator["status"], operator["pause_reason"]) == (status, reason), code
+    # A move the status does not allow is refused, and changes nothing.
+    plan = CallPlan(caller="opi1", to="*22", local_ip=OPERATORS_DESK, max_call_s=15)
+    result = await place_call(plan, desk.settings)
+    assert result.answered
+    assert operator_today(desk, "opi1")["status"] == "signed_out"
     assert_nothing_left(desk)
