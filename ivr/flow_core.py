@@ -1,0 +1,181 @@
+"""What every part of a call's flow shares: its state, and the few moves
+each part makes (play, interrupt, close, end).
+
+`ivr/flow.py` puts the parts together (`CallFlow`); `ivr/flow_menus.py` is
+voice guidance, `ivr/flow_desk.py` the operator queue. No I/O here either.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal, TypeAlias
+
+from ivr.errors import IvrError
+from ivr.flow_events import (
+    CancelTimer,
+    Command,
+    Ended,
+    LeaveQueue,
+    Play,
+    Step,
+    StopMoh,
+    StopPlayback,
+)
+from ivr.guide import Guide
+
+
+class FlowError(IvrError):
+    error_id = "flow_error"
+
+
+class State(enum.Enum):
+    NEW = "new"
+    PROMPTING = "prompting"  # the greeting or the choices are playing
+    WAITING = "waiting"  # choices finished, waiting for a key
+    QUEUED = "queued"  # waiting for an operator: music, or the position said
+    CONNECTED = "connected"  # talking with an operator
+    RECORDING = "recording"  # leaving a message (its intro, then the recording)
+    CLOSING = "closing"  # saying goodbye; hang up when it ends
+    ENDED = "ended"
+
+
+PROMPT_INVALID = "menu.invalid"
+PROMPT_NO_INPUT = "menu.no_input"
+PROMPT_GOODBYE = "goodbye"
+PROMPT_RESUMED = "call.resumed"
+PROMPT_ENDED_BY_SYSTEM = "call.ended_by_system"
+
+MenuKind: TypeAlias = Literal["guidance", "regions", "desk"]
+# What a department offers now (ivr/desk.py decides): operators on duty, a
+# queue nobody is on duty for, or the automatic service of after hours.
+Service: TypeAlias = Literal["operators", "unstaffed", "after_hours"]
+
+
+def _after_hours(_: str) -> Service:
+    return "after_hours"
+
+
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    digit_timeout: float = 5.0
+    max_silences: int = 2
+    max_invalid: int = 3
+
+
+
+@dataclass
+class FlowCore:
+    call_id: str
+    guide: Guide
+    department: str  # the department the call is at now
+    config: FlowConfig = field(default_factory=FlowConfig)
+    # Routing could not place the call: ask for a province before anything else.
+    choose_region: bool = False
+    state: State = State.NEW
+    menu: MenuKind = "guidance"
+    region: str = ""  # in the region menu: "" lists provinces, else this province's departments
+    page: int = 0
+    trail: list[str] = field(default_factory=list)  # departments `*` goes back to
+    silences: int = 0
+    invalid: int = 0
+    counter: int = 0
+    playback_id: str | None = None
+    timer_id: str | None = None
+    end_reason: str | None = None
+    # Whether the call's department answers with people now; asked on
+    # arrival and again when the caller has heard the choices.
+    desk: Callable[[str], Service] = _after_hours
+    callback_ok: bool = False  # the caller's number can be called back
+    service: Service = "after_hours"
+    queued: bool = False  # the call holds a place in its department's queue
+    on_hold: bool = False  # music on hold is playing
+    choice_offered: bool = False  # the wait-or-message choice was offered
+    choice_due: bool = False  # the limit passed while something was being said
+    operator: str | None = None  # connected to this operator
+    recording: str | None = None  # the message being recorded
+
+    # -- snapshot -------------------------------------------------------------
+
+    def snapshot(self) -> dict[str, Any]:
+        return {
+            "department": self.department,
+            "state": self.state.value,
+            "menu": self.menu,
+            "region": self.region,
+            "page": self.page,
+            "trail": list(self.trail),
+            "silences": self.silences,
+            "invalid": self.invalid,
+            "counter": self.counter,
+            # Asterisk plays on when the controller dies: whoever takes the
+            # call back must stop this first, or its prompt queues behind.
+            "playback_id": self.playback_id,
+            "end_reason": self.end_reason,
+            "service": self.service,
+            "callback_ok": self.callback_ok,
+            "queued": self.queued,
+            "on_hold": self.on_hold,
+            "choice_offered": self.choice_offered,
+            "operator": self.operator,
+            "recording": self.recording,
+        }
+
+    # -- helpers --------------------------------------------------------------
+
+    def _next_id(self, prefix: str) -> str:
+        self.counter += 1
+        return f"{self.call_id}-{prefix}{self.counter}"
+
+    def _play(self, *prompts: str, state: State = State.PROMPTING) -> list[Command]:
+        self.state = state
+        self.playback_id = self._next_id("p")
+        steps: list[Command] = [Step("prompt", prompt) for prompt in prompts]
+        return [Play(self.playback_id, prompts), *steps]
+
+    def _interrupt(self) -> list[Command]:
+        """Stop what is playing or pending, so the caller is not talked over."""
+        commands: list[Command] = []
+        if self.state is not State.WAITING and self.playback_id is not None:
+            commands.append(StopPlayback(self.playback_id))
+        if self.on_hold:
+            commands.append(StopMoh())
+            self.on_hold = False
+        if self.timer_id is not None:
+            commands.append(CancelTimer(self.timer_id))
+            self.timer_id = None
+        self.playback_id = None
+        return commands
+
+    def _close(self, reason: str, *before: str) -> list[Command]:
+        self.end_reason = reason
+        leave = [LeaveQueue(reason)] if self.queued else []
+        self.queued = False
+        return [
+            *leave,
+            Step("note", "closing", reason),
+            *self._play(*before, PROMPT_GOODBYE, state=State.CLOSING),
+        ]
+
+    def _end(self, reason: str) -> list[Command]:
+        self.state = State.ENDED
+        self.end_reason = reason
+        commands: list[Command] = []
+        if self.timer_id is not None:
+            commands.append(CancelTimer(self.timer_id))
+            self.timer_id = None
+        return [*commands, Ended(reason)]
+
+    # -- what the parts give each other (ivr/flow_menus.py, ivr/flow_desk.py) ----
+
+    def _menu_prompts(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def _show_menu(self, *before: str) -> list[Command]:
+        raise NotImplementedError
+
+    def _desk_key(self, digit: str) -> list[Command] | None:
+        raise NotImplementedError
