@@ -6,20 +6,24 @@ task that takes its events in order, asks the flow what to do and does it.
 A slow call never delays another, and one call's handlers never run out of
 order. Records go to the `Recorder`, which writes them in batches off the
 call path.
+
+The operator queue is the `Desk`'s (`ivr/desk.py`): the events of an
+operator's leg go to the call it serves and are handled in that call's task.
+What happens after every (re)connect is `ivr/recovery.py`; a call's live
+state and what marks a channel as ours are in `ivr/calls.py`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr import flow
+from ivr import flow, recovery
 from ivr.ari.client import AriClient
 from ivr.ari.models import (
     Channel,
@@ -33,8 +37,14 @@ from ivr.ari.models import (
     StasisEnd,
     StasisStart,
 )
+from ivr.calls import (
+    MARK_VARIABLE,
+    STOP_ATTEMPTS,
+    Call,
+    PlaybackCheck,
+    call_args,
+)
 from ivr.catalog import Catalog
-from ivr.db.queries import get_call, open_calls
 from ivr.db.recorder import Recorder
 from ivr.desk import (
     CALLBACK_ARG,
@@ -42,14 +52,12 @@ from ivr.desk import (
     LEG_ARG,
     Desk,
     DeskEvent,
-    Leg,
     LegAnswered,
     LegGone,
     WhisperDone,
 )
 from ivr.directory import Department, Directory
 from ivr.errors import AriError, AriUnavailable
-from ivr.flow import CallFlow
 from ivr.flow import Event as FlowEvent
 from ivr.guide import Guide
 from ivr.hours import Hours
@@ -59,65 +67,6 @@ from ivr.queues import Queues
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Set on every channel we take, so a controller that starts later can tell
-# our channels from anyone else's.
-MARK_VARIABLE = "IVR_CALL"
-# The events a call needs. Asterisk sends nothing else to the app: every
-# other event (variable set, state change, playback started...) would cost
-# a WebSocket frame and a parse per call for nothing.
-EVENTS_USED = [
-    "StasisStart",
-    "StasisEnd",
-    "ChannelDtmfReceived",
-    "ChannelHangupRequest",
-    "ChannelDestroyed",
-    "PlaybackFinished",
-    "RecordingFinished",
-    "RecordingFailed",
-]
-
-
-# Asking Asterisk to stop a playback again this many times at most.
-STOP_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class PlaybackCheck:
-    """Time to ask Asterisk whether a playback still runs.
-
-    Asterisk 22 can lose the end of a playback of several media: a stop that
-    lands between two pieces can end it with no PlaybackFinished, or leave
-    it running with the next prompt queued behind. A prompt whose end never
-    comes would leave the caller in silence, so every prompt is checked once
-    it should have ended, and every stop once it should have taken effect.
-    """
-
-    playback_id: str
-    stopped: bool  # we asked Asterisk to stop it
-    attempt: int = 1
-
-
-@dataclass
-class Call:
-    call_id: str
-    flow: CallFlow
-    caller: str = ""  # the caller's number as received
-    queue: asyncio.Queue[FlowEvent | PlaybackCheck | DeskEvent] = field(
-        default_factory=asyncio.Queue
-    )
-    timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
-    task: asyncio.Task[None] | None = None
-    saved_state: dict[str, Any] | None = None
-    joined: bool = False  # has a place in a queue (an entry in the database)
-    # The queue entry's id: the call's own, or for a callback the call that asked.
-    entry_id: str = ""
-    leg: Leg | None = None  # the operator being rung or talked to
-    offers: int = 0  # operators rung so far
-
-    def __post_init__(self) -> None:
-        self.entry_id = self.entry_id or self.call_id
-
 
 class Controller:
     def __init__(
@@ -260,7 +209,7 @@ class Controller:
             code = args[1] if len(args) > 1 else ""
             self._spawn(feature_code(self, channel, code))
             return
-        self._start_call(channel, *_call_args(args, channel))
+        self._start_call(channel, *call_args(args, channel))
 
     def _start_callback(self, channel: Channel) -> None:
         """The caller answered our callback: a call of its own, already in line."""
@@ -524,133 +473,10 @@ class Controller:
 
     async def recover(self) -> None:
         """Take back, or end politely, every channel of ours left in Stasis."""
-        try:
-            await self._ari.filter_events(EVENTS_USED)
-        except AriError as exc:
-            # Only costs bandwidth: the controller ignores other events.
-            log.warning("Asterisk did not take the event filter: %s", exc)
-        self.desk.forget_phones()
-        await self.desk.refresh()
-        channels = await self._ari.channels()
-        live = {channel.id for channel in channels}
-        for call_id, call in list(self.calls.items()):
-            if call_id not in live and call.task is not None:
-                # Its channel went while nobody listened (Asterisk restarted,
-                # or the caller left): no event will ever end this call.
-                call.task.cancel()
-                self._recorder.call_ended(call_id, self._now(), "channel_gone")
-        by_id = {channel.id: channel for channel in channels}
-        for call in list(self.calls.values()):
-            if call.call_id in by_id:
-                await self._resync(call, by_id[call.call_id])
-        legs: list[Channel] = []
-        for channel in channels:
-            if channel.id in self.calls or not self._is_ours(channel):
-                continue
-            if _stasis_args(channel)[1:2] in ([LEG_ARG], [FEATURE_ARG]):
-                legs.append(channel)  # once their callers are back
-                continue
-            await self._take_back(channel)
-        for channel in legs:
-            await self._take_back_leg(channel)
-        await self.desk.sweep(set(self.calls))
-        # Calls this node recorded as open whose channel is gone (Asterisk
-        # restarted, or the caller left while nobody listened).
-        async with self._sessionmaker() as session:
-            stale = await open_calls(session, node=self._settings.node_name)
-        for view in stale:
-            if view.id not in live and view.id not in self.calls:
-                self._recorder.call_ended(view.id, self._now(), "channel_gone")
-
-    async def _resync(self, call: Call, channel: Channel) -> None:
-        """Settle a live call with what happened while nobody listened.
-
-        A prompt that ended then sent its event to no one, and a command
-        sent as the connection dropped may never have run: the call would
-        wait for good."""
-        if call.task is None or call.task.done():
-            return
-        if channel.state != "Up" and call.flow.state is not flow.State.NEW:
-            await self._ari.answer(call.call_id)
-        playback_id = call.flow.playback_id
-        if playback_id is not None and not await self._ari.playback_exists(playback_id):
-            call.queue.put_nowait(flow.PlaybackEnded(playback_id, "done"))
-
-    def _is_ours(self, channel: Channel) -> bool:
-        plan = channel.dialplan
-        if plan.app_name is None or plan.app_name.lower() != "stasis":
-            return False
-        return _stasis_args(channel)[0] == self._settings.ari_app
-
-    async def _take_back(self, channel: Channel) -> None:
-        async with self._sessionmaker() as session:
-            view = await get_call(session, channel.id)
-        if view is None and await self._ari.get_variable(channel.id, MARK_VARIABLE) is None:
-            # No controller ever took it: a call that entered Stasis while we
-            # connected (its StasisStart waits behind this recovery), or one
-            # the previous controller died before answering. A new call.
-            log.info("starting call %s found in Stasis", channel.id)
-            self._start_call(channel, *_call_args(_stasis_args(channel)[1:], channel))
-            return
-        if view is not None and view.ended_at is None and view.flow_state:
-            restored = flow.CallFlow.restore(
-                channel.id, view.flow_state, self._guide, self._config
-            )
-            log.info("taking back call %s (%s)", channel.id, restored.state.value)
-            call = Call(channel.id, restored, channel.caller.number)
-            restored.callback_ok = self._can_call_back(call.caller)
-            if restored.queued or restored.state is flow.State.CONNECTED:
-                call.joined = True
-            if restored.queued:
-                await self.desk.rejoin(channel.id)
-            self._launch(call, flow.Resumed())
-            return
-        log.info("ending orphaned channel %s politely", channel.id)
-        default = self._directory.default
-        if view is None:
-            dialed, _ = _call_args(_stasis_args(channel)[1:], channel)
-            self._record_start(channel, dialed, default, "default", "")
-        call = self._new_call(channel.id, default, channel.caller.number, choose_region=False)
-        self._launch(call, flow.Orphaned())
-
-    async def _take_back_leg(self, channel: Channel) -> None:
-        """An operator's leg left by a controller that died: back to its call, or hung up."""
-        args = _stasis_args(channel)
-        call = self.calls.get(args[2] if len(args) > 2 else "")
-        if channel.id in self.desk.legs:
-            return
-        if (
-            call is not None
-            and args[1] == LEG_ARG
-            and call.flow.state is flow.State.CONNECTED
-            and call.leg is None
-        ):
-            operator = self.desk.operator(call.flow.operator or "")
-            if operator is not None:
-                log.info("taking back operator leg %s of call %s", channel.id, call.call_id)
-                call.leg = Leg(channel.id, operator, answered=True, bridge_id=f"{call.call_id}-b")
-                self.desk.legs[channel.id] = call.call_id
-                return
-        log.info("hanging up operator channel %s: its call is gone", channel.id)
-        await self._drop(channel.id)
+        await recovery.recover(self)
 
     async def close(self) -> None:
         tasks = [call.task for call in self.calls.values() if call.task is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _stasis_args(channel: Channel) -> list[str]:
-    """`Stasis(app,dialed)`'s arguments, as the channel's dialplan shows them."""
-    return (channel.dialplan.app_data or "").split(",")
-
-
-def _call_args(args: Sequence[str], channel: Channel) -> tuple[str, str]:
-    """(dialed, origin) from `Stasis(app,dialed,origin)`'s arguments after the app.
-
-    In Stasis the extension is `s`: without the argument, the channel's own
-    extension is the best there is."""
-    dialed = args[0] if args else channel.dialplan.exten
-    origin = args[1] if len(args) > 1 else ""
-    return dialed, origin

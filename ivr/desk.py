@@ -56,7 +56,7 @@ from ivr.queues import Queues
 from ivr.settings import Settings
 
 if TYPE_CHECKING:
-    from ivr.controller import Call
+    from ivr.calls import Call
 
 log = logging.getLogger(__name__)
 
@@ -313,10 +313,10 @@ class Desk:
         self.poke()
         return position
 
-    async def rejoin(self, call_id: str) -> None:
+    async def rejoin(self, call_id: str, entry_id: str) -> None:
         """A queued call taken back after a restart: its place is in the database."""
         async with self.sessionmaker() as session, session.begin():
-            entry = await lines.get_entry(session, call_id)
+            entry = await lines.get_entry(session, entry_id)
             if entry is None:
                 return
             if entry.status == "ringing" and entry.offers:
@@ -324,11 +324,13 @@ class Desk:
                 operator = str(entry.offers[-1]["operator"])
                 await self._act(session, operator, "hang_up", call_id)
                 await lines.offer_ended(
-                    session, call_id, operator, "controller_restart", self.now()
+                    session, entry_id, operator, "controller_restart", self.now()
                 )
-            await lines.take_over(session, call_id, self.settings.node_name)
+            await lines.take_over(session, entry_id, self.settings.node_name)
+        if entry_id != call_id:
+            self.channels[entry_id] = call_id
         self.waiting[call_id] = Waiting(
-            entry.department_code, entry.entered_at, self.now(), call_id
+            entry.department_code, entry.entered_at, self.now(), entry_id
         )
         self.poke()
 

@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ivr import flow, prompts, queues
 from ivr import hours as working_hours
 from ivr.ari.client import AriClient
+from ivr.calls import EVENTS_USED, MARK_VARIABLE
 from ivr.catalog import Catalog
-from ivr.controller import EVENTS_USED, MARK_VARIABLE, Controller
+from ivr.controller import Controller
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
 from ivr.db.queries import CallView, get_call
