@@ -294,6 +294,14 @@ def _describe(result: Any, record: dict[str, Any] | None, texts: dict[str, str])
         if step is not None:
             detail = f" ({step['detail']})" if step.get("detail") else ""
             lines.append(f"  {step['kind']:>10}: {step['value']}{detail}")
+    queue = record.get("queue")
+    if queue:
+        offers = ", ".join(f"{o['operator']} ({o['outcome']})" for o in queue["offers"])
+        lines.append(
+            f"Queue: place {queue['position']} in {queue['department_code']}'s line, "
+            f"waited {queue['wait_seconds']} s, talked {queue['talk_seconds']} s; "
+            f"rang {offers or 'nobody'}; {queue['status']}"
+        )
     lines.append(f"Ended: {record.get('end_reason') or 'still in progress'}")
     return "\n".join(lines)
 
