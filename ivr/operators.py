@@ -42,6 +42,7 @@ TRANSITIONS: dict[tuple[Status, Action], Status] = {
     ("signed_out", "sign_in"): "available",
     ("available", "sign_in"): "available",
     ("paused", "sign_in"): "available",
+    ("wrap_up", "sign_in"): "available",  # back at the desk: the wrap-up is over
     ("available", "pause"): "paused",
     ("paused", "pause"): "paused",  # a new reason
     ("wrap_up", "pause"): "paused",
@@ -102,8 +103,14 @@ def apply(operator: Operator, action: Action, at: datetime, reason: str | None =
 
 def effective(operator: Operator, at: datetime, wrap_up: timedelta) -> Operator:
     """The operator as the queue sees it at `at`: a wrap-up that is over is availability."""
-    if operator.status == "wrap_up" and at >= operator.since + wrap_up:
+    if operator.status != "wrap_up":
+        return operator
+    if at >= operator.since + wrap_up:
         return replace(operator, status="available", since=operator.since + wrap_up)
+    if at < operator.since:
+        # The clock went back (a correction, or a demo's IVR_NOW run again):
+        # a wrap-up must not last until the clock catches up.
+        return replace(operator, status="available", since=at)
     return operator
 
 

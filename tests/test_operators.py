@@ -93,6 +93,17 @@ def test_a_wrap_up_becomes_availability_once_over() -> None:
     assert (after.status, after.since) == ("available", T0 + WRAP_UP)
 
 
+def test_a_wrap_up_never_outlasts_a_clock_that_went_back() -> None:
+    ended = operator(status="wrap_up", since=T0)
+    earlier = T0 - timedelta(minutes=2)
+    assert effective(ended, earlier, WRAP_UP).status == "available"
+
+
+def test_signing_in_during_a_wrap_up_ends_it() -> None:
+    ended = operator(status="wrap_up", since=T0)
+    assert apply(ended, "sign_in", T0 + WRAP_UP / 2).status == "available"
+
+
 def test_the_longest_idle_operator_of_the_department_rings_first() -> None:
     operators = [
         operator("op1", since=T0 + timedelta(minutes=5)),
