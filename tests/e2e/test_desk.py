@@ -381,6 +381,24 @@ async def test_a_caller_in_line_keeps_their_place_when_the_controller_dies(
     assert_nothing_left(desk)
 
 
+async def test_operators_phones_and_calls_survive_an_asterisk_restart(desk: Platform) -> None:
+    county = "340202"  # 镜湖区, Wuhu
+    phone = SipOperator(OperatorPhone("opj1", ring_s=1, hangup_after_s=8))
+    async with phone:
+        add_operator(desk, "opj1", county, phone)
+        asterisk.kill(desk.settings)
+        desk.ivr("asterisk", "up")
+        # Asterisk forgot every pushed phone; the controller, reconnected,
+        # gives them back without anyone touching a file.
+        wait_phone(desk, "opj1")
+        plan = CallPlan(caller="13800138009", origin=county, max_call_s=CALL_S)
+        result, record = await desk.call(plan)
+        talked = await phone.result(timeout_s=10)
+
+    assert result.answered and talked.answered == 1, talked.sipp_log
+    assert record is not None and record["queue"]["operator_id"] == "opj1"
+    assert_nothing_left(desk)
+
 CLOCK = [
     ("2026-11-24T10:00:00+08:00", "operators"),  # a Tuesday morning
     ("2026-11-24T12:30:00+08:00", "after_hours"),  # lunch
