@@ -211,14 +211,14 @@ class Desk:
     def operator(self, operator_id: str) -> Operator | None:
         return next((op for op in self.staff if op.id == operator_id), None)
 
-    async def sweep(self, live_calls: set[str]) -> None:
+    async def sweep(self, live_entries: set[str]) -> None:
         """After a reconnect: this node's places and operators whose call is gone.
 
         A call that went while nobody listened (Asterisk restarted) must not
         keep its place in line, nor its operator busy or ringing for good."""
         async with self.sessionmaker() as session, session.begin():
             for entry in await lines.open_entries(session, self.settings.node_name):
-                if entry.call_id in live_calls:
+                if entry.call_id in live_entries:
                     continue
                 if entry.status in ("ringing", "connected") and entry.offers:
                     operator = str(entry.offers[-1]["operator"])

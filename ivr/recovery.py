@@ -67,7 +67,8 @@ async def recover(controller: Controller) -> None:
         await _take_back(controller, channel)
     for channel in legs:
         await _take_back_leg(controller, channel)
-    await controller.desk.sweep(set(controller.calls))
+    # By queue entry: a callback's channel serves the entry of the call that asked.
+    await controller.desk.sweep({call.entry_id for call in controller.calls.values()})
     # Calls this node recorded as open whose channel is gone (Asterisk
     # restarted, or the caller left while nobody listened).
     async with controller._sessionmaker() as session:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,6 +21,7 @@ TUESDAY_10 = datetime(2026, 11, 24, 10, 0, tzinfo=HOTLINE_TZ)
 TUESDAY_LUNCH = datetime(2026, 11, 24, 12, 30, tzinfo=HOTLINE_TZ)
 NATIONAL_DAY = datetime(2026, 10, 1, 10, 0, tzinfo=HOTLINE_TZ)
 MAKE_UP_SATURDAY = datetime(2026, 10, 10, 10, 0, tzinfo=HOTLINE_TZ)
+WRAP_UP_S = timedelta(seconds=10)
 
 
 def desk(at: datetime, staff: list[Operator], tmp_path: Path, rules: str = "") -> Desk:
@@ -81,3 +82,34 @@ def test_a_department_overflowing_at_once_has_its_parents_desk(tmp_path: Path) -
     rules = 'departments: {"340121": {overflow_after_seconds: 0}}'
     assert desk(TUESDAY_10, staff, tmp_path, rules).service("340121") == "operators"
     assert desk(TUESDAY_10, staff, tmp_path).service("340121") == "after_hours"
+
+
+async def test_a_reconnect_frees_the_places_and_operators_of_calls_that_are_gone(
+    tmp_path: Path, db_sessionmaker: Any
+) -> None:
+    from ivr.db import operators as stored
+    from ivr.db import queue as lines
+
+    from .test_db_operators import add
+
+    now = TUESDAY_10
+    await add(db_sessionmaker, "op1", departments=["340100"])
+    async with db_sessionmaker() as session, session.begin():
+        await stored.act(session, "op1", "sign_in", now)
+        for n, call_id in enumerate(("gone", "called-back", "alive")):
+            joined = now + timedelta(seconds=n)
+            await lines.join(session, call_id, "340100", "node-a", "138", joined)
+        claim = await lines.claim(session, "340100", "node-a", now, WRAP_UP_S)
+    assert claim is not None and claim.call_id == "gone"
+    the_desk = desk(now, [], tmp_path)
+    the_desk.sessionmaker = db_sessionmaker
+    the_desk.settings = Settings(state_dir=tmp_path, node_name="node-a")
+    # Alive: "called-back" (a callback's channel serves this entry) and "alive".
+    await the_desk.sweep({"called-back", "alive"})
+    async with db_sessionmaker() as session:
+        gone = await lines.get_entry(session, "gone")
+        kept = await lines.get_entry(session, "called-back")
+        operator = await stored.get_operator(session, "op1")
+    assert gone is not None and gone.status == "channel_gone"
+    assert kept is not None and kept.status == "waiting"
+    assert operator.status == "available"  # rung for a call that is gone: free again
