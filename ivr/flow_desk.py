@@ -38,6 +38,8 @@ PROMPT_CALLBACK_CONFIRMED = "callback.confirmed"
 PROMPT_CALLBACK_GREETING = "callback.greeting"
 PROMPT_MESSAGE_INTRO = "message.intro"
 PROMPT_MESSAGE_THANKS = "message.thanks"
+# Heard by the operator before a call connects, after the department's name.
+PROMPT_WHISPER = "whisper.call"
 # Positions said one by one; beyond, "more than twenty".
 POSITIONS_SAID = 20
 
@@ -54,6 +56,30 @@ def position_prompts(position: int) -> tuple[str, ...]:
         return ("queue.ahead", f"count.{ahead}", "queue.people")
     return ("queue.ahead_many",)
 
+
+
+# Every prompt of the queue, for the prompt build to require.
+PROMPTS_USED = (
+    PROMPT_HOURS_CLOSED,
+    PROMPT_DESK_STAY,
+    PROMPT_QUEUE_JOINED,
+    PROMPT_QUEUE_KEEP_WAITING,
+    PROMPT_DESK_NOBODY,
+    PROMPT_DESK_LONG_WAIT,
+    PROMPT_DESK_CHOICES,
+    PROMPT_DESK_CHOICES_NO_CALLBACK,
+    PROMPT_CALLBACK_CONFIRMED,
+    PROMPT_CALLBACK_GREETING,
+    PROMPT_MESSAGE_INTRO,
+    PROMPT_MESSAGE_THANKS,
+    PROMPT_WHISPER,
+    # What `position_prompts` says.
+    "queue.next",
+    "queue.ahead",
+    "queue.people",
+    "queue.ahead_many",
+    *(f"count.{n}" for n in range(1, POSITIONS_SAID + 1)),
+)
 
 class DeskSteps(FlowCore):
     def _to_desk(self, service: Service) -> list[Command]:

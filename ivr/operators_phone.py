@@ -42,6 +42,8 @@ FEATURES: dict[str, tuple[Action, str]] = {
 # *22N: why the operator pauses, said with one key.
 PAUSE_REASONS = {"": "paused from phone", "1": "break", "2": "meeting", "3": "training"}
 HANGUP_AFTER_S = 0.5
+REFUSED, UNKNOWN = "operator.refused", "operator.unknown"
+PROMPTS_USED = (*(said for _, said in FEATURES.values()), REFUSED, UNKNOWN)
 
 
 def endpoint_of(channel: Channel) -> str:
@@ -69,7 +71,7 @@ async def _apply(controller: Controller, endpoint: str, code: str) -> str:
     feature = FEATURES.get(code[:2])
     reason = PAUSE_REASONS.get(code[2:])
     if feature is None or (code[2:] and (code[:2] != "22" or reason is None)):
-        return "operator.refused"
+        return REFUSED
     action, said = feature
     async with controller._sessionmaker() as session, session.begin():
         operator_id = await session.scalar(
@@ -77,7 +79,7 @@ async def _apply(controller: Controller, endpoint: str, code: str) -> str:
         )
         if operator_id is None:
             log.warning("feature code *%s from %s: not an operator's phone", code, endpoint)
-            return "operator.unknown"
+            return UNKNOWN
         try:
             await act(
                 session,
@@ -88,7 +90,7 @@ async def _apply(controller: Controller, endpoint: str, code: str) -> str:
             )
         except IvrError as exc:
             log.info("feature code *%s from %s refused: %s", code, endpoint, exc)
-            return "operator.refused"
+            return REFUSED
     controller.desk.poke()
     return said
 

@@ -33,7 +33,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ivr import guide
+from ivr import flow_desk, guide, operators_phone
 from ivr.catalog import (
     HASH_CHARS,
     Catalog,
@@ -60,31 +60,9 @@ REQUIRED_PROMPTS = (
     "call.resumed",
     "call.ended_by_system",
     *FALLBACK_PROMPTS,
-    # Working hours, the queue and the operator's phone (ivr/flow.py, ivr/desk.py).
-    "hours.closed",
-    "desk.stay",
-    "desk.nobody",
-    "desk.long_wait",
-    "desk.choices",
-    "desk.choices_no_callback",
-    "queue.joined",
-    "queue.ahead",
-    "queue.people",
-    "queue.ahead_many",
-    "queue.next",
-    "queue.keep_waiting",
-    *(f"count.{n}" for n in range(1, 21)),
-    "callback.confirmed",
-    "callback.greeting",
-    "message.intro",
-    "message.thanks",
-    "whisper.call",
-    "operator.signed_in",
-    "operator.paused",
-    "operator.resumed",
-    "operator.signed_out",
-    "operator.refused",
-    "operator.unknown",
+    # Working hours, the queue and the operator's phone.
+    *flow_desk.PROMPTS_USED,
+    *operators_phone.PROMPTS_USED,
 )
 # Part of every prompt's input hash: a change in how audio is made re-renders all.
 RENDERER = "espeak-ng stdin | sox -D gain -3 rate gain -n -3 | digits v1"
