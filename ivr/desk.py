@@ -36,18 +36,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr import flow
 from ivr.ari.client import AriClient
 from ivr.catalog import Catalog
 from ivr.db import queue as lines
-from ivr.db.models import OperatorRow
-from ivr.db.operators import act, list_operators
+from ivr.db.operators import act, staff_and_phones
 from ivr.db.recorder import Recorder
 from ivr.directory import Directory
 from ivr.errors import AriError, IvrError
+from ivr.flow_desk import PROMPT_WHISPER
 from ivr.hours import Hours
 from ivr.numbers import read_caller
 from ivr.operators import Action, Operator, effective, staffed
@@ -191,8 +190,7 @@ class Desk:
 
     async def refresh(self) -> None:
         async with self.sessionmaker() as session:
-            self.staff = await list_operators(session)
-            phones = (await session.scalars(select(OperatorRow))).all()
+            self.staff, phones = await staff_and_phones(session)
         for row in phones:
             key = phone_key(row)
             if self._pushed.get(row.id) == key:
@@ -281,8 +279,12 @@ class Desk:
                 channel = self.channels.get(claim.call_id, claim.call_id)
                 if not self.post(channel, Offer(claim.operator)):
                     # The caller went between the claim and now.
-                    await self._move(claim.operator.id, "hang_up", claim.call_id)
-                    await self._offer_ended(claim.call_id, claim.operator.id, "caller_left")
+                    await self._move(
+                        claim.operator.id,
+                        "hang_up",
+                        claim.call_id,
+                        offer=(claim.call_id, "caller_left"),
+                    )
 
     async def _announce(self) -> None:
         if not self.waiting:
@@ -438,8 +440,9 @@ class Desk:
 
     async def _offer(self, call: Call, operator: Operator) -> None:
         if not call.flow.queued or call.leg is not None:
-            await self._move(operator.id, "hang_up", call.call_id)
-            await self._offer_ended(call.entry_id, operator.id, "caller_left")
+            await self._move(
+                operator.id, "hang_up", call.call_id, offer=(call.entry_id, "caller_left")
+            )
             return
         department = call.flow.department
         rules = self.queues.rules(department)
@@ -461,8 +464,9 @@ class Desk:
             log.warning("call %s: cannot ring %s: %s", call.call_id, operator.id, exc)
             call.leg = None
             self.legs.pop(leg.id, None)
-            await self._move(operator.id, "no_answer", call.call_id)
-            await self._offer_ended(call.entry_id, operator.id, "no_answer")
+            await self._move(
+                operator.id, "no_answer", call.call_id, offer=(call.entry_id, "no_answer")
+            )
             return
         loop = asyncio.get_running_loop()
         leg.ring_timer = loop.call_later(
@@ -477,14 +481,13 @@ class Desk:
         if leg.ring_timer is not None:
             leg.ring_timer.cancel()
         leg.answered = True
-        await self._move(leg.operator.id, "answer", call.call_id)
-        await self._offer_ended(call.entry_id, leg.operator.id, "answered")
+        await self._move(leg.operator.id, "answer", call.call_id, offer=(call.entry_id, "answered"))
         self.waiting.pop(call.call_id, None)
         if self.queues.rules(call.flow.department).whisper:
             leg.whisper_id = f"{leg.id}-w"
             media = [
                 self.catalog.media_uri(prompt, self.settings.prompt_base_url)
-                for prompt in (f"dept.{call.flow.department}", "whisper.call")
+                for prompt in (f"dept.{call.flow.department}", PROMPT_WHISPER)
             ]
             try:
                 await self.ari.play(leg.id, leg.whisper_id, media)
@@ -514,8 +517,9 @@ class Desk:
             return
         if not leg.answered:
             # Not answered in the ring time, rejected, or the phone is away.
-            await self._move(leg.operator.id, "no_answer", call.call_id)
-            await self._offer_ended(call.entry_id, leg.operator.id, "no_answer")
+            await self._move(
+                leg.operator.id, "no_answer", call.call_id, offer=(call.entry_id, "no_answer")
+            )
             self.poke()
             return
         await self._move(leg.operator.id, "hang_up", call.call_id)
@@ -539,9 +543,8 @@ class Desk:
         leg.released = True
         if leg.ring_timer is not None:
             leg.ring_timer.cancel()
-        await self._move(leg.operator.id, "hang_up", call.call_id)
-        if not leg.answered:
-            await self._offer_ended(call.entry_id, leg.operator.id, "caller_left")
+        offer = None if leg.answered else (call.entry_id, "caller_left")
+        await self._move(leg.operator.id, "hang_up", call.call_id, offer=offer)
         await self._destroy_bridge(leg)
         await self._hang_up(leg.id, "normal")
 
@@ -562,9 +565,20 @@ class Desk:
 
     # -- the database -------------------------------------------------------------------
 
-    async def _move(self, operator_id: str, action: Action, call_id: str) -> None:
+    async def _move(
+        self,
+        operator_id: str,
+        action: Action,
+        call_id: str,
+        offer: tuple[str, str] | None = None,
+    ) -> None:
+        """Move the operator and, if given, close the entry's offer with its
+        outcome (`offer`: entry id, outcome), in one transaction."""
         async with self.sessionmaker() as session, session.begin():
             await self._act(session, operator_id, action, call_id)
+            if offer is not None:
+                entry_id, outcome = offer
+                await lines.offer_ended(session, entry_id, operator_id, outcome, self.now())
 
     async def _act(
         self, session: AsyncSession, operator_id: str, action: Action, call_id: str
@@ -574,7 +588,3 @@ class Desk:
         except IvrError as exc:
             # An admin moved the operator meanwhile: their move stands.
             log.warning("operator %s: %s", operator_id, exc)
-
-    async def _offer_ended(self, call_id: str, operator_id: str, outcome: str) -> None:
-        async with self.sessionmaker() as session, session.begin():
-            await lines.offer_ended(session, call_id, operator_id, outcome, self.now())

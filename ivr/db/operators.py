@@ -130,7 +130,19 @@ async def list_operators(
             OperatorDepartmentRow.department_code.in_(departments)
         )
         query = query.where(OperatorRow.id.in_(members))
-    rows = (await session.scalars(query)).all()
+    return await _with_departments(session, (await session.scalars(query)).all())
+
+
+async def staff_and_phones(session: AsyncSession) -> tuple[list[Operator], list[OperatorRow]]:
+    """Every operator, and their rows (what Asterisk must know of their phones),
+    from one read: the desk asks every tick."""
+    rows = (await session.scalars(select(OperatorRow).order_by(OperatorRow.id))).all()
+    return await _with_departments(session, rows), list(rows)
+
+
+async def _with_departments(
+    session: AsyncSession, rows: Sequence[OperatorRow]
+) -> list[Operator]:
     theirs = await _departments(session, [row.id for row in rows])
     return [_operator(row, theirs.get(row.id, frozenset())) for row in rows]
 
