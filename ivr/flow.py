@@ -46,16 +46,17 @@ from ivr.flow_core import (
     PROMPT_INVALID,
     PROMPT_NO_INPUT,
     PROMPT_RESUMED,
+    SERVICE_MENUS,
     FlowConfig,
     FlowError,
     MenuKind,
     Service,
+    ServiceMenu,
     State,
     _after_hours,
 )
 from ivr.flow_desk import (
     PROMPT_DESK_LONG_WAIT,
-    PROMPT_MESSAGE_INTRO,
     PROMPT_QUEUE_KEEP_WAITING,
     DeskSteps,
     position_prompts,
@@ -72,6 +73,7 @@ from ivr.flow_events import (
     JoinQueue,
     KeyPressed,
     LeaveQueue,
+    MarkUrgent,
     OperatorConnected,
     OperatorLeft,
     Orphaned,
@@ -82,6 +84,7 @@ from ivr.flow_events import (
     QueueUpdate,
     RecordingEnded,
     RecordMessage,
+    RegisterCallback,
     RequestCallback,
     Resumed,
     Started,
@@ -90,9 +93,11 @@ from ivr.flow_events import (
     Step,
     StopMoh,
     StopPlayback,
+    Survey,
     TimerFired,
 )
 from ivr.flow_menus import Menus
+from ivr.flow_service import PROMPT_MESSAGE_INTRO, ServiceSteps
 from ivr.guide import Guide
 
 # The events and commands are part of this module's interface.
@@ -112,6 +117,7 @@ __all__ = [
     "JoinQueue",
     "KeyPressed",
     "LeaveQueue",
+    "MarkUrgent",
     "MenuKind",
     "OperatorConnected",
     "OperatorLeft",
@@ -123,9 +129,11 @@ __all__ = [
     "Queued",
     "RecordMessage",
     "RecordingEnded",
+    "RegisterCallback",
     "RequestCallback",
     "Resumed",
     "Service",
+    "ServiceMenu",
     "StartMoh",
     "StartTimer",
     "Started",
@@ -133,14 +141,15 @@ __all__ = [
     "Step",
     "StopMoh",
     "StopPlayback",
+    "Survey",
     "TimerFired",
     "position_prompts",
 ]
 
 
-class CallFlow(Menus, DeskSteps):
-    """One call's flow: voice guidance (`Menus`) and the queue (`DeskSteps`) on a
-    shared state (`FlowCore`)."""
+class CallFlow(Menus, DeskSteps, ServiceSteps):
+    """One call's flow: voice guidance (`Menus`), the queue (`DeskSteps`) and the
+    automatic service (`ServiceSteps`) on a shared state (`FlowCore`)."""
 
     def handle(self, event: Event) -> list[Command]:
         handler = TRANSITIONS.get((self.state, type(event)))
@@ -161,15 +170,27 @@ class CallFlow(Menus, DeskSteps):
         guide: Guide,
         config: FlowConfig,
         desk: Callable[[str], Service] = _after_hours,
+        service_menus: Callable[[str], ServiceMenu] | None = None,
     ) -> CallFlow:
         department = str(data.get("department", ""))
         region = str(data.get("region", ""))
         trail = [str(code) for code in data.get("trail", ()) if guide.knows(str(code))]
-        menus_known: dict[object, MenuKind] = {"regions": "regions", "desk": "desk"}
+        menus_known: dict[object, MenuKind] = {
+            kind: kind for kind in ("regions", "desk", "service", "review", "survey")
+        }
         menu = menus_known.get(data.get("menu"), "guidance")
         if not guide.knows(department) or (region and not guide.knows(region)):
             # The directory changed under the call: start again from the default.
             department, region, menu, trail = guide.default, "", "regions", []
+        node = str(data.get("node", ""))
+        node_trail = [str(n) for n in data.get("node_trail", ())]
+        if menu in SERVICE_MENUS and service_menus is None:
+            menu = "guidance"
+        elif service_menus is not None and menu == "service":
+            known = service_menus(department)
+            if not all(known.has(n) for n in (node, *node_trail)):
+                # The menu was changed and published under the call: its top.
+                node, node_trail = known.root, []
         return cls(
             call_id=call_id,
             guide=guide,
@@ -194,6 +215,14 @@ class CallFlow(Menus, DeskSteps):
             choice_offered=bool(data.get("choice_offered", False)),
             operator=data.get("operator"),
             recording=data.get("recording"),
+            menus=service_menus,
+            node=node,
+            node_trail=node_trail,
+            misses=int(data.get("misses", 0)),
+            category=str(data.get("category", "")),
+            message_source=data.get("message_source"),
+            recorded_seconds=float(data.get("recorded_seconds", 0.0)),
+            survey_kind=data.get("survey_kind"),
         )
 
     # -- transitions ----------------------------------------------------------
@@ -238,8 +267,10 @@ class CallFlow(Menus, DeskSteps):
         self.silences = 0
         outcome = self._menu_key(event.digit)
         if outcome is not None:
-            self.invalid = 0
+            self.invalid = self.misses = 0
             return [*commands, *outcome]
+        if self.menu in SERVICE_MENUS:
+            return [*commands, *self._service_invalid()]
         self.invalid += 1
         if self.invalid >= self.config.max_invalid:
             return [*commands, *self._close("invalid_input")]
@@ -263,8 +294,10 @@ class CallFlow(Menus, DeskSteps):
             return [*commands, StartMoh()]
         if self.state is State.RECORDING:
             self.recording = self._next_id("m")
+            self.message_source = self.message_source or self.recording
             # On record before the first word: a call that drops keeps it.
-            return [*commands, RecordMessage(self.recording), Step("message", self.recording)]
+            record = RecordMessage(self.recording, self.message_source, self.category)
+            return [*commands, record, Step("message", self.recording)]
         self.state = State.WAITING
         self.timer_id = self._next_id("t")
         return [*commands, StartTimer(self.timer_id, self.config.digit_timeout)]
@@ -276,10 +309,14 @@ class CallFlow(Menus, DeskSteps):
         self.timer_id = None
         if self.menu == "desk":  # no choice: the caller waits on
             return self._keep_waiting(PROMPT_QUEUE_KEEP_WAITING)
+        if self.menu in SERVICE_MENUS:
+            return self._service_silence()
         if self.menu == "guidance":
             service = self.desk(self.department)
             if service != "after_hours":
                 return self._to_desk(service)
+            if self.menus is not None:
+                return self._enter_service()
         self.silences += 1
         if self.silences < self.config.max_silences:
             return self._play(PROMPT_NO_INPUT, *self._menu_prompts())
@@ -305,8 +342,10 @@ class CallFlow(Menus, DeskSteps):
             reason = self.end_reason
         elif self.state is State.CONNECTED:
             reason = "completed"
-        elif self.state is State.RECORDING and self.recording:
+        elif (self.state is State.RECORDING and self.recording) or self.menu == "review":
             reason = "message_left"  # what was recorded is kept
+        elif self.menu == "survey" and self.end_reason:
+            reason = self.end_reason
         elif self.queued:
             reason = "abandoned"
         return self._end(reason)

@@ -8,9 +8,9 @@ voice guidance, `ivr/flow_desk.py` the operator queue. No I/O here either.
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, Protocol, TypeAlias
 
 from ivr.errors import IvrError
 from ivr.flow_events import (
@@ -47,10 +47,34 @@ PROMPT_GOODBYE = "goodbye"
 PROMPT_RESUMED = "call.resumed"
 PROMPT_ENDED_BY_SYSTEM = "call.ended_by_system"
 
-MenuKind: TypeAlias = Literal["guidance", "regions", "desk"]
+MenuKind: TypeAlias = Literal["guidance", "regions", "desk", "service", "review", "survey"]
+# The automatic service's menus: its levels, the review of a message, the survey.
+SERVICE_MENUS = ("service", "review", "survey")
 # What a department offers now (ivr/desk.py decides): operators on duty, a
 # queue nobody is on duty for, or the automatic service of after hours.
 Service: TypeAlias = Literal["operators", "unstaffed", "after_hours"]
+
+
+class ServiceNode(Protocol):
+    """A node of a department's service menu (ivr/menu.py), as the flow reads it."""
+
+    @property
+    def kind(self) -> str: ...
+    @property
+    def prompt_id(self) -> str | None: ...
+    @property
+    def choices(self) -> Mapping[str, str]: ...
+    @property
+    def category(self) -> str | None: ...
+    @property
+    def department(self) -> str | None: ...
+
+
+class ServiceMenu(Protocol):
+    @property
+    def root(self) -> str: ...
+    def node(self, node_id: str) -> ServiceNode: ...
+    def has(self, node_id: str) -> bool: ...
 
 
 def _after_hours(_: str) -> Service:
@@ -64,6 +88,8 @@ class FlowConfig:
     digit_timeout: float = 5.0
     max_silences: int = 2
     max_invalid: int = 3
+    # Ask callers how the service was, after an operator's call or a message.
+    survey: bool = False
 
 
 
@@ -97,6 +123,15 @@ class FlowCore:
     choice_due: bool = False  # the limit passed while something was being said
     operator: str | None = None  # connected to this operator
     recording: str | None = None  # the message being recorded
+    # The service menu of after hours (None: the department's choices only).
+    menus: Callable[[str], ServiceMenu] | None = None
+    node: str = ""  # in the service menu: the node the caller is at
+    node_trail: list[str] = field(default_factory=list)  # the nodes `*` goes back to
+    misses: int = 0  # missed turns in a row in the service menu: silent or invalid
+    category: str = ""  # the service category of the branch the caller is in
+    message_source: str | None = None  # the first recording of the message box
+    recorded_seconds: float = 0.0  # how long the last recording is
+    survey_kind: str | None = None
 
     # -- snapshot -------------------------------------------------------------
 
@@ -122,6 +157,13 @@ class FlowCore:
             "choice_offered": self.choice_offered,
             "operator": self.operator,
             "recording": self.recording,
+            "node": self.node,
+            "node_trail": list(self.node_trail),
+            "misses": self.misses,
+            "category": self.category,
+            "message_source": self.message_source,
+            "recorded_seconds": self.recorded_seconds,
+            "survey_kind": self.survey_kind,
         }
 
     # -- helpers --------------------------------------------------------------
@@ -130,11 +172,13 @@ class FlowCore:
         self.counter += 1
         return f"{self.call_id}-{prefix}{self.counter}"
 
-    def _play(self, *prompts: str, state: State = State.PROMPTING) -> list[Command]:
+    def _play(
+        self, *prompts: str, state: State = State.PROMPTING, seconds: float = 0.0
+    ) -> list[Command]:
         self.state = state
         self.playback_id = self._next_id("p")
         steps: list[Command] = [Step("prompt", prompt) for prompt in prompts]
-        return [Play(self.playback_id, prompts), *steps]
+        return [Play(self.playback_id, prompts, seconds), *steps]
 
     def _interrupt(self) -> list[Command]:
         """Stop what is playing or pending, so the caller is not talked over."""
@@ -178,4 +222,30 @@ class FlowCore:
         raise NotImplementedError
 
     def _desk_key(self, digit: str) -> list[Command] | None:
+        raise NotImplementedError
+
+    def _arrive(self, code: str, how: str, *before: str) -> list[Command]:
+        raise NotImplementedError
+
+    def _to_desk(self, service: Service) -> list[Command]:
+        raise NotImplementedError
+
+    # -- ... and ivr/flow_service.py ----------------------------------------------
+
+    def _service_intro(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def _service_prompts(self) -> tuple[str, ...]:
+        raise NotImplementedError
+
+    def _service_key(self, digit: str) -> list[Command] | None:
+        raise NotImplementedError
+
+    def _start_message(self, *before: str) -> list[Command]:
+        raise NotImplementedError
+
+    def _review(self, seconds: float) -> list[Command]:
+        raise NotImplementedError
+
+    def _after_service(self, reason: str, kind: str, *before: str) -> list[Command]:
         raise NotImplementedError

@@ -36,8 +36,6 @@ PROMPT_DESK_CHOICES = "desk.choices"
 PROMPT_DESK_CHOICES_NO_CALLBACK = "desk.choices_no_callback"
 PROMPT_CALLBACK_CONFIRMED = "callback.confirmed"
 PROMPT_CALLBACK_GREETING = "callback.greeting"
-PROMPT_MESSAGE_INTRO = "message.intro"
-PROMPT_MESSAGE_THANKS = "message.thanks"
 # Heard by the operator before a call connects, after the department's name.
 PROMPT_WHISPER = "whisper.call"
 # Positions said one by one; beyond, "more than twenty".
@@ -70,8 +68,6 @@ PROMPTS_USED = (
     PROMPT_DESK_CHOICES_NO_CALLBACK,
     PROMPT_CALLBACK_CONFIRMED,
     PROMPT_CALLBACK_GREETING,
-    PROMPT_MESSAGE_INTRO,
-    PROMPT_MESSAGE_THANKS,
     PROMPT_WHISPER,
     # What `position_prompts` says.
     "queue.next",
@@ -103,16 +99,12 @@ class DeskSteps(FlowCore):
         if digit in (KEY_WAIT, menus.KEY_BACK):
             return self._keep_waiting(PROMPT_QUEUE_KEEP_WAITING)
         if digit == KEY_MESSAGE:
-            self.queued, self.recording = False, None
-            return [
-                LeaveQueue("message"),
-                Step("note", "message"),
-                *self._play(PROMPT_MESSAGE_INTRO, state=State.RECORDING),
-            ]
+            self.queued = False
+            return [LeaveQueue("message"), *self._start_message()]
         if digit == KEY_CALLBACK and self.callback_ok:
             self.queued = False  # the place now belongs to the callback
             closing = self._close("callback_requested", PROMPT_CALLBACK_CONFIRMED)
-            return [RequestCallback(), *closing]
+            return [RequestCallback(self.category), *closing]
         return None
 
     def _keep_waiting(self, *prompts: str) -> list[Command]:
@@ -151,16 +143,14 @@ class DeskSteps(FlowCore):
     def _on_operator_left(self, _: Event) -> list[Command]:
         if self.state is not State.CONNECTED:
             return []
-        return self._close("completed")
+        return self._after_service("completed", "operator")
 
     def _on_recording_ended(self, event: Event) -> list[Command]:
         assert isinstance(event, RecordingEnded)
         if self.state is not State.RECORDING or event.name != self.recording:
             return []
-        return [
-            Step("note", "message_saved", f"{event.seconds:.1f}"),
-            *self._close("message_left", PROMPT_MESSAGE_THANKS),
-        ]
+        saved = Step("note", "message_saved", f"{event.seconds:.1f}")
+        return [saved, *self._review(event.seconds)]
 
     def _on_called_back(self, _: Event) -> list[Command]:
         # The caller answered us; `Answer` marks the channel as ours (for a

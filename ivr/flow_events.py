@@ -113,8 +113,13 @@ class Answer:
 
 @dataclass(frozen=True)
 class Play:
+    """Play prompts (catalog ids) in order; `recording:NAME` plays a caller's
+    message back, and `seconds` is how long such recordings last (the
+    catalog knows only the prompts)."""
+
     playback_id: str
     prompts: tuple[str, ...]
+    seconds: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -162,21 +167,52 @@ class StopMoh:
 
 @dataclass(frozen=True)
 class RecordMessage:
-    """Record the caller (beep first, `#` or silence ends it) as recording `name`."""
+    """Record the caller (beep first, `#` or silence ends it) as recording `name`.
+
+    `source` is the first recording of this message: a re-recording replaces
+    the recording of the case that one opened. `category` is the menu branch."""
 
     name: str
+    source: str
+    category: str = ""
 
 
 @dataclass(frozen=True)
 class RequestCallback:
     """Keep the call's place in the queue and call the caller back at their turn."""
 
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class RegisterCallback:
+    """After hours: register a case to call the caller back in working hours."""
+
+    category: str = ""
+
+
+@dataclass(frozen=True)
+class MarkUrgent:
+    """The caller says the message `source` opened is urgent."""
+
+    source: str
+
+
+@dataclass(frozen=True)
+class Survey:
+    """The caller's satisfaction: 1 satisfied, 2 fair, 3 dissatisfied."""
+
+    kind: Literal["operator", "case"]
+    score: int
+
 
 @dataclass(frozen=True)
 class Step:
     """A line of the call's record: a prompt played, a key pressed, a note."""
 
-    kind: Literal["prompt", "key", "note", "error", "department", "message"]
+    kind: Literal[
+        "prompt", "key", "note", "error", "department", "message", "category", "survey"
+    ]
     value: str
     detail: str | None = None
 
@@ -201,4 +237,7 @@ Command: TypeAlias = (
     | StopMoh
     | RecordMessage
     | RequestCallback
+    | RegisterCallback
+    | MarkUrgent
+    | Survey
 )

@@ -7,7 +7,7 @@ A part of the call flow (`ivr/flow.py`); the menus themselves come from
 from __future__ import annotations
 
 from ivr import guide as menus
-from ivr.flow_core import FlowCore
+from ivr.flow_core import SERVICE_MENUS, FlowCore
 from ivr.flow_desk import (
     PROMPT_DESK_CHOICES,
     PROMPT_DESK_CHOICES_NO_CALLBACK,
@@ -15,6 +15,7 @@ from ivr.flow_desk import (
     PROMPT_HOURS_CLOSED,
 )
 from ivr.flow_events import Command, Step
+from ivr.flow_service import PROMPT_SVC_SELF_SERVICE
 
 
 class Menus(FlowCore):
@@ -27,6 +28,8 @@ class Menus(FlowCore):
 
     def _menu_prompts(self) -> tuple[str, ...]:
         """The current page's choices, said the same way on every menu."""
+        if self.menu in SERVICE_MENUS:
+            return self._service_prompts()
         if self.menu == "desk":
             return (PROMPT_DESK_CHOICES if self.callback_ok else PROMPT_DESK_CHOICES_NO_CALLBACK,)
         guidance = self.menu == "guidance"
@@ -36,10 +39,14 @@ class Menus(FlowCore):
         )
         if guidance and self.service != "after_hours":
             return (*prompts, PROMPT_DESK_STAY)
+        if guidance and self.menus is not None:
+            return (*prompts, PROMPT_SVC_SELF_SERVICE)
         return prompts
 
     def _intro(self) -> tuple[str, ...]:
         """What opens the current menu's first page: the greeting, or what to choose."""
+        if self.menu in SERVICE_MENUS:
+            return self._service_intro()
         if self.page > 0 or self.menu == "desk":
             return ()
         if self.menu == "regions":
@@ -52,12 +59,14 @@ class Menus(FlowCore):
     def _show_menu(self, *before: str) -> list[Command]:
         return self._play(*before, *self._intro(), *self._menu_prompts())
 
-    def _arrive(self, code: str, how: str) -> list[Command]:
+    def _arrive(self, code: str, how: str, *before: str) -> list[Command]:
         """Move the call on to department `code` and greet the caller there."""
         if how != "back" and code != self.department:
             self.trail.append(self.department)
         self.department, self.menu, self.region, self.page = code, "guidance", "", 0
-        return [Step("department", code, how), *self._ask_service(), *self._show_menu()]
+        self.node, self.node_trail, self.misses = "", [], 0
+        arrived = [Step("department", code, how), *self._ask_service()]
+        return [*arrived, *self._show_menu(*before)]
 
     def _ask_service(self) -> list[Command]:
         self.service = self.desk(self.department)
@@ -69,6 +78,8 @@ class Menus(FlowCore):
 
     def _menu_key(self, digit: str) -> list[Command] | None:
         """What a key does on the current menu; None if it offers nothing there."""
+        if self.menu in SERVICE_MENUS:
+            return self._service_key(digit)
         if self.menu == "desk":
             return self._desk_key(digit)
         choices = self._choices()

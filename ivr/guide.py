@@ -89,6 +89,9 @@ class Guide:
     def knows(self, code: str) -> bool:
         return self._directory.has(code)
 
+    def parent(self, code: str) -> str | None:
+        return self._directory.by_code(code).parent
+
     def guidance(self, code: str) -> tuple[str, ...]:
         """The departments a caller at `code` is offered, in menu order."""
         menu = self._guidance.get(code)

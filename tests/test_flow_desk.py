@@ -153,6 +153,8 @@ def test_a_caller_who_leaves_a_message_leaves_the_queue_and_is_recorded() -> Non
     assert flow.handle(OperatorConnected("op1")) == []
     commands = flow.handle(RecordingEnded(record.name, 12.4))
     assert Step("note", "message_saved", "12.4") in commands
+    assert prompts_of(commands) == ("message.review",)
+    commands = flow.handle(KeyPressed("3"))
     assert prompts_of(commands) == ("message.thanks", "goodbye")
     assert flow.state is State.CLOSING
 
@@ -169,7 +171,7 @@ def test_a_callback_keeps_the_place_and_ends_the_call() -> None:
     flow = queued()
     flow.handle(QueueUpdate(1, over_limit=True))
     commands = flow.handle(KeyPressed("3"))
-    assert RequestCallback() in commands
+    assert RequestCallback("") in commands
     assert not only(commands, LeaveQueue)
     assert prompts_of(commands) == ("callback.confirmed", "goodbye")
     assert flow.end_reason == "callback_requested"
