@@ -15,7 +15,7 @@ from ivr.flow_desk import (
     PROMPT_HOURS_CLOSED,
 )
 from ivr.flow_events import Command, Step
-from ivr.flow_service import PROMPT_SVC_SELF_SERVICE
+from ivr.menu import PROMPT_SELF_SERVICE
 
 
 class Menus(FlowCore):
@@ -40,7 +40,7 @@ class Menus(FlowCore):
         if guidance and self.service != "after_hours":
             return (*prompts, PROMPT_DESK_STAY)
         if guidance and self.menus is not None:
-            return (*prompts, PROMPT_SVC_SELF_SERVICE)
+            return (*prompts, PROMPT_SELF_SERVICE)
         return prompts
 
     def _intro(self) -> tuple[str, ...]:

@@ -33,17 +33,19 @@ from ivr.flow_events import (
     Step,
     Survey,
 )
+from ivr.menu import (
+    KEY_MESSAGE,
+    PROMPT_AFTER_INFO,
+    PROMPT_CALLBACK_REGISTERED,
+    PROMPT_CALLBACK_UNAVAILABLE,
+    PROMPT_ENTER,
+    PROMPT_KEYS,
+    PROMPT_NO_INPUT_END,
+    PROMPT_QUEUE_CLOSED,
+    PROMPT_TOO_MANY,
+    PROMPT_TRANSFER,
+)
 
-PROMPT_SVC_ENTER = "svc.enter"
-PROMPT_SVC_KEYS = "svc.keys"
-PROMPT_SVC_AFTER_INFO = "svc.after_info"
-PROMPT_SVC_SELF_SERVICE = "svc.self_service"
-PROMPT_SVC_CALLBACK_UNAVAILABLE = "svc.callback_unavailable"
-PROMPT_SVC_CALLBACK_REGISTERED = "svc.callback_registered"
-PROMPT_SVC_TRANSFER = "svc.transfer"
-PROMPT_SVC_QUEUE_CLOSED = "svc.queue_closed"
-PROMPT_SVC_TOO_MANY = "svc.too_many"
-PROMPT_SVC_NO_INPUT_END = "svc.no_input_end"
 PROMPT_MESSAGE_INTRO = "message.intro"
 PROMPT_MESSAGE_REVIEW = "message.review"
 PROMPT_MESSAGE_THANKS = "message.thanks"
@@ -51,8 +53,6 @@ PROMPT_MESSAGE_URGENT = "message.urgent"
 PROMPT_SURVEY_ASK = "survey.ask"
 PROMPT_SURVEY_THANKS = "survey.thanks"
 
-# The same on every level of the service menu.
-KEY_LEAVE_MESSAGE = "0"
 # After a message is recorded.
 KEY_LISTEN, KEY_RERECORD, KEY_CONFIRM, KEY_URGENT = "1", "2", "3", "4"
 SURVEY_SCORES = ("1", "2", "3")
@@ -80,7 +80,7 @@ class ServiceSteps(FlowCore):
     def _enter_service(self) -> list[Command]:
         self.menu, self.node, self.node_trail = "service", self._service_menu().root, []
         self.silences = self.invalid = self.misses = 0
-        return [Step("note", "service_menu"), *self._show_menu(PROMPT_SVC_ENTER)]
+        return [Step("note", "service_menu"), *self._show_menu(PROMPT_ENTER)]
 
     def _service_intro(self) -> tuple[str, ...]:
         if self.menu == "service":
@@ -96,8 +96,8 @@ class ServiceSteps(FlowCore):
             return (PROMPT_SURVEY_ASK,)
         node = self._node()
         if node.kind == "info":
-            return (PROMPT_SVC_AFTER_INFO,)
-        return (*((node.prompt_id,) if node.prompt_id else ()), PROMPT_SVC_KEYS)
+            return (PROMPT_AFTER_INFO,)
+        return (*((node.prompt_id,) if node.prompt_id else ()), PROMPT_KEYS)
 
     def _service_key(self, digit: str) -> list[Command] | None:
         if self.menu == "review":
@@ -112,7 +112,7 @@ class ServiceSteps(FlowCore):
                 return [*self._category_step(), *self._show_menu()]
             self.menu, self.page = "guidance", 0
             return [Step("note", "service_menu_left"), *self._show_menu()]
-        if digit == KEY_LEAVE_MESSAGE:
+        if digit == KEY_MESSAGE:
             return self._start_message()
         target = self._node().choices.get(digit) if self._node().kind == "menu" else None
         if target is None:
@@ -133,18 +133,18 @@ class ServiceSteps(FlowCore):
             return [*entered, *self._start_message(*said)]
         if node.kind == "callback":
             if not self.callback_ok:
-                return [*entered, *self._start_message(PROMPT_SVC_CALLBACK_UNAVAILABLE)]
-            confirmed = said or (PROMPT_SVC_CALLBACK_REGISTERED,)
+                return [*entered, *self._start_message(PROMPT_CALLBACK_UNAVAILABLE)]
+            confirmed = said or (PROMPT_CALLBACK_REGISTERED,)
             closing = self._close("callback_registered", *confirmed)
             return [*entered, RegisterCallback(self.category), *closing]
         if node.kind == "department":
             code = self._transfer_target(node.department or "")
-            return [*entered, *self._arrive(code, "menu", *(said or (PROMPT_SVC_TRANSFER,)))]
+            return [*entered, *self._arrive(code, "menu", *(said or (PROMPT_TRANSFER,)))]
         if node.kind == "queue":
             service = self.desk(self.department)
             if service != "after_hours":
                 return [*entered, *self._to_desk(service)]
-            closed = said or (PROMPT_SVC_QUEUE_CLOSED,)
+            closed = said or (PROMPT_QUEUE_CLOSED,)
             return [*entered, *self._play(*closed, *self._service_prompts())]
         return [*entered, *self._close("menu_hangup", *said)]  # hangup
 
@@ -177,7 +177,7 @@ class ServiceSteps(FlowCore):
         else:
             self.misses += 1
             if self.misses >= self.config.max_invalid:
-                return self._close("silence", PROMPT_SVC_NO_INPUT_END)
+                return self._close("silence", PROMPT_NO_INPUT_END)
         return self._play(PROMPT_NO_INPUT, *self._service_prompts())
 
     def _service_invalid(self) -> list[Command]:
@@ -189,7 +189,7 @@ class ServiceSteps(FlowCore):
         else:
             self.misses += 1
             if self.misses >= self.config.max_invalid:
-                return [Step("note", "too_many_invalid"), *self._start_message(PROMPT_SVC_TOO_MANY)]
+                return [Step("note", "too_many_invalid"), *self._start_message(PROMPT_TOO_MANY)]
         return self._play(PROMPT_INVALID, *self._service_prompts())
 
     # -- the message box --------------------------------------------------------

@@ -33,7 +33,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ivr import flow_desk, guide, operators_phone
+from ivr import flow_desk, flow_service, guide, menu, operators_phone
 from ivr.catalog import (
     HASH_CHARS,
     Catalog,
@@ -63,6 +63,10 @@ REQUIRED_PROMPTS = (
     # Working hours, the queue and the operator's phone.
     *flow_desk.PROMPTS_USED,
     *operators_phone.PROMPTS_USED,
+    # The after-hours service menu, around its nodes' own texts, and the
+    # message box's review and the survey.
+    *menu.PROMPTS_USED,
+    *flow_service.PROMPTS_USED,
 )
 # Part of every prompt's input hash: a change in how audio is made re-renders all.
 RENDERER = "espeak-ng stdin | sox -D gain -3 rate gain -n -3 | digits v1"
@@ -132,9 +136,20 @@ def load_spec(path: Path) -> PromptSpec:
         raise ConfigError(f"{path}: {exc}", path=str(path)) from None
 
 
-def prompt_texts(spec: PromptSpec, directory: Directory) -> dict[str, str]:
-    """Every prompt's written text by id, with each department's name as `dept.<code>`."""
+def prompt_texts(
+    spec: PromptSpec, directory: Directory, menu_texts: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """Every prompt's written text by id, with each department's name as `dept.<code>`
+    and the service menu's node texts (`MenuBook.prompt_texts`) under their ids."""
     texts = dict(spec.prompts)
+    for prompt_id, text in (menu_texts or {}).items():
+        if prompt_id in texts:
+            raise ConfigError(
+                f"prompt {prompt_id} is both in prompts.yaml and a menu node's text: "
+                "rename the node or the prompt",
+                prompt_id=prompt_id,
+            )
+        texts[prompt_id] = text
     for department in directory:
         texts[DEPARTMENT_PREFIX + department.code] = spec.department.format(
             short_name=department.short_name, name=department.name
@@ -163,19 +178,24 @@ class _Job:
 
 
 def build(
-    spec_path: Path, directory: Directory, out_dir: Path, cache_dir: Path | None = None
+    spec_path: Path,
+    directory: Directory,
+    out_dir: Path,
+    cache_dir: Path | None = None,
+    menu_texts: Mapping[str, str] | None = None,
 ) -> Catalog:
     """Render every prompt that changed into `out_dir`, then write the manifest.
 
     `cache_dir`, if given, keeps rendered audio by input hash for every build on
     the machine: a department's name is rendered once, not once per build.
+    `menu_texts` are the service menu's texts by generated id (routing/menus.yaml).
     """
     spec = load_spec(spec_path)
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = previous_manifest(out_dir)
     entries: dict[str, PromptEntry] = {}
     jobs: list[_Job] = []
-    for prompt_id, text in prompt_texts(spec, directory).items():
+    for prompt_id, text in prompt_texts(spec, directory, menu_texts).items():
         said = spoken(text, spec.pronounce)
         key = json.dumps([RENDERER, spec.voice, spec.sample_rate, text, said], ensure_ascii=False)
         job = _Job(prompt_id, text, said, hashlib.sha256(key.encode()).hexdigest())
