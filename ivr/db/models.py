@@ -17,6 +17,7 @@ from sqlalchemy import (
     Dialect,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -52,6 +53,12 @@ TIMEZONE_MAX = 64
 IMPORT_SOURCE_MAX = 1024
 SIP_URI_MAX = 255
 MD5_HEX = 32
+CASE_NUMBER_MAX = 32
+CASE_SOURCE_MAX = 160
+CATEGORY_MAX = 32
+ACTOR_MAX = 64
+CASE_ACTION_MAX = 32
+CASE_NOTE_MAX = 2000  # checked in code: the column is Text
 
 # Deterministic constraint names, the same on every database, so the
 # hand-written migration can name them and alembic can compare them.
@@ -282,6 +289,78 @@ class MessageRow(Base):
     # Set when the recording ends; a message whose call dropped mid-way is kept.
     seconds: Mapped[float | None] = mapped_column(Float())
     status: Mapped[str] = mapped_column(String(STATUS_MAX))  # recording, saved, failed
+    # The first recording of the caller's message: its case's source. A
+    # recording made again replaces the recording of the same case.
+    source: Mapped[str] = mapped_column(String(ID_MAX), server_default="")
+    category: Mapped[str] = mapped_column(String(CATEGORY_MAX), server_default="")
+
+
+class CaseRow(Base):
+    """A registered case (登记): a message or a callback request someone must handle."""
+
+    __tablename__ = "cases"
+    __table_args__ = (Index("ix_cases_department_code_status", "department_code", "status"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # What people quote: the local creation date and the id, 20261124-000123.
+    number: Mapped[str] = mapped_column(String(CASE_NUMBER_MAX), unique=True)
+    # What created it (a recording's name, `callback:<call id>`): registering
+    # the same source twice finds the first case.
+    source: Mapped[str] = mapped_column(String(CASE_SOURCE_MAX), unique=True)
+    kind: Mapped[str] = mapped_column(String(STATUS_MAX))  # message, callback
+    department_code: Mapped[str] = mapped_column(String(DIVISION_CODE_LENGTH))
+    category: Mapped[str] = mapped_column(String(CATEGORY_MAX))  # "" if none
+    caller: Mapped[str] = mapped_column(String(CALLER_MAX))
+    call_id: Mapped[str | None] = mapped_column(String(ID_MAX), index=True)
+    recording: Mapped[str | None] = mapped_column(String(ID_MAX))
+    recording_seconds: Mapped[float | None] = mapped_column(Float())
+    urgent: Mapped[bool] = mapped_column(Boolean())
+    status: Mapped[str] = mapped_column(String(STATUS_MAX))
+    assigned_to: Mapped[str | None] = mapped_column(String(OPERATOR_ID_MAX))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # When the department it is at now got it: creation, or the last forwarding.
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    satisfaction: Mapped[int | None] = mapped_column(Integer)  # 1, 2, 3 as in surveys
+
+    events: Mapped[list[CaseEventRow]] = relationship(
+        back_populates="case", order_by="CaseEventRow.id", lazy="raise", passive_deletes=True
+    )
+
+
+class CaseEventRow(Base):
+    """Everything that happened to a case, in order: its history is never rewritten."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    action: Mapped[str] = mapped_column(String(CASE_ACTION_MAX))
+    from_status: Mapped[str | None] = mapped_column(String(STATUS_MAX))
+    to_status: Mapped[str] = mapped_column(String(STATUS_MAX))
+    # The department the case was at after the event; a forwarding keeps the
+    # one it left in `from_department`.
+    department_code: Mapped[str] = mapped_column(String(DIVISION_CODE_LENGTH))
+    from_department: Mapped[str | None] = mapped_column(String(DIVISION_CODE_LENGTH))
+    actor: Mapped[str] = mapped_column(String(ACTOR_MAX))
+    note: Mapped[str | None] = mapped_column(Text())
+
+    case: Mapped[CaseRow] = relationship(back_populates="events", lazy="raise")
+
+
+class SurveyRow(Base):
+    """A caller's answer to the satisfaction survey: 1 satisfied, 2 fair, 3 dissatisfied."""
+
+    __tablename__ = "surveys"
+
+    call_id: Mapped[str] = mapped_column(String(ID_MAX), primary_key=True)
+    department_code: Mapped[str] = mapped_column(String(DIVISION_CODE_LENGTH))
+    kind: Mapped[str] = mapped_column(String(STATUS_MAX))  # operator, case
+    score: Mapped[int] = mapped_column(Integer)
+    operator_id: Mapped[str | None] = mapped_column(String(OPERATOR_ID_MAX))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
 calls_table: Table = Base.metadata.tables["calls"]
@@ -294,3 +373,6 @@ operator_departments_table: Table = Base.metadata.tables["operator_departments"]
 operator_events_table: Table = Base.metadata.tables["operator_events"]
 queue_entries_table: Table = Base.metadata.tables["queue_entries"]
 messages_table: Table = Base.metadata.tables["messages"]
+cases_table: Table = Base.metadata.tables["cases"]
+case_events_table: Table = Base.metadata.tables["case_events"]
+surveys_table: Table = Base.metadata.tables["surveys"]
