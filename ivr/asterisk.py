@@ -106,8 +106,9 @@ class Layout:
         return self.base / "sounds"
 
     @property
-    def fallback_spool(self) -> Path:
-        return self.spool / "ivr-fallback"
+    def recordings(self) -> Path:
+        """Where Asterisk keeps recordings: callers' messages, ARI's and the fallback's."""
+        return self.spool / "recording"
 
     @property
     def pidfile(self) -> Path:
@@ -138,14 +139,6 @@ def layout(settings: Settings) -> Layout:
     return Layout(root=settings.rootfs_dir, base=Path("/srv/ivr") / instance, state=state)
 
 
-def fallback_messages(settings: Settings) -> Path:
-    """The folder of messages left in the native fallback, as this host sees it."""
-    if settings.fallback_spool is not None:
-        return settings.fallback_spool
-    lay = layout(settings)
-    return lay.host(lay.fallback_spool)
-
-
 def render(template: str, values: dict[str, str]) -> str:
     def replace(match: re.Match[str]) -> str:
         name = match.group(1)
@@ -167,7 +160,7 @@ def template_values(settings: Settings, lay: Layout) -> dict[str, str]:
         "media_fetch_timeout": "5",
         "cache_dir": str(lay.cache),
         "sounds_dir": str(lay.sounds),
-        "fallback_spool": str(lay.fallback_spool),
+        "recordings_dir": str(lay.recordings),
         "system_name": "ivr12371",
         "entity_id": _entity_id(settings),
         "ari_host": settings.ari_host,
@@ -205,9 +198,8 @@ def install_config(settings: Settings, lay: Layout) -> None:
         tmp.write_text(text, encoding="utf-8")
         tmp.chmod(0o640)
         tmp.replace(target)
-    for folder in (lay.run, lay.log, lay.spool, lay.db, lay.cache, lay.sounds, lay.fallback_spool):
+    for folder in (lay.run, lay.log, lay.spool, lay.db, lay.cache, lay.sounds, lay.recordings):
         lay.host(folder).mkdir(parents=True, exist_ok=True)
-    lay.host(lay.spool / "recording").mkdir(parents=True, exist_ok=True)
     lay.host(lay.db / "keys").mkdir(parents=True, exist_ok=True)
     _give_to_asterisk(lay, lay.base)
 

@@ -59,6 +59,11 @@ log = logging.getLogger(__name__)
 DEFAULT_LIST_LIMIT = 100
 
 
+def callback_source(call_id: str) -> str:
+    """What a callback request's case is registered under: the call that asked."""
+    return f"callback:{call_id}"
+
+
 class Cases:
     def __init__(
         self,
@@ -171,9 +176,11 @@ class Cases:
         note: str,
         operator: str | None = None,
         department: str | None = None,
+        by_source: bool = False,
     ) -> CaseView:
         """Do `action` to the case: assign (to `operator`), start, resolve,
-        close, forward (to `department`), note, urgent, reopen."""
+        close, forward (to `department`), note, urgent, reopen. `by_source`:
+        `number` may also be what made the case (the system's own moves)."""
         act = rules.check_action(action)
         note = rules.check_note(act, note, CASE_NOTE_MAX)
         actor = _check_actor(actor)
@@ -184,7 +191,7 @@ class Cases:
                 raise DataError("forward needs a department to send it to", field="department")
             self._department(department)
         async with self._sessions() as session, session.begin():
-            row = await self._find(session, number, by_source=act == "urgent")
+            row = await self._find(session, number, by_source=by_source or act == "urgent")
             if act == "assign" and not await stored.operator_exists(session, str(operator)):
                 raise DataError(f"no operator {operator!r}", field="operator")
             if act == "forward" and department == row.department_code:

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ivr import directory_cli, operators_cli
+from ivr import cases_cli, directory_cli, menu_cli, operators_cli
 from ivr.errors import DataError, IvrError
 from ivr.settings import HOTLINE_TZ, Settings
 
@@ -92,6 +92,8 @@ def _parser() -> argparse.ArgumentParser:
 
     directory_cli.add_parser(sub)
     operators_cli.add_parser(sub)
+    cases_cli.add_parser(sub)
+    menu_cli.add_parser(sub)
 
     hours = sub.add_parser("hours", help="is a department open, and until when")
     hours.add_argument("department", help="division code, e.g. 340100")

@@ -44,6 +44,7 @@ from ivr.calls import (
     PlaybackCheck,
     call_args,
 )
+from ivr.cases import Cases, callback_source
 from ivr.catalog import Catalog
 from ivr.db.recorder import Recorder
 from ivr.desk import (
@@ -61,12 +62,17 @@ from ivr.errors import AriError, AriUnavailable
 from ivr.flow import Event as FlowEvent
 from ivr.guide import Guide
 from ivr.hours import Hours
+from ivr.menu import MenuBook
+from ivr.messages import MessageBox
 from ivr.numbers import read_caller
 from ivr.operators_phone import FEATURE_ARG, feature_code
 from ivr.queues import Queues
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
+
+# A Play of this prefix plays a stored recording (a caller's message) back.
+RECORDING_MEDIA = "recording:"
 
 class Controller:
     def __init__(
@@ -80,6 +86,9 @@ class Controller:
         clock: Callable[[], datetime],
         hours: Hours,
         queues: Queues,
+        *,
+        cases: Cases,
+        menus: MenuBook | None = None,
     ) -> None:
         self._settings = settings
         self._ari = ari
@@ -92,8 +101,14 @@ class Controller:
             digit_timeout=settings.digit_timeout,
             max_silences=settings.max_silences,
             max_invalid=settings.max_invalid,
+            survey=settings.survey,
         )
         self._guide = Guide(directory)
+        self._menus = menus
+        self.cases = cases
+        self.messages = MessageBox(
+            ari=ari, sessionmaker=sessionmaker, directory=directory, cases=cases, now=clock
+        )
         self.calls: dict[str, Call] = {}
         self._background: set[asyncio.Task[object]] = set()
         self.desk: Desk = Desk(
@@ -108,6 +123,7 @@ class Controller:
             now=clock,
             post=self._post,
             handle=self._handle,
+            cases=cases,
         )
 
     def _spawn(self, work: Coroutine[Any, Any, object]) -> None:
@@ -184,12 +200,21 @@ class Controller:
 
     def _recording_ended(self, event: RecordingFinished | RecordingFailed) -> None:
         recording = event.recording
-        failed = isinstance(event, RecordingFailed)
+        status = "failed" if isinstance(event, RecordingFailed) else "saved"
         seconds = float(recording.duration or 0)
-        status = "failed" if failed else "saved"
-        self._spawn(self.desk.message_finished(recording.name, seconds, status))
         channel_id = recording.target_uri.removeprefix("channel:")
-        self._post(channel_id, flow.RecordingEnded(recording.name, seconds))
+        self._spawn(self._message_ended(channel_id, recording.name, seconds, status))
+
+    async def _message_ended(self, channel_id: str, name: str, seconds: float, status: str) -> None:
+        """The case first, then the caller's review: an urgent mark has a case to mark."""
+        try:
+            number = await self.messages.finished(name, seconds, status)
+        except Exception:
+            log.exception("message %s: could not register its case", name)
+            number = None
+        if number is not None:
+            self._recorder.step(channel_id, self._now(), "note", "case", number)
+        self._post(channel_id, flow.RecordingEnded(name, seconds))
 
     def _start(self, event: StasisStart) -> None:
         channel = event.channel
@@ -255,8 +280,14 @@ class Controller:
             choose_region=choose_region,
             desk=self.desk.service,
             callback_ok=self._can_call_back(caller),
+            menus=self.service_menu if self._menus is not None else None,
         )
         return Call(call_id, call_flow, caller)
+
+    def service_menu(self, code: str) -> flow.ServiceMenu:
+        """The department's service menu, as published now."""
+        assert self._menus is not None
+        return self._menus.effective(code)
 
     def _can_call_back(self, caller: str) -> bool:
         """A callback needs a way out and a number that can be dialled."""
@@ -395,11 +426,11 @@ class Controller:
                     self._ari_call(call, self._ari.set_variable(channel, MARK_VARIABLE, channel)),
                 )
                 self._recorder.call_answered(channel, self._now())
-            case flow.Play(playback_id, prompts):
-                base = self._settings.prompt_base_url
-                media = [self._catalog.media_uri(prompt, base) for prompt in prompts]
+            case flow.Play(playback_id, prompts, seconds):
+                media = [self._media(prompt) for prompt in prompts]
                 await self._ari_call(call, self._ari.play(channel, playback_id, media))
-                length = sum(self._catalog.duration_ms(prompt) for prompt in prompts) / 1000
+                said = [p for p in prompts if not p.startswith(RECORDING_MEDIA)]
+                length = seconds + sum(self._catalog.duration_ms(p) for p in said) / 1000
                 check = PlaybackCheck(playback_id, stopped=False)
                 self._arm(call, check, length + self._settings.playback_grace)
             case flow.StopPlayback(playback_id):
@@ -430,15 +461,31 @@ class Controller:
                 call.queue.put_nowait(flow.Queued(position))
             case flow.LeaveQueue(outcome):
                 await self.desk.leave(call, outcome)
-            case flow.RequestCallback():
+            case flow.RequestCallback(category):
                 await self.desk.request_callback(call)
+                await self._register_callback(call, category)
+            case flow.RegisterCallback(category):
+                await self._register_callback(call, category)
+            case flow.MarkUrgent(source):
+                await self._cases_call(call, self.cases.mark_urgent(source, actor="caller"))
+            case flow.Survey(kind, score):
+                survey = self.cases.record_survey(
+                    channel, call.flow.department, kind, score, operator_id=call.flow.operator
+                )
+                await self._cases_call(call, survey)
             case flow.StartMoh():
                 await self._ari_call(call, self._ari.start_moh(channel, self._settings.moh_class))
             case flow.StopMoh():
                 await self._ari_call(call, self._ari.stop_moh(channel), gone_ok=True)
-            case flow.RecordMessage(name):
-                department = call.flow.department
-                await self.desk.message_started(name, channel, department, call.caller)
+            case flow.RecordMessage(name, source, category):
+                await self.messages.started(
+                    name,
+                    call_id=channel,
+                    department=call.flow.department,
+                    caller=call.caller,
+                    source=source,
+                    category=category,
+                )
                 settings = self._settings
                 await self._ari_call(
                     call,
@@ -449,6 +496,33 @@ class Controller:
                         max_silence=settings.message_silence_seconds,
                     ),
                 )
+
+    def _media(self, prompt: str) -> str:
+        if prompt.startswith(RECORDING_MEDIA):
+            return prompt  # the caller's own message, played back from Asterisk
+        return self._catalog.media_uri(prompt, self._settings.prompt_base_url)
+
+    async def _register_callback(self, call: Call, category: str) -> None:
+        case = self.cases.register(
+            source=callback_source(call.call_id),
+            kind="callback",
+            department=call.flow.department,
+            category=category,
+            caller=call.caller,
+            call_id=call.call_id,
+        )
+        number = await self._cases_call(call, case)
+        if number is not None:
+            self._recorder.step(call.call_id, self._now(), "note", "case", number)
+
+    async def _cases_call(self, call: Call, work: Awaitable[Any]) -> str | None:
+        """A case write for the call; a database failure is logged, not the caller's."""
+        try:
+            result = await work
+        except Exception:
+            log.exception("call %s: could not write its case", call.call_id)
+            return None
+        return getattr(result, "number", None)
 
     async def _ari_call(
         self, call: Call, request: Awaitable[None], *, gone_ok: bool = False

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr import flow
 from ivr.ari.client import AriClient
+from ivr.cases import Cases, callback_source
 from ivr.catalog import Catalog
 from ivr.db import queue as lines
 from ivr.db.operators import act, staff_and_phones
@@ -145,6 +146,8 @@ class Desk:
     post: Callable[[str, object], bool]
     # Hand a flow event to a call (in its task) and carry out its commands.
     handle: Callable[[Call, flow.Event], Awaitable[None]]
+    # The cases callback requests open follow what became of them.
+    cases: Cases | None = None
     staff: list[Operator] = field(default_factory=list)
     legs: dict[str, str] = field(default_factory=dict)  # leg id -> call id
     waiting: dict[str, Waiting] = field(default_factory=dict)  # by channel
@@ -397,26 +400,14 @@ class Desk:
                 timedelta(seconds=rules.callback_retry_seconds),
             )
         log.info("callback %s unanswered: now %s", placed.entry_id, status)
+        if status == "callback_failed":
+            note = f"回电{rules.callback_attempts}次无人接听，请工作人员跟进"
+            await self._callback_case(placed.entry_id, ("note", note, None))
 
     async def request_callback(self, call: Call) -> None:
         self.waiting.pop(call.call_id, None)
         async with self.sessionmaker() as session, session.begin():
             await lines.request_callback(session, call.entry_id, self.now())
-
-    async def message_started(
-        self, name: str, call_id: str, department: str, caller: str
-    ) -> None:
-        """Written before the recording starts: a call that drops mid-message
-        still leaves its message on record."""
-        async with self.sessionmaker() as session, session.begin():
-            await lines.start_message(session, name, call_id, department, caller, self.now())
-
-    async def message_finished(self, name: str, seconds: float, status: str) -> None:
-        try:
-            async with self.sessionmaker() as session, session.begin():
-                await lines.finish_message(session, name, seconds, status)
-        except Exception:
-            log.exception("message %s: could not record its end", name)
 
     # -- one caller's operator leg (in the caller's task) ----------------------------
 
@@ -504,6 +495,23 @@ class Desk:
         leg.bridge_id = f"{call.call_id}-b"
         await self.ari.create_bridge(leg.bridge_id)
         await self.ari.add_to_bridge(leg.bridge_id, [call.call_id, leg.id])
+        if call.entry_id != call.call_id:
+            # A callback reached its caller: the operator now handles the case.
+            operator = leg.operator.id
+            answered = ("assign", f"回电已接通，由{operator}接听", operator)
+            await self._callback_case(call.entry_id, answered, ("start", "", None))
+
+    async def _callback_case(self, entry_id: str, *moves: tuple[str, str, str | None]) -> None:
+        if self.cases is None:
+            return
+        source = callback_source(entry_id)
+        try:
+            for action, note, operator in moves:
+                await self.cases.transition(
+                    source, action, actor="system", note=note, operator=operator, by_source=True
+                )
+        except IvrError as exc:
+            log.warning("callback case %s: %s", source, exc)
 
     async def _leg_gone(self, call: Call, leg_id: str) -> None:
         leg = call.leg

@@ -67,6 +67,7 @@ async def recover(controller: Controller) -> None:
         await _take_back(controller, channel)
     for channel in legs:
         await _take_back_leg(controller, channel)
+    await _settle_messages(controller)
     # By queue entry: a callback's channel serves the entry of the call that asked.
     await controller.desk.sweep({call.entry_id for call in controller.calls.values()})
     # Calls this node recorded as open whose channel is gone (Asterisk
@@ -157,3 +158,18 @@ async def _take_back_leg(controller: Controller, channel: Channel) -> None:
             return
     log.info("hanging up operator channel %s: its call is gone", channel.id)
     await controller._drop(channel.id)
+
+
+async def _settle_messages(controller: Controller) -> None:
+    """Messages whose recording ended while nobody listened, and those left in
+    the native fallback, become cases now."""
+    try:
+        settled = await controller.messages.settle()
+        await controller.messages.import_fallback()
+    except AriError as exc:
+        log.warning("messages not settled now (Asterisk: %s); next reconnect", exc)
+        return
+    for call in controller.calls.values():
+        name = call.flow.recording
+        if name in settled and call.flow.state is flow.State.RECORDING:
+            call.queue.put_nowait(flow.RecordingEnded(name, settled[name]))

@@ -23,8 +23,9 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr import hours as working_hours
-from ivr import prompts, queues
+from ivr import menu, prompts, queues
 from ivr.ari.client import AriClient
+from ivr.cases import Cases
 from ivr.catalog import Catalog
 from ivr.controller import Controller
 from ivr.db import directory as stored
@@ -36,6 +37,7 @@ from ivr.directory_build import for_import
 from ivr.errors import ConfigError
 from ivr.settings import HOTLINE_TZ, REPO_ROOT, Settings
 from ivr.web import ARI, CLOCK, CONTROLLER, SESSIONS, SETTINGS, add_routes
+from ivr.web_cases import CASES
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,7 @@ PROMPT_SPEC = REPO_ROOT / "prompts" / "prompts.yaml"
 RECORDER = web.AppKey("recorder", Recorder)
 DIRECTORY = web.AppKey("directory", Directory)
 CATALOG = web.AppKey("catalog", Catalog)
+MENUS = web.AppKey("menus", menu.MenuBook)
 
 
 def make_clock(settings: Settings) -> Callable[[], datetime]:
@@ -105,8 +108,14 @@ async def _seed_if_empty(sessions: async_sessionmaker[AsyncSession], seed_file: 
 
 
 def build_prompts(settings: Settings, directory: Directory) -> Catalog:
+    """Every prompt, with the service menus' texts (checked once built: `menu.load`)."""
+    menus = menu.read(settings.menus_file, directory)
     return prompts.build(
-        PROMPT_SPEC, directory, settings.prompt_build_dir, settings.prompt_render_cache
+        PROMPT_SPEC,
+        directory,
+        settings.prompt_build_dir,
+        settings.prompt_render_cache,
+        menus.prompt_texts(),
     )
 
 
@@ -131,6 +140,13 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await recorder.start()
     app[SESSIONS] = sessions
     app[RECORDER] = recorder
+    app[CASES] = Cases(
+        sessions,
+        app[DIRECTORY],
+        app[CLOCK],
+        settings.case_due_working_days,
+        settings.case_urgent_hours,
+    )
     yield
     await recorder.stop()
     await engine.dispose()
@@ -149,6 +165,8 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
             app[CLOCK],
             working_hours.load(settings.hours_file, app[DIRECTORY]),
             queues.load(settings.queues_file, app[DIRECTORY]),
+            cases=app[CASES],
+            menus=app[MENUS],
         )
         app[ARI] = ari
         app[CONTROLLER] = controller
@@ -164,11 +182,14 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
         await controller.close()
 
 
-def make_app(settings: Settings, directory: Directory, catalog: Catalog) -> web.Application:
+def make_app(
+    settings: Settings, directory: Directory, catalog: Catalog, menus: menu.MenuBook
+) -> web.Application:
     app = web.Application(client_max_size=64 * 1024)
     app[SETTINGS] = settings
     app[DIRECTORY] = directory
     app[CATALOG] = catalog
+    app[MENUS] = menus
     app[CLOCK] = make_clock(settings)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_asterisk)
@@ -191,7 +212,10 @@ def serve(settings: Settings) -> None:
         pool.submit(_seed, settings).result()
     directory = load_directory(settings)
     catalog = build_prompts(settings, directory)
-    app = make_app(settings, directory, catalog)
+    # A menu that does not pass its checks (a key leading nowhere, a node
+    # without audio, a loop) stops the start, naming every problem.
+    menus = menu.load(settings.menus_file, directory, catalog)
+    app = make_app(settings, directory, catalog, menus)
     log.info(
         "controller %s: HTTP on %s:%d, ARI %s app %s, database %s",
         settings.node_name,

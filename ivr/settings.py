@@ -76,9 +76,6 @@ class Settings(BaseSettings):
     # of no RTP.
     rtp_timeout: int = 30
     asterisk_binary: str = ""  # empty: `asterisk` on PATH, else the chroot
-    # Where the controller finds messages left in the native fallback; unset:
-    # where the local Asterisk of `ivr asterisk up` keeps them.
-    fallback_spool: Path | None = None
     asterisk_ready_timeout: float = 60.0
 
     # The controller's own HTTP side: prompt files, /api/.
@@ -98,9 +95,11 @@ class Settings(BaseSettings):
     # How long a call waits for Asterisk to confirm a command before giving up.
     command_timeout: float = 10.0
 
-    # Working hours and each department's queue rules (routing/README.md).
+    # Working hours, each department's queue rules and the after-hours
+    # service menus (routing/README.md).
     hours_file: Path = REPO_ROOT / "routing" / "hours.yaml"
     queues_file: Path = REPO_ROOT / "routing" / "queues.yaml"
+    menus_file: Path = REPO_ROOT / "routing" / "menus.yaml"
     # The operator queue.
     # The dispatcher looks for free operators and due announcements this often.
     queue_tick: float = Field(default=1.0, gt=0, le=10)
@@ -108,6 +107,9 @@ class Settings(BaseSettings):
     # A message: longest recording, and silence that ends it.
     message_max_seconds: int = Field(default=120, ge=10, le=600)
     message_silence_seconds: int = Field(default=5, ge=1, le=60)
+    # Ask callers after an operator's call or a message how satisfied they
+    # were (1 satisfied, 2 fair, 3 dissatisfied); counted in `ivr report`.
+    survey: bool = True
     # How a callback dials the caller: an Asterisk dial string with {number},
     # e.g. PJSIP/callers/sip:{number}@carrier.example; empty: callbacks are
     # not offered.
@@ -116,6 +118,12 @@ class Settings(BaseSettings):
     callback_ring_seconds: float = Field(default=30, ge=5, le=120)
     # The SIP realm of operators' digest authentication.
     sip_realm: str = Field(default="12371", pattern=r"^[A-Za-z0-9._-]{1,64}$")
+
+    # A registered case (message, callback request) is due at the end of the
+    # Nth working day after it reached its department, on the official
+    # calendar; an urgent one this many hours after.
+    case_due_working_days: int = Field(default=3, ge=1, le=30)
+    case_urgent_hours: float = Field(default=24, gt=0, le=168)
 
     # Records are written in batches off the call path.
     record_batch_size: int = 200

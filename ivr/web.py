@@ -168,6 +168,9 @@ def add_routes(app: web.Application, prompt_dir: Path) -> None:
     app.router.add_get("/api/operators", list_operators_api)
     app.router.add_get("/api/queues", list_queues_api)
     app.router.add_post("/api/operators/{operator_id}/{action}", operator_action)
+    from ivr import web_cases  # here, not above: it imports this module's app keys
+
+    web_cases.add_routes(app)
     app.router.add_static("/prompts/", prompt_dir, follow_symlinks=False)
     app.middlewares.append(json_errors)
     app.middlewares.append(immutable_prompts)

@@ -20,7 +20,7 @@ import pytest
 import yaml
 
 from ivr import asterisk, service
-from ivr.asterisk import ROOTFS_PACKAGES, fallback_messages, layout
+from ivr.asterisk import ROOTFS_PACKAGES, layout
 from ivr.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -352,19 +352,16 @@ def test_named_volumes_are_declared() -> None:
             assert source in declared, f"{name} mounts {source}, not declared under volumes:"
 
 
-def test_fallback_spool_is_where_the_code_puts_it() -> None:
+def test_recordings_outlive_asterisk_and_the_controller_shares_no_disk_with_it() -> None:
     # The image sets IVR_ASTERISK_BINARY, so ivr.asterisk uses host mode.
     state = Path(environment("asterisk")["IVR_STATE_DIR"])
     asterisk_side = layout(Settings(state_dir=state, asterisk_binary="/usr/sbin/asterisk"))
     assert asterisk_side.root is None
-    assert mounts("asterisk")["fallback-spool"] == str(asterisk_side.fallback_spool)
+    # Callers' messages (and the fallback's) are kept in the state volume...
     assert mounts("asterisk")["asterisk-state"] == str(state)
-    controller_env = environment("controller")
-    controller_side = Settings(
-        state_dir=Path(controller_env["IVR_STATE_DIR"]),
-        fallback_spool=Path(controller_env["IVR_FALLBACK_SPOOL"]),
-    )
-    assert mounts("controller")["fallback-spool"] == str(fallback_messages(controller_side))
+    assert asterisk_side.recordings.is_relative_to(state)
+    # ...and the controller fetches them through ARI, so Asterisk may be elsewhere.
+    assert set(mounts("controller")) == {"controller-state"}
 
 
 # The Asterisk image -----------------------------------------------------------

@@ -20,6 +20,7 @@ from ivr import flow, prompts, queues
 from ivr import hours as working_hours
 from ivr.ari.client import AriClient
 from ivr.calls import EVENTS_USED, MARK_VARIABLE
+from ivr.cases import Cases
 from ivr.catalog import Catalog
 from ivr.controller import Controller
 from ivr.db.engine import make_engine, make_sessionmaker
@@ -93,6 +94,7 @@ class Node:
             lambda: datetime.now(UTC),
             working_hours.load(HOURS_FILE, DIRECTORY),
             queues.load(QUEUES_FILE, DIRECTORY),
+            cases=Cases(rig.sessions, DIRECTORY, lambda: datetime.now(UTC)),
         )
         self.events = asyncio.create_task(
             self.ari.run_events(self.controller.recover, self.controller.on_event)

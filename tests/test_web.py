@@ -17,6 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from ivr import hours as working_hours
 from ivr import queues
 from ivr.ari.client import AriClient
+from ivr.cases import Cases
 from ivr.catalog import Catalog
 from ivr.controller import Controller
 from ivr.db import operators as stored_operators
@@ -104,6 +105,7 @@ async def app(tmp_path: Path) -> AsyncIterator[web.Application]:
         lambda: NOW,
         working_hours.load(HOURS_FILE, directory),
         queues.load(QUEUES_FILE, directory),
+        cases=Cases(sessions, directory, lambda: NOW),
     )
     application = web.Application()
     application[SETTINGS] = settings

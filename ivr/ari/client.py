@@ -17,7 +17,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import aiohttp
 from pydantic import ValidationError
@@ -236,6 +236,41 @@ class AriClient:
             ("terminateOn", "#"),
         ]
         await self.request("POST", f"/channels/{channel_id}/record", params)
+
+    async def stored_recordings(self) -> list[str]:
+        """The names of every recording Asterisk keeps (its recording folder)."""
+        data = await self.request("GET", "/recordings/stored")
+        return [str(item["name"]) for item in data or [] if "name" in item]
+
+    async def stored_recording_file(self, name: str) -> bytes:
+        """The recording's audio as Asterisk stores it (a WAV file here).
+
+        Binary, so always over HTTP: REST over the WebSocket carries text."""
+        path = f"/recordings/stored/{quote(name, safe='')}/file"
+        try:
+            async with self.session.get(f"{self._base}{path}") as response:
+                data = await response.read()
+                if response.status >= 400:
+                    raise AriError(
+                        f"GET {path}: {response.status} {_message(data.decode(errors='replace'))}",
+                        http_status=response.status,
+                    )
+                return data
+        except (aiohttp.ClientConnectionError, TimeoutError) as exc:
+            raise AriUnavailable(f"GET {path}: Asterisk unreachable ({exc!r})") from exc
+
+    async def recording_live(self, name: str) -> bool:
+        """Whether Asterisk is still making recording `name`."""
+        try:
+            await self.request("GET", f"/recordings/live/{quote(name, safe='')}")
+        except AriError as exc:
+            if exc.http_status == 404:
+                return False
+            raise
+        return True
+
+    async def delete_stored_recording(self, name: str) -> None:
+        await self.request("DELETE", f"/recordings/stored/{quote(name, safe='')}")
 
     async def push_config(
         self, object_type: str, object_id: str, fields: dict[str, str]

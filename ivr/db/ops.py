@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal
 
-StepKind = Literal["prompt", "key", "route", "note", "error", "department", "message"]
+StepKind = Literal[
+    "prompt", "key", "route", "note", "error", "department", "message", "category", "survey"
+]
 
 
 def clip(text: str, limit: int | None = None) -> str:

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr.db.models import CALLER_MAX, MessageRow, QueueEntryRow, messages_table, queue_entries_table
+from ivr.db.models import CALLER_MAX, QueueEntryRow, queue_entries_table
 from ivr.db.operators import act, list_operators, lock_department
 from ivr.operators import Operator, choose
 
@@ -290,37 +290,6 @@ def entry_json(entry: QueueEntryRow, now: datetime) -> dict[str, Any]:
         "answered_by": entry.operator_id,
         "talk_seconds": talk,
     }
-
-
-async def start_message(
-    session: AsyncSession, name: str, call_id: str, department: str, caller: str, at: datetime
-) -> None:
-    await session.execute(
-        insert(messages_table).values(
-            name=name,
-            call_id=call_id,
-            department_code=department,
-            caller=caller[:CALLER_MAX],
-            started_at=at,
-            seconds=None,
-            status="recording",
-        )
-    )
-
-
-async def finish_message(
-    session: AsyncSession, name: str, seconds: float | None, status: str
-) -> None:
-    await session.execute(
-        update(messages_table)
-        .where(messages_table.c.name == name)
-        .values(seconds=seconds, status=status)
-    )
-
-
-async def messages_of(session: AsyncSession, call_id: str) -> list[MessageRow]:
-    query = select(MessageRow).where(MessageRow.call_id == call_id).order_by(MessageRow.started_at)
-    return list((await session.scalars(query)).all())
 
 
 async def _update(session: AsyncSession, call_id: str, **values: Any) -> None:

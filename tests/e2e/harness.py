@@ -61,9 +61,16 @@ class Platform:
 
     # -- processes ---------------------------------------------------------------
 
-    def ivr(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    def ivr(
+        self, *args: str, check: bool = True, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            [*IVR, *args], env=self.env, cwd=REPO, capture_output=True, text=True, timeout=900
+            [*IVR, *args],
+            env={**self.env, **env},
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=900,
         )
         if check and proc.returncode != 0:
             raise AssertionError(f"ivr {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -135,6 +142,14 @@ class Platform:
             return exc.code, json.loads(exc.read() or b"null")
         except (urllib.error.URLError, OSError):
             return 0, None
+
+    def http_get_bytes(self, path: str) -> tuple[int, bytes]:
+        url = f"http://127.0.0.1:{self.settings.http_port}{path}"
+        try:
+            with urllib.request.urlopen(url, timeout=10) as response:
+                return response.status, response.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read()
 
     def http_post(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
         url = f"http://127.0.0.1:{self.settings.http_port}{path}"

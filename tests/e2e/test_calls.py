@@ -8,9 +8,10 @@ from typing import Any
 import pytest
 
 from ivr.callermedia import Action
+from ivr.catalog import Catalog
 from ivr.sipcall import CallPlan, presses
 
-from .harness import Platform, invalid_keys
+from .harness import DIGIT_TIMEOUT_S, Platform, invalid_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -180,16 +181,28 @@ async def test_caller_hanging_up_mid_prompt_ends_the_call_cleanly(platform: Plat
 COUNTY = "340121"
 
 
-async def test_silence_is_asked_about_once_then_the_call_ends(platform: Platform) -> None:
-    plan = CallPlan(caller=HEFEI_LANDLINE, origin=COUNTY, max_call_s=60)
-    result, record = await platform.call(plan)
-    assert result.answered and result.ended_by == "asterisk"
-    assert record is not None
-    assert record["end_reason"] == "silence"
+async def test_silence_at_a_department_after_hours_opens_its_service_menu(
+    platform: Platform,
+) -> None:
     menu = ["menu.other_region", "menu.repeat"]
     # Nobody answers in person on this platform (no operators): after hours.
-    opening = [*greeting(COUNTY), "hours.closed"]
-    assert prompts_of(record) == [*opening, *menu, "menu.no_input", *menu, "goodbye"]
+    opening = [*greeting(COUNTY), "hours.closed", *menu, "svc.self_service"]
+    catalog = Catalog.load(platform.settings.prompt_build_dir)
+    heard_s = sum(catalog.duration_ms(prompt) for prompt in opening) / 1000
+    plan = CallPlan(
+        caller=HEFEI_LANDLINE,
+        origin=COUNTY,
+        actions=presses(hangup_at_s=heard_s + DIGIT_TIMEOUT_S + 4.0),
+    )
+    result, record = await platform.call(plan)
+    assert result.answered and result.ended_by == "caller"
+    assert record is not None
+    prompts = prompts_of(record)
+    assert prompts[: len(opening)] == opening
+    assert prompts[len(opening)] == "svc.enter"
+    assert ("service_menu", None) in [
+        (step["value"], step["detail"]) for step in record["steps"] if step["kind"] == "note"
+    ]
     assert_played_cleanly(record)
     platform.wait_no_channels()
 

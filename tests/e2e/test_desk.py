@@ -352,6 +352,12 @@ async def test_a_caller_who_asks_for_a_callback_is_called_back_at_their_turn(
     _, first = desk.http_get(f"/api/calls/{record['id']}")
     assert first["queue"]["status"] == "done"
     assert first["queue"]["operator_id"] == "opg1"
+    # The request is a case, and the operator who called back now handles it.
+    (number_,) = [detail for value, detail in notes(record) if value == "case"]
+    _, case = desk.http_get(f"/api/cases/{number_}")
+    assert (case["kind"], case["caller"], case["department"]) == ("callback", number, county)
+    assert (case["status"], case["assigned_to"]) == ("in_progress", "opg1")
+    assert [e["action"] for e in case["events"]] == ["registered", "assigned", "started"]
     assert_nothing_left(desk)
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import time
-from pathlib import Path
+import wave
+from typing import Any
 
 import asyncpg
 import pytest
@@ -15,7 +17,7 @@ from ivr.callermedia import Audio, Hangup, Pause
 from ivr.catalog import Catalog
 from ivr.sipcall import CallPlan, place_call
 
-from .harness import Platform, invalid_keys
+from .harness import RECORD_WAIT_S, Platform, invalid_keys
 
 pytestmark = pytest.mark.e2e
 
@@ -91,13 +93,11 @@ async def test_a_call_in_the_menu_is_taken_back_after_the_controller_is_killed(
     platform.wait_no_channels()
 
 
-async def test_a_call_while_the_controller_is_down_hears_the_native_fallback(
+async def test_a_message_left_while_the_controller_is_down_becomes_a_case(
     platform: Platform,
 ) -> None:
     platform.stop_controller()
     spool = asterisk.layout(platform.settings)
-    spool_dir = asterisk.fallback_messages(platform.settings)
-    before = set(spool_dir.iterdir())
     try:
         # The caller listens to the apology, then speaks after the tone.
         apology = Catalog.load(platform.settings.prompt_build_dir).entries["fallback.apology"]
@@ -114,13 +114,31 @@ async def test_a_call_while_the_controller_is_down_hears_the_native_fallback(
         await asyncio.to_thread(platform.start_controller)
     assert result.answered, "the fallback must answer, not ring out or be busy"
     assert result.ended_by == "caller"
-    messages: list[Path] = sorted(set(spool_dir.iterdir()) - before)
-    assert len(messages) == 1, f"one message expected in {spool_dir}"
-    assert "055162345678" in messages[0].name
-    assert messages[0].stat().st_size > 8000, "the caller's words were not kept"
     log = spool.host(spool.log / "messages.log").read_text(errors="replace")
     assert "fallback-apology" in log
+    # Back, the controller finds the message through ARI and registers it.
+    case = await _case_of_caller(platform, "055162345678", "fallback-")
+    assert case["department"] == "340100"  # routed from the caller's area code
+    assert (case["kind"], case["status"]) == ("message", "registered")
+    status, audio = platform.http_get_bytes(f"/api/cases/{case['number']}/recording")
+    assert status == 200
+    with wave.open(io.BytesIO(audio)) as wav:
+        seconds = wav.getnframes() / wav.getframerate()
+    assert 2.0 <= seconds <= 4.5, "the caller's 3 s of words were not kept"
+    assert abs(seconds - case["recording_seconds"]) < 1.0
     platform.wait_no_channels()
+
+
+async def _case_of_caller(platform: Platform, caller: str, prefix: str) -> dict[str, Any]:
+    deadline = time.monotonic() + RECORD_WAIT_S
+    while time.monotonic() < deadline:
+        status, body = platform.http_get("/api/cases?limit=200")
+        if status == 200:
+            for case in body:
+                if case["caller"] == caller and (case["recording"] or "").startswith(prefix):
+                    return dict(case)
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"no case for {caller} with a {prefix}* recording")
 
 
 async def test_the_controller_runs_on_postgresql(platform: Platform) -> None:

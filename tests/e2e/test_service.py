@@ -1,0 +1,317 @@
+"""After hours end to end: real SIPp callers in the service menu, leaving
+messages that become cases, and the cases' deadlines, supervision and report.
+
+The platform's clock is a Friday evening (IVR_NOW), after hours everywhere.
+Every call reaches one county of Hefei through the carrier's origin; its
+guidance is short (another region, repeat), so a caller who presses nothing
+there reaches the service menu after a known time, computed from the built
+prompts' lengths. Keys are then pressed every 1.2 s, long before any prompt
+ends: each is barge-in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+import wave
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ivr.callermedia import Action, Audio, Hangup, Key, Pause
+from ivr.catalog import Catalog
+from ivr.menu import CATEGORIES
+from ivr.sipcall import CallPlan
+
+from .harness import DIGIT_TIMEOUT_S, Platform, start_platform
+
+pytestmark = pytest.mark.e2e
+
+G711A = str(Path("/usr/share/sip-tester/g711a.pcap"))
+FRIDAY_EVENING = "2026-11-27T20:00:00+08:00"
+# Three working days after Friday 27 November: Monday 30, Tuesday 1, Wednesday 2.
+DUE = datetime.fromisoformat("2026-12-03T00:00:00+08:00")
+COUNTY = "340121"  # 长丰县, of Hefei (340100)
+HEFEI = "340100"
+CALLER = "055162345678"
+SILENT_CALLER = "055162345679"  # the caller who never presses a key
+GAP_S = 1.2
+# Every call this module places, for the report's counts.
+PLACED: list[dict[str, Any]] = []
+
+
+@pytest.fixture(scope="module")
+def after_hours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    state = tmp_path_factory.mktemp("after-hours")
+    platform = start_platform(
+        state,
+        IVR_NOW=FRIDAY_EVENING,
+        # After hours no callback is dialled: a number that could be is enough.
+        IVR_CALLBACK_DIAL="PJSIP/{number}@callers",
+    )
+    try:
+        yield platform
+    finally:
+        platform.stop()
+
+
+@pytest.fixture(scope="module")
+def silent_call(after_hours: Platform) -> Iterator[Future[dict[str, Any]]]:
+    """A caller who never presses a key, placed beside the other tests' calls:
+    three full turns of the top menu take over two minutes."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        yield pool.submit(asyncio.run, call(after_hours, caller=SILENT_CALLER, max_call_s=240))
+
+
+def prompt_s(platform: Platform, *prompts: str) -> float:
+    catalog = Catalog.load(platform.settings.prompt_build_dir)
+    return sum(catalog.duration_ms(prompt) for prompt in prompts) / 1000
+
+
+def service_menu_at(platform: Platform) -> float:
+    """Seconds after the answer when the caller is in the service menu."""
+    guidance = [
+        "greeting.hello", f"dept.{COUNTY}", "greeting.hotline", "hours.closed",
+        "menu.other_region", "menu.repeat", "svc.self_service",
+    ]
+    return prompt_s(platform, *guidance) + DIGIT_TIMEOUT_S + 1.0
+
+
+def keys_every(gap_s: float, *keys: str) -> tuple[Action, ...]:
+    actions: list[Action] = []
+    for digit in keys:
+        actions += [Key(digit), Pause(round(gap_s * 1000))]
+    return tuple(actions)
+
+
+async def call(
+    platform: Platform, *actions: Action, caller: str = CALLER, max_call_s: int = 90
+) -> dict[str, Any]:
+    plan = CallPlan(
+        caller=caller, origin=COUNTY, actions=actions, offer_pcma=True, max_call_s=max_call_s
+    )
+    result, record = await platform.call(plan)
+    assert result.answered, result.sipp_log
+    assert record is not None, "no record of the call"
+    PLACED.append(record)
+    return record
+
+
+def steps(record: dict[str, Any], kind: str) -> list[str]:
+    return [step["value"] for step in record["steps"] if step["kind"] == kind]
+
+
+def notes(record: dict[str, Any], value: str) -> list[str | None]:
+    return [s["detail"] for s in record["steps"] if s["kind"] == "note" and s["value"] == value]
+
+
+def case_of(platform: Platform, record: dict[str, Any]) -> dict[str, Any]:
+    (number,) = notes(record, "case")
+    assert number is not None
+    status, case = platform.http_get(f"/api/cases/{number}")
+    assert status == 200, case
+    return case
+
+
+def wav_seconds(data: bytes) -> float:
+    with wave.open(io.BytesIO(data)) as audio:
+        return audio.getnframes() / audio.getframerate()
+
+
+def assert_nothing_left(platform: Platform) -> None:
+    """No prompt failed, and no channel is left but the silent caller's."""
+    errors = [s for r in PLACED for s in r["steps"] if s["kind"] == "error"]
+    assert errors == [], f"Asterisk could not play a prompt: {errors}"
+    deadline = time.monotonic() + 10
+    while True:
+        left = [
+            c["name"] for c in platform.ari_channels()
+            if c["caller"]["number"] != SILENT_CALLER
+        ]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert left == [], f"channels left in Asterisk: {left}"
+
+
+# -- the menu ----------------------------------------------------------------------
+
+
+async def test_each_of_the_seven_categories_and_back(
+    after_hours: Platform, silent_call: Future[dict[str, Any]]
+) -> None:
+    keys = [key for n in range(1, 8) for key in (str(n), "*")]
+    record = await call(
+        after_hours,
+        Pause(round((service_menu_at(after_hours) + 1.0) * 1000)),
+        *keys_every(GAP_S, *keys),
+        Hangup(),
+    )
+    assert steps(record, "category") == list(CATEGORIES)
+    assert notes(record, "service_menu") == [None]
+    prompts = steps(record, "prompt")
+    root = prompts[prompts.index("svc.enter") + 1]
+    # Each category's own menu, then `*` back to the top: seven times over.
+    assert prompts.count(root) == 1 + 7
+    assert "menu.invalid" not in prompts
+    # Barge-in: fourteen keys in 17 s, where the prompts alone last far longer.
+    assert prompt_s(after_hours, *prompts) > 3 * len(keys) * GAP_S
+    assert record["end_reason"] == "caller_hangup"
+    assert not silent_call.done(), "the silent caller is still in the menu meanwhile"
+
+
+async def test_wrong_keys_lead_to_the_message_box_and_a_dropped_message_is_kept(
+    after_hours: Platform,
+) -> None:
+    to_beep = prompt_s(after_hours, "svc.too_many", "message.intro") + 1.0
+    record = await call(
+        after_hours,
+        Pause(round((service_menu_at(after_hours) + 1.0) * 1000)),
+        *keys_every(GAP_S, "9", "9", "9"),
+        Pause(round(to_beep * 1000)),
+        Audio(G711A, 3000), Audio(G711A, 3000),
+        Hangup(),  # mid-message
+    )
+    prompts = steps(record, "prompt")
+    assert prompts.count("menu.invalid") == 2
+    assert prompts[-2:] == ["svc.too_many", "message.intro"]
+    assert record["end_reason"] == "message_left"
+    case = case_of(after_hours, record)
+    assert (case["kind"], case["department"], case["caller"]) == ("message", COUNTY, CALLER)
+    assert case["status"] == "registered"
+    (recording,) = steps(record, "message")
+    assert case["recording"] == recording
+    # What was said before the hang-up: about 6 s.
+    assert 4.5 <= case["recording_seconds"] <= 7.5
+    status, audio = after_hours.http_get_bytes(f"/api/cases/{case['number']}/recording")
+    assert status == 200
+    assert abs(wav_seconds(audio) - case["recording_seconds"]) < 1.0
+    assert_nothing_left(after_hours)
+
+
+# -- a message, reviewed and confirmed -------------------------------------------------
+
+
+async def test_a_message_in_a_category_becomes_a_case_with_its_recording(
+    after_hours: Platform,
+) -> None:
+    intro = prompt_s(after_hours, "message.intro") + 1.0
+    review = prompt_s(after_hours, "message.review")
+    thanks = prompt_s(after_hours, "message.thanks")
+    record = await call(
+        after_hours,
+        Pause(round((service_menu_at(after_hours) + 1.0) * 1000)),
+        *keys_every(GAP_S, "3", "0"),  # dues, then leave a message there
+        Pause(round(intro * 1000)),
+        Audio(G711A, 3000),
+        Key("#"),  # the end of the message
+        Pause(1500), Key("1"),  # listen back: ~3 s, then the choices again
+        Pause(round((3.0 + 1.5) * 1000)), Key("3"),  # confirm
+        Pause(round((thanks + 1.5) * 1000)), Key("1"),  # satisfied
+        Pause(20000),
+        max_call_s=120,
+    )
+    prompts = steps(record, "prompt")
+    (recording,) = steps(record, "message")
+    assert f"recording:{recording}" in prompts  # heard back
+    assert prompts[-2:] == ["survey.thanks", "goodbye"]
+    assert steps(record, "survey") == ["1"]
+    assert notes(record, "message_confirmed") == [None]
+    assert record["end_reason"] == "message_left"
+    assert review > 0
+
+    case = case_of(after_hours, record)
+    assert (case["kind"], case["category"], case["urgent"]) == ("message", "dues", False)
+    assert case["recording"] == recording
+    assert datetime.fromisoformat(case["due_at"]) == DUE
+    assert case["satisfaction"] == 1
+    assert 2.0 <= case["recording_seconds"] <= 4.0
+    status, audio = after_hours.http_get_bytes(f"/api/cases/{case['number']}/recording")
+    assert status == 200
+    assert audio[:4] == b"RIFF"
+    assert abs(wav_seconds(audio) - case["recording_seconds"]) < 1.0
+    assert_nothing_left(after_hours)
+
+
+async def test_a_callback_request_after_hours_is_a_case(after_hours: Platform) -> None:
+    record = await call(
+        after_hours,
+        Pause(round((service_menu_at(after_hours) + 1.0) * 1000)),
+        Key("8"),
+        Pause(20000),
+    )
+    assert steps(record, "prompt")[-2:] == ["svc.callback_registered", "goodbye"]
+    assert record["end_reason"] == "callback_registered"
+    case = case_of(after_hours, record)
+    assert (case["kind"], case["caller"], case["recording"]) == ("callback", CALLER, None)
+    assert datetime.fromisoformat(case["due_at"]) == DUE
+    assert_nothing_left(after_hours)
+
+
+def test_silence_replays_the_choices_and_the_third_ends_politely(
+    after_hours: Platform, silent_call: Future[dict[str, Any]]
+) -> None:
+    record = silent_call.result(timeout=300)
+    assert record["caller"] == SILENT_CALLER
+    prompts = steps(record, "prompt")
+    after = prompts[prompts.index("svc.enter") + 1 :]
+    root = after[0]
+    assert after == [
+        root, "svc.keys", "menu.no_input", root, "svc.keys", "menu.no_input", root,
+        "svc.keys", "svc.no_input_end", "goodbye",
+    ]
+    assert record["end_reason"] == "silence"
+    assert_nothing_left(after_hours)
+    after_hours.wait_no_channels()
+
+
+# -- deadlines, supervision and the report ------------------------------------------------
+
+
+def test_a_case_past_due_is_in_the_parents_overdue_list(after_hours: Platform) -> None:
+    cases = [number for r in PLACED for number in notes(r, "case")]
+    assert cases, "the tests above registered no case"
+    later = {"IVR_NOW": "2026-12-04T09:00:00+08:00"}  # Friday after the Wednesday due
+    listed = after_hours.ivr("cases", "overdue", "--department", HEFEI, "--json", **later)
+    overdue = {row["case"]["number"]: row for row in json.loads(listed.stdout)}
+    assert set(cases) <= set(overdue)
+    for number in cases:
+        row = overdue[number]
+        assert (row["late_department"], row["supervisor"]) == (COUNTY, HEFEI)
+        # Due at Thursday 00:00, now Friday 09:00: 33 hours late.
+        assert row["late_seconds"] == 33 * 3600
+    # Not yet late on the Wednesday itself, and nobody else's to supervise.
+    early = {"IVR_NOW": "2026-12-02T18:00:00+08:00"}
+    listed = after_hours.ivr("cases", "overdue", "--department", HEFEI, "--json", **early)
+    assert json.loads(listed.stdout) == []
+    listed = after_hours.ivr("cases", "overdue", "--department", "340200", "--json", **later)
+    assert json.loads(listed.stdout) == []
+
+
+def test_the_weekly_report_counts_the_calls_placed(after_hours: Platform) -> None:
+    report = after_hours.ivr("report", "--period", "week", "--date", "2026-11-27", "--json")
+    data = json.loads(report.stdout)
+    assert PLACED, "the tests above placed no call"
+    assert data["calls"] == len(PLACED)
+    assert data["after_hours"] == len(PLACED)
+    cases = [number for r in PLACED for number in notes(r, "case")]
+    assert data["cases"] == len(cases)
+    by_category: dict[str, int] = {}
+    for line in data["call_lines"]:
+        assert line["department"] == COUNTY
+        by_category[line["category"]] = by_category.get(line["category"], 0) + line["calls"]
+    expected: dict[str, int] = {}
+    for record in PLACED:
+        visited = steps(record, "category")
+        key = visited[-1] if visited else ""
+        expected[key] = expected.get(key, 0) + 1
+    assert by_category == expected
+    (county,) = data["departments"]
+    assert (county["department"], county["registered"]) == (COUNTY, len(cases))
+    assert data["surveys"]["case"]["1"] == 1

@@ -1,0 +1,174 @@
+"""The message box behind the calls, on SQLite and PostgreSQL: a recording
+that ends becomes a case; one that ended while nobody listened is settled
+from what Asterisk kept; a message left in the native fallback is imported
+once, routed from the caller's number. Asterisk here is a fake ARI holding
+recordings; the end-to-end tests use the real one.
+"""
+
+from __future__ import annotations
+
+import io
+import wave
+from datetime import UTC, datetime
+
+import pytest
+
+from ivr.ari.client import AriClient
+from ivr.cases import Cases
+from ivr.db import messages as stored
+from ivr.errors import AriError
+from ivr.messages import MessageBox, parse_fallback, wav_seconds
+
+from .test_db_operators import DIRECTORY, Sessions
+
+NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # Friday 20:00 in Beijing
+
+
+def wav(seconds: float) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(b"\0\0" * round(8000 * seconds))
+    return out.getvalue()
+
+
+class FakeRecordings:
+    """The part of ARI the message box uses: Asterisk's recordings."""
+
+    def __init__(self, stored: dict[str, bytes], live: set[str] | None = None) -> None:
+        self.stored = stored
+        self.live = live or set()
+        self.fetched: list[str] = []
+
+    async def stored_recordings(self) -> list[str]:
+        return sorted(self.stored)
+
+    async def stored_recording_file(self, name: str) -> bytes:
+        self.fetched.append(name)
+        if name not in self.stored:
+            raise AriError(f"GET /recordings/stored/{name}/file: 404", http_status=404)
+        return self.stored[name]
+
+    async def recording_live(self, name: str) -> bool:
+        return name in self.live
+
+
+def box(sessions: Sessions, ari: FakeRecordings) -> tuple[MessageBox, Cases]:
+    cases = Cases(sessions, DIRECTORY, lambda: NOW)
+    messages = MessageBox(
+        ari=ari,  # type: ignore[arg-type]  # duck-typed: only recordings
+        sessionmaker=sessions,
+        directory=DIRECTORY,
+        cases=cases,
+        now=lambda: NOW,
+    )
+    return messages, cases
+
+
+async def start(messages: MessageBox, name: str, source: str | None = None) -> None:
+    await messages.started(
+        name,
+        call_id="call-1",
+        department="340121",
+        caller="055162345678",
+        source=source or name,
+        category="dues",
+    )
+
+
+def test_a_wav_says_how_long_it_plays_and_anything_else_is_zero() -> None:
+    assert wav_seconds(wav(3.25)) == 3.25
+    assert wav_seconds(b"not audio at all") == 0.0
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("fallback-1795766400-179576640042-055162345678-12371", ("055162345678", "12371")),
+        ("fallback-1795780800-17-", None),
+        ("1795780800.42-m3", None),
+    ],
+)
+def test_fallback_names_carry_the_caller_and_what_was_dialed(
+    name: str, expected: tuple[str, str] | None
+) -> None:
+    left = parse_fallback(name)
+    assert (left and (left.caller, left.dialed)) == expected or (left is None and expected is None)
+
+
+async def test_a_finished_recording_becomes_a_case_of_its_branch(db_sessionmaker: Sessions) -> None:
+    messages, cases = box(db_sessionmaker, FakeRecordings({}))
+    await start(messages, "c1-m5")
+    number = await messages.finished("c1-m5", 6.4, "saved")
+    assert number is not None
+    case = await cases.get(number)
+    assert (case.kind, case.department, case.category, case.caller) == (
+        "message", "340121", "dues", "055162345678"
+    )
+    assert (case.recording, case.recording_seconds, case.call_id) == ("c1-m5", 6.4, "call-1")
+
+
+async def test_a_recording_made_again_replaces_the_first_in_the_same_case(
+    db_sessionmaker: Sessions,
+) -> None:
+    messages, cases = box(db_sessionmaker, FakeRecordings({}))
+    await start(messages, "c1-m5")
+    first = await messages.finished("c1-m5", 6.4, "saved")
+    await start(messages, "c1-m9", source="c1-m5")
+    second = await messages.finished("c1-m9", 9.0, "saved")
+    assert first == second
+    case = await cases.get(str(second))
+    assert (case.recording, case.recording_seconds) == ("c1-m9", 9.0)
+    assert [event.action for event in case.events] == ["registered", "recording_replaced"]
+
+
+async def test_a_failed_recording_is_on_record_but_opens_no_case(
+    db_sessionmaker: Sessions,
+) -> None:
+    messages, cases = box(db_sessionmaker, FakeRecordings({}))
+    await start(messages, "c1-m5")
+    assert await messages.finished("c1-m5", 0.0, "failed") is None
+    assert await cases.list() == []
+    async with db_sessionmaker() as session:
+        (row,) = await stored.messages_of(session, "call-1")
+    assert row.status == "failed"
+
+
+async def test_recordings_that_ended_unheard_are_settled_from_what_asterisk_kept(
+    db_sessionmaker: Sessions,
+) -> None:
+    ari = FakeRecordings({"c1-m5": wav(4.0)}, live={"c2-m3"})
+    messages, cases = box(db_sessionmaker, ari)
+    await start(messages, "c1-m5")  # ended while the controller was dead
+    await start(messages, "c2-m3")  # still being recorded
+    await start(messages, "c3-m1")  # the caller hung up before a word: nothing kept
+    settled = await messages.settle()
+    assert settled == {"c1-m5": 4.0, "c3-m1": 0.0}
+    (case,) = await cases.list()
+    assert (case.recording, case.recording_seconds) == ("c1-m5", 4.0)
+    async with db_sessionmaker() as session:
+        assert [m.name for m in await stored.unfinished(session)] == ["c2-m3"]
+
+
+async def test_fallback_messages_become_cases_once_routed_by_the_caller(
+    db_sessionmaker: Sessions,
+) -> None:
+    left = "fallback-1795766400-179576640042-055162345678-12371"
+    ari = FakeRecordings({left: wav(3.0), "c1-m5": wav(2.0)})
+    messages, cases = box(db_sessionmaker, ari)
+    (number,) = await messages.import_fallback()
+    case = await cases.get(number)
+    assert (case.department, case.caller, case.recording) == ("340100", "055162345678", left)
+    assert case.recording_seconds == 3.0
+    # Registered when it was left (2026-11-27 08:00 UTC), not when imported.
+    assert case.created_at == datetime(2026, 11, 27, 8, 0, tzinfo=UTC)
+    # A second reconnect imports nothing again.
+    assert await messages.import_fallback() == []
+    assert len(await cases.list()) == 1
+
+
+def test_the_fake_matches_the_ari_client() -> None:
+    for method in ("stored_recordings", "stored_recording_file", "recording_live"):
+        assert callable(getattr(AriClient, method))
