@@ -44,7 +44,8 @@ from ivr.calls import (
     PlaybackCheck,
     call_args,
 )
-from ivr.cases import Cases, callback_source
+from ivr.cases import Cases
+from ivr.casework import Casework
 from ivr.catalog import Catalog
 from ivr.db.recorder import Recorder
 from ivr.desk import (
@@ -105,9 +106,11 @@ class Controller:
         )
         self._guide = Guide(directory)
         self._menus = menus
-        self.cases = cases
         self.messages = MessageBox(
             ari=ari, sessionmaker=sessionmaker, directory=directory, cases=cases, now=clock
+        )
+        self.casework = Casework(
+            messages=self.messages, cases=cases, recorder=recorder, now=clock
         )
         self.calls: dict[str, Call] = {}
         self._background: set[asyncio.Task[object]] = set()
@@ -206,14 +209,7 @@ class Controller:
         self._spawn(self._message_ended(channel_id, recording.name, seconds, status))
 
     async def _message_ended(self, channel_id: str, name: str, seconds: float, status: str) -> None:
-        """The case first, then the caller's review: an urgent mark has a case to mark."""
-        try:
-            number = await self.messages.finished(name, seconds, status)
-        except Exception:
-            log.exception("message %s: could not register its case", name)
-            number = None
-        if number is not None:
-            self._recorder.step(channel_id, self._now(), "note", "case", number)
+        await self.casework.message_ended(channel_id, name, seconds, status)
         self._post(channel_id, flow.RecordingEnded(name, seconds))
 
     def _start(self, event: StasisStart) -> None:
@@ -461,31 +457,17 @@ class Controller:
                 call.queue.put_nowait(flow.Queued(position))
             case flow.LeaveQueue(outcome):
                 await self.desk.leave(call, outcome)
-            case flow.RequestCallback(category):
+            case flow.RequestCallback():
                 await self.desk.request_callback(call)
-                await self._register_callback(call, category)
-            case flow.RegisterCallback(category):
-                await self._register_callback(call, category)
-            case flow.MarkUrgent(source):
-                await self._cases_call(call, self.cases.mark_urgent(source, actor="caller"))
-            case flow.Survey(kind, score):
-                survey = self.cases.record_survey(
-                    channel, call.flow.department, kind, score, operator_id=call.flow.operator
-                )
-                await self._cases_call(call, survey)
+                await self.casework.execute(call, command)
+            case flow.RegisterCallback() | flow.MarkUrgent() | flow.Survey():
+                await self.casework.execute(call, command)
             case flow.StartMoh():
                 await self._ari_call(call, self._ari.start_moh(channel, self._settings.moh_class))
             case flow.StopMoh():
                 await self._ari_call(call, self._ari.stop_moh(channel), gone_ok=True)
-            case flow.RecordMessage(name, source, category):
-                await self.messages.started(
-                    name,
-                    call_id=channel,
-                    department=call.flow.department,
-                    caller=call.caller,
-                    source=source,
-                    category=category,
-                )
+            case flow.RecordMessage(name):
+                await self.casework.execute(call, command)  # on record before the beep
                 settings = self._settings
                 await self._ari_call(
                     call,
@@ -501,28 +483,6 @@ class Controller:
         if prompt.startswith(RECORDING_MEDIA):
             return prompt  # the caller's own message, played back from Asterisk
         return self._catalog.media_uri(prompt, self._settings.prompt_base_url)
-
-    async def _register_callback(self, call: Call, category: str) -> None:
-        case = self.cases.register(
-            source=callback_source(call.call_id),
-            kind="callback",
-            department=call.flow.department,
-            category=category,
-            caller=call.caller,
-            call_id=call.call_id,
-        )
-        number = await self._cases_call(call, case)
-        if number is not None:
-            self._recorder.step(call.call_id, self._now(), "note", "case", number)
-
-    async def _cases_call(self, call: Call, work: Awaitable[Any]) -> str | None:
-        """A case write for the call; a database failure is logged, not the caller's."""
-        try:
-            result = await work
-        except Exception:
-            log.exception("call %s: could not write its case", call.call_id)
-            return None
-        return getattr(result, "number", None)
 
     async def _ari_call(
         self, call: Call, request: Awaitable[None], *, gone_ok: bool = False

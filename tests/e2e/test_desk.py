@@ -349,6 +349,9 @@ async def test_a_caller_who_asks_for_a_callback_is_called_back_at_their_turn(
     assert back["end_reason"] == "completed"
     assert steps(back, "prompt")[0] == "callback.greeting"
     assert ("connected", "opg1") in notes(back)
+    # The operator hung up first: the caller was asked how it went, and
+    # pressing nothing was an answer too (no score, a goodbye).
+    assert steps(back, "prompt")[-2:] == ["survey.ask", "goodbye"]
     _, first = desk.http_get(f"/api/calls/{record['id']}")
     assert first["queue"]["status"] == "done"
     assert first["queue"]["operator_id"] == "opg1"
@@ -357,7 +360,7 @@ async def test_a_caller_who_asks_for_a_callback_is_called_back_at_their_turn(
     _, case = desk.http_get(f"/api/cases/{number_}")
     assert (case["kind"], case["caller"], case["department"]) == ("callback", number, county)
     assert (case["status"], case["assigned_to"]) == ("in_progress", "opg1")
-    assert [e["action"] for e in case["events"]] == ["registered", "assigned", "started"]
+    assert [e["action"] for e in case["events"]] == ["registered", "assign", "start"]
     assert_nothing_left(desk)
 
 
