@@ -143,6 +143,8 @@ class ServiceSteps(FlowCore):
         if node.kind == "queue":
             service = self.desk(self.department)
             if service != "after_hours":
+                # In line, the service menu's keys and timers no longer apply.
+                self.menu = "guidance"
                 return [*entered, *self._to_desk(service)]
             closed = said or (PROMPT_QUEUE_CLOSED,)
             return [*entered, *self._play(*closed, *self._service_prompts())]

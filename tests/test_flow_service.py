@@ -322,7 +322,7 @@ def test_the_queue_node_is_closed_after_hours_and_joins_in_hours() -> None:
     flow.desk = lambda _: "operators"
     commands = key(flow, "6")
     assert JoinQueue(HEFEI) in commands
-    assert flow.state is State.QUEUED
+    assert (flow.state, flow.menu) == (State.QUEUED, "guidance")
 
 
 def test_a_hangup_node_says_its_words_and_goodbye() -> None:
