@@ -131,6 +131,7 @@ class FlowCore:
     category: str = ""  # the service category of the branch the caller is in
     message_source: str | None = None  # the first recording of the message box
     recorded_seconds: float = 0.0  # how long the last recording is
+    empty_recordings: int = 0  # recordings that held nothing
     survey_kind: str | None = None
 
     # -- snapshot -------------------------------------------------------------
@@ -163,6 +164,7 @@ class FlowCore:
             "category": self.category,
             "message_source": self.message_source,
             "recorded_seconds": self.recorded_seconds,
+            "empty_recordings": self.empty_recordings,
             "survey_kind": self.survey_kind,
         }
 

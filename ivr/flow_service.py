@@ -48,6 +48,7 @@ from ivr.menu import (
 
 PROMPT_MESSAGE_INTRO = "message.intro"
 PROMPT_MESSAGE_REVIEW = "message.review"
+PROMPT_MESSAGE_EMPTY = "message.empty"
 PROMPT_MESSAGE_THANKS = "message.thanks"
 PROMPT_MESSAGE_URGENT = "message.urgent"
 PROMPT_SURVEY_ASK = "survey.ask"
@@ -56,10 +57,13 @@ PROMPT_SURVEY_THANKS = "survey.thanks"
 # After a message is recorded.
 KEY_LISTEN, KEY_RERECORD, KEY_CONFIRM, KEY_URGENT = "1", "2", "3", "4"
 SURVEY_SCORES = ("1", "2", "3")
+# A recording shorter than this holds no message: the beep and a breath.
+MESSAGE_MIN_SECONDS = 1.0
 
 PROMPTS_USED = (
     PROMPT_MESSAGE_INTRO,
     PROMPT_MESSAGE_REVIEW,
+    PROMPT_MESSAGE_EMPTY,
     PROMPT_MESSAGE_THANKS,
     PROMPT_MESSAGE_URGENT,
     PROMPT_SURVEY_ASK,
@@ -202,6 +206,12 @@ class ServiceSteps(FlowCore):
         return [note, *self._play(*before, PROMPT_MESSAGE_INTRO, state=State.RECORDING)]
 
     def _review(self, seconds: float) -> list[Command]:
+        if seconds < MESSAGE_MIN_SECONDS and self.empty_recordings == 0:
+            # Nothing was said (or Asterisk failed to record): say so and
+            # record again, once; the second time the caller decides.
+            self.empty_recordings += 1
+            empty = Step("note", "message_empty", f"{seconds:.1f}")
+            return [empty, *self._start_message(PROMPT_MESSAGE_EMPTY)]
         self.menu, self.recorded_seconds = "review", seconds
         self.silences = self.invalid = 0
         return self._show_menu()

@@ -222,6 +222,20 @@ def recorded(flow: CallFlow, seconds: float = 6.5) -> RecordMessage:
     return record
 
 
+def test_an_empty_recording_is_said_and_recorded_again_once() -> None:
+    flow = in_service()
+    key(flow, "0")
+    (first,) = only(finish_playback(flow), RecordMessage)
+    commands = flow.handle(RecordingEnded(first.name, 0.3))  # the beep, nothing said
+    assert Step("note", "message_empty", "0.3") in commands
+    assert prompts_of(commands) == ("message.empty", "message.intro")
+    (again,) = only(finish_playback(flow), RecordMessage)
+    assert isinstance(again, RecordMessage)
+    assert (again.source, again.name != first.name) == (first.name, True)
+    # The second time the caller decides: listen, record again or confirm.
+    assert prompts_of(flow.handle(RecordingEnded(again.name, 0.0))) == ("message.review",)
+
+
 def test_zero_leaves_a_message_in_the_branch_the_caller_is_in() -> None:
     flow = in_service()
     key(flow, "3")
