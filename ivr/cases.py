@@ -176,11 +176,10 @@ class Cases:
         note: str,
         operator: str | None = None,
         department: str | None = None,
-        by_source: bool = False,
     ) -> CaseView:
         """Do `action` to the case: assign (to `operator`), start, resolve,
-        close, forward (to `department`), note, urgent, reopen. `by_source`:
-        `number` may also be what made the case (the system's own moves)."""
+        close, forward (to `department`), note, urgent, reopen. `number` may
+        also be what made the case (its source: the system's own moves)."""
         act = rules.check_action(action)
         note = rules.check_note(act, note, CASE_NOTE_MAX)
         actor = _check_actor(actor)
@@ -191,7 +190,7 @@ class Cases:
                 raise DataError("forward needs a department to send it to", field="department")
             self._department(department)
         async with self._sessions() as session, session.begin():
-            row = await self._find(session, number, by_source=by_source or act == "urgent")
+            row = await self._find(session, number)
             if act == "assign" and not await stored.operator_exists(session, str(operator)):
                 raise DataError(f"no operator {operator!r}", field="operator")
             if act == "forward" and department == row.department_code:
@@ -292,14 +291,14 @@ class Cases:
             return [overdue_view(self._directory, row, now) for row in rows]
 
     async def _find(
-        self, session: AsyncSession, key: str, *, lock: bool = True, by_source: bool = False
+        self, session: AsyncSession, key: str, *, lock: bool = True
     ) -> CaseRow:
-        """The case numbered `key` (or, `by_source`, made from `key`); `lock`:
-        held for the rest of the transaction."""
+        """The case numbered `key`, or else made from `key` (numbers and
+        sources never look alike); `lock`: held for the rest of the transaction."""
         if lock:
             await stored.lock(session, number=key)
         row = await stored.by_number(session, key)
-        if row is None and by_source:
+        if row is None:
             if lock:
                 await stored.lock(session, source=key)
             row = await stored.by_source(session, key)

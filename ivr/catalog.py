@@ -10,10 +10,12 @@ also a path, so the manifest is trusted only for the names a build gives.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
 import os
 import threading
+import wave
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -90,6 +92,14 @@ class Catalog:
             return self.entries[prompt_id]
         except KeyError:
             raise ConfigError(f"unknown prompt {prompt_id!r}", prompt_id=prompt_id) from None
+
+
+def wav_duration_ms(data: bytes) -> int:
+    """How long WAV audio plays: a prompt, or a caller's recording. Raises
+    `wave.Error` or `EOFError` for what is not WAV."""
+    with wave.open(io.BytesIO(data), "rb") as audio:
+        frames, rate = audio.getnframes(), audio.getframerate()
+    return round(frames * 1000 / rate)
 
 
 def read_manifest(path: Path) -> dict[str, PromptEntry]:

@@ -103,7 +103,7 @@ class DeskCore:
         try:
             for action, note, operator in moves:
                 await self.cases.transition(
-                    source, action, actor="system", note=note, operator=operator, by_source=True
+                    source, action, actor="system", note=note, operator=operator
                 )
         except IvrError as exc:
             log.warning("callback case %s: %s", source, exc)

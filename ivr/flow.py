@@ -223,7 +223,6 @@ class CallFlow(Menus, DeskSteps, ServiceSteps):
             message_source=data.get("message_source"),
             recorded_seconds=float(data.get("recorded_seconds", 0.0)),
             empty_recordings=int(data.get("empty_recordings", 0)),
-            survey_kind=data.get("survey_kind"),
         )
 
     # -- transitions ----------------------------------------------------------

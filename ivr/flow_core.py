@@ -75,6 +75,9 @@ class ServiceMenu(Protocol):
     def root(self) -> str: ...
     def node(self, node_id: str) -> ServiceNode: ...
     def has(self, node_id: str) -> bool: ...
+    def category(self, node_id: str) -> str:
+        """The nearest category on the path from the top to the node, or ""."""
+        ...
 
 
 def _after_hours(_: str) -> Service:
@@ -132,7 +135,6 @@ class FlowCore:
     message_source: str | None = None  # the first recording of the message box
     recorded_seconds: float = 0.0  # how long the last recording is
     empty_recordings: int = 0  # recordings that held nothing
-    survey_kind: str | None = None
 
     # -- snapshot -------------------------------------------------------------
 
@@ -165,7 +167,6 @@ class FlowCore:
             "message_source": self.message_source,
             "recorded_seconds": self.recorded_seconds,
             "empty_recordings": self.empty_recordings,
-            "survey_kind": self.survey_kind,
         }
 
     # -- helpers --------------------------------------------------------------
@@ -249,5 +250,5 @@ class FlowCore:
     def _review(self, seconds: float) -> list[Command]:
         raise NotImplementedError
 
-    def _after_service(self, reason: str, kind: str, *before: str) -> list[Command]:
+    def _after_service(self, reason: str, *before: str) -> list[Command]:
         raise NotImplementedError

@@ -143,7 +143,7 @@ class DeskSteps(FlowCore):
     def _on_operator_left(self, _: Event) -> list[Command]:
         if self.state is not State.CONNECTED:
             return []
-        return self._after_service("completed", "operator")
+        return self._after_service("completed")
 
     def _on_recording_ended(self, event: Event) -> list[Command]:
         assert isinstance(event, RecordingEnded)

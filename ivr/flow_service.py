@@ -113,7 +113,7 @@ class ServiceSteps(FlowCore):
         if digit == menus.KEY_BACK:
             if self.node_trail:
                 self.node = self.node_trail.pop()
-                return [*self._category_step(), *self._show_menu()]
+                return [*self._category_step(self.node), *self._show_menu()]
             self.menu, self.page = "guidance", 0
             return [Step("note", "service_menu_left"), *self._show_menu()]
         if digit == KEY_MESSAGE:
@@ -125,13 +125,12 @@ class ServiceSteps(FlowCore):
 
     def _choose(self, target: str) -> list[Command]:
         node = self._service_menu().node(target)
-        self.node_trail.append(self.node)
-        self.node = target
-        entered = [Step("note", "menu", target), *self._category_step()]
+        entered = [Step("note", "menu", target), *self._category_step(target)]
         if node.kind in ("menu", "info"):
+            self.node_trail.append(self.node)
+            self.node = target
             return [*entered, *self._show_menu()]
-        # The other kinds act at once; `*` afterwards returns where the caller chose.
-        self.node = self.node_trail.pop()
+        # The other kinds act at once; the caller stays where they chose.
         said = (node.prompt_id,) if node.prompt_id else ()
         if node.kind == "message":
             return [*entered, *self._start_message(*said)]
@@ -159,14 +158,9 @@ class ServiceSteps(FlowCore):
             return self.guide.parent(self.department) or self.department
         return code if self.guide.knows(code) else self.department
 
-    def _category_step(self) -> list[Command]:
+    def _category_step(self, node_id: str) -> list[Command]:
         """The branch's category, recorded when the caller enters a new one."""
-        menu = self._service_menu()
-        category = ""
-        for node_id in (self.node, *reversed(self.node_trail)):
-            category = menu.node(node_id).category or ""
-            if category:
-                break
+        category = self._service_menu().category(node_id)
         if category == self.category:
             return []
         self.category = category
@@ -233,15 +227,16 @@ class ServiceSteps(FlowCore):
         if urgent and self.message_source:
             commands.append(MarkUrgent(self.message_source))
         thanks = PROMPT_MESSAGE_URGENT if urgent else PROMPT_MESSAGE_THANKS
-        return [*commands, *self._after_service("message_left", "case", thanks)]
+        return [*commands, *self._after_service("message_left", thanks)]
 
     # -- the survey ------------------------------------------------------------
 
-    def _after_service(self, reason: str, kind: str, *before: str) -> list[Command]:
-        """Ask how the service was, if asked for; then goodbye."""
+    def _after_service(self, reason: str, *before: str) -> list[Command]:
+        """Ask how the service was, if asked for; then goodbye. What is asked
+        about follows from how the call ends: an operator's call, or a case."""
         if not self.config.survey:
             return self._close(reason, *before)
-        self.end_reason, self.survey_kind = reason, kind
+        self.end_reason = reason
         self.menu, self.silences, self.invalid = "survey", 0, 0
         return self._play(*before, PROMPT_SURVEY_ASK)
 
@@ -251,7 +246,7 @@ class ServiceSteps(FlowCore):
         reason = self.end_reason or "completed"
         if digit not in SURVEY_SCORES:
             return self._close(reason)
-        kind: Literal["operator", "case"] = "operator" if self.survey_kind == "operator" else "case"
+        kind: Literal["operator", "case"] = "operator" if reason == "completed" else "case"
         return [
             Step("survey", digit, kind),
             Survey(kind, int(digit)),

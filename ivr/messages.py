@@ -17,7 +17,6 @@ Audio is always fetched through ARI, so Asterisk may run on another host.
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 import wave
@@ -29,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.ari.client import AriClient
 from ivr.cases import Cases
+from ivr.catalog import wav_duration_ms
 from ivr.db import messages as stored
 from ivr.directory import Directory
 from ivr.errors import AriError
@@ -43,10 +43,7 @@ _FALLBACK_NAME = re.compile(r"fallback-(\d+)-(\d+)-(\d*)-(\d*)")
 def wav_seconds(data: bytes) -> float:
     """How long a WAV file plays; 0 for anything that is not one."""
     try:
-        with wave.open(io.BytesIO(data)) as audio:
-            frames: int = audio.getnframes()
-            rate: int = audio.getframerate()
-        return round(frames / rate, 2)
+        return round(wav_duration_ms(data) / 1000, 2)
     except (wave.Error, EOFError, ZeroDivisionError):
         return 0.0
 

@@ -16,14 +16,12 @@ the level is normalised so that every prompt plays equally loud.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import logging
 import re
 import shutil
 import string
 import subprocess
-import wave
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -41,6 +39,7 @@ from ivr.catalog import (
     intact,
     previous_manifest,
     remove_unreferenced,
+    wav_duration_ms,
     write_atomically,
     write_manifest,
 )
@@ -328,8 +327,7 @@ def _run(command: list[str], stdin: bytes, prompt_id: str) -> bytes:
 
 
 def _duration_ms(data: bytes, prompt_id: str) -> int:
-    with wave.open(io.BytesIO(data), "rb") as audio:
-        frames, rate = audio.getnframes(), audio.getframerate()
-    if frames == 0:
+    duration = wav_duration_ms(data)
+    if duration == 0:
         raise ConfigError(f"prompt {prompt_id} rendered no audio", prompt_id=prompt_id)
-    return round(frames * 1000 / rate)
+    return duration

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,10 +21,11 @@ from ivr.settings import Settings
 from ivr.web import ARI, CLOCK, SESSIONS, SETTINGS, add_routes
 from ivr.web_cases import CASES
 
+from .test_db_cases import T0, Clock
 from .test_db_operators import DIRECTORY
 from .test_web import error_of
 
-NOW = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
+NOW = T0  # the clock's start
 WAV = b"RIFF....WAVEfmt fake audio"
 
 
@@ -39,14 +40,6 @@ class Recordings(AriClient):
         if name not in self.kept:
             raise AriError(f"GET /recordings/stored/{name}/file: 404", http_status=404)
         return self.kept[name]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = NOW
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.fixture

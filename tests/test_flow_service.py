@@ -65,6 +65,14 @@ class Menu:
     def has(self, node_id: str) -> bool:
         return node_id in self.nodes
 
+    def category(self, node_id: str) -> str:
+        """As ivr.menu.Menu: the node's own, else the nearest up its path."""
+        own = self.nodes[node_id].category
+        if own:
+            return own
+        parents = [p for p, node in self.nodes.items() if node_id in node.choices.values()]
+        return self.category(parents[0]) if parents else ""
+
 
 MENU = Menu(
     {

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ivr import prompts
+from ivr import menu, prompts
 from ivr.asterisk import Layout, install_sounds
 from ivr.catalog import Catalog
 from ivr.directory import Directory
@@ -311,9 +311,14 @@ def test_pronunciation_replaces_words_espeak_misreads() -> None:
 
 
 def test_espeak_reads_every_prompt_as_mandarin() -> None:
-    """espeak-ng's phonemes show `(en)` where it gave up on Mandarin (as `cmn` 1.51 does)."""
+    """espeak-ng's phonemes show `(en)` where it gave up on Mandarin (as `cmn` 1.51 does).
+
+    Every prompt: prompts.yaml's, the departments' names and the service menus' texts."""
     spec = prompts.load_spec(SPEC)
-    for prompt_id, text in prompts.prompt_texts(spec, DIRECTORY).items():
+    national = Directory.load(ROOT / "routing" / "departments.csv")
+    menus = menu.read(ROOT / "routing" / "menus.yaml", national)
+    texts = prompts.prompt_texts(spec, DIRECTORY, menus.prompt_texts())
+    for prompt_id, text in texts.items():
         phonemes = subprocess.run(
             ["espeak-ng", "-q", "-x", "-v", spec.voice],
             input=spoken(text, spec.pronounce),
