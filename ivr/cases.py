@@ -269,7 +269,8 @@ class Cases:
         if department is not None:
             self._department(department)
             if not (include_sub and department == self._directory.default.code):
-                codes = [department, *self._below(department)] if include_sub else [department]
+                below = self._directory.below(department) if include_sub else []
+                codes = [department, *below]
         async with self._sessions() as session:
             rows = await stored.listing(session, codes, [status] if status else None, limit)
             return [case_view(self._directory, row) for row in rows]
@@ -285,7 +286,7 @@ class Cases:
         root = department == self._directory.default.code
         async with self._sessions() as session:
             rows = await stored.late(
-                session, None if root else self._below(department), rules.OPEN, now,
+                session, None if root else self._directory.below(department), rules.OPEN, now,
                 not_department="" if root else department,
             )
             return [overdue_view(self._directory, row, now) for row in rows]
@@ -305,14 +306,6 @@ class Cases:
         if row is None:
             raise CaseNotFound(f"no case {key!r}", number=key)
         return row
-
-    def _below(self, code: str) -> builtins.list[str]:
-        found, todo = [], [code]
-        while todo:
-            children = [child.code for child in self._directory.children(todo.pop())]
-            found.extend(children)
-            todo.extend(children)
-        return found
 
     def _department(self, code: str) -> None:
         if not self._directory.has(code):

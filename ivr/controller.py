@@ -67,6 +67,7 @@ from ivr.menu import MenuBook
 from ivr.messages import MessageBox
 from ivr.numbers import read_caller
 from ivr.operators_phone import FEATURE_ARG, feature_code
+from ivr.published import Published
 from ivr.queues import Queues
 from ivr.settings import Settings
 
@@ -74,6 +75,7 @@ log = logging.getLogger(__name__)
 
 # A Play of this prefix plays a stored recording (a caller's message) back.
 RECORDING_MEDIA = "recording:"
+
 
 class Controller:
     def __init__(
@@ -109,9 +111,7 @@ class Controller:
         self.messages = MessageBox(
             ari=ari, sessionmaker=sessionmaker, directory=directory, cases=cases, now=clock
         )
-        self.casework = Casework(
-            messages=self.messages, cases=cases, recorder=recorder, now=clock
-        )
+        self.casework = Casework(messages=self.messages, cases=cases, recorder=recorder, now=clock)
         self.calls: dict[str, Call] = {}
         self._background: set[asyncio.Task[object]] = set()
         self.desk: Desk = Desk(
@@ -276,14 +276,22 @@ class Controller:
             choose_region=choose_region,
             desk=self.desk.service,
             callback_ok=self._can_call_back(caller),
-            menus=self.service_menu if self._menus is not None else None,
+            menus=self.service_menus(),
         )
         return Call(call_id, call_flow, caller)
 
-    def service_menu(self, code: str) -> flow.ServiceMenu:
-        """The department's service menu, as published now."""
-        assert self._menus is not None
-        return self._menus.effective(code)
+    def service_menus(self) -> Callable[[str], flow.ServiceMenu] | None:
+        """The service menus in force now. A call keeps what it was given for
+        its whole length: a publication while it is in the menu does not
+        change what it hears."""
+        return self._menus.effective if self._menus is not None else None
+
+    def publish(self, published: Published) -> None:
+        """Put what admins published in force for every call that starts from now."""
+        self._catalog = published.catalog
+        self._menus = published.menus
+        self.desk.catalog = published.catalog
+        self.desk.hours = published.hours
 
     def _can_call_back(self, caller: str) -> bool:
         """A callback needs a way out and a number that can be dialled."""

@@ -169,6 +169,21 @@ class Directory:
             chain.append(self._by_code[chain[-1].parent])
         return tuple(chain)
 
+    def within(self, code: str, ancestor: str) -> bool:
+        """Whether department `code` is `ancestor` or below it; False for an unknown code."""
+        if code not in self._by_code:
+            return False
+        return any(d.code == ancestor for d in self.lineage(code))
+
+    def below(self, code: str) -> list[str]:
+        """The codes of every department under `code`, its own excluded, top down."""
+        found, todo = [], [code]
+        while todo:
+            children = [child.code for child in self.children(todo.pop())]
+            found.extend(children)
+            todo.extend(children)
+        return found
+
     def by_area_code(self, area_code: str) -> Department | None:
         """The department that answers `area_code`, if any."""
         return self._by_area.get(area_code)

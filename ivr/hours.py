@@ -163,6 +163,10 @@ class Hours:
         self._spec = spec
         self._directory = directory
 
+    @property
+    def spec(self) -> HoursSpec:
+        return self._spec
+
     def status(self, code: str, at: datetime) -> Status:
         """Whether department `code` is open at `at` (an aware time), and until when."""
         department = self._directory.by_code(code)

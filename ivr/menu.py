@@ -59,6 +59,7 @@ RESERVED_KEYS = (KEY_MESSAGE, KEY_BACK, KEY_REPEAT)
 NATIONAL = "national"  # the origin of a node the national menu defines
 PARENT = "parent"  # a department node's target: the caller's department's parent
 PROMPT_PREFIX = "svc."
+VERSION_MARK = "@v"
 # A caller cannot find their way in a deeper menu (MAX_NODES bounds its size).
 MAX_DEPTH = 6  # levels, the root being the first
 
@@ -111,10 +112,17 @@ def generated_prompt_id(node_id: str, origin: str = NATIONAL) -> str:
     return f"{PROMPT_PREFIX}{origin}.{node_id}"
 
 
-def _node(node_id: str, spec: NodeSpec, origin: str) -> Node:
+def versioned_prompt_id(prompt_id: str, version: int | None) -> str:
+    """A published version's rendering of a generated prompt: `svc.main@v3`.
+    Each version has its own id, so a call that entered the menu before a
+    publication goes on hearing the texts of the version it started with."""
+    return prompt_id if version is None else f"{prompt_id}{VERSION_MARK}{version}"
+
+
+def _node(node_id: str, spec: NodeSpec, origin: str, version: int | None = None) -> Node:
     prompt_id = spec.prompt
     if prompt_id is None and spec.text is not None:
-        prompt_id = generated_prompt_id(node_id, origin)
+        prompt_id = versioned_prompt_id(generated_prompt_id(node_id, origin), version)
     choices: dict[str, str] = {}
     for choice in spec.choices if spec.kind == "menu" else ():  # the others cannot offer any
         choices.setdefault(choice.key, choice.to)
@@ -246,24 +254,38 @@ class Problem:
 class MenuBook:
     """The national menu and every department's overrides, against a directory."""
 
-    def __init__(self, spec: MenuSpec, directory: Directory) -> None:
+    def __init__(
+        self, spec: MenuSpec, directory: Directory, versions: Mapping[str, int] | None = None
+    ) -> None:
+        """`versions`: the published version of each scope (NATIONAL or a code)
+        whose texts are rendered under versioned prompt ids; a scope not in it
+        (a file's menus, a draft) uses the plain generated ids."""
         self.spec = spec
         self.directory = directory
+        self.versions = dict(versions or {})
         self._overrides = {
-            code: {node_id: _node(node_id, node, code) for node_id, node in dept.nodes.items()}
+            code: {
+                node_id: _node(node_id, node, code, self.versions.get(code))
+                for node_id, node in dept.nodes.items()
+            }
             for code, dept in spec.departments.items()
         }
+        version = self.versions.get(NATIONAL)
         national = {
-            node_id: _node(node_id, node, NATIONAL) for node_id, node in spec.national.nodes.items()
+            node_id: _node(node_id, node, NATIONAL, version)
+            for node_id, node in spec.national.nodes.items()
         }
         self.national = Menu(spec.national.root, national)
         self._cache: dict[str, Menu] = {}
 
     @classmethod
-    def from_spec(cls, spec: MenuSpec | Any, directory: Directory) -> MenuBook:
-        """A book from parsed data (a file's, or a version stored in the database);
+    def from_spec(
+        cls, spec: MenuSpec | Any, directory: Directory, versions: Mapping[str, int] | None = None
+    ) -> MenuBook:
+        """A book from parsed data (a file's, or versions stored in the database);
         pydantic's ValidationError if the data is not shaped like a menu file."""
-        return cls(spec if isinstance(spec, MenuSpec) else MenuSpec.model_validate(spec), directory)
+        parsed = spec if isinstance(spec, MenuSpec) else MenuSpec.model_validate(spec)
+        return cls(parsed, directory, versions)
 
     def overriding(self) -> tuple[str, ...]:
         """Codes of the departments with overrides of their own, as written."""

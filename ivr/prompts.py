@@ -22,7 +22,8 @@ import re
 import shutil
 import string
 import subprocess
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -196,8 +197,7 @@ def build(
     jobs: list[_Job] = []
     for prompt_id, text in prompt_texts(spec, directory, menu_texts).items():
         said = spoken(text, spec.pronounce)
-        key = json.dumps([RENDERER, spec.voice, spec.sample_rate, text, said], ensure_ascii=False)
-        job = _Job(prompt_id, text, said, hashlib.sha256(key.encode()).hexdigest())
+        job = _Job(prompt_id, text, said, render_input(spec.voice, spec.sample_rate, text, said))
         old = previous.get(prompt_id)
         if old is not None and old.input == job.input and intact(out_dir, old):
             entries[prompt_id] = old
@@ -219,6 +219,34 @@ def build(
 
 
 # Rendering ----------------------------------------------------------------
+
+
+def render_input(voice: str, sample_rate: int, text: str, said: str) -> str:
+    """The hash of all that shapes a text's audio: a build's `input`, the render cache's key."""
+    key = json.dumps([RENDERER, voice, sample_rate, text, said], ensure_ascii=False)
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def render_text(
+    text: str,
+    voice: str,
+    sample_rate: int,
+    pronounce: Mapping[str, str] | None = None,
+    cache_dir: Path | None = None,
+) -> bytes:
+    """One text as WAV, the same bytes a build makes of it, through the same render cache:
+    what an admin previews is what callers hear, and a later build does not speak it again."""
+    said = spoken(text, pronounce or {})
+
+    def speak_now() -> bytes:
+        tools = _tools()
+        _check_voice(tools[0], voice)
+        with tempfile.TemporaryDirectory(prefix="ivr-speak-") as work:
+            return _speech(said, voice, sample_rate, tools, Path(work), "preview")
+
+    data = _cached_or_spoken(render_input(voice, sample_rate, text, said), cache_dir, speak_now)
+    _duration_ms(data, "preview")
+    return data
 
 
 def _tools() -> tuple[str, str]:
@@ -263,12 +291,7 @@ def _render_all(
 def _render(
     job: _Job, spec: PromptSpec, tools: tuple[str, str], out_dir: Path, cache_dir: Path | None
 ) -> PromptEntry:
-    cached = None if cache_dir is None else cache_dir / f"{job.input}.wav"
-    data = _read_cached(cached)
-    if data is None:
-        data = _speak(job, spec, tools, out_dir)
-        if cached is not None:
-            write_atomically(cached, data)
+    data = _cached_or_spoken(job.input, cache_dir, lambda: _speak(job, spec, tools, out_dir))
     digest = hashlib.sha256(data).hexdigest()
     name = f"{job.prompt_id}-{digest[:HASH_CHARS]}.wav"
     write_atomically(out_dir / name, data)
@@ -281,15 +304,32 @@ def _render(
     )
 
 
+def _cached_or_spoken(key: str, cache_dir: Path | None, speak: Callable[[], bytes]) -> bytes:
+    cached = None if cache_dir is None else cache_dir / f"{key}.wav"
+    data = _read_cached(cached)
+    if data is None:
+        data = speak()
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(cached, data)
+    return data
+
+
 def _speak(job: _Job, spec: PromptSpec, tools: tuple[str, str], out_dir: Path) -> bytes:
+    return _speech(job.spoken, spec.voice, spec.sample_rate, tools, out_dir, job.prompt_id)
+
+
+def _speech(
+    said: str, voice: str, sample_rate: int, tools: tuple[str, str], work_dir: Path, label: str
+) -> bytes:
     espeak, sox = tools
     # The text goes in on standard input, where it cannot be taken for an option.
-    speech = _run([espeak, "-v", spec.voice, "--stdout"], job.spoken.encode(), job.prompt_id)
-    partial = out_dir / f".{job.prompt_id}.partial.wav"
-    rate = str(spec.sample_rate)
+    speech = _run([espeak, "-v", voice, "--stdout"], said.encode(), label)
+    partial = work_dir / f".{label}.partial.wav"
+    rate = str(sample_rate)
     audio = ["-r", rate, "-c", "1", "-b", "16", "-e", "signed-integer", str(partial)]
     effects = ["gain", "-3", "rate", "gain", "-n", "-3"]  # headroom, resample, normalise
-    _run([sox, "-D", "-V1", "-t", "wav", "-", *audio, *effects], speech, job.prompt_id)
+    _run([sox, "-D", "-V1", "-t", "wav", "-", *audio, *effects], speech, label)
     try:
         return partial.read_bytes()
     finally:

@@ -118,6 +118,7 @@ async def _take_back(controller: Controller, channel: Channel) -> None:
             controller._guide,
             controller._config,
             controller.desk.service,
+            controller.service_menus(),
         )
         log.info("taking back call %s (%s)", channel.id, restored.state.value)
         call = Call(channel.id, restored, view.caller)

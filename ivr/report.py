@@ -110,15 +110,26 @@ def parse_day(text: str | None, now: datetime) -> date:
 
 
 async def build(
-    session: AsyncSession, directory: Directory, period: str, day: date, now: datetime
+    session: AsyncSession,
+    directory: Directory,
+    period: str,
+    day: date,
+    now: datetime,
+    departments: list[str] | None = None,
 ) -> Report:
+    """The report of `period` around `day`; of `departments` only, if given."""
     first, last = days_of(period, day)
     start = datetime.combine(first, time(0), HOTLINE_TZ)
     end = datetime.combine(last + timedelta(days=1), time(0), HOTLINE_TZ)
     calls = await counted.call_counts(session, start, end)
     cases = await counted.case_counts(session, start, end)
     states = await counted.case_states(session, start, end, now, OPEN)
-    surveys = await counted.survey_counts(session, start, end)
+    surveys = await counted.survey_counts(session, start, end, departments)
+    if departments is not None:
+        seen = set(departments)
+        calls = [c for c in calls if c.department in seen]
+        cases = [c for c in cases if c[0] in seen]
+        states = {code: state for code, state in states.items() if code in seen}
 
     def name(code: str) -> str:
         return department_name(directory, code)
@@ -146,7 +157,7 @@ async def build(
         )
         for code, category, kind, n in sorted(cases, key=lambda c: (c[0], _rank(c[1]), c[2]))
     ]
-    departments = [
+    per_department = [
         DepartmentCases(
             department=code,
             department_name=name(code),
@@ -169,7 +180,7 @@ async def build(
         call_lines=call_lines,
         cases=sum(line.cases for line in case_lines),
         case_lines=case_lines,
-        departments=departments,
+        departments=per_department,
         surveys={
             kind: {str(score): surveys[(kind, score)] for score in SCORES} for kind in SURVEY_KINDS
         },
@@ -189,8 +200,13 @@ def render(report: Report) -> str:
         lines += _table(
             ("department", "category", "calls", "answered", "after hours"),
             [
-                (_where(c.department, c.department_name), c.category_name, c.calls,
-                 c.answered, c.after_hours)
+                (
+                    _where(c.department, c.department_name),
+                    c.category_name,
+                    c.calls,
+                    c.answered,
+                    c.after_hours,
+                )
                 for c in report.call_lines
             ],
         )

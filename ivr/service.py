@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -22,22 +23,27 @@ from pathlib import Path
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr import auth, menu, prompts, published, queues
 from ivr import hours as working_hours
-from ivr import menu, prompts, queues
 from ivr.ari.client import AriClient
 from ivr.cases import Cases
 from ivr.catalog import Catalog
 from ivr.controller import Controller
 from ivr.db import directory as stored
+from ivr.db import users
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
 from ivr.db.recorder import Recorder
 from ivr.directory import Directory
 from ivr.directory_build import for_import
 from ivr.errors import ConfigError
+from ivr.menu_admin import MenuAdmin, Voice
+from ivr.published import Configuration
 from ivr.settings import HOTLINE_TZ, REPO_ROOT, Settings
-from ivr.web import ARI, CLOCK, CONTROLLER, SESSIONS, SETTINGS, add_routes
+from ivr.web import UPLOAD_BODY_MAX, add_routes
 from ivr.web_cases import CASES
+from ivr.web_keys import ARI, CLOCK, CONFIG, CONTROLLER, DIRECTORY, SESSIONS, SETTINGS
+from ivr.web_menus import MENU_ADMIN
 
 log = logging.getLogger(__name__)
 
@@ -46,10 +52,12 @@ HOURS_FILE = REPO_ROOT / "routing" / "hours.yaml"
 QUEUES_FILE = REPO_ROOT / "routing" / "queues.yaml"
 PROMPT_SPEC = REPO_ROOT / "prompts" / "prompts.yaml"
 
+FIRST_ADMIN = "admin"
+
 RECORDER = web.AppKey("recorder", Recorder)
-DIRECTORY = web.AppKey("directory", Directory)
 CATALOG = web.AppKey("catalog", Catalog)
 MENUS = web.AppKey("menus", menu.MenuBook)
+HOURS = web.AppKey("hours", working_hours.Hours)
 
 
 def make_clock(settings: Settings) -> Callable[[], datetime]:
@@ -121,10 +129,7 @@ def build_prompts(settings: Settings, directory: Directory) -> Catalog:
 
 def fallback_sounds(settings: Settings, catalog: Catalog) -> dict[str, Path]:
     """The prompts the native dialplan fallback plays from Asterisk's disk."""
-    return {
-        name.replace(".", "-"): catalog.path(name)
-        for name in prompts.FALLBACK_PROMPTS
-    }
+    return {name.replace(".", "-"): catalog.path(name) for name in prompts.FALLBACK_PROMPTS}
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -147,27 +152,72 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
         settings.case_due_working_days,
         settings.case_urgent_hours,
     )
+    config = Configuration(sessions, app[DIRECTORY], app[CATALOG], settings.config_poll_seconds)
+    await published.seed(sessions, app[MENUS].spec, app[HOURS].spec, app[CATALOG], app[CLOCK]())
+    await config.refresh(force=True)
+    app[CONFIG] = config
+    await first_admin(sessions, settings, app[CLOCK]())
+    voice = Voice(prompts.load_spec(PROMPT_SPEC), settings.prompt_render_cache)
+    app[MENU_ADMIN] = MenuAdmin(sessions, config, voice, app[CLOCK])
+    watcher = asyncio.create_task(config.watch(), name="config-watch")
     yield
+    watcher.cancel()
+    await asyncio.gather(watcher, return_exceptions=True)
     await recorder.stop()
     await engine.dispose()
 
 
+async def first_admin(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+) -> None:
+    """A database without users gets `admin`, a national admin with a random
+    password, written to the state folder for whoever runs the service."""
+    async with sessions() as session, session.begin():
+        if await users.count_users(session) > 0:
+            return
+        password = auth.new_token()[:20]
+        await users.add_user(
+            session,
+            username=FIRST_ADMIN,
+            name="管理员",
+            role=auth.Role.NATIONAL_ADMIN,
+            department=None,
+            include_sub=True,
+            password=password,
+            now=now,
+        )
+    path = settings.state_dir / "initial-admin-password"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(password + "\n")
+    log.warning(
+        "created the national admin %r; its password is in %s (change it: ivr users passwd %s)",
+        FIRST_ADMIN,
+        path,
+        FIRST_ADMIN,
+    )
+
+
 async def _asterisk(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
+    config = app[CONFIG]
+    in_force = config.now()
     async with AriClient(settings) as ari:
         controller = Controller(
             settings,
             ari,
             app[RECORDER],
             app[DIRECTORY],
-            app[CATALOG],
+            in_force.catalog,
             app[SESSIONS],
             app[CLOCK],
-            working_hours.load(settings.hours_file, app[DIRECTORY]),
+            in_force.hours,
             queues.load(settings.queues_file, app[DIRECTORY]),
             cases=app[CASES],
-            menus=app[MENUS],
+            menus=in_force.menus,
         )
+        config.on_change(controller.publish)
         app[ARI] = ari
         app[CONTROLLER] = controller
         await controller.desk.refresh()
@@ -183,13 +233,22 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
 
 
 def make_app(
-    settings: Settings, directory: Directory, catalog: Catalog, menus: menu.MenuBook
+    settings: Settings,
+    directory: Directory,
+    catalog: Catalog,
+    menus: menu.MenuBook,
+    hours: working_hours.Hours,
 ) -> web.Application:
-    app = web.Application(client_max_size=64 * 1024)
+    """The controller's app. `menus` and `hours` are the files' (routing/):
+    published as version 1 when the database has none; after that the
+    database's versions are in force."""
+    # Uploads are bounded by the upload route itself; every other body is small.
+    app = web.Application(client_max_size=UPLOAD_BODY_MAX)
     app[SETTINGS] = settings
     app[DIRECTORY] = directory
     app[CATALOG] = catalog
     app[MENUS] = menus
+    app[HOURS] = hours
     app[CLOCK] = make_clock(settings)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_asterisk)
@@ -215,7 +274,8 @@ def serve(settings: Settings) -> None:
     # A menu that does not pass its checks (a key leading nowhere, a node
     # without audio, a loop) stops the start, naming every problem.
     menus = menu.load(settings.menus_file, directory, catalog)
-    app = make_app(settings, directory, catalog, menus)
+    hours = working_hours.load(settings.hours_file, directory)
+    app = make_app(settings, directory, catalog, menus, hours)
     log.info(
         "controller %s: HTTP on %s:%d, ARI %s app %s, database %s",
         settings.node_name,

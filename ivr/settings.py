@@ -125,6 +125,15 @@ class Settings(BaseSettings):
     case_due_working_days: int = Field(default=3, ge=1, le=30)
     case_urgent_hours: float = Field(default=24, gt=0, le=168)
 
+    # The admin web. A signed-in session ends after this long unused, and
+    # after `session_hours` whatever happens. Behind HTTPS (a reverse proxy),
+    # set IVR_COOKIE_SECURE=true so the browser never sends the cookie in clear.
+    session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
+    session_hours: int = Field(default=12, ge=1, le=7 * 24)
+    cookie_secure: bool = False
+    # How often a controller looks for menus and hours another one published.
+    config_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
     # Records are written in batches off the call path.
     record_batch_size: int = 200
     record_flush_interval: float = 0.05

@@ -7,34 +7,77 @@ API errors are JSON with a stable `error_id` and a message a person reads.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from pydantic import BaseModel
 
-from ivr.ari.client import AriClient
-from ivr.controller import Controller
+from ivr import web_admin, web_auth, web_cases, web_menus
+from ivr.auth import Role
 from ivr.db import operators as stored_operators
 from ivr.db import queue as lines
 from ivr.db.models import PAUSE_REASON_MAX
 from ivr.db.operators import DayCounts, operator_json
-from ivr.db.queries import find_by_sip_call_id, get_call, recent_calls
+from ivr.db.queries import CallView, find_by_sip_call_id, get_call, recent_calls
 from ivr.errors import DataError, IvrError, NotFound
+from ivr.openapi import Api, Handler
 from ivr.operators import MOVES
-from ivr.settings import Settings
+from ivr.web_auth import allow_read, authenticate, record, refuse, who
+from ivr.web_keys import API, ARI, CLOCK, CONFIG, CONTROLLER, DIRECTORY, SESSIONS, SETTINGS
 
-SETTINGS = web.AppKey("settings", Settings)
-SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
-CONTROLLER = web.AppKey("controller", Controller)
-ARI = web.AppKey("ari", AriClient)
-CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
+__all__ = [
+    "API",
+    "ARI",
+    "CLOCK",
+    "CONFIG",
+    "CONTROLLER",
+    "DIRECTORY",
+    "SESSIONS",
+    "SETTINGS",
+    "add_routes",
+]
 
 MAX_CALLS_LIMIT = 1000
 DEFAULT_CALLS_LIMIT = 20
+# The largest request body: an uploaded recording (ivr/audio.py bounds the file).
+UPLOAD_BODY_MAX = 11 * 1024 * 1024
+STATIC_DIR = Path(__file__).parent / "static"
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+routes = Api("calls", "1")
+
+
+class HealthOut(BaseModel):
+    ari_connected: bool
+    active_calls: int
+    node: str
+    now: str
+
+
+class OperatorOut(BaseModel):
+    id: str
+    name: str
+    endpoint: str
+    departments: list[str]
+    status: str
+    since: str
+    pause_reason: str | None
+    today: dict[str, Any]
+
+
+class QueueOut(BaseModel):
+    department: str
+    waiting: int
+    callers: list[dict[str, Any]]
+
+
+class QueuesOut(BaseModel):
+    at: str
+    queues: list[QueueOut]
+
+
+class ReasonIn(BaseModel):
+    reason: str | None = None
 
 
 @web.middleware
@@ -50,27 +93,67 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return web.json_response(body, status=exc.status)
 
 
+@routes.route(
+    "GET",
+    "/api/calls",
+    "Recent calls, newest first, of the departments the user may see",
+    "calls",
+    response=CallView,
+    many=True,
+    parameters=(
+        ("limit", f"at most this many (1 to {MAX_CALLS_LIMIT})"),
+        ("sip_call_id", "the call with this SIP Call-ID"),
+        ("department", "this department and the ones below it"),
+    ),
+)
 async def list_calls(request: web.Request) -> web.Response:
     limit = _int_param(request, "limit", DEFAULT_CALLS_LIMIT, 1, MAX_CALLS_LIMIT)
     sip_call_id = request.query.get("sip_call_id")
+    departments = await visible_departments(request, "read_calls")
     async with request.app[SESSIONS]() as session:
         if sip_call_id is not None:
             found = await find_by_sip_call_id(session, sip_call_id)
             calls = [found] if found is not None else []
+            if departments is not None:
+                calls = [call for call in calls if call.department_code in departments]
         else:
-            calls = await recent_calls(session, limit)
+            calls = await recent_calls(session, limit, departments)
     return web.json_response([call.model_dump(mode="json") for call in calls])
 
 
+async def visible_departments(request: web.Request, action: str) -> list[str] | None:
+    """The codes a listing may show: the user's reach, narrowed to `?department=`
+    (and the departments below it) if given; None for no limit."""
+    principal = who(request)
+    directory = request.app[DIRECTORY]
+    department = request.query.get("department")
+    if not department:
+        return principal.visible(directory)
+    if not directory.has(department):
+        raise NotFound(f"no department with code {department!r}", department=department)
+    await allow_read(request, department, action)
+    return [department, *directory.below(department)]
+
+
+@routes.route("GET", "/api/calls/{call_id}", "One call and its steps", "calls", response=CallView)
 async def show_call(request: web.Request) -> web.Response:
     call_id = request.match_info["call_id"]
     async with request.app[SESSIONS]() as session:
         call = await get_call(session, call_id)
     if call is None:
         raise NotFound(f"no call with id {call_id!r}", call_id=call_id)
+    await allow_read(request, call.department_code, "read_call", call_id)
     return web.json_response(call.model_dump(mode="json"))
 
 
+@routes.route(
+    "GET",
+    "/api/health",
+    "Whether the controller is connected to Asterisk",
+    "calls",
+    response=HealthOut,
+    public=True,
+)
 async def health(request: web.Request) -> web.Response:
     ari = request.app[ARI]
     controller = request.app[CONTROLLER]
@@ -84,22 +167,45 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if connected else 503)
 
 
+@routes.route("GET", "/api/openapi.json", "This API, described (OpenAPI 3.1)", "calls", public=True)
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(request.app[API].document())
+
+
+@routes.route(
+    "GET",
+    "/api/operators",
+    "Operators of the departments the user may see, with today's counts",
+    "operators",
+    response=OperatorOut,
+    many=True,
+)
 async def list_operators_api(request: web.Request) -> web.Response:
+    principal = who(request)
+    departments = principal.visible(request.app[DIRECTORY])
     async with request.app[SESSIONS]() as session:
         operators = await stored_operators.list_operators(session)
         counts = await stored_operators.counts_today(session, request.app[CLOCK]())
+    if principal.role is Role.OPERATOR:
+        operators = [op for op in operators if op.id == principal.username]
+    elif departments is not None:
+        operators = [op for op in operators if set(op.departments) & set(departments)]
     body = [operator_json(op, counts.get(op.id, DayCounts())) for op in operators]
     return web.json_response(body)
 
 
+@routes.route(
+    "GET", "/api/queues", "Who waits where, and for how long", "operators", response=QueuesOut
+)
 async def list_queues_api(request: web.Request) -> web.Response:
-    """Who waits where, and for how long: each department with someone in line."""
     now = request.app[CLOCK]()
+    visible = who(request).visible(request.app[DIRECTORY])
     async with request.app[SESSIONS]() as session:
         entries = await lines.in_line(session)
     departments: dict[str, list[dict[str, object]]] = {}
     for entry in entries:
-        departments.setdefault(entry.department_code, []).append(lines.entry_json(entry, now))
+        if visible is None or entry.department_code in visible:
+            departments.setdefault(entry.department_code, []).append(lines.entry_json(entry, now))
     body = {
         "at": now.isoformat(),
         "queues": [
@@ -110,17 +216,55 @@ async def list_queues_api(request: web.Request) -> web.Response:
     return web.json_response(body)
 
 
+@routes.route(
+    "POST",
+    "/api/operators/{operator_id}/{action}",
+    "Sign an operator in or out, pause or resume (an operator: only themselves)",
+    "operators",
+    body=ReasonIn,
+    response=OperatorOut,
+)
 async def operator_action(request: web.Request) -> web.Response:
     operator_id, word = request.match_info["operator_id"], request.match_info["action"]
     action = MOVES.get(word)
     if action is None:
         raise NotFound(f"operators have no action {word!r}; use {', '.join(MOVES)}")
     reason = await _reason(request)
+    await _allow_operator(request, operator_id, word)
     now = request.app[CLOCK]()
     async with request.app[SESSIONS]() as session, session.begin():
+        before = await stored_operators.get_operator(session, operator_id)
         operator = await stored_operators.act(session, operator_id, action, now, reason=reason)
         counts = await stored_operators.counts_today(session, now)
+        scope = sorted(operator.departments)[0] if operator.departments else "national"
+        await record(
+            request,
+            session,
+            f"operator_{word}",
+            scope,
+            operator_id,
+            before={"status": before.status},
+            after={"status": operator.status, "reason": reason},
+        )
     return web.json_response(operator_json(operator, counts.get(operator.id, DayCounts())))
+
+
+async def _allow_operator(request: web.Request, operator_id: str, word: str) -> None:
+    principal = who(request)
+    if principal.role is Role.NATIONAL_ADMIN or (
+        principal.role is Role.OPERATOR and principal.username == operator_id
+    ):
+        return
+    async with request.app[SESSIONS]() as session:
+        operator = await stored_operators.get_operator(session, operator_id)
+    directory = request.app[DIRECTORY]
+    scope = sorted(operator.departments)[0] if operator.departments else "national"
+    if principal.role is Role.DEPARTMENT_ADMIN and any(
+        principal.covers(code, directory) for code in operator.departments
+    ):
+        return
+    why = f"{principal.username} may not move operator {operator_id}"
+    await refuse(request, f"operator_{word}", scope, operator_id, why)
 
 
 async def _reason(request: web.Request) -> str | None:
@@ -129,7 +273,7 @@ async def _reason(request: web.Request) -> str | None:
     try:
         body = await request.json()
     except ValueError:
-        raise DataError("the body must be JSON, e.g. {\"reason\": \"培训\"}") from None
+        raise DataError('the body must be JSON, e.g. {"reason": "培训"}') from None
     reason = body.get("reason") if isinstance(body, dict) else None
     if reason is not None and (not isinstance(reason, str) or len(reason) > PAUSE_REASON_MAX):
         raise DataError(f"reason must be text of at most {PAUSE_REASON_MAX} characters")
@@ -161,16 +305,36 @@ async def immutable_prompts(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
-def add_routes(app: web.Application, prompt_dir: Path) -> None:
-    app.router.add_get("/api/calls", list_calls)
-    app.router.add_get("/api/calls/{call_id}", show_call)
-    app.router.add_get("/api/health", health)
-    app.router.add_get("/api/operators", list_operators_api)
-    app.router.add_get("/api/queues", list_queues_api)
-    app.router.add_post("/api/operators/{operator_id}/{action}", operator_action)
-    from ivr import web_cases  # here, not above: it imports this module's app keys
+async def admin_page(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/admin/")
 
-    web_cases.add_routes(app)
+
+async def admin_index(request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
+
+
+# The admin page loads only its own files; nothing is framed or inlined.
+_PAGE_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
+        "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cache-Control": "no-cache",
+}
+
+
+def add_routes(app: web.Application, prompt_dir: Path) -> None:
+    api = Api("12371 IVR", "1")
+    for part in (routes, web_auth.routes, web_cases.routes, web_menus.routes, web_admin.routes):
+        api.endpoints.extend(part.endpoints)
+    app[API] = api
+    api.add_to(app)
+    app.router.add_get("/", admin_page)
+    app.router.add_get("/admin/", admin_index)
+    app.router.add_static("/admin/", STATIC_DIR, follow_symlinks=False)
     app.router.add_static("/prompts/", prompt_dir, follow_symlinks=False)
     app.middlewares.append(json_errors)
+    app.middlewares.append(authenticate)
     app.middlewares.append(immutable_prompts)

@@ -10,14 +10,17 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel
 
 from ivr import report as reports
-from ivr.case_views import recording_audio
+from ivr.case_views import CaseView, OverdueView, recording_audio
 from ivr.cases import Cases
 from ivr.db.cases import MAX_LIMIT
-from ivr.db.models import ACTOR_MAX, CASE_NOTE_MAX, DIVISION_CODE_LENGTH, OPERATOR_ID_MAX
+from ivr.db.models import CASE_NOTE_MAX, DIVISION_CODE_LENGTH, OPERATOR_ID_MAX
 from ivr.errors import DataError
-from ivr.web import ARI, CLOCK, SESSIONS
+from ivr.openapi import Api
+from ivr.web_auth import allow_read, record, refuse, who
+from ivr.web_keys import ARI, CLOCK, DIRECTORY, SESSIONS
 
 CASES = web.AppKey("cases", Cases)
 
@@ -27,51 +30,123 @@ _FIELDS = {
     "note": CASE_NOTE_MAX,
     "operator": OPERATOR_ID_MAX,
     "department": DIVISION_CODE_LENGTH,
-    "actor": ACTOR_MAX,
 }
-# Who acted, when the body does not say.
-DEFAULT_ACTOR = "api"
+
+routes = Api("cases", "1")
 
 
+class CaseActionIn(BaseModel):
+    note: str | None = None
+    operator: str | None = None
+    department: str | None = None
+
+
+@routes.route(
+    "GET",
+    "/api/cases",
+    "Registered cases, newest first, of the departments the user may see",
+    "cases",
+    response=CaseView,
+    many=True,
+    parameters=(
+        ("department", "a department (default: the user's own)"),
+        ("status", "only cases in this status"),
+        ("sub", "true: the departments below it too"),
+        ("limit", f"at most this many (1 to {MAX_LIMIT})"),
+    ),
+)
 async def list_cases(request: web.Request) -> web.Response:
     query = request.query
+    principal = who(request)
+    directory = request.app[DIRECTORY]
+    department = query.get("department") or principal.department
+    include_sub = _flag(query.get("sub")) or (department is not None and principal.include_sub)
+    if department is not None:
+        await allow_read(request, department, "read_cases")
     found = await request.app[CASES].list(
-        department=query.get("department") or None,
+        department=department,
         status=query.get("status") or None,
-        include_sub=_flag(query.get("sub")),
+        include_sub=include_sub,
         limit=_limit(query.get("limit")),
     )
-    return web.json_response([case.model_dump(mode="json") for case in found])
+    # `sub` reaches below what a department admin without sub-departments may see.
+    shown = [case for case in found if principal.covers(case.department, directory)]
+    return web.json_response([case.model_dump(mode="json") for case in shown])
 
 
+@routes.route(
+    "GET",
+    "/api/cases/overdue",
+    "Late cases under a supervising department (督办)",
+    "cases",
+    response=OverdueView,
+    many=True,
+    parameters=(("department", "the supervising department"),),
+)
 async def overdue_cases(request: web.Request) -> web.Response:
-    department = request.query.get("department")
+    department = request.query.get("department") or who(request).department
     if not department:
         raise DataError("say which department supervises: ?department=340100", field="department")
+    await allow_read(request, department, "read_cases")
     late = await request.app[CASES].overdue(department, request.app[CLOCK]())
     return web.json_response([item.model_dump(mode="json") for item in late])
 
 
+@routes.route("GET", "/api/cases/{number}", "One case and its history", "cases", response=CaseView)
 async def show_case(request: web.Request) -> web.Response:
     case = await request.app[CASES].get(request.match_info["number"])
+    await allow_read(request, case.department, "read_case", case.number)
     return web.json_response(case.model_dump(mode="json"))
 
 
+@routes.route(
+    "POST",
+    "/api/cases/{number}/{action}",
+    "Move a case on: assign, start, answer, forward, close, reopen",
+    "cases",
+    body=CaseActionIn,
+    response=CaseView,
+)
 async def case_action(request: web.Request) -> web.Response:
     body = await _body(request)
-    case = await request.app[CASES].transition(
-        request.match_info["number"],
-        request.match_info["action"],
-        actor=body.get("actor") or DEFAULT_ACTOR,
+    number, action = request.match_info["number"], request.match_info["action"]
+    cases = request.app[CASES]
+    before = await cases.get(number)
+    principal = who(request)
+    if not principal.can_handle_cases(before.department, request.app[DIRECTORY]):
+        why = f"{principal.username} may not work on cases of {before.department}"
+        await refuse(request, f"case_{action}", before.department, before.number, why)
+    case = await cases.transition(
+        number,
+        action,
+        actor=principal.username,
         note=body.get("note") or "",
         operator=body.get("operator"),
         department=body.get("department"),
     )
+    async with request.app[SESSIONS]() as session, session.begin():
+        await record(
+            request,
+            session,
+            f"case_{action}",
+            before.department,
+            case.number,
+            before={"status": before.status, "department": before.department},
+            after={"status": case.status, "department": case.department, **body},
+        )
     return web.json_response(case.model_dump(mode="json"))
 
 
+@routes.route(
+    "GET",
+    "/api/cases/{number}/recording",
+    "The caller's message (WAV)",
+    "cases",
+    media="audio/wav",
+)
 async def case_recording(request: web.Request) -> web.Response:
     case = await request.app[CASES].get(request.match_info["number"])
+    await allow_read(request, case.department, "read_case", case.number)
     audio = await recording_audio(request.app[ARI], case)
     return web.Response(
         body=audio,
@@ -80,12 +155,22 @@ async def case_recording(request: web.Request) -> web.Response:
     )
 
 
+@routes.route(
+    "GET",
+    "/api/report",
+    "The periodic report (calls, cases, surveys) of what the user may see",
+    "cases",
+    response=reports.Report,
+    parameters=(("date", "a day in the period (default today)"), ("period", "week or month")),
+)
 async def report(request: web.Request) -> web.Response:
     now = request.app[CLOCK]()
     day = reports.parse_day(request.query.get("date"), now)
     period = request.query.get("period", "week")
+    principal = who(request)
+    visible = principal.visible(request.app[DIRECTORY])
     async with request.app[SESSIONS]() as session:
-        made = await reports.build(session, request.app[CASES].directory, period, day, now)
+        made = await reports.build(session, request.app[CASES].directory, period, day, now, visible)
     return web.json_response(made.model_dump(mode="json"))
 
 
@@ -125,13 +210,3 @@ def _limit(raw: str | None) -> int:
     if not 1 <= value <= MAX_LIMIT:
         raise DataError(f"limit must be between 1 and {MAX_LIMIT}", parameter="limit")
     return value
-
-
-def add_routes(app: web.Application) -> None:
-    app.router.add_get("/api/cases", list_cases)
-    # Before `{number}`, which would take "overdue" for a case number.
-    app.router.add_get("/api/cases/overdue", overdue_cases)
-    app.router.add_get("/api/cases/{number}", show_case)
-    app.router.add_get("/api/cases/{number}/recording", case_recording)
-    app.router.add_post("/api/cases/{number}/{action}", case_action)
-    app.router.add_get("/api/report", report)

@@ -19,6 +19,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -59,6 +60,18 @@ CATEGORY_MAX = 32
 ACTOR_MAX = 64
 CASE_ACTION_MAX = 32
 CASE_NOTE_MAX = 2000  # checked in code: the column is Text
+USERNAME_MAX = 64
+ROLE_MAX = 32
+PASSWORD_HASH_MAX = 255
+SHA256_HEX = 64
+AUDIT_ACTION_MAX = 48
+AUDIT_TARGET_MAX = 160
+ADDRESS_MAX = 64
+CONFIG_KIND_MAX = 16
+SCOPE_MAX = 16  # "national" or a division code
+PROMPT_ID_MAX = 96
+FILE_NAME_MAX = 160
+NOTE_MAX = 500  # a publication's note; checked in code: the column is Text
 
 # Deterministic constraint names, the same on every database, so the
 # hand-written migration can name them and alembic can compare them.
@@ -363,6 +376,122 @@ class SurveyRow(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
+class UserRow(Base):
+    """Someone who signs in to the admin web (or a script with an API token)."""
+
+    __tablename__ = "users"
+
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX), primary_key=True)
+    name: Mapped[str] = mapped_column(String(OPERATOR_NAME_MAX))
+    role: Mapped[str] = mapped_column(String(ROLE_MAX))
+    # None for a national admin or auditor: the whole country.
+    department_code: Mapped[str | None] = mapped_column(String(DIVISION_CODE_LENGTH))
+    include_sub: Mapped[bool] = mapped_column(Boolean())
+    password_hash: Mapped[str] = mapped_column(String(PASSWORD_HASH_MAX))
+    # sha256 of the API token, if the user has one; the token itself is shown once.
+    token_hash: Mapped[str | None] = mapped_column(String(SHA256_HEX), unique=True)
+    disabled: Mapped[bool] = mapped_column(Boolean())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class WebSessionRow(Base):
+    """A signed-in browser. Only the token's hash is kept: a copy of the table
+    signs no one in. Any controller serves any session (the database has them)."""
+
+    __tablename__ = "web_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(SHA256_HEX), primary_key=True)
+    username: Mapped[str] = mapped_column(
+        ForeignKey("users.username", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(SHA256_HEX))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Idle expiry, pushed back by use; never past `ends_at`.
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    ends_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    address: Mapped[str] = mapped_column(String(ADDRESS_MAX))
+
+
+class AuditRow(Base):
+    """One change made (or refused) through the admin web or API: who, when,
+    what before, what after. Rows are only ever added."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(USERNAME_MAX))
+    role: Mapped[str] = mapped_column(String(ROLE_MAX))
+    action: Mapped[str] = mapped_column(String(AUDIT_ACTION_MAX))
+    scope: Mapped[str] = mapped_column(String(SCOPE_MAX), index=True)
+    target: Mapped[str] = mapped_column(String(AUDIT_TARGET_MAX))
+    outcome: Mapped[str] = mapped_column(String(STATUS_MAX))  # ok, denied
+    before: Mapped[Any] = mapped_column(JSON(), nullable=True)
+    after: Mapped[Any] = mapped_column(JSON(), nullable=True)
+    address: Mapped[str] = mapped_column(String(ADDRESS_MAX))
+
+
+class ConfigVersionRow(Base):
+    """A published version of one scope's menu or working hours. The newest
+    of a (kind, scope) is the one in force; restoring adds a copy, so history
+    only grows and the highest id tells controllers something changed."""
+
+    __tablename__ = "config_versions"
+    __table_args__ = (UniqueConstraint("kind", "scope", "number"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(CONFIG_KIND_MAX))  # menu, hours
+    scope: Mapped[str] = mapped_column(String(SCOPE_MAX))
+    number: Mapped[int] = mapped_column(Integer)  # 1, 2, ... per kind and scope
+    body: Mapped[Any] = mapped_column(JSON())
+    # A menu version's rendered texts: generated prompt id -> sha256 of its audio.
+    prompts: Mapped[Any] = mapped_column(JSON())
+    published_by: Mapped[str] = mapped_column(String(USERNAME_MAX))
+    published_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    note: Mapped[str] = mapped_column(Text())
+    restored_from: Mapped[int | None] = mapped_column(Integer)
+
+
+class ConfigDraftRow(Base):
+    """Work in progress on a scope's menu: one draft per scope, shared by its admins."""
+
+    __tablename__ = "config_drafts"
+
+    kind: Mapped[str] = mapped_column(String(CONFIG_KIND_MAX), primary_key=True)
+    scope: Mapped[str] = mapped_column(String(SCOPE_MAX), primary_key=True)
+    body: Mapped[Any] = mapped_column(JSON())
+    base_number: Mapped[int | None] = mapped_column(Integer)  # the version it started from
+    updated_by: Mapped[str] = mapped_column(String(USERNAME_MAX))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AudioRow(Base):
+    """Prompt audio made outside a build (published texts, uploads), by content,
+    so that every controller plays the same bytes."""
+
+    __tablename__ = "audio"
+
+    sha256: Mapped[str] = mapped_column(String(SHA256_HEX), primary_key=True)
+    wav: Mapped[bytes] = mapped_column(LargeBinary())
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class PromptUploadRow(Base):
+    """A recording an admin uploaded or recorded, under the id a node's `prompt` names."""
+
+    __tablename__ = "prompt_uploads"
+
+    prompt_id: Mapped[str] = mapped_column(String(PROMPT_ID_MAX), primary_key=True)
+    sha256: Mapped[str] = mapped_column(ForeignKey("audio.sha256"))
+    scope: Mapped[str] = mapped_column(String(SCOPE_MAX), index=True)
+    file_name: Mapped[str] = mapped_column(String(FILE_NAME_MAX))
+    source_format: Mapped[str] = mapped_column(String(CONFIG_KIND_MAX))
+    created_by: Mapped[str] = mapped_column(String(USERNAME_MAX))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 calls_table: Table = Base.metadata.tables["calls"]
 call_steps_table: Table = Base.metadata.tables["call_steps"]
 departments_table: Table = Base.metadata.tables["departments"]
@@ -376,3 +505,10 @@ messages_table: Table = Base.metadata.tables["messages"]
 cases_table: Table = Base.metadata.tables["cases"]
 case_events_table: Table = Base.metadata.tables["case_events"]
 surveys_table: Table = Base.metadata.tables["surveys"]
+users_table: Table = Base.metadata.tables["users"]
+web_sessions_table: Table = Base.metadata.tables["web_sessions"]
+audit_table: Table = Base.metadata.tables["audit_log"]
+config_versions_table: Table = Base.metadata.tables["config_versions"]
+config_drafts_table: Table = Base.metadata.tables["config_drafts"]
+audio_table: Table = Base.metadata.tables["audio"]
+prompt_uploads_table: Table = Base.metadata.tables["prompt_uploads"]

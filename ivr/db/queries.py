@@ -98,8 +98,11 @@ async def _views(session: AsyncSession, query: Executable) -> list[CallView]:
     return [CallView.model_validate(call) for call in calls]
 
 
-async def recent_calls(session: AsyncSession, limit: int) -> list[CallView]:
-    """The `limit` most recently started calls, newest first."""
+async def recent_calls(
+    session: AsyncSession, limit: int, departments: list[str] | None = None
+) -> list[CallView]:
+    """The `limit` most recently started calls, newest first; only those at
+    `departments` (the department a call reached), if given."""
     if limit < 1:
         raise DataError("limit must be at least 1", limit=limit)
     query = (
@@ -108,6 +111,8 @@ async def recent_calls(session: AsyncSession, limit: int) -> list[CallView]:
         .order_by(Call.started_at.desc(), Call.id.desc())
         .limit(limit)
     )
+    if departments is not None:
+        query = query.where(Call.department_code.in_(departments))
     return await _views(session, query)
 
 

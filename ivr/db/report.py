@@ -34,20 +34,46 @@ class CallCount:
 
 
 @dataclass(slots=True)
-class _Call:
+class ClassifiedCall:
+    """A call as the report counts it."""
+
     department: str
+    started_at: datetime
     category: str = ""
     service: str = ""
     answered: bool = False
 
+    @property
+    def after_hours(self) -> bool:
+        return self.service == AFTER_HOURS
+
 
 async def call_counts(session: AsyncSession, start: datetime, end: datetime) -> list[CallCount]:
     """Calls started in [start, end), by department and category."""
+    totals: dict[tuple[str, str], list[int]] = {}
+    for call in await classified_calls(session, start, end):
+        counts = totals.setdefault((call.department, call.category), [0, 0, 0])
+        counts[0] += 1
+        counts[1] += call.answered
+        counts[2] += call.after_hours
+    return [
+        CallCount(department, category, *counts)
+        for (department, category), counts in sorted(totals.items())
+    ]
+
+
+async def classified_calls(
+    session: AsyncSession, start: datetime, end: datetime, departments: list[str] | None = None
+) -> list[ClassifiedCall]:
+    """Every call started in [start, end) (at `departments`, if given), with its
+    category and whether an operator answered or it came after hours."""
     in_period = and_(Call.started_at >= start, Call.started_at < end)
+    if departments is not None:
+        in_period = and_(in_period, Call.department_code.in_(departments))
     calls = {
-        call_id: _Call(department)
-        for call_id, department in await session.execute(
-            select(Call.id, Call.department_code).where(in_period)
+        call_id: ClassifiedCall(department, started_at)
+        for call_id, department, started_at in await session.execute(
+            select(Call.id, Call.department_code, Call.started_at).where(in_period)
         )
     }
     steps = await session.execute(
@@ -72,16 +98,7 @@ async def call_counts(session: AsyncSession, start: datetime, end: datetime) -> 
             call.service = detail or ""
         else:
             call.answered = True
-    totals: dict[tuple[str, str], list[int]] = {}
-    for call in calls.values():
-        counts = totals.setdefault((call.department, call.category), [0, 0, 0])
-        counts[0] += 1
-        counts[1] += call.answered
-        counts[2] += call.service == AFTER_HOURS
-    return [
-        CallCount(department, category, *counts)
-        for (department, category), counts in sorted(totals.items())
-    ]
+    return list(calls.values())
 
 
 async def case_counts(
@@ -141,12 +158,15 @@ async def case_states(
 
 
 async def survey_counts(
-    session: AsyncSession, start: datetime, end: datetime
+    session: AsyncSession, start: datetime, end: datetime, departments: list[str] | None = None
 ) -> Counter[tuple[str, int]]:
-    """Surveys answered in [start, end), by (kind, score)."""
-    rows = await session.execute(
+    """Surveys answered in [start, end) (at `departments`, if given), by (kind, score)."""
+    query = (
         select(SurveyRow.kind, SurveyRow.score, func.count())
         .where(SurveyRow.at >= start, SurveyRow.at < end)
         .group_by(SurveyRow.kind, SurveyRow.score)
     )
+    if departments is not None:
+        query = query.where(SurveyRow.department_code.in_(departments))
+    rows = await session.execute(query)
     return Counter({(kind, int(score)): int(n) for kind, score, n in rows})

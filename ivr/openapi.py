@@ -1,0 +1,199 @@
+"""The API's routes as data, and the OpenAPI document made from them.
+
+Every `/api/` route is declared once with `Api.route`: its method, path,
+who may call it, what body it takes and what it answers, as pydantic models.
+The router is built from the declarations and so is `/api/openapi.json`, so
+the document cannot drift from the code. The declarations are also what the
+permission tests walk: a route added without a test of who may call it fails
+them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
+
+from ivr.errors import DataError
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+M = TypeVar("M", bound=BaseModel)
+REF = "#/components/schemas/{model}"
+JSON_BODY_MAX = 256 * 1024  # a whole department's menu is about 40 KB
+
+
+class ErrorOut(BaseModel):
+    """Every error: a stable id, a sentence a person reads, and details."""
+
+    error_id: str
+    message: str
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    many: bool = False  # the response is a list of `response`
+    media: str = "application/json"  # of a response that is not a model
+    status: int = 200
+    public: bool = False  # no sign-in needed
+    parameters: tuple[tuple[str, str], ...] = ()  # (query parameter, description)
+
+
+@dataclass
+class Api:
+    title: str
+    version: str
+    endpoints: list[Endpoint] = field(default_factory=list)
+
+    def route(
+        self, method: str, path: str, summary: str, tag: str, **options: Any
+    ) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.endpoints.append(Endpoint(method, path, handler, summary, tag, **options))
+            return handler
+
+        return register
+
+    def add_to(self, app: web.Application) -> None:
+        for endpoint in self.endpoints:
+            app.router.add_route(endpoint.method, endpoint.path, endpoint.handler)
+
+    def find(self, method: str, path: str) -> Endpoint | None:
+        for endpoint in self.endpoints:
+            if endpoint.method == method and endpoint.path == path:
+                return endpoint
+        return None
+
+    def document(self) -> dict[str, Any]:
+        models = {e.body for e in self.endpoints if e.body} | {
+            e.response for e in self.endpoints if e.response
+        }
+        models.add(ErrorOut)
+        bodies = {e.body for e in self.endpoints if e.body}
+        keys: list[tuple[type[BaseModel], JsonSchemaMode]] = [
+            (m, "validation" if m in bodies else "serialization") for m in models
+        ]
+        found, schemas = models_json_schema(
+            sorted(keys, key=lambda k: k[0].__name__), ref_template=REF
+        )
+        refs = {model: schema for (model, _), schema in found.items()}
+        paths: dict[str, dict[str, Any]] = {}
+        for endpoint in self.endpoints:
+            operation = _operation(endpoint, refs)
+            paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = operation
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": self.title, "version": self.version},
+            "paths": paths,
+            "components": {
+                "schemas": schemas.get("$defs", {}),
+                "securitySchemes": {
+                    "session": {"type": "apiKey", "in": "cookie", "name": "ivr_session"},
+                    "token": {"type": "http", "scheme": "bearer"},
+                },
+            },
+            "security": [{"session": []}, {"token": []}],
+        }
+
+
+def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
+    error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorOut")}}}}
+    responses: dict[str, Any] = {}
+    if endpoint.response is not None:
+        schema = refs[endpoint.response]
+        if endpoint.many:
+            schema = {"type": "array", "items": schema}
+        responses[str(endpoint.status)] = {
+            "description": "OK",
+            "content": {"application/json": {"schema": schema}},
+        }
+    elif endpoint.status == 204:
+        responses["204"] = {"description": "Done, nothing to say"}
+    else:
+        responses[str(endpoint.status)] = {
+            "description": "OK",
+            "content": {endpoint.media: {"schema": {"type": "string", "format": "binary"}}},
+        }
+    for status, why in ((400, "Bad input"), (401, "Not signed in"), (403, "Not allowed")):
+        if status == 401 and endpoint.public:
+            continue
+        responses[str(status)] = {"description": why, **error}
+    operation: dict[str, Any] = {
+        "summary": endpoint.summary,
+        "tags": [endpoint.tag],
+        "operationId": f"{endpoint.method.lower()}_{endpoint.handler.__name__}",
+        "responses": responses,
+    }
+    parameters = [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _path_names(endpoint.path)
+    ]
+    parameters += [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": text,
+            "schema": {"type": "string"},
+        }
+        for name, text in endpoint.parameters
+    ]
+    if parameters:
+        operation["parameters"] = parameters
+    if endpoint.body is not None:
+        body_schema = refs[endpoint.body]
+        operation["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body_schema}},
+        }
+    if endpoint.public:
+        operation["security"] = []
+    return operation
+
+
+def _path_names(path: str) -> list[str]:
+    names = []
+    for part in path.split("/"):
+        if part.startswith("{") and part.endswith("}"):
+            names.append(part[1:-1].split(":")[0])
+    return names
+
+
+async def parse(request: web.Request, model: type[M]) -> M:
+    """The JSON body as `model`; a DataError naming each bad field otherwise."""
+    if request.content_length is not None and request.content_length > JSON_BODY_MAX:
+        raise DataError(f"the body is larger than {JSON_BODY_MAX // 1024} KB")
+    raw = await request.read()
+    if len(raw) > JSON_BODY_MAX:
+        raise DataError(f"the body is larger than {JSON_BODY_MAX // 1024} KB")
+    try:
+        data = json.loads(raw or b"{}")
+    except ValueError:
+        raise DataError("the body must be JSON") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise DataError(explain(exc), errors=_errors(exc)) from None
+
+
+def explain(exc: ValidationError) -> str:
+    """pydantic's errors as one sentence a person reads."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:5]
+    )
+
+
+def _errors(exc: ValidationError) -> list[dict[str, str]]:
+    return [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()[:20]]

@@ -1,0 +1,243 @@
+"""What callers hear now: the menus and working hours in force, from the database.
+
+Theory of operation. Admins publish versions of a scope's menu or hours
+(`ivr/db/config.py`); the newest version of each scope is in force. A
+controller loads all of them into one `Published` (a menu book, the hours,
+and the prompt catalog with every published text's audio) and swaps it in
+whole. Nothing in Asterisk reloads: a published text is new audio under a new
+name (`svc.<code>.<node>@v<n>`, served by the controller, fetched by
+Asterisk's media cache), so the next call hears it while a call already in
+the menu keeps the `Menu` it started with, whose nodes name the old audio.
+
+Controllers notice a publication made elsewhere by polling the generation
+(the highest version id: one indexed read) every `poll_seconds`; the one
+that published swaps at once.
+
+On first start the database has no versions: `seed` imports
+`routing/menus.yaml` and `routing/hours.yaml` as version 1 of each scope,
+published by "routing/".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr import menu
+from ivr.catalog import HASH_CHARS, Catalog, PromptEntry, write_atomically
+from ivr.db import config as stored
+from ivr.db.models import ConfigVersionRow
+from ivr.directory import Directory
+from ivr.errors import ConfigError
+from ivr.hours import Hours, HoursSpec
+from ivr.menu import NATIONAL, MenuBook, MenuSpec
+from ivr.menu_spec import DepartmentSpec, NationalSpec
+
+log = logging.getLogger(__name__)
+
+SEEDED_BY = "routing/"  # who published what the files held
+
+
+@dataclass(frozen=True, slots=True)
+class Published:
+    """Everything callers hear that admins can change, as one value."""
+
+    generation: int
+    menus: MenuBook
+    hours: Hours
+    catalog: Catalog
+
+
+def menu_spec(bodies: Mapping[str, Any]) -> MenuSpec:
+    """The menu book of scopes' bodies: NATIONAL's `{root, nodes}`, each code's `{nodes}`."""
+    national = bodies.get(NATIONAL)
+    if national is None:
+        raise ConfigError("no national menu is published")
+    departments = {scope: body for scope, body in bodies.items() if scope != NATIONAL}
+    return MenuSpec.model_validate({"national": national, "departments": departments})
+
+
+def hours_spec(bodies: Mapping[str, Any]) -> HoursSpec:
+    """The hours of scopes' bodies: NATIONAL's week, each code's DepartmentHours."""
+    national = bodies.get(NATIONAL)
+    if national is None:
+        raise ConfigError("no national working hours are published")
+    departments = {scope: body for scope, body in bodies.items() if scope != NATIONAL}
+    return HoursSpec.model_validate({"default": national, "departments": departments})
+
+
+def scope_texts(scope: str, body: Mapping[str, Any]) -> dict[str, str]:
+    """A scope's node texts the build would render, by generated (unversioned) id."""
+    texts = {}
+    for node_id, node in body.get("nodes", {}).items():
+        if node.get("prompt") is None and node.get("text"):
+            texts[menu.generated_prompt_id(node_id, scope)] = node["text"]
+    return texts
+
+
+def prompt_file(prompt_id: str, sha256: str) -> str:
+    """A published prompt's file name; `@` kept out of URLs."""
+    return f"{prompt_id.replace('@', '~')}-{sha256[:HASH_CHARS]}.wav"
+
+
+class Configuration:
+    """The controller's view of what is published, kept current."""
+
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        directory: Directory,
+        base: Catalog,
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._sessions = sessions
+        self._directory = directory
+        self._base = base  # the build's prompts: greetings, department names, ...
+        self._poll = poll_seconds
+        self._listeners: list[Callable[[Published], None]] = []
+        self._lock = asyncio.Lock()
+        self._entries: dict[str, PromptEntry] = {}  # published prompts ever loaded
+        self.current: Published | None = None
+
+    @property
+    def directory(self) -> Directory:
+        return self._directory
+
+    @property
+    def base(self) -> Catalog:
+        return self._base
+
+    def on_change(self, listener: Callable[[Published], None]) -> None:
+        self._listeners.append(listener)
+
+    def now(self) -> Published:
+        if self.current is None:
+            raise ConfigError("the published configuration is not loaded yet")
+        return self.current
+
+    async def refresh(self, *, force: bool = False) -> Published:
+        """Load what is published if the generation moved (or `force`), and tell listeners."""
+        async with self._lock:
+            async with self._sessions() as session:
+                generation = await stored.generation(session)
+                if not force and self.current is not None:
+                    if generation == self.current.generation:
+                        return self.current
+                published = await self._load(session, generation)
+            self.current = published
+        log.info("published configuration generation %d is in force", generation)
+        for listener in self._listeners:
+            listener(published)
+        return published
+
+    async def watch(self) -> None:
+        """Poll for publications made by other controllers; run as a task."""
+        while True:
+            await asyncio.sleep(self._poll)
+            try:
+                await self.refresh()
+            except Exception:  # a database hiccup: the next poll tries again
+                log.exception("could not read the published configuration")
+
+    async def _load(self, session: AsyncSession, generation: int) -> Published:
+        menus = await stored.in_force(session, stored.MENU)
+        hours = await stored.in_force(session, stored.HOURS)
+        versions = {scope: row.number for scope, row in menus.items()}
+        book = MenuBook(menu_spec({s: r.body for s, r in menus.items()}), self._directory, versions)
+        hours_in_force = Hours(hours_spec({s: r.body for s, r in hours.items()}), self._directory)
+        catalog = await self._catalog(session, menus.values(), book)
+        return Published(generation, book, hours_in_force, catalog)
+
+    async def _catalog(self, session: AsyncSession, menus: Any, book: MenuBook) -> Catalog:
+        """The build's prompts plus every published text and upload the book plays."""
+        wanted: dict[str, tuple[str, str]] = {}  # prompt id -> (sha256, text)
+        for row in menus:
+            texts = scope_texts(row.scope, row.body)
+            for prompt_id, sha in row.prompts.items():
+                versioned = menu.versioned_prompt_id(prompt_id, row.number)
+                wanted[versioned] = (sha, texts.get(prompt_id, ""))
+        uploaded = [
+            n.spec.prompt
+            for n in _nodes(book)
+            if n.spec.prompt and not self._base.has(n.spec.prompt)
+        ]
+        for upload in await stored.uploads(session, sorted(set(uploaded))):
+            wanted[upload.prompt_id] = (upload.sha256, f"(recording {upload.file_name})")
+        missing = {pid: v for pid, v in wanted.items() if pid not in self._entries}
+        audio = await stored.audio(session, sorted({sha for sha, _ in missing.values()}))
+        directory = self._base.directory
+        for prompt_id, (sha, text) in missing.items():
+            row = audio.get(sha)
+            if row is None:
+                log.error("prompt %s: its audio %s is not in the database", prompt_id, sha[:12])
+                continue
+            name = prompt_file(prompt_id, sha)
+            if not (directory / name).is_file():
+                await asyncio.to_thread(write_atomically, directory / name, row.wav)
+            self._entries[prompt_id] = PromptEntry(
+                file=name, text=text, sha256=sha, duration_ms=row.duration_ms, input=sha
+            )
+        return Catalog(directory, {**self._base.entries, **self._entries})
+
+
+def _nodes(book: MenuBook) -> list[menu.Node]:
+    found = list(book.national)
+    for code in book.overriding():
+        found.extend(book.effective(code))
+    return found
+
+
+# First start: the files become version 1 ------------------------------------------
+
+
+async def seed(
+    sessions: async_sessionmaker[AsyncSession],
+    menus: MenuSpec,
+    hours: HoursSpec,
+    catalog: Catalog,
+    now: datetime,
+) -> bool:
+    """Publish the files' menus and hours as version 1 of each scope if nothing
+    is published yet; whether it did. `catalog` has every text rendered."""
+    async with sessions() as session, session.begin():
+        if await stored.generation(session) > 0:
+            return False
+        menu_bodies: dict[str, NationalSpec | DepartmentSpec] = {NATIONAL: menus.national}
+        menu_bodies.update(menus.departments)
+        for scope, spec in menu_bodies.items():
+            body = spec.model_dump(mode="json", exclude_none=True)
+            prompts = {}
+            for prompt_id in scope_texts(scope, body):
+                entry = catalog.entries[prompt_id]
+                wav = await asyncio.to_thread((catalog.directory / entry.file).read_bytes)
+                await stored.keep_audio(session, entry.sha256, wav, entry.duration_ms, now)
+                prompts[prompt_id] = entry.sha256
+            await _seed_version(session, stored.MENU, scope, body, prompts, now)
+        week = hours.default.model_dump(mode="json")
+        await _seed_version(session, stored.HOURS, NATIONAL, week, {}, now)
+        for code, own in hours.departments.items():
+            body = own.model_dump(mode="json", exclude_none=True)
+            await _seed_version(session, stored.HOURS, code, body, {}, now)
+    log.info("the menus and working hours of routing/ are published as version 1")
+    return True
+
+
+async def _seed_version(
+    session: AsyncSession, kind: str, scope: str, body: Any, prompts: dict[str, str], now: datetime
+) -> ConfigVersionRow:
+    return await stored.publish(
+        session,
+        kind=kind,
+        scope=scope,
+        body=body,
+        prompts=prompts,
+        by=SEEDED_BY,
+        at=now,
+        note="imported from the repository's files on first start",
+    )

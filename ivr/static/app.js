@@ -1,0 +1,216 @@
+// The admin page of the 12371 hotline: sign-in, the header, and the hash
+// routes #/{page}/{scope}. Each page module renders into <main> and stops its
+// timers and requests when the admin leaves it.
+
+import { api, session, signIn, restore, signOut, whenSignedOut, report, ApiError } from "./api.js";
+import { h, clear, mountStatus, say, clearStatus } from "./dom.js";
+import { ROLES } from "./labels.js";
+import { renderPicker, forgetDepartments, department } from "./departments.js";
+import { menuPage } from "./menu.js";
+import { hoursPage } from "./hours.js";
+import { todayPage } from "./today.js";
+import { casesPage } from "./cases.js";
+import { auditPage } from "./audit.js";
+
+const PAGES = {
+  today: { title: "今日来电", render: todayPage },
+  menu: { title: "菜单", render: menuPage },
+  hours: { title: "工作时间", render: hoursPage },
+  cases: { title: "工单", render: casesPage },
+  audit: { title: "操作日志", render: auditPage },
+};
+// Operators answer calls and work cases; the rest is for admins and auditors.
+const OPERATOR_PAGES = ["today", "cases"];
+
+const main = document.getElementById("main");
+const topbar = document.getElementById("topbar");
+let leaving = null; // what the current page does when the admin leaves it
+let wanted = null; // the route asked for before signing in
+
+function homeScope() {
+  return session.user?.department || "national";
+}
+
+function pagesFor(user) {
+  return user?.role === "operator" ? OPERATOR_PAGES : Object.keys(PAGES);
+}
+
+function parseHash() {
+  const [page = "", scope = "", ...rest] = location.hash.replace(/^#\/?/, "").split("/").map(decodeURIComponent);
+  return { page, scope, rest };
+}
+
+function leave() {
+  if (leaving) leaving();
+  leaving = null;
+}
+
+function renderLogin(notice) {
+  leave();
+  topbar.hidden = true;
+  document.title = "登录 · 12371 管理";
+  const username = h("input", { id: "login-username", testid: "login-username", name: "username", autocomplete: "username", required: true });
+  const password = h("input", {
+    id: "login-password",
+    testid: "login-password",
+    name: "password",
+    type: "password",
+    autocomplete: "current-password",
+    required: true,
+  });
+  const error = h("p", { class: "error-text", testid: "login-error", role: "alert", hidden: !notice, text: notice || "" });
+  const submit = h("button", { type: "submit", class: "primary wide", testid: "login-submit", text: "登录" });
+  const form = h(
+    "form",
+    { class: "login-card", "aria-labelledby": "login-title" },
+    h("div", { class: "login-mark", "aria-hidden": "true", text: "12371" }),
+    h("h1", { id: "login-title", text: "党员咨询服务热线 · 管理" }),
+    h("p", { class: "muted", text: "组织部门工作人员登录后可管理语音菜单、提示音、工作时间和工单。" }),
+    h("div", { class: "field" }, h("label", { for: "login-username", text: "用户名" }), username),
+    h("div", { class: "field" }, h("label", { for: "login-password", text: "密码" }), password),
+    error,
+    submit,
+  );
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.hidden = true;
+    submit.disabled = true;
+    submit.textContent = "正在登录…";
+    try {
+      await signIn(username.value.trim(), password.value);
+      clearStatus();
+      const target = wanted && wanted.page in PAGES ? wanted : null;
+      wanted = null;
+      const next = target ? `#/${target.page}/${target.scope || homeScope()}` : `#/today/${homeScope()}`;
+      if (location.hash === next) await route();
+      else location.hash = next; // hashchange routes
+
+    } catch (failure) {
+      error.textContent = failure.message || "登录失败";
+      error.hidden = false;
+      password.select();
+    } finally {
+      submit.disabled = false;
+      submit.textContent = "登录";
+    }
+  });
+  clear(main, h("div", { class: "login-page" }, form));
+  (username.value ? password : username).focus();
+}
+
+function renderHeader(page, scope) {
+  const user = session.user;
+  topbar.hidden = false;
+  document.getElementById("user-name").textContent = user.name || user.username;
+  document.getElementById("user-role").textContent = ROLES[user.role] || user.role;
+  const nav = document.getElementById("nav");
+  const allowed = pagesFor(user);
+  clear(
+    nav,
+    allowed.map((id) =>
+      h("a", {
+        href: `#/${id}/${scope}`,
+        testid: `nav-${id}`,
+        "aria-current": id === page ? "page" : null,
+        text: PAGES[id].title,
+      }),
+    ),
+  );
+  document.getElementById("brand-link").href = `#/today/${homeScope()}`;
+}
+
+async function route() {
+  if (!session.user) {
+    wanted = parseHash();
+    renderLogin();
+    return;
+  }
+  let { page, scope, rest } = parseHash();
+  const allowed = pagesFor(session.user);
+  if (!allowed.includes(page) || !/^(national|\d{6})$/.test(scope)) {
+    location.replace(`#/${allowed.includes(page) ? page : "today"}/${homeScope()}`);
+    return; // hashchange comes back here
+  }
+  leave();
+  renderHeader(page, scope);
+  document.title = `${PAGES[page].title} · 12371 管理`;
+  const controller = new AbortController();
+  const timers = new Set();
+  leaving = () => {
+    controller.abort();
+    timers.forEach(clearInterval);
+  };
+  const picker = document.getElementById("dept-box");
+  const ctx = {
+    main,
+    scope,
+    rest,
+    user: session.user,
+    signal: controller.signal,
+    every(ms, fn) {
+      timers.add(setInterval(fn, ms));
+    },
+    // The department as the API describes it (name, editable); null if not allowed.
+    dept: department(scope).catch(() => null),
+    readOnly: session.user.role === "auditor" || session.user.role === "operator",
+  };
+  renderPicker(picker, page, scope).catch(report);
+  clear(main, h("p", { class: "loading", text: "正在加载…" }));
+  try {
+    await PAGES[page].render(ctx);
+  } catch (error) {
+    if (controller.signal.aborted) return;
+    report(error);
+    if (error instanceof ApiError && main.querySelector(".loading")) {
+      clear(
+        main,
+        h("div", { class: "empty-page" }, h("h1", { text: PAGES[page].title }), h("p", { role: "alert", class: "error-text", text: error.status === 403 ? `无权访问该部门：${error.message}` : error.message })),
+      );
+    }
+  }
+}
+
+function setUpChrome() {
+  mountStatus(document.getElementById("status-message"));
+  document.getElementById("status-close").addEventListener("click", clearStatus);
+  document.getElementById("logout").addEventListener("click", async () => {
+    try {
+      await signOut();
+    } catch (error) {
+      if (!(error instanceof ApiError && error.status === 401)) report(error);
+    }
+    forgetDepartments();
+    leave();
+    history.replaceState(null, "", "#/login");
+    renderLogin();
+    say("已退出登录。");
+  });
+  window.addEventListener("hashchange", () => {
+    clearStatus();
+    route();
+  });
+  window.addEventListener("unhandledrejection", (event) => {
+    event.preventDefault();
+    report(event.reason);
+  });
+  whenSignedOut((error) => {
+    forgetDepartments();
+    if (!wanted) wanted = parseHash();
+    renderLogin(`请重新登录：${error.message}`);
+  });
+}
+
+async function boot() {
+  setUpChrome();
+  try {
+    await restore();
+  } catch (error) {
+    report(error);
+  }
+  if (session.user && (!location.hash || location.hash === "#/login")) {
+    location.replace(`#/today/${homeScope()}`);
+  }
+  await route();
+}
+
+boot();

@@ -1,0 +1,336 @@
+// The menu page (#/menu/{scope}): the effective menu as a tree, the editor of
+// the selected node, the draft (校验, 发布, 放弃草稿) and the versions.
+// Every change goes to the API as the whole `own` of the scope (PUT draft);
+// unsaved edits stay in this page, per node, until saved.
+
+import { api, enc, report, ApiError } from "./api.js";
+import { h, clear, say, formatTime, shorten } from "./dom.js";
+import { kindLabelOf, scopeLabel } from "./labels.js";
+import { nameOf } from "./departments.js";
+import { clone, cleanSpec, effectiveSpec, withoutNode, withChild, byId } from "./menu_model.js";
+import { renderEditor } from "./menu_editor.js";
+import { renderVersions } from "./versions.js";
+
+function originBadge(node, scope) {
+  if (scope === "national" && node.origin === "national") return null;
+  if (node.origin !== scope) {
+    const from = node.origin === "national" ? "全国" : node.origin;
+    return h("span", { class: "badge inherited", title: `由${nameOf(node.origin)}定义`, text: `继承自${from}` });
+  }
+  if (node.overridden) return h("span", { class: "badge modified", text: "本级修改" });
+  return h("span", { class: "badge added", text: "本级新增" });
+}
+
+export async function menuPage(ctx) {
+  const { main, scope, signal } = ctx;
+  const base = `/api/menus/${enc(scope)}`;
+  const dept = await ctx.dept;
+  const editable = !ctx.readOnly && dept?.editable !== false;
+  const s = { view: null, local: null, selected: null, pending: new Map(), problems: [] };
+
+  const title = h("h1");
+  const versionLine = h("p", { class: "muted" });
+  const draftBar = h("section", { class: "draft-bar", testid: "draft-bar", "aria-label": "草稿" });
+  const problemsBox = h("section", { class: "problems", testid: "problems", hidden: true });
+  const tree = h("ul", { class: "tree", testid: "tree", "aria-label": "菜单结构" });
+  const editor = h("section", { class: "panel editor-panel", testid: "node-editor" });
+  const versions = h("section", { class: "panel versions", testid: "versions", "aria-label": "版本" });
+  clear(
+    main,
+    h(
+      "div",
+      { class: "page menu-page" },
+      h("header", { class: "page-head" }, title, versionLine),
+      draftBar,
+      problemsBox,
+      h(
+        "div",
+        { class: "menu-layout" },
+        h(
+          "section",
+          { class: "panel tree-panel", "aria-labelledby": "tree-title" },
+          h("h2", { id: "tree-title", text: "菜单结构" }),
+          h("p", { class: "muted small", text: "来电者在非工作时间听到的自助语音菜单。点击节点进行编辑。" }),
+          tree,
+        ),
+        editor,
+      ),
+      versions,
+    ),
+  );
+
+  const nodeById = () => byId(s.view.tree);
+  const problemsOf = (id) => s.problems.filter((p) => p.node === id);
+
+  function setView(view) {
+    s.view = view;
+    s.local = clone(view.draft || view.own);
+    s.problems = view.problems || [];
+    if (!s.selected || !nodeById().has(s.selected)) s.selected = view.root;
+    draw();
+  }
+
+  function draw() {
+    const v = s.view;
+    title.textContent = `菜单 · ${scopeLabel(scope, v.name)}`;
+    versionLine.textContent = v.version
+      ? `来电者现在听到的是第${v.version.number}版（${formatTime(v.version.published_at)} 由 ${v.version.published_by} 发布）。`
+      : "这一级还没有发布过自己的菜单。";
+    drawDraftBar();
+    drawProblems();
+    drawTree();
+    drawEditor();
+  }
+
+  function drawDraftBar() {
+    const v = s.view;
+    const text = v.draft
+      ? `草稿：${v.draft_by || "（未知）"} 于 ${formatTime(v.draft_at)} 保存，尚未发布。`
+      : "没有草稿。保存修改后会生成草稿，校验通过即可发布。";
+    const note = h("input", { id: "publish-note", testid: "publish-note", maxlength: "200", placeholder: "例如：更新党费标准", disabled: !editable });
+    const bar = [h("p", { class: "draft-state", text })];
+    if (editable) {
+      bar.push(
+        h(
+          "div",
+          { class: "draft-actions" },
+          h("button", { type: "button", testid: "validate-button", on: { click: validate }, text: "校验" }),
+          h("div", { class: "publish-field" }, h("label", { for: "publish-note", text: "发布说明（可选）" }), note),
+          h("button", { type: "button", class: "primary", testid: "publish-button", disabled: !v.draft, on: { click: () => publish(note.value.trim()) }, text: "发布" }),
+          h("button", { type: "button", class: "danger", testid: "discard-button", disabled: !v.draft, on: { click: discard }, text: "放弃草稿" }),
+        ),
+      );
+    }
+    draftBar.classList.toggle("has-draft", Boolean(v.draft));
+    clear(draftBar, bar);
+  }
+
+  function drawProblems() {
+    problemsBox.hidden = !s.problems.length;
+    if (!s.problems.length) {
+      problemsBox.removeAttribute("role");
+      clear(problemsBox);
+      return;
+    }
+    problemsBox.setAttribute("role", "alert");
+    clear(
+      problemsBox,
+      h("h2", { text: `发现${s.problems.length}个问题，修改后才能发布` }),
+      h(
+        "ul",
+        null,
+        s.problems.map((problem) =>
+          h(
+            "li",
+            null,
+            problem.node && nodeById().has(problem.node)
+              ? h("button", { type: "button", class: "link", on: { click: () => select(problem.node, true) }, text: problem.node })
+              : problem.node
+                ? h("code", { text: problem.node })
+                : null,
+            problem.node ? "：" : "",
+            problem.message,
+            problem.department && problem.department !== scope ? h("span", { class: "muted", text: `（${problem.department}）` }) : null,
+          ),
+        ),
+      ),
+    );
+  }
+
+  function treeItem(node) {
+    const problems = problemsOf(node.id);
+    const item = h(
+      "li",
+      {
+        class: `tree-node${node.id === s.selected ? " selected" : ""}${problems.length ? " has-problem" : ""}`,
+        testid: "tree-node",
+        dataset: { nodeId: node.id },
+        style: `--depth:${Math.max(node.depth, 0)}`,
+      },
+      h(
+        "button",
+        { type: "button", class: "node-button", "aria-current": node.id === s.selected ? "true" : null },
+        h(
+          "span",
+          { class: "node-line" },
+          node.key ? h("span", { class: "key-badge", text: `按${node.key}` }) : node.depth === 0 ? h("span", { class: "key-badge root", text: "入口" }) : null,
+          h("span", { class: `kind kind-${node.kind}`, text: kindLabelOf(node.kind) }),
+          h("code", { class: "node-id", text: node.id }),
+          originBadge(node, scope),
+          s.pending.has(node.id) ? h("span", { class: "badge pending", text: "未保存" }) : null,
+        ),
+        node.text ? h("span", { class: "node-text", text: shorten(node.text, 48) }) : node.prompt ? h("span", { class: "node-text", text: `录音 ${node.prompt}` }) : null,
+      ),
+      problems.length ? h("ul", { class: "node-problems" }, problems.map((p) => h("li", { text: p.message }))) : null,
+    );
+    item.addEventListener("click", () => select(node.id));
+    return item;
+  }
+
+  function drawTree() {
+    const reachable = s.view.tree.filter((node) => node.depth >= 0);
+    const loose = s.view.tree.filter((node) => node.depth < 0);
+    clear(tree, reachable.map(treeItem));
+    if (loose.length) {
+      tree.append(h("li", { class: "tree-group", role: "presentation", text: "未连接的节点（来电者到达不了）" }), loose.map(treeItem));
+    }
+  }
+
+  function workingSpec(id) {
+    if (!s.pending.has(id)) return effectiveSpec(s.local, s.view.tree, id);
+    return s.pending.get(id);
+  }
+
+  function drawEditor() {
+    const node = nodeById().get(s.selected);
+    if (!node) {
+      clear(editor, h("p", { class: "muted", text: "在菜单结构中选择一个节点进行编辑。" }));
+      return;
+    }
+    const spec = workingSpec(node.id);
+    renderEditor(editor, {
+      scope,
+      node,
+      spec,
+      tree: s.view.tree,
+      editable,
+      isRoot: node.id === s.view.root,
+      badge: originBadge(node, scope),
+      pending: s.pending.has(node.id),
+      childDepartments: dept?.children || [],
+      onDirty: () => {
+        if (!s.pending.has(node.id)) {
+          s.pending.set(node.id, spec);
+          tree.querySelector(`[data-node-id="${CSS.escape(node.id)}"] .node-line`)?.append(h("span", { class: "badge pending", text: "未保存" }));
+        }
+      },
+      onSave: () => saveNode(node.id, spec),
+      onRevert: () => revert(node),
+      onAddChild: (id, kind) => addChild(node, id, kind),
+      onDelete: () => remove(node),
+    });
+  }
+
+  function select(id, focus) {
+    s.selected = id;
+    for (const item of tree.querySelectorAll(".tree-node")) {
+      const on = item.dataset.nodeId === id;
+      item.classList.toggle("selected", on);
+      const button = item.querySelector(".node-button");
+      if (on) button.setAttribute("aria-current", "true");
+      else button.removeAttribute("aria-current");
+    }
+    drawEditor();
+    if (focus) tree.querySelector(`[data-node-id="${CSS.escape(id)}"] .node-button`)?.focus();
+    // On a phone the editor is below the tree: bring it into view.
+    if (window.matchMedia("(max-width: 900px)").matches) editor.scrollIntoView({ block: "start", behavior: "smooth" });
+  }
+
+  function summary(problems) {
+    return problems.length ? `，发现${problems.length}个问题，请在发布前修改。` : "。";
+  }
+
+  async function putDraft(own, message, saved) {
+    const view = await api("PUT", `${base}/draft`, { json: own });
+    if (saved) saved();
+    setView(view);
+    say(`${message}${summary(view.problems || [])}`, view.problems?.length ? "warn" : "ok");
+    return view;
+  }
+
+  async function guarded(fn) {
+    try {
+      await fn();
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 422) showProblems(error);
+      report(error);
+    }
+  }
+
+  function showProblems(error) {
+    s.problems = error.details?.problems || [];
+    drawProblems();
+    drawTree();
+  }
+
+  const saveNode = (id, spec) =>
+    guarded(async () => {
+      const own = clone(s.local);
+      own.nodes = own.nodes || {};
+      own.nodes[id] = cleanSpec(spec);
+      await putDraft(own, `已保存到草稿：${id}`, () => s.pending.delete(id));
+    });
+
+  const revert = (node) =>
+    guarded(async () => {
+      const own = clone(s.local);
+      delete own.nodes[node.id];
+      await putDraft(own, `已恢复继承：${node.id}`, () => s.pending.delete(node.id));
+    });
+
+  const addChild = (parent, id, kind) =>
+    guarded(async () => {
+      const parentSpec = s.pending.has(parent.id) ? cleanSpec(s.pending.get(parent.id)) : null;
+      const made = withChild(s.local, s.view.tree, parent.id, parentSpec, id, kind);
+      if (made.error) {
+        say(made.error, "error");
+        return;
+      }
+      await putDraft(made.own, `已添加子节点 ${id}（${parent.id} 按${made.key}），请填写内容后保存。`, () => {
+        s.pending.delete(parent.id);
+        s.selected = id;
+      });
+    });
+
+  const remove = (node) =>
+    guarded(async () => {
+      if (!confirm(`删除节点“${node.id}”？\n它将从上级菜单的按键中去掉${node.here ? "，本级对它的定义也一并删除" : ""}。发布后生效。`)) return;
+      const own = withoutNode(s.local, s.view.tree, node);
+      await putDraft(own, `已删除节点：${node.id}`, () => {
+        s.pending.delete(node.id);
+        const parentEdit = s.pending.get(node.parent);
+        if (parentEdit?.choices) parentEdit.choices = parentEdit.choices.filter((c) => c.to !== node.id);
+        s.selected = node.parent || s.view.root;
+      });
+    });
+
+  async function validate() {
+    await guarded(async () => {
+      if (!s.view.draft) {
+        const view = await api("GET", base);
+        setView(view);
+      } else {
+        const view = await api("PUT", `${base}/draft`, { json: s.local });
+        setView(view);
+      }
+      const n = s.problems.length;
+      if (n) say(`校验发现${n}个问题，请查看问题列表。`, "warn");
+      else say("校验通过。");
+    });
+  }
+
+  async function publish(note) {
+    await guarded(async () => {
+      const version = await api("POST", `${base}/publish`, { json: note ? { note } : {} });
+      await reload();
+      say(`已发布 第${version.number}版`);
+    });
+  }
+
+  async function discard() {
+    if (!confirm("放弃草稿？\n草稿中所有未发布的修改都会丢失，菜单回到当前发布的版本。")) return;
+    await guarded(async () => {
+      await api("DELETE", `${base}/draft`);
+      s.pending.clear();
+      await reload();
+      say("已放弃草稿。");
+    });
+  }
+
+  async function reload() {
+    setView(await api("GET", base, { signal }));
+    await renderVersions(versions, { base, editable, withDiff: true, afterRestore: reload, signal }).catch(report);
+  }
+
+  await reload();
+}
