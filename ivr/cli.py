@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from ivr import cases_cli, directory_cli, menu_cli, operators_cli
+from ivr import cases_cli, directory_cli, menu_cli, operators_cli, users_cli
 from ivr.errors import DataError, IvrError
 from ivr.settings import HOTLINE_TZ, Settings
 
@@ -94,6 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     operators_cli.add_parser(sub)
     cases_cli.add_parser(sub)
     menu_cli.add_parser(sub)
+    users_cli.add_parser(sub)
 
     hours = sub.add_parser("hours", help="is a department open, and until when")
     hours.add_argument("department", help="division code, e.g. 340100")

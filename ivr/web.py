@@ -330,6 +330,7 @@ def add_routes(app: web.Application, prompt_dir: Path) -> None:
     for part in (routes, web_auth.routes, web_cases.routes, web_menus.routes, web_admin.routes):
         api.endpoints.extend(part.endpoints)
     app[API] = api
+    web_auth.add_state(app)
     api.add_to(app)
     app.router.add_get("/", admin_page)
     app.router.add_get("/admin/", admin_index)

@@ -31,7 +31,7 @@ from ivr.web_keys import API, CLOCK, DIRECTORY, SESSIONS, SETTINGS
 COOKIE = "ivr_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-_PRINCIPAL = "principal"
+_PRINCIPAL = web.RequestKey("principal", Principal)
 # Sign-in attempts: after this many failures for one name within the window,
 # that name is refused until the window has passed (argon2 makes each try slow too).
 MAX_FAILURES = 5
@@ -70,10 +70,10 @@ class SessionOut(BaseModel):
 
 def who(request: web.Request) -> Principal:
     """The signed-in user of a request that passed `authenticate`."""
-    found = request.get(_PRINCIPAL)
-    if not isinstance(found, Principal):
-        raise NotSignedIn("sign in first")
-    return found
+    try:
+        return request[_PRINCIPAL]
+    except KeyError:
+        raise NotSignedIn("sign in first") from None
 
 
 def address(request: web.Request) -> str:
@@ -218,7 +218,13 @@ def _times(request: web.Request) -> stored.SessionTimes:
 # Sessions ---------------------------------------------------------------------------
 
 routes = Api("sessions", "1")
-_failures: defaultdict[str, deque[float]] = defaultdict(deque)
+# Failed sign-ins by username, per controller (each counts its own).
+FAILURES: web.AppKey[defaultdict[str, deque[float]]] = web.AppKey("sign_in_failures")
+
+
+def add_state(app: web.Application) -> None:
+    failures: defaultdict[str, deque[float]] = defaultdict(deque)
+    app[FAILURES] = failures
 
 
 def _user_out(request: web.Request, principal: Principal) -> UserOut:
@@ -234,9 +240,9 @@ def _user_out(request: web.Request, principal: Principal) -> UserOut:
     )
 
 
-def _throttle(username: str) -> None:
+def _throttle(request: web.Request, username: str) -> None:
     now = time.monotonic()
-    failures = _failures[username]
+    failures = request.app[FAILURES][username]
     while failures and failures[0] < now - FAILURE_WINDOW:
         failures.popleft()
     if len(failures) >= MAX_FAILURES:
@@ -249,7 +255,7 @@ def _throttle(username: str) -> None:
 )
 async def sign_in(request: web.Request) -> web.Response:
     data = await parse(request, SignInIn)
-    _throttle(data.username)
+    _throttle(request, data.username)
     now = request.app[CLOCK]()
     async with request.app[SESSIONS]() as session, session.begin():
         try:
@@ -257,14 +263,14 @@ async def sign_in(request: web.Request) -> web.Response:
                 session, data.username, data.password, now, _times(request), address(request)
             )
         except SignInFailed:
-            _failures[data.username].append(time.monotonic())
+            request.app[FAILURES][data.username].append(time.monotonic())
             raise
         principal = stored.principal(opened.user)
         request[_PRINCIPAL] = principal
         await record(
             request, session, "sign_in", principal.department or NATIONAL, principal.username
         )
-    _failures.pop(data.username, None)
+    request.app[FAILURES].pop(data.username, None)
     body = SessionOut(
         user=_user_out(request, principal),
         csrf_token=opened.csrf_token,

@@ -20,6 +20,8 @@ from ivr.errors import AriError
 from ivr.settings import Settings
 from ivr.web import ARI, CLOCK, SESSIONS, SETTINGS, add_routes
 from ivr.web_cases import CASES
+from ivr.web_keys import DIRECTORY as WEB_DIRECTORY
+from tests.web_support import add_user
 
 from .test_db_cases import T0, Clock
 from .test_db_operators import DIRECTORY
@@ -64,6 +66,7 @@ async def app(tmp_path: Path, clock: Clock) -> AsyncIterator[web.Application]:
     application[SESSIONS] = sessions
     application[ARI] = Recordings(settings, {"msg-kept": WAV})
     application[CLOCK] = clock
+    application[WEB_DIRECTORY] = DIRECTORY
     application[CASES] = Cases(sessions, DIRECTORY, clock)
     prompts = tmp_path / "prompts"
     prompts.mkdir()
@@ -76,7 +79,8 @@ async def app(tmp_path: Path, clock: Clock) -> AsyncIterator[web.Application]:
 
 @pytest.fixture
 async def client(app: web.Application) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(app)) as test_client:
+    headers = await add_user(app[SESSIONS], "admin")
+    async with TestClient(TestServer(app), headers=headers) as test_client:
         yield test_client
 
 
@@ -112,19 +116,20 @@ async def test_a_case_is_moved_with_a_json_body(
     app: web.Application, client: TestClient[Any, Any]
 ) -> None:
     number = await register(app, "msg-kept")
-    body = {"operator": "op1001", "note": "请办理", "actor": "王主任"}
+    body = {"operator": "op1001", "note": "请办理"}
     response = await client.post(f"/api/cases/{number}/assign", json=body)
     assert response.status == 200
     case = await response.json()
     assert (case["status"], case["assigned_to"]) == ("assigned", "op1001")
-    assert case["events"][-1]["actor"] == "王主任"
+    # Who acted is the signed-in user, never what the body claims.
+    assert case["events"][-1]["actor"] == "admin"
     assert (await client.post(f"/api/cases/{number}/start")).status == 200
     forwarded = await client.post(
         f"/api/cases/{number}/forward", json={"department": "340122", "note": "属肥东县"}
     )
     body = await forwarded.json()
     assert (body["department"], body["status"], body["events"][-1]["actor"]) == (
-        "340122", "registered", "api"
+        "340122", "registered", "admin"
     )
     urgent = await (await client.post(f"/api/cases/{number}/urgent", json={})).json()
     assert urgent["urgent"] and urgent["due_at"] == "2026-11-25T02:00:00Z"

@@ -28,6 +28,8 @@ from ivr.directory import Directory
 from ivr.service import HOURS_FILE, QUEUES_FILE
 from ivr.settings import REPO_ROOT, Settings
 from ivr.web import ARI, CLOCK, CONTROLLER, SESSIONS, SETTINGS, add_routes
+from ivr.web_keys import DIRECTORY as WEB_DIRECTORY
+from tests.web_support import add_user
 
 NODE = "node-web"
 NOW = datetime(2026, 11, 23, 10, 30, tzinfo=UTC)
@@ -113,6 +115,7 @@ async def app(tmp_path: Path) -> AsyncIterator[web.Application]:
     application[ARI] = ari
     application[CONTROLLER] = controller
     application[CLOCK] = lambda: NOW
+    application[WEB_DIRECTORY] = directory
     add_routes(application, prompt_dir)
     try:
         yield application
@@ -123,7 +126,8 @@ async def app(tmp_path: Path) -> AsyncIterator[web.Application]:
 
 @pytest.fixture
 async def client(app: web.Application) -> AsyncIterator[TestClient[Any, Any]]:
-    async with TestClient(TestServer(app)) as test_client:
+    headers = await add_user(app[SESSIONS], "admin")
+    async with TestClient(TestServer(app), headers=headers) as test_client:
         yield test_client
 
 

@@ -5,6 +5,9 @@
 import { say } from "./dom.js";
 
 const CSRF_KEY = "ivr.csrf";
+// Only a hint that this browser signed in (the cookie itself is HttpOnly):
+// without it there is no session to restore, and no 401 to ask for.
+const HINT_KEY = "ivr.signedIn";
 
 export const session = {
   user: null,
@@ -30,12 +33,14 @@ function keep(body) {
   session.user = body.user;
   session.csrf = body.csrf_token;
   sessionStorage.setItem(CSRF_KEY, body.csrf_token);
+  localStorage.setItem(HINT_KEY, "1");
 }
 
 export function forget() {
   session.user = null;
   session.csrf = null;
   sessionStorage.removeItem(CSRF_KEY);
+  localStorage.removeItem(HINT_KEY);
 }
 
 async function errorBody(response) {
@@ -90,6 +95,7 @@ export async function signIn(username, password) {
 
 /** The session of the cookie, if it is still good; null if not. */
 export async function restore() {
+  if (!session.csrf && !localStorage.getItem(HINT_KEY)) return null;
   try {
     keep(await api("GET", "/api/session", { quiet401: true }));
     return session.user;

@@ -154,17 +154,26 @@ async function route() {
     dept: department(scope).catch(() => null),
     readOnly: session.user.role === "auditor" || session.user.role === "operator",
   };
-  renderPicker(picker, page, scope).catch(report);
+  renderPicker(picker, page, scope, session.user.department).catch(report);
   clear(main, h("p", { class: "loading", text: "正在加载…" }));
   try {
     await PAGES[page].render(ctx);
   } catch (error) {
     if (controller.signal.aborted) return;
     report(error);
-    if (error instanceof ApiError && main.querySelector(".loading")) {
+    if (error instanceof ApiError && error.status !== 401) {
       clear(
         main,
-        h("div", { class: "empty-page" }, h("h1", { text: PAGES[page].title }), h("p", { role: "alert", class: "error-text", text: error.status === 403 ? `无权访问该部门：${error.message}` : error.message })),
+        h(
+          "div",
+          { class: "empty-page" },
+          h("h1", { text: PAGES[page].title }),
+          h("p", {
+            class: "muted",
+            text: error.status === 403 ? "您的账号不能查看这个部门的这一页。请在上方选择您负责的部门。" : "这一页没能加载，请稍后重试。",
+          }),
+          h("p", null, h("a", { href: `#/${page}/${homeScope()}`, text: "回到本部门" })),
+        ),
       );
     }
   }
@@ -184,6 +193,9 @@ function setUpChrome() {
     history.replaceState(null, "", "#/login");
     renderLogin();
     say("已退出登录。");
+  });
+  document.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") clearStatus();
   });
   window.addEventListener("hashchange", () => {
     clearStatus();

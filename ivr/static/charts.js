@@ -18,7 +18,7 @@ function legend(items) {
   return h(
     "ul",
     { class: "legend" },
-    items.map(([color, label]) => h("li", null, h("span", { class: "swatch", style: `background:${color}` }), label)),
+    items.map(([color, label]) => h("li", null, h("span", { class: "swatch", css: { background: color } }), label)),
   );
 }
 

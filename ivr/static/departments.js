@@ -13,8 +13,8 @@ export async function department(code) {
     cache.set(
       code,
       api("GET", `/api/departments/${enc(code)}`).catch((error) => {
-        cache.delete(code);
         if (error instanceof ApiError && (error.status === 403 || error.status === 404)) return null;
+        cache.delete(code);
         throw error;
       }),
     );
@@ -26,14 +26,19 @@ export function forgetDepartments() {
   cache.clear();
 }
 
-/** The department and its ancestors that this user may see, top first. */
-export async function lineage(code) {
+/**
+ * The department and its ancestors that this user may see, top first; the
+ * walk stops at `top` (the user's own department), above which the API
+ * would refuse.
+ */
+export async function lineage(code, top) {
   const chain = [];
   let next = code;
   while (next && chain.length < 6) {
     const found = await department(next);
     if (!found) break;
     chain.unshift(found);
+    if (found.code === top) break;
     next = found.parent || (found.code !== "national" ? "national" : null);
   }
   return chain;
@@ -51,8 +56,8 @@ function learn(dept) {
 }
 
 /** Fills `box` with the breadcrumb and the picker for `scope` on `page`. */
-export async function renderPicker(box, page, scope) {
-  const chain = await lineage(scope);
+export async function renderPicker(box, page, scope, top) {
+  const chain = await lineage(scope, top);
   chain.forEach(learn);
   const here = chain.at(-1)?.code === scope ? chain.at(-1) : null;
   const crumbs = h("ol", { class: "crumbs" });
@@ -81,7 +86,11 @@ export async function renderPicker(box, page, scope) {
       }),
     );
   }
-  if (!here) select.append(h("option", { value: scope, selected: true, text: `● ${scope}` }));
+  if (!here) {
+    select.append(h("option", { value: scope, selected: true, text: `● ${scope}` }));
+    const home = !chain.length && top && top !== scope ? await department(top) : null;
+    if (home) select.append(h("option", { value: home.code, text: `↩ ${home.short_name || home.name}（本部门）` }));
+  }
   const children = here?.children || [];
   if (children.length) {
     const group = h("optgroup", { label: "下级部门" });

@@ -12,7 +12,10 @@ function apply(el, attrs) {
     else if (name === "on") {
       for (const [type, fn] of Object.entries(value)) el.addEventListener(type, fn);
     } else if (name === "dataset") Object.assign(el.dataset, value);
-    else if (name === "style") el.setAttribute("style", value);
+    else if (name === "css") {
+      // Through the CSSOM, not a style attribute: allowed by a strict CSP.
+      for (const [prop, v] of Object.entries(value)) el.style.setProperty(prop, String(v));
+    }
     else if (["value", "checked", "disabled", "hidden", "selected", "open"].includes(name)) el[name] = value;
     else el.setAttribute(name, value === true ? "" : String(value));
   }
@@ -135,11 +138,16 @@ export function mountStatus(el) {
   statusEl = el;
 }
 
+// A message fades by itself: sooner when all went well.
+const FADE_MS = { ok: 8000, warn: 20000, error: 20000 };
+let fadeTimer = null;
+
 export function say(message, tone = "ok") {
   if (!statusEl) return;
+  clearTimeout(fadeTimer);
   statusEl.className = `status-message ${tone}`;
   statusEl.textContent = message;
-  statusEl.closest(".status-bar")?.classList.toggle("shown", Boolean(message));
+  if (message) fadeTimer = setTimeout(() => say(""), FADE_MS[tone] || FADE_MS.ok);
 }
 
 export function clearStatus() {

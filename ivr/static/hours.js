@@ -49,6 +49,7 @@ function periodsEditor(title, hint, periods, disabled, testid) {
               click: () => {
                 rows.splice(rows.indexOf(row), 1);
                 tr.remove();
+                syncEmpty();
               },
             },
           }),
@@ -57,9 +58,14 @@ function periodsEditor(title, hint, periods, disabled, testid) {
     }
     rows.push(row);
     body.append(tr);
+    syncEmpty();
     return row;
   }
+  const empty = h("tr", { class: "empty-row" }, h("td", { colspan: "4", class: "muted", text: "无" }));
+  body.append(empty);
+  const syncEmpty = () => (empty.hidden = rows.length > 0);
   periods.forEach((period) => addRow(period));
+  syncEmpty();
   const headers = ["开始", "结束", "原因"].concat(disabled ? [] : [""]);
   const wrap = table(headers, body, { label: title, testid });
   const section = h("fieldset", { class: "periods" }, h("legend", { text: title }), h("p", { class: "muted small", text: hint }), wrap);
@@ -129,7 +135,9 @@ export async function hoursPage(ctx) {
       { class: "panel week", testid: "hours-week" },
       h("legend", { text: "每周工作时间" }),
       h("p", { class: "muted small", text: "每天写一个或几个时间段，用逗号隔开，例如 08:30-12:00, 14:30-17:30；空着表示休息。法定节假日自动休息，调休上班日按周一的时间。" }),
-      scope === "national" ? null : h("label", { class: "check" }, inherit, ` 继承上级（现在用的是${from}的时间）`),
+      scope === "national"
+        ? null
+        : h("label", { class: "check" }, inherit, " 继承上级", h("span", { class: "muted small", text: inherited ? `（现在用的是${from}的时间）` : "（现在用的是本级自己的时间）" })),
       h("div", { class: "week-grid" }, dayRows),
       weekError,
     );

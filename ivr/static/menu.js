@@ -4,29 +4,19 @@
 // unsaved edits stay in this page, per node, until saved.
 
 import { api, enc, report, ApiError } from "./api.js";
-import { h, clear, say, formatTime, shorten } from "./dom.js";
-import { kindLabelOf, scopeLabel } from "./labels.js";
-import { nameOf } from "./departments.js";
+import { h, clear, say, formatTime } from "./dom.js";
+import { scopeLabel } from "./labels.js";
 import { clone, cleanSpec, effectiveSpec, withoutNode, withChild, byId } from "./menu_model.js";
+import { originBadge, pendingBadge, renderTree, markSelected, nodeButton, reveal } from "./menu_tree.js";
 import { renderEditor } from "./menu_editor.js";
 import { renderVersions } from "./versions.js";
-
-function originBadge(node, scope) {
-  if (scope === "national" && node.origin === "national") return null;
-  if (node.origin !== scope) {
-    const from = node.origin === "national" ? "全国" : node.origin;
-    return h("span", { class: "badge inherited", title: `由${nameOf(node.origin)}定义`, text: `继承自${from}` });
-  }
-  if (node.overridden) return h("span", { class: "badge modified", text: "本级修改" });
-  return h("span", { class: "badge added", text: "本级新增" });
-}
 
 export async function menuPage(ctx) {
   const { main, scope, signal } = ctx;
   const base = `/api/menus/${enc(scope)}`;
   const dept = await ctx.dept;
   const editable = !ctx.readOnly && dept?.editable !== false;
-  const s = { view: null, local: null, selected: null, pending: new Map(), problems: [] };
+  const s = { view: null, local: null, selected: null, pending: new Map(), problems: [], note: "" };
 
   const title = h("h1");
   const versionLine = h("p", { class: "muted" });
@@ -60,7 +50,6 @@ export async function menuPage(ctx) {
   );
 
   const nodeById = () => byId(s.view.tree);
-  const problemsOf = (id) => s.problems.filter((p) => p.node === id);
 
   function setView(view) {
     s.view = view;
@@ -80,6 +69,7 @@ export async function menuPage(ctx) {
     drawProblems();
     drawTree();
     drawEditor();
+    reveal(tree, s.selected);
   }
 
   function drawDraftBar() {
@@ -87,17 +77,22 @@ export async function menuPage(ctx) {
     const text = v.draft
       ? `草稿：${v.draft_by || "（未知）"} 于 ${formatTime(v.draft_at)} 保存，尚未发布。`
       : "没有草稿。保存修改后会生成草稿，校验通过即可发布。";
-    const note = h("input", { id: "publish-note", testid: "publish-note", maxlength: "200", placeholder: "例如：更新党费标准", disabled: !editable });
+    const note = h("input", { id: "publish-note", testid: "publish-note", maxlength: "200", placeholder: "例如：更新党费标准", value: s.note, disabled: !editable });
+    note.addEventListener("input", () => (s.note = note.value));
     const bar = [h("p", { class: "draft-state", text })];
     if (editable) {
       bar.push(
         h(
           "div",
           { class: "draft-actions" },
-          h("button", { type: "button", testid: "validate-button", on: { click: validate }, text: "校验" }),
           h("div", { class: "publish-field" }, h("label", { for: "publish-note", text: "发布说明（可选）" }), note),
-          h("button", { type: "button", class: "primary", testid: "publish-button", disabled: !v.draft, on: { click: () => publish(note.value.trim()) }, text: "发布" }),
-          h("button", { type: "button", class: "danger", testid: "discard-button", disabled: !v.draft, on: { click: discard }, text: "放弃草稿" }),
+          h(
+            "div",
+            { class: "draft-buttons" },
+            h("button", { type: "button", testid: "validate-button", on: { click: validate }, text: "校验" }),
+            h("button", { type: "button", class: "primary", testid: "publish-button", disabled: !v.draft, title: v.draft ? null : "没有草稿可以发布", on: { click: () => publish(note.value.trim()) }, text: "发布" }),
+            h("button", { type: "button", class: "danger", testid: "discard-button", disabled: !v.draft, on: { click: discard }, text: "放弃草稿" }),
+          ),
         ),
       );
     }
@@ -137,43 +132,8 @@ export async function menuPage(ctx) {
     );
   }
 
-  function treeItem(node) {
-    const problems = problemsOf(node.id);
-    const item = h(
-      "li",
-      {
-        class: `tree-node${node.id === s.selected ? " selected" : ""}${problems.length ? " has-problem" : ""}`,
-        testid: "tree-node",
-        dataset: { nodeId: node.id },
-        style: `--depth:${Math.max(node.depth, 0)}`,
-      },
-      h(
-        "button",
-        { type: "button", class: "node-button", "aria-current": node.id === s.selected ? "true" : null },
-        h(
-          "span",
-          { class: "node-line" },
-          node.key ? h("span", { class: "key-badge", text: `按${node.key}` }) : node.depth === 0 ? h("span", { class: "key-badge root", text: "入口" }) : null,
-          h("span", { class: `kind kind-${node.kind}`, text: kindLabelOf(node.kind) }),
-          h("code", { class: "node-id", text: node.id }),
-          originBadge(node, scope),
-          s.pending.has(node.id) ? h("span", { class: "badge pending", text: "未保存" }) : null,
-        ),
-        node.text ? h("span", { class: "node-text", text: shorten(node.text, 48) }) : node.prompt ? h("span", { class: "node-text", text: `录音 ${node.prompt}` }) : null,
-      ),
-      problems.length ? h("ul", { class: "node-problems" }, problems.map((p) => h("li", { text: p.message }))) : null,
-    );
-    item.addEventListener("click", () => select(node.id));
-    return item;
-  }
-
   function drawTree() {
-    const reachable = s.view.tree.filter((node) => node.depth >= 0);
-    const loose = s.view.tree.filter((node) => node.depth < 0);
-    clear(tree, reachable.map(treeItem));
-    if (loose.length) {
-      tree.append(h("li", { class: "tree-group", role: "presentation", text: "未连接的节点（来电者到达不了）" }), loose.map(treeItem));
-    }
+    renderTree(tree, s.view.tree, { scope, selected: s.selected, pending: s.pending, problems: s.problems, onSelect: (id) => select(id) });
   }
 
   function workingSpec(id) {
@@ -201,27 +161,29 @@ export async function menuPage(ctx) {
       onDirty: () => {
         if (!s.pending.has(node.id)) {
           s.pending.set(node.id, spec);
-          tree.querySelector(`[data-node-id="${CSS.escape(node.id)}"] .node-line`)?.append(h("span", { class: "badge pending", text: "未保存" }));
+          tree.querySelector(`[data-node-id="${CSS.escape(node.id)}"] .node-line`)?.append(pendingBadge());
         }
       },
       onSave: () => saveNode(node.id, spec),
       onRevert: () => revert(node),
       onAddChild: (id, kind) => addChild(node, id, kind),
       onDelete: () => remove(node),
+      onBack: () => {
+        const button = nodeButton(tree, node.id);
+        button?.scrollIntoView({ block: "center" });
+        button?.focus({ preventScroll: true });
+      },
     });
   }
 
   function select(id, focus) {
     s.selected = id;
-    for (const item of tree.querySelectorAll(".tree-node")) {
-      const on = item.dataset.nodeId === id;
-      item.classList.toggle("selected", on);
-      const button = item.querySelector(".node-button");
-      if (on) button.setAttribute("aria-current", "true");
-      else button.removeAttribute("aria-current");
-    }
+    markSelected(tree, id);
     drawEditor();
-    if (focus) tree.querySelector(`[data-node-id="${CSS.escape(id)}"] .node-button`)?.focus();
+    if (focus) {
+      reveal(tree, id);
+      nodeButton(tree, id)?.focus({ preventScroll: true });
+    }
     // On a phone the editor is below the tree: bring it into view.
     if (window.matchMedia("(max-width: 900px)").matches) editor.scrollIntoView({ block: "start", behavior: "smooth" });
   }
@@ -312,6 +274,7 @@ export async function menuPage(ctx) {
   async function publish(note) {
     await guarded(async () => {
       const version = await api("POST", `${base}/publish`, { json: note ? { note } : {} });
+      s.note = "";
       await reload();
       say(`已发布 第${version.number}版`);
     });

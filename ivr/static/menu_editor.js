@@ -95,12 +95,12 @@ function choicesEditor(spec, tree, editable, changed) {
 }
 
 function addChildForm(node, tree, onAddChild) {
-  const id = h("input", { testid: "new-node-id", value: `${node.id}.`, autocomplete: "off", spellcheck: "false", pattern: NODE_ID.source });
+  const id = h("input", { testid: "new-node-id", value: `${node.id}.`, autocomplete: "off", spellcheck: "false" });
   const kind = h("select", { testid: "new-node-kind" }, options(Object.entries(KINDS), "info"));
   const error = h("p", { class: "error-text", role: "alert", hidden: true });
   const form = h(
     "form",
-    { class: "add-child", hidden: true, "aria-label": "添加子节点" },
+    { class: "add-child", hidden: true, novalidate: true, "aria-label": "添加子节点" },
     field("新节点编号", id, "小写字母、数字、下划线和点，例如 dues.local"),
     field("类型", kind),
     error,
@@ -190,6 +190,7 @@ export function renderEditor(panel, o) {
     h("h2", { id: "editor-title" }, "编辑节点 ", h("code", { text: node.id })),
     o.badge,
     o.pending ? h("span", { class: "badge pending", text: "未保存" }) : null,
+    h("button", { type: "button", class: "ghost back-to-tree", on: { click: () => o.onBack() }, text: "↑ 回到菜单结构" }),
   );
   clear(
     panel,

@@ -38,8 +38,8 @@ function operatorValue(name, value) {
   if (name === "departments" || name === "department") return [].concat(value || []).map(nameOf).join("、");
   if (name === "today" && value && typeof value === "object") {
     return Object.entries(value)
-      .map(([k, v]) => `${TODAY_FIELDS[k] || k} ${k.endsWith("seconds") ? formatSeconds(v) : v}`)
-      .join(" / ");
+      .map(([k, v]) => `${TODAY_FIELDS[k] || k}${k.endsWith("seconds") ? formatSeconds(v) : v}`)
+      .join(" · ");
   }
   return plain(value);
 }
