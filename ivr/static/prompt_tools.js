@@ -48,7 +48,6 @@ export function promptSection({ scope, node, spec, editable, getText, onChange }
       const label = spec.prompt ? "录音" : "现在来电者听到的提示音";
       current.append(h("audio", { controls: true, src: url, preload: "none", class: "current-audio", "aria-label": label, testid: "current-audio" }));
     }
-    useTts.hidden = !editable || !spec.prompt;
   }
 
   function tell(message, tone) {
@@ -155,6 +154,10 @@ export function promptSection({ scope, node, spec, editable, getText, onChange }
 
   const useTts = h("button", { type: "button", testid: "use-tts-button", text: "使用文字合成" });
   useTts.addEventListener("click", () => {
+    if (!spec.prompt) {
+      tell("这个节点已经在使用文字合成。", "ok");
+      return;
+    }
     spec.prompt = null;
     tell("已改为文字合成。请点击“保存到草稿”。", "ok");
     showCurrent();

@@ -68,8 +68,9 @@ export async function renderVersions(panel, { base, editable, withDiff, afterRes
     const n = version.number;
     const meta = [formatTime(version.published_at), version.published_by].filter(Boolean).join(" · ");
     const buttons = h("div", { class: "button-row" });
-    if (withDiff) {
-      const diffButton = h("button", { type: "button", testid: "diff-button", disabled: !active || version.active, text: "查看差异" });
+    // The active version has nothing to compare with or go back to.
+    if (withDiff && active && !version.active) {
+      const diffButton = h("button", { type: "button", testid: "diff-button", text: "查看差异" });
       diffButton.addEventListener("click", async () => {
         try {
           const diff = await api("GET", `${base}/diff?from=${enc(n)}&to=${enc(active.number)}`);
@@ -81,8 +82,8 @@ export async function renderVersions(panel, { base, editable, withDiff, afterRes
       });
       buttons.append(diffButton);
     }
-    if (editable) {
-      const restore = h("button", { type: "button", testid: "restore-button", disabled: version.active, text: "恢复此版本" });
+    if (editable && !version.active) {
+      const restore = h("button", { type: "button", testid: "restore-button", text: "恢复此版本" });
       restore.addEventListener("click", async () => {
         if (!confirm(`恢复第${n}版？\n将以第${n}版的内容发布一个新版本，来电者随即听到它。`)) return;
         restore.disabled = true;
@@ -110,7 +111,7 @@ export async function renderVersions(panel, { base, editable, withDiff, afterRes
           h("span", { class: "muted", text: meta }),
         ),
         version.note ? h("p", { class: "version-note", text: version.note }) : null,
-        buttons,
+        buttons.childElementCount ? buttons : null,
       ),
     );
   }

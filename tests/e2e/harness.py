@@ -58,6 +58,7 @@ class Platform:
     settings: Settings
     controller: subprocess.Popen[bytes] | None = None
     controller_logs: list[Path] = field(default_factory=list)
+    token: str = ""  # the API token of the national admin `ivr serve` creates
 
     # -- processes ---------------------------------------------------------------
 
@@ -133,10 +134,18 @@ class Platform:
 
     # -- HTTP and ARI ---------------------------------------------------------------
 
-    def http_get(self, path: str) -> tuple[int, Any]:
+    def _request(
+        self, path: str, data: bytes | None = None, method: str = "GET"
+    ) -> urllib.request.Request:
+        headers = {"Content-Type": "application/json"} if data is not None else {}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         url = f"http://127.0.0.1:{self.settings.http_port}{path}"
+        return urllib.request.Request(url, data=data, method=method, headers=headers)
+
+    def http_get(self, path: str) -> tuple[int, Any]:
         try:
-            with urllib.request.urlopen(url, timeout=5) as response:
+            with urllib.request.urlopen(self._request(path), timeout=5) as response:
                 return response.status, json.load(response)
         except urllib.error.HTTPError as exc:
             return exc.code, json.loads(exc.read() or b"null")
@@ -144,19 +153,15 @@ class Platform:
             return 0, None
 
     def http_get_bytes(self, path: str) -> tuple[int, bytes]:
-        url = f"http://127.0.0.1:{self.settings.http_port}{path}"
         try:
-            with urllib.request.urlopen(url, timeout=10) as response:
+            with urllib.request.urlopen(self._request(path), timeout=10) as response:
                 return response.status, response.read()
         except urllib.error.HTTPError as exc:
             return exc.code, exc.read()
 
     def http_post(self, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
-        url = f"http://127.0.0.1:{self.settings.http_port}{path}"
         data = json.dumps(body).encode() if body is not None else b""
-        request = urllib.request.Request(
-            url, data=data, method="POST", headers={"Content-Type": "application/json"}
-        )
+        request = self._request(path, data, "POST")
         try:
             with urllib.request.urlopen(request, timeout=5) as response:
                 return response.status, json.load(response)
@@ -215,6 +220,7 @@ def start_platform(state_dir: Path, **env_overrides: str) -> Platform:
     platform.ivr("asterisk", "up")
     try:
         platform.start_controller()
+        platform.token = platform.ivr("users", "token", "admin").stdout.strip()
     except BaseException:
         asterisk.down(settings)
         raise
