@@ -14,13 +14,14 @@ run: deps
 	@echo "  The 12371 IVR is starting. In a second terminal place a call:"
 	@echo "    $(IVR) call --from 055162345678 --to 12371 --keys 5,* --hangup-after 9"
 	@echo "  or call sip:12371@127.0.0.1:$${IVR_SIP_PORT:-5060} from a softphone on this machine."
-	@echo "  Call records: http://127.0.0.1:$${IVR_HTTP_PORT:-8080}/api/calls"
+	@echo "  Admin web: http://127.0.0.1:$${IVR_HTTP_PORT:-8080}/admin/ (user admin; on first start its"
+	@echo "    password is written to $${IVR_STATE_DIR:-~/.local/state/ivr12371}/initial-admin-password)"
 	@echo "  Ctrl-C stops the controller and Asterisk."
 	@echo
 	trap '$(IVR) asterisk down' EXIT; $(IVR) serve
 
 test: deps
-	scripts/setup-machine --with-postgres
+	scripts/setup-machine --for-tests
 	scripts/ensure-postgres
 	$(VENV)/bin/ruff check ivr tests benchmarks
 	$(VENV)/bin/mypy ivr

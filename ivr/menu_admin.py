@@ -68,6 +68,7 @@ class TreeNode(BaseModel):
     here: bool  # defined by this scope
     overridden: bool  # defined here and above: this scope changed it
     audio_url: str | None
+    spec: dict[str, Any]  # the node as its origin wrote it (what an override starts from)
 
 
 class VersionInfo(BaseModel):
@@ -427,6 +428,7 @@ class MenuAdmin:
             here=node_id in mine,
             overridden=node_id in mine and above is not None and above.has(node_id),
             audio_url=audio_url,
+            spec=node.spec.model_dump(mode="json", exclude_none=True),
         )
 
 

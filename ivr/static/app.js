@@ -125,7 +125,7 @@ async function route() {
     renderLogin();
     return;
   }
-  let { page, scope, rest } = parseHash();
+  const { page, scope, rest } = parseHash();
   const allowed = pagesFor(session.user);
   if (!allowed.includes(page) || !/^(national|\d{6})$/.test(scope)) {
     location.replace(`#/${allowed.includes(page) ? page : "today"}/${homeScope()}`);
@@ -141,8 +141,12 @@ async function route() {
     timers.forEach(clearInterval);
   };
   const picker = document.getElementById("dept-box");
+  // Each visit draws into its own box: a page that answers late, after the
+  // admin moved on, draws into a box no longer shown.
+  const box = h("div", { class: "page-box" }, h("p", { class: "loading", text: "正在加载…" }));
+  clear(main, box);
   const ctx = {
-    main,
+    main: box,
     scope,
     rest,
     user: session.user,
@@ -154,8 +158,7 @@ async function route() {
     dept: department(scope).catch(() => null),
     readOnly: session.user.role === "auditor" || session.user.role === "operator",
   };
-  renderPicker(picker, page, scope, session.user.department).catch(report);
-  clear(main, h("p", { class: "loading", text: "正在加载…" }));
+  renderPicker(picker, page, scope, session.user.department, () => controller.signal.aborted).catch(report);
   try {
     await PAGES[page].render(ctx);
   } catch (error) {
@@ -163,7 +166,7 @@ async function route() {
     report(error);
     if (error instanceof ApiError && error.status !== 401) {
       clear(
-        main,
+        box,
         h(
           "div",
           { class: "empty-page" },
@@ -220,7 +223,7 @@ async function boot() {
     report(error);
   }
   if (session.user && (!location.hash || location.hash === "#/login")) {
-    location.replace(`#/today/${homeScope()}`);
+    history.replaceState(null, "", `#/today/${homeScope()}`);
   }
   await route();
 }

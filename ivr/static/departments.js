@@ -55,8 +55,11 @@ function learn(dept) {
   for (const child of dept.children || []) names.set(child.code, child.name);
 }
 
-/** Fills `box` with the breadcrumb and the picker for `scope` on `page`. */
-export async function renderPicker(box, page, scope, top) {
+/**
+ * Fills `box` with the breadcrumb and the picker for `scope` on `page`,
+ * unless `stale()` says the admin has moved on meanwhile.
+ */
+export async function renderPicker(box, page, scope, top, stale = () => false) {
   const chain = await lineage(scope, top);
   chain.forEach(learn);
   const here = chain.at(-1)?.code === scope ? chain.at(-1) : null;
@@ -99,6 +102,7 @@ export async function renderPicker(box, page, scope, top) {
     }
     select.append(group);
   }
+  if (stale()) return here;
   select.addEventListener("change", () => {
     if (select.value !== scope) location.hash = `#/${page}/${select.value}`;
   });

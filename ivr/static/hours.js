@@ -25,14 +25,20 @@ export function parseIntervals(text) {
   return { intervals: found };
 }
 
+/** "2026-12-01T14:00:00" -> "2026-12-01T14:00", as a datetime-local input takes it. */
+function minutes(value) {
+  const m = /^\d{4}-\d\d-\d\dT\d\d:\d\d/.exec(value || "");
+  return m ? m[0] : "";
+}
+
 function periodsEditor(title, hint, periods, disabled, testid) {
   const body = h("tbody");
   const rows = [];
   function addRow(period = { start: "", end: "", reason: "" }) {
     const n = rows.length + 1;
-    const start = h("input", { type: "datetime-local", value: period.start || "", disabled, "aria-label": `${title}${n} 开始`, required: true });
-    const end = h("input", { type: "datetime-local", value: period.end || "", disabled, "aria-label": `${title}${n} 结束`, required: true });
-    const reason = h("input", { value: period.reason || "", disabled, maxlength: "100", "aria-label": `${title}${n} 原因`, placeholder: "原因" });
+    const start = h("input", { type: "datetime-local", value: minutes(period.start), disabled, "aria-label": `${title}${n} 开始`, required: true });
+    const end = h("input", { type: "datetime-local", value: minutes(period.end), disabled, "aria-label": `${title}${n} 结束`, required: true });
+    const reason = h("input", { value: period.reason || "", disabled, maxlength: "200", "aria-label": `${title}${n} 原因`, placeholder: "原因（必填）", required: true });
     const row = { start, end, reason };
     const tr = h("tr", { testid: `${testid}-row` }, h("td", null, start), h("td", null, end), h("td", null, reason));
     if (!disabled) {
@@ -79,6 +85,7 @@ function periodsEditor(title, hint, periods, disabled, testid) {
       for (const row of rows) {
         const period = { start: row.start.value, end: row.end.value, reason: row.reason.value.trim() };
         if (!period.start || !period.end) return { error: `${title}：请填写开始和结束时间` };
+        if (!period.reason) return { error: `${title}：请填写原因` };
         if (period.start >= period.end) return { error: `${title}：${period.start.replace("T", " ")} 的结束时间早于开始时间` };
         list.push(period);
       }
@@ -109,7 +116,8 @@ export async function hoursPage(ctx) {
   const versions = h("section", { class: "panel versions", testid: "versions", "aria-label": "版本" });
 
   function draw(view) {
-    const inherited = scope !== "national" && view.week_from && view.week_from !== scope;
+    // own_week: whether the scope has a week of its own; else judged by week_from.
+    const inherited = scope !== "national" && ("own_week" in view ? !view.own_week : view.week_from !== scope);
     const inputs = {};
     const dayRows = WEEKDAYS.map(([day, label]) => {
       const input = h("input", {

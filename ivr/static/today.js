@@ -105,8 +105,7 @@ export async function todayPage(ctx) {
   );
 
   async function loadStats() {
-    const query = scope === "national" ? "" : `?department=${enc(scope)}`;
-    const stats = await api("GET", `/api/stats/today${query}`, { signal });
+    const stats = await api("GET", `/api/stats/today?department=${enc(scope)}`, { signal });
     dateLine.textContent = `${stats.date || ""} · 每30秒自动刷新`;
     clear(
       tiles,
