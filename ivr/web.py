@@ -132,7 +132,7 @@ async def visible_departments(request: web.Request, action: str) -> list[str] | 
     if not directory.has(department):
         raise NotFound(f"no department with code {department!r}", department=department)
     await allow_read(request, department, action)
-    return [department, *directory.below(department)]
+    return [c for c in (department, *directory.below(department)) if principal.covers(c, directory)]
 
 
 @routes.route("GET", "/api/calls/{call_id}", "One call and its steps", "calls", response=CallView)

@@ -89,7 +89,10 @@ async def overdue_cases(request: web.Request) -> web.Response:
         raise DataError("say which department supervises: ?department=340100", field="department")
     await allow_read(request, department, "read_cases")
     late = await request.app[CASES].overdue(department, request.app[CLOCK]())
-    return web.json_response([item.model_dump(mode="json") for item in late])
+    # A supervisor sees the late cases below it only if it may see those departments.
+    principal, directory = who(request), request.app[DIRECTORY]
+    shown = [item for item in late if principal.covers(item.late_department, directory)]
+    return web.json_response([item.model_dump(mode="json") for item in shown])
 
 
 @routes.route("GET", "/api/cases/{number}", "One case and its history", "cases", response=CaseView)
