@@ -28,7 +28,8 @@ test: deps
 	# Speaks every department's name once into the machine's render cache,
 	# so each end-to-end platform's build only copies (and starts in time).
 	$(IVR) prompts build
-	$(PYTEST) -ra
+	# One test file per worker: an end-to-end file's platform stays in its worker.
+	$(PYTEST) -ra -n 3 --dist loadfile
 
 bench: deps
 	$(VENV)/bin/python -m benchmarks.latency

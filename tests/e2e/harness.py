@@ -193,15 +193,20 @@ class Platform:
 
 
 def start_platform(state_dir: Path, **env_overrides: str) -> Platform:
-    """Asterisk and the controller on free loopback ports; `stop()` ends both."""
+    """Asterisk and the controller on free loopback ports; `stop()` ends both.
+
+    Under pytest-xdist each worker's Asterisks take their own RTP ports
+    (gw0 31000-31999, gw1 32000-32999, ...)."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
+    rtp_start = 31000 + 1000 * (int(worker) if worker.isdigit() else 0)
     env = {
         **os.environ,
         "IVR_STATE_DIR": str(state_dir),
         "IVR_SIP_PORT": str(_free_port(socket.SOCK_DGRAM)),
         "IVR_ARI_PORT": str(_free_port(socket.SOCK_STREAM)),
         "IVR_HTTP_PORT": str(_free_port(socket.SOCK_STREAM)),
-        "IVR_RTP_START": "31000",
-        "IVR_RTP_END": "31999",
+        "IVR_RTP_START": str(rtp_start),
+        "IVR_RTP_END": str(rtp_start + 999),
         "IVR_DIGIT_TIMEOUT": str(DIGIT_TIMEOUT_S),
         "IVR_NODE_NAME": "e2e",
         **env_overrides,
