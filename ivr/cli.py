@@ -181,12 +181,16 @@ def _moment(text: str) -> datetime:
 
 def _hours(settings: Settings, args: argparse.Namespace) -> int:
     from ivr import hours
+    from ivr.published import read_in_force
     from ivr.service import load_directory, make_clock
 
     directory = load_directory(settings)
     department = directory.by_code(args.department)
     at = args.at or make_clock(settings)()
-    status = hours.load(settings.hours_file, directory).status(department.code, at)
+    # The published hours once a controller started on this database; before, the file.
+    published = read_in_force(settings.database_url, directory)
+    in_force = published[1] if published is not None else hours.load(settings.hours_file, directory)
+    status = in_force.status(department.code, at)
     data = hours.explain(department.name, department.code, status, at=at)
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -199,7 +203,8 @@ def _hours(settings: Settings, args: argparse.Namespace) -> int:
     print(f"{department.name} ({department.code}): {'OPEN' if status.open else 'CLOSED'}")
     print(f"  why:      {status.reason}")
     print(f"  next:     {until}")
-    print(f"  schedule: {status.schedule_from} (routing/hours.yaml), calendar {hours.CALENDAR}")
+    source = "published" if published is not None else "routing/hours.yaml"
+    print(f"  schedule: {status.schedule_from} ({source}), calendar {hours.CALENDAR}")
     return 0
 
 

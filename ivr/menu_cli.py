@@ -99,7 +99,14 @@ def _line(problem: dict[str, str]) -> str:
 
 
 def _show(settings: Settings, args: argparse.Namespace) -> int:
-    tree = show_tree(_book(settings), args.department)
+    from ivr.published import read_in_force
+    from ivr.service import load_directory
+
+    # What callers hear: the published versions, once a controller started on
+    # this database; before that, the file.
+    published = read_in_force(settings.database_url, load_directory(settings))
+    book = published[0] if published is not None else _book(settings)
+    tree = show_tree(book, args.department)
     print(json.dumps(tree, ensure_ascii=False, indent=2) if args.json else show_text(tree))
     return 0
 

@@ -147,12 +147,9 @@ class Configuration:
 
     async def _load(self, session: AsyncSession, generation: int) -> Published:
         menus = await stored.in_force(session, stored.MENU)
-        hours = await stored.in_force(session, stored.HOURS)
-        versions = {scope: row.number for scope, row in menus.items()}
-        book = MenuBook(menu_spec({s: r.body for s, r in menus.items()}), self._directory, versions)
-        hours_in_force = Hours(hours_spec({s: r.body for s, r in hours.items()}), self._directory)
+        book, hours = await in_force(session, self._directory, menus)
         catalog = await self._catalog(session, menus.values(), book)
-        return Published(generation, book, hours_in_force, catalog)
+        return Published(generation, book, hours, catalog)
 
     async def _catalog(self, session: AsyncSession, menus: Any, book: MenuBook) -> Catalog:
         """The build's prompts plus every published text and upload the book plays."""
@@ -184,6 +181,34 @@ class Configuration:
                 file=name, text=text, sha256=sha, duration_ms=row.duration_ms, input=sha
             )
         return Catalog(directory, {**self._base.entries, **self._entries})
+
+
+async def in_force(
+    session: AsyncSession,
+    directory: Directory,
+    menus: Mapping[str, ConfigVersionRow] | None = None,
+) -> tuple[MenuBook, Hours]:
+    """The menu book and the hours published now (ConfigError if nothing is)."""
+    if menus is None:
+        menus = await stored.in_force(session, stored.MENU)
+    hours = await stored.in_force(session, stored.HOURS)
+    versions = {scope: row.number for scope, row in menus.items()}
+    book = MenuBook(menu_spec({s: r.body for s, r in menus.items()}), directory, versions)
+    return book, Hours(hours_spec({s: r.body for s, r in hours.items()}), directory)
+
+
+def read_in_force(database_url: str, directory: Directory) -> tuple[MenuBook, Hours] | None:
+    """`in_force` for the command line: None if nothing is published yet (the
+    controller has not started on this database), so the files apply."""
+    from ivr.db.engine import migrated_session
+
+    async def read() -> tuple[MenuBook, Hours] | None:
+        async with migrated_session(database_url) as session:
+            if await stored.generation(session) == 0:
+                return None
+            return await in_force(session, directory)
+
+    return asyncio.run(read())
 
 
 def _nodes(book: MenuBook) -> list[menu.Node]:

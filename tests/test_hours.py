@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -186,3 +187,37 @@ def test_ivr_hours_names_a_department_it_does_not_know(
     monkeypatch.setenv("IVR_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'ivr.sqlite3'}")
     assert cli.main(["hours", "999999"]) == 1
     assert "no department with code '999999'" in capsys.readouterr().err
+
+
+def test_ivr_hours_says_what_admins_published_once_there_is_something(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'ivr.sqlite3'}"
+    monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path))
+    monkeypatch.setenv("IVR_DATABASE_URL", url)
+    friday_evening = ["hours", HEFEI, "--at", "2026-11-27T20:00", "--json"]
+    assert cli.main(friday_evening) == 0
+    assert json.loads(capsys.readouterr().out)["open"] is False  # the file's week
+
+    async def publish_evening_service() -> None:
+        from ivr import menu
+        from ivr.db import config as stored
+        from ivr.db.engine import migrated_session
+        from tests.admin_support import directory
+
+        book = menu.read(REPO_ROOT / "routing" / "menus.yaml", directory())
+        async with migrated_session(url) as session, session.begin():
+            evening = {"week": {"fri": ["19:00-21:00"]}}
+            for kind, scope, body in (
+                (stored.MENU, "national", book.spec.national.model_dump(mode="json")),
+                (stored.HOURS, "national", NATIONAL.spec.default.model_dump(mode="json")),
+                (stored.HOURS, HEFEI, evening),
+            ):
+                await stored.publish(
+                    session, kind=kind, scope=scope, body=body, prompts={}, by="test",
+                    at=datetime(2026, 11, 1, tzinfo=UTC),
+                )
+
+    asyncio.run(publish_evening_service())
+    assert cli.main(friday_evening) == 0
+    assert json.loads(capsys.readouterr().out)["open"] is True
