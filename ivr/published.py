@@ -27,12 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr import menu
 from ivr.catalog import HASH_CHARS, Catalog, PromptEntry, write_atomically
 from ivr.db import config as stored
 from ivr.db.models import ConfigVersionRow
+from ivr.db.users import Conflict
 from ivr.directory import Directory
 from ivr.errors import ConfigError
 from ivr.hours import Hours, HoursSpec
@@ -229,7 +231,28 @@ async def seed(
     now: datetime,
 ) -> bool:
     """Publish the files' menus and hours as version 1 of each scope if nothing
-    is published yet; whether it did. `catalog` has every text rendered."""
+    is published yet; whether it did. `catalog` has every text rendered.
+
+    Controllers starting together on a new database may both try: one
+    transaction wins, the other's fails whole on the unique versions and
+    finds the winner's."""
+    try:
+        return await _seed(sessions, menus, hours, catalog, now)
+    except (IntegrityError, Conflict):
+        async with sessions() as session:
+            if await stored.generation(session) > 0:
+                log.info("another controller published routing/ first")
+                return False
+        raise
+
+
+async def _seed(
+    sessions: async_sessionmaker[AsyncSession],
+    menus: MenuSpec,
+    hours: HoursSpec,
+    catalog: Catalog,
+    now: datetime,
+) -> bool:
     async with sessions() as session, session.begin():
         if await stored.generation(session) > 0:
             return False

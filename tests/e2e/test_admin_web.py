@@ -11,8 +11,10 @@ screenshots in IVR_SCREENSHOT_DIR (default build/screenshots/).
 from __future__ import annotations
 
 import asyncio
+import io
 import os
 import re
+import wave
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -59,7 +61,14 @@ async def browser() -> AsyncIterator[Browser]:
     await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
     async with async_playwright() as playwright:
         found = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--disable-dev-shm-usage",
+                # A microphone that plays a beep, allowed without asking.
+                "--use-fake-device-for-media-stream",
+                "--use-fake-ui-for-media-stream",
+            ],
         )
         try:
             yield found
@@ -179,6 +188,33 @@ async def test_an_admin_changes_a_prompt_and_the_next_call_hears_it_then_restore
     assert status == 200
     actions = [(entry["actor"], entry["action"]) for entry in log]
     assert (ADMIN, "menu_restore") in actions and (ADMIN, "menu_publish") in actions
+
+
+async def test_a_recording_made_in_the_browser_is_what_the_next_call_hears(
+    after_hours: Platform, browser: Browser
+) -> None:
+    page = await signed_in(browser, after_hours, DESKTOP)
+    await page.goto(page.url.split("#")[0] + f"#/menu/{COUNTY}")
+    await page.locator('[data-testid="tree-node"][data-node-id="main"]').first.click()
+    record = page.get_by_test_id("record-button")
+    await record.click()
+    await expect(record).to_have_attribute("aria-pressed", "true")
+    await page.wait_for_timeout(3000)
+    await record.click()
+    await expect(page.get_by_test_id("upload-status")).to_contain_text("已上传", timeout=20000)
+    await page.get_by_test_id("node-save").click()
+    await page.get_by_test_id("publish-button").click()
+    await expect(page.get_by_test_id("status-message")).to_contain_text("已发布")
+    await shot(page, "04-menu-recorded")
+
+    prompts = await heard(after_hours)
+    recorded = [p for p in prompts if p.startswith(f"rec.{COUNTY}.")]
+    assert recorded, prompts
+    with wave.open(io.BytesIO(audio(after_hours, recorded[0]))) as wav:
+        assert (wav.getframerate(), wav.getnchannels()) == (8000, 1)
+        seconds = wav.getnframes() / wav.getframerate()
+    assert 2.0 < seconds < 4.5, f"a 3 s recording plays {seconds:.1f} s"
+    assert page.errors == []  # type: ignore[attr-defined]
 
 
 async def test_the_main_pages_at_desktop_and_phone_width(
