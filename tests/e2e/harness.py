@@ -59,6 +59,7 @@ class Platform:
     controller: subprocess.Popen[bytes] | None = None
     controller_logs: list[Path] = field(default_factory=list)
     token: str = ""  # the API token of the national admin `ivr serve` creates
+    database_url: str = ""  # the running controller's, when a test gave it one
 
     # -- processes ---------------------------------------------------------------
 
@@ -80,6 +81,7 @@ class Platform:
     def start_controller(self, **overrides: str) -> None:
         assert self.controller is None or self.controller.poll() is not None
         env = {**self.env, **overrides}
+        self.database_url = overrides.get("IVR_DATABASE_URL", "")
         log_path = self.state_dir / f"controller-{len(self.controller_logs)}.log"
         self.controller_logs.append(log_path)
         with log_path.open("wb") as out:
@@ -189,7 +191,10 @@ class Platform:
 
     def record_of(self, sip_call_id: str) -> dict[str, Any] | None:
         """The controller's finished record of a call, found by its SIP Call-ID."""
-        return wait_for_record(self.settings, sip_call_id, RECORD_WAIT_S)
+        settings = self.settings
+        if self.database_url:
+            settings = settings.model_copy(update={"database_url": self.database_url})
+        return wait_for_record(settings, sip_call_id, RECORD_WAIT_S)
 
 
 def start_platform(state_dir: Path, **env_overrides: str) -> Platform:
