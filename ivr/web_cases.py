@@ -15,9 +15,10 @@ from pydantic import BaseModel
 from ivr import report as reports
 from ivr.case_views import CaseView, OverdueView, recording_audio
 from ivr.cases import Cases
+from ivr.db import operators as stored_operators
 from ivr.db.cases import MAX_LIMIT
 from ivr.db.models import CASE_NOTE_MAX, DIVISION_CODE_LENGTH, OPERATOR_ID_MAX
-from ivr.errors import DataError
+from ivr.errors import DataError, NotFound
 from ivr.openapi import Api
 from ivr.web_auth import allow_read, record, refuse, who
 from ivr.web_keys import ARI, CLOCK, DIRECTORY, SESSIONS
@@ -115,10 +116,12 @@ async def case_action(request: web.Request) -> web.Response:
     number, action = request.match_info["number"], request.match_info["action"]
     cases = request.app[CASES]
     before = await cases.get(number)
-    principal = who(request)
-    if not principal.can_handle_cases(before.department, request.app[DIRECTORY]):
+    principal, directory = who(request), request.app[DIRECTORY]
+    if not principal.can_handle_cases(before.department, directory):
         why = f"{principal.username} may not work on cases of {before.department}"
         await refuse(request, f"case_{action}", before.department, before.number, why)
+    if body.get("operator"):
+        await _allow_assignee(request, body["operator"], before.department, before.number)
     case = await cases.transition(
         number,
         action,
@@ -138,6 +141,19 @@ async def case_action(request: web.Request) -> web.Response:
             after={"status": case.status, "department": case.department, **body},
         )
     return web.json_response(case.model_dump(mode="json"))
+
+
+async def _allow_assignee(request: web.Request, operator_id: str, scope: str, number: str) -> None:
+    """A case goes to an operator of a department the user reaches (and so sees it)."""
+    principal, directory = who(request), request.app[DIRECTORY]
+    async with request.app[SESSIONS]() as session:
+        try:
+            operator = await stored_operators.get_operator(session, operator_id)
+        except NotFound:
+            raise DataError(f"no operator {operator_id!r}", field="operator") from None
+    if not any(principal.covers(code, directory) for code in operator.departments):
+        why = f"{operator_id} answers for {', '.join(sorted(operator.departments))}, not for you"
+        await refuse(request, "case_assign", scope, number, why)
 
 
 @routes.route(

@@ -423,6 +423,17 @@ async def test_overdue_cases_show_none_below_without_sub_departments(world: Worl
     assert [item["case"]["number"] for item in late] == []
 
 
+async def test_a_case_goes_only_to_an_operator_of_a_department_within_reach(
+    world: World,
+) -> None:
+    number = world.cases[OWN]
+    beijing = {"operator": OPERATORS[BEIJING]}
+    await refused(world, await world.county.post(f"/api/cases/{number}/assign", json=beijing), OWN)
+    own = {"operator": OPERATORS[OWN]}
+    case = await allowed(await world.county.post(f"/api/cases/{number}/assign", json=own))
+    assert case["assigned_to"] == OPERATORS[OWN]
+
+
 async def test_an_auditor_reads_below_but_changes_nothing(world: World) -> None:
     auditor = await world.admin.as_user("shenji", Role.AUDITOR, HEFEI, include_sub=True)
     await allowed(await auditor.get(f"/api/menus/{OWN}"))
