@@ -241,14 +241,24 @@ class Problem:
 
     department: str  # NATIONAL, or a division code
     node: str  # "" for the menu as a whole
-    message: str
+    message: str  # English, for the CLI and the log
+    # Which rule (menu_check.PROBLEM_CODES) and the values `message` is built
+    # from, so that the admin web can say it in Chinese without parsing English.
+    code: str = ""
+    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def __str__(self) -> str:
         where = f"{self.department} {self.node}" if self.node else self.department
         return f"{where}: {self.message}"
 
-    def as_json(self) -> dict[str, str]:
-        return {"department": self.department, "node": self.node, "message": self.message}
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "department": self.department,
+            "node": self.node,
+            "message": self.message,
+            "code": self.code,
+            "params": dict(self.params),
+        }
 
 
 class MenuBook:

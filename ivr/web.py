@@ -13,7 +13,7 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from ivr import web_admin, web_auth, web_cases, web_menus
+from ivr import web_admin, web_auth, web_cases, web_hours, web_menus, web_users
 from ivr.auth import Role
 from ivr.db import operators as stored_operators
 from ivr.db import queue as lines
@@ -327,7 +327,8 @@ _PAGE_HEADERS = {
 
 def add_routes(app: web.Application, prompt_dir: Path) -> None:
     api = Api("12371 IVR", "1")
-    for part in (routes, web_auth.routes, web_cases.routes, web_menus.routes, web_admin.routes):
+    parts = (web_auth, web_cases, web_menus, web_hours, web_admin, web_users)
+    for part in (routes, *(module.routes for module in parts)):
         api.endpoints.extend(part.endpoints)
     app[API] = api
     web_auth.add_state(app)
