@@ -50,7 +50,9 @@ class MenuInvalid(IvrError):
 class ProblemOut(BaseModel):
     department: str
     node: str
-    message: str
+    message: str  # English; the web says `code` with `params` in Chinese
+    code: str = ""  # one of ivr.menu_check.PROBLEM_CODES
+    params: dict[str, str] = {}
 
 
 class TreeNode(BaseModel):

@@ -256,7 +256,8 @@ def test_load_refuses_a_menu_that_cannot_be_activated(tmp_path: Path) -> None:
     assert "national main: key 4 leads to nowhere, which does not exist" in caught.value.message
     assert caught.value.details["problems"] == [
         {"department": "national", "node": "main", "message": "key 4 leads to nowhere, "
-         "which does not exist"}
+         "which does not exist", "code": "key_leads_nowhere",
+         "params": {"key": "4", "to": "nowhere"}}
     ]
 
 

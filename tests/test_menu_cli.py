@@ -93,6 +93,8 @@ def test_check_lists_each_problem_then_says_the_menus_cannot_be_activated(
         "department": "national",
         "node": "main",
         "message": "key 9 leads to nowhere, which does not exist",
+        "code": "key_leads_nowhere",
+        "params": {"key": "9", "to": "nowhere"},
     }
 
 

@@ -3,6 +3,7 @@
 // working, and is sent on every request that changes something.
 
 import { say } from "./dom.js";
+import { errorText } from "./labels.js";
 
 const CSRF_KEY = "ivr.csrf";
 // Only a hint that this browser signed in (the cookie itself is HttpOnly):
@@ -20,9 +21,12 @@ export function whenSignedOut(fn) {
   onSignedOut = fn;
 }
 
+// `message` is what the staff read: Chinese for the errors labels.js knows,
+// else the API's own sentence; `apiMessage` keeps the API's (English) one.
 export class ApiError extends Error {
   constructor(status, body) {
-    super(body?.message || `请求失败（${status}）`);
+    super(errorText(body) || `请求失败（${status}）`);
+    this.apiMessage = body?.message || "";
     this.status = status;
     this.errorId = body?.error_id || "";
     this.details = body?.details || {};

@@ -94,3 +94,94 @@ export function scopeLabel(code, name) {
 export function kindLabelOf(kind) {
   return KINDS[kind] || kind || "";
 }
+
+// An entry of one of the tables below; never something every object has ("constructor").
+function entry(table, key) {
+  return typeof key === "string" && Object.hasOwn(table, key) ? table[key] : null;
+}
+
+// Menu problems (ivr/menu_check.py) by their code: the API's `message` stays
+// English for the command line and the log; staff read these, made from the
+// problem's params. Every code needs an entry (tests/test_menu_problems.py).
+const nodeName = (id) => `“${id}”`;
+const PROBLEM_TEXTS = {
+  too_many_nodes: (p) => `菜单有${p.count}个节点，超过${p.limit}个的上限，请删去一些节点`,
+  no_root: (p) => `菜单的入口节点${nodeName(p.root)}不存在`,
+  says_nothing: () => "这个节点没有要播放的内容：请填写文字或上传录音",
+  menu_without_choices: () => "这个菜单还没有按键选项：请至少添加一个（按键1到9）",
+  choices_not_menu: (p) => `这个节点的类型是“${kindLabelOf(p.kind)}”，不能有按键选项：只有“菜单”才能提供选项`,
+  key_reserved: (p) => `按键0、*、#在每一级都有固定用途（0留言、*返回、#重听），不能用作选项：请把按键${p.key}改为1到9中的一个`,
+  not_a_key: (p) => `“${p.key}”不是有效的按键：请用1到9中的一个数字`,
+  key_twice: (p) => `按键${p.key}用了两次（${nodeName(p.first)}和${nodeName(p.to)}）：每个按键只能对应一个选项`,
+  key_leads_nowhere: (p) => `按键${p.key}指向的节点${nodeName(p.to)}不存在`,
+  unknown_category: (p) => `没有“${p.category}”这个分类：请在“分类”中重新选择`,
+  department_missing: () => "“转接部门”节点需要填写转接到哪个部门：填写部门的区划代码，或选择“上级部门”",
+  department_unknown: (p) => `要转接的部门${p.department}不在部门名录中，请检查区划代码`,
+  department_not_transfer: (p) => `这个节点的类型是“${kindLabelOf(p.kind)}”，不能转接：只有“转接部门”节点才能填写转接部门，请清空该项`,
+  standard_prompt_name: (p) => `这个节点的编号与系统提示音“${p.prompt}”重名：请给节点换一个编号`,
+  no_audio: (p) =>
+    p.source === "text"
+      ? "这个节点的语音还没有生成：请联系技术人员生成提示音，或上传录音"
+      : `录音“${p.prompt}”找不到，请重新上传`,
+  old_audio: () => "这个节点的文字改过了，但语音还是按原来的文字生成的：请联系技术人员重新生成提示音",
+  reached_twice: (p) => `${nodeName(p.to)}从两个地方都能到达（这里的按键${p.key}，以及 ${p.path}）：菜单必须是树形结构，请为每个位置单独建一个节点`,
+  too_deep: (p) => `菜单超过${p.limit}层（${p.path}），请把它往上移`,
+  loop: (p) => `按键${p.key}会回到${nodeName(p.to)}，形成循环（${p.path}）：返回上一级用*键即可`,
+  overrides_unknown_department: (p) => `部门${p.department}不在部门名录中，却有自己的菜单节点`,
+  unreachable: () => "没有任何按键通往这个节点：来电者听不到它",
+  unreachable_inherited: (p) => `这个节点继承自${p.origin === "national" ? "全国" : p.origin}，但本级菜单没有按键通往它`,
+};
+
+/** A menu problem ({code, params, message}) in Chinese; the English message for a code not known here. */
+export function problemText(problem) {
+  const text = entry(PROBLEM_TEXTS, problem?.code);
+  return text ? text(problem.params || {}) : problem?.message || "";
+}
+
+function megabytes(bytes) {
+  return `${Math.ceil((bytes * 10) / (1024 * 1024)) / 10}MB`;
+}
+
+function minutesSeconds(seconds) {
+  const whole = Math.ceil(seconds);
+  const minutes = Math.floor(whole / 60);
+  const rest = whole % 60;
+  if (!minutes) return `${rest}秒`;
+  return rest ? `${minutes}分${rest}秒` : `${minutes}分钟`;
+}
+
+// Why an upload was refused (ivr/audio.py, details.reason of audio_rejected).
+const AUDIO_TEXTS = {
+  bad_name: () => "文件名只能是普通文件名，例如“问候.mp3”",
+  bad_suffix: () => "只能上传WAV、MP3或M4A格式的录音（文件名以.wav、.mp3或.m4a结尾）",
+  empty: () => "文件是空的",
+  too_large: (d) => (d.size && d.limit ? `文件为${megabytes(d.size)}，超过${megabytes(d.limit)}的上限` : "文件太大"),
+  too_short: () => "录音太短，听不清",
+  too_long: (d) =>
+    d.seconds && d.limit
+      ? `录音长${minutesSeconds(d.seconds)}，超过${minutesSeconds(d.limit)}的上限`
+      : `录音超过${minutesSeconds(d.limit || 120)}的上限`,
+  not_audio: () => "这个文件不是可识别的录音（请上传WAV、MP3或M4A）",
+  silent: () => "录音没有声音",
+  unusable: () => "这个文件无法转换，可能已经损坏：请重新另存为MP3后再上传",
+  timeout: () => "这个文件转换时间太长：请上传短一些的录音，或另存为MP3",
+};
+
+// API errors by error_id (or by details.error, where one error_id covers several cases).
+const ERROR_TEXTS = {
+  csrf_failed: () => "页面已过期，请刷新后重试",
+  too_many_attempts: () => "登录失败次数过多，请15分钟后再试",
+  sign_in_failed: () => "用户名或密码错误",
+  not_signed_in: () => "登录已失效",
+  no_draft: () => "没有草稿：请先把修改保存到草稿",
+  draft_outdated: () => "保存这份草稿之后，这一级的菜单又发布了新版本：请重新保存草稿（会以新版本为基础），再发布",
+  menu_invalid: (d) => (d.problems?.length ? `菜单还有${d.problems.length}个问题，修改后才能发布` : "菜单还有问题，修改后才能发布"),
+  audio_rejected: (d) => entry(AUDIO_TEXTS, d.reason)?.(d),
+};
+
+/** An API error answer ({error_id, message, details}) in Chinese; its own message if not known here. */
+export function errorText(body) {
+  const details = body?.details || {};
+  const text = entry(ERROR_TEXTS, details.error) || entry(ERROR_TEXTS, body?.error_id);
+  return text?.(details) || body?.message || "";
+}

@@ -5,7 +5,7 @@
 
 import { api, enc, report, ApiError } from "./api.js";
 import { h, clear, say, formatTime } from "./dom.js";
-import { scopeLabel } from "./labels.js";
+import { scopeLabel, problemText } from "./labels.js";
 import { clone, cleanSpec, effectiveSpec, withoutNode, withChild, byId } from "./menu_model.js";
 import { originBadge, pendingBadge, renderTree, markSelected, nodeButton, reveal } from "./menu_tree.js";
 import { renderEditor } from "./menu_editor.js";
@@ -124,7 +124,7 @@ export async function menuPage(ctx) {
                 ? h("code", { text: problem.node })
                 : null,
             problem.node ? "：" : "",
-            problem.message,
+            problemText(problem),
             problem.department && problem.department !== scope ? h("span", { class: "muted", text: `（${problem.department}）` }) : null,
           ),
         ),

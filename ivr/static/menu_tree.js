@@ -2,7 +2,7 @@
 // it, its kind, a short text, where it is defined, and its problems.
 
 import { h, clear, shorten } from "./dom.js";
-import { kindLabelOf } from "./labels.js";
+import { kindLabelOf, problemText } from "./labels.js";
 import { nameOf } from "./departments.js";
 
 /** 继承自全国 / 继承自340100, 本级修改, 本级新增 (none on the national menu itself). */
@@ -53,7 +53,7 @@ function item(node, o) {
       ),
       node.text ? h("span", { class: "node-text", text: shorten(node.text, 48) }) : null,
     ),
-    problems.length ? h("ul", { class: "node-problems", id: problemsId }, problems.map((p) => h("li", { text: p.message }))) : null,
+    problems.length ? h("ul", { class: "node-problems", id: problemsId }, problems.map((p) => h("li", { text: problemText(p) }))) : null,
   );
   li.addEventListener("click", () => o.onSelect(node.id));
   return li;
