@@ -129,7 +129,7 @@ export function report(error) {
     return;
   }
   if (error.status === 401) return; // already back at sign-in
-  if (error.status === 403) say(`无权访问该部门：${error.message}`, "error");
+  if (error.status === 403) say(`无权访问：${error.message}`, "error");
   else say(error.message, "error");
 }
 

@@ -120,7 +120,7 @@ export async function todayPage(ctx) {
 
   async function loadLive() {
     const [q, o] = await Promise.allSettled([api("GET", "/api/queues", { signal }), api("GET", "/api/operators", { signal })]);
-    const failed = (result) => h("p", { class: "error-text", role: "alert", text: result.reason?.status === 403 ? `无权访问该部门：${result.reason.message}` : result.reason?.message || "加载失败" });
+    const failed = (result) => h("p", { class: "error-text", role: "alert", text: result.reason?.status === 403 ? `无权访问：${result.reason.message}` : result.reason?.message || "加载失败" });
     clear(queues, h("h2", { id: "queues-title", text: "排队" }));
     if (q.status === "fulfilled") {
       const list = Array.isArray(q.value) ? q.value : q.value?.queues || [];
