@@ -3,9 +3,10 @@
 FROM python:3.11-slim
 
 # `ivr serve` builds the Mandarin prompts at start (ivr.prompts): espeak-ng
-# speaks them, sox makes telephone audio of them.
+# speaks them, sox makes telephone audio of them; ffmpeg converts and levels
+# the recordings admins upload (ivr.audio).
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends espeak-ng sox \
+    && apt-get install -y --no-install-recommends espeak-ng sox ffmpeg \
     && rm -rf /var/lib/apt/lists/*
 
 # Built prompts are cached in the state folder (a volume), so a restart only
