@@ -144,6 +144,11 @@ class Rig:
         # Recovery lists the channels before any event is read. A channel
         # added once that list was made is new to this connection's recovery.
         await self.wait_listings(len(listings) + 1)
+        # And it ends by closing this node's open records whose channel was
+        # not listed: a test's records must come after that.
+        controller = node.controller
+        assert controller is not None
+        await wait_until(lambda: controller.recoveries >= 1, what="the first recovery to end")
         return node
 
     def listings(self) -> list[RestRequest]:

@@ -11,6 +11,7 @@ import { hoursPage } from "./hours.js";
 import { todayPage } from "./today.js";
 import { casesPage } from "./cases.js";
 import { auditPage } from "./audit.js";
+import { usersPage } from "./users.js";
 
 const PAGES = {
   today: { title: "今日来电", render: todayPage },
@@ -18,6 +19,9 @@ const PAGES = {
   hours: { title: "工作时间", render: hoursPage },
   cases: { title: "工单", render: casesPage },
   audit: { title: "操作日志", render: auditPage },
+  // `roles`: only these see the page; others who type its address are told so.
+  // `unscoped`: the same for every department, so no department picker.
+  users: { title: "用户", render: usersPage, roles: ["national_admin"], unscoped: true },
 };
 // Operators answer calls and work cases; the rest is for admins and auditors.
 const OPERATOR_PAGES = ["today", "cases"];
@@ -32,7 +36,28 @@ function homeScope() {
 }
 
 function pagesFor(user) {
-  return user?.role === "operator" ? OPERATOR_PAGES : Object.keys(PAGES);
+  if (user?.role === "operator") return OPERATOR_PAGES;
+  return Object.keys(PAGES).filter((id) => !PAGES[id].roles || PAGES[id].roles.includes(user?.role));
+}
+
+/** A page kept for some roles, for the others: said politely, not redirected. */
+function refusedPage(page, user) {
+  return Object.hasOwn(PAGES, page) && Boolean(PAGES[page].roles) && !pagesFor(user).includes(page);
+}
+
+function renderRefusal(page) {
+  clear(document.getElementById("dept-box"));
+  document.title = `${PAGES[page].title} · 12371 管理`;
+  clear(
+    main,
+    h(
+      "div",
+      { class: "empty-page", testid: "page-refused" },
+      h("h1", { text: PAGES[page].title }),
+      h("p", { class: "muted", text: `抱歉，这一页只有${PAGES[page].roles.map((role) => ROLES[role] || role).join("、")}可以使用。如需添加或停用账号，请联系全国管理员。` }),
+      h("p", null, h("a", { href: `#/today/${homeScope()}`, text: "回到今日来电" })),
+    ),
+  );
 }
 
 function parseHash() {
@@ -127,12 +152,17 @@ async function route() {
   }
   const { page, scope, rest } = parseHash();
   const allowed = pagesFor(session.user);
-  if (!allowed.includes(page) || !/^(national|\d{6})$/.test(scope)) {
-    location.replace(`#/${allowed.includes(page) ? page : "today"}/${homeScope()}`);
+  const refused = refusedPage(page, session.user);
+  if ((!allowed.includes(page) && !refused) || !/^(national|\d{6})$/.test(scope)) {
+    location.replace(`#/${allowed.includes(page) || refused ? page : "today"}/${homeScope()}`);
     return; // hashchange comes back here
   }
   leave();
   renderHeader(page, scope);
+  if (refused) {
+    renderRefusal(page);
+    return;
+  }
   document.title = `${PAGES[page].title} · 12371 管理`;
   const controller = new AbortController();
   const timers = new Set();
@@ -158,7 +188,8 @@ async function route() {
     dept: department(scope).catch(() => null),
     readOnly: session.user.role === "auditor" || session.user.role === "operator",
   };
-  renderPicker(picker, page, scope, session.user.department, () => controller.signal.aborted).catch(report);
+  if (PAGES[page].unscoped) clear(picker);
+  else renderPicker(picker, page, scope, session.user.department, () => controller.signal.aborted).catch(report);
   try {
     await PAGES[page].render(ctx);
   } catch (error) {

@@ -177,6 +177,7 @@ const ERROR_TEXTS = {
   draft_outdated: () => "保存这份草稿之后，这一级的菜单又发布了新版本：请重新保存草稿（会以新版本为基础），再发布",
   menu_invalid: (d) => (d.problems?.length ? `菜单还有${d.problems.length}个问题，修改后才能发布` : "菜单还有问题，修改后才能发布"),
   audio_rejected: (d) => entry(AUDIO_TEXTS, d.reason)?.(d),
+  conflict: (d) => (d.username ? `已经有用户名为 ${d.username} 的用户，请换一个用户名` : null),
   forbidden: (d) => (d.scope ? `您的账号不能查看或修改${d.scope === "national" ? "全国" : d.scope}的内容` : "您的账号没有这项权限"),
 };
 

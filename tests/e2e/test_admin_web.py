@@ -76,7 +76,13 @@ async def browser() -> AsyncIterator[Browser]:
             await found.close()
 
 
-async def signed_in(browser: Browser, platform: Platform, viewport: dict[str, int]) -> Page:
+async def signed_in(
+    browser: Browser,
+    platform: Platform,
+    viewport: dict[str, int],
+    username: str = ADMIN,
+    password: str = PASSWORD,
+) -> Page:
     context = await browser.new_context(viewport=viewport, locale="zh-CN")
     page = await context.new_page()
     errors: list[str] = []
@@ -84,8 +90,8 @@ async def signed_in(browser: Browser, platform: Platform, viewport: dict[str, in
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.errors = errors  # type: ignore[attr-defined]
     await page.goto(f"http://127.0.0.1:{platform.settings.http_port}/admin/")
-    await page.get_by_test_id("login-username").fill(ADMIN)
-    await page.get_by_test_id("login-password").fill(PASSWORD)
+    await page.get_by_test_id("login-username").fill(username)
+    await page.get_by_test_id("login-password").fill(password)
     await page.get_by_test_id("login-submit").click()
     await expect(page.get_by_test_id("user-name")).to_be_visible()
     return page
@@ -257,3 +263,27 @@ async def test_another_department_is_refused_in_the_page_too(
     status, log = after_hours.http_get("/api/audit?scope=340100")
     assert status == 200
     assert any(e["actor"] == ADMIN and e["outcome"] == "denied" for e in log)
+
+
+async def test_the_first_admin_adds_a_department_admin_who_can_then_sign_in(
+    after_hours: Platform, browser: Browser
+) -> None:
+    first = (after_hours.state_dir / "initial-admin-password").read_text().strip()
+    page = await signed_in(browser, after_hours, DESKTOP, "admin", first)
+    await page.get_by_test_id("nav-users").click()
+    form = page.get_by_test_id("user-add-form")
+    await form.get_by_test_id("user-username").fill("feidong")
+    await form.get_by_test_id("user-fullname").fill("肥东县委组织部管理员")
+    await form.get_by_test_id("user-role").select_option("department_admin")
+    await form.get_by_test_id("user-department").fill("340122")
+    await form.get_by_test_id("user-password").fill("feidong-e2e-password")
+    await form.get_by_test_id("user-password2").fill("feidong-e2e-password")
+    await form.get_by_test_id("user-add-submit").click()
+    row = page.locator('[data-testid="user-row"][data-username="feidong"]')
+    await expect(row).to_contain_text("340122")
+    await shot(page, "05-users")
+
+    added = await signed_in(browser, after_hours, PHONE, "feidong", "feidong-e2e-password")
+    await expect(added.get_by_test_id("user-name")).to_contain_text("肥东县")
+    await expect(added.get_by_test_id("nav-users")).to_be_hidden()
+    assert page.errors == [] and added.errors == []  # type: ignore[attr-defined]
