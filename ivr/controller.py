@@ -113,7 +113,7 @@ class Controller:
         )
         self.casework = Casework(messages=self.messages, cases=cases, recorder=recorder, now=clock)
         self.calls: dict[str, Call] = {}
-        self.recoveries = 0  # finished since start: one per (re)connect
+        self.recoveries = 0  # ended since start (done or failed): one per (re)connect
         self._background: set[asyncio.Task[object]] = set()
         self.desk: Desk = Desk(
             settings=settings,
@@ -516,8 +516,10 @@ class Controller:
 
     async def recover(self) -> None:
         """Take back, or end politely, every channel of ours left in Stasis."""
-        await recovery.recover(self)
-        self.recoveries += 1
+        try:
+            await recovery.recover(self)
+        finally:
+            self.recoveries += 1
 
     async def close(self) -> None:
         tasks = [call.task for call in self.calls.values() if call.task is not None]
