@@ -331,7 +331,6 @@ def add_routes(app: web.Application, prompt_dir: Path) -> None:
     for part in (routes, *(module.routes for module in parts)):
         api.endpoints.extend(part.endpoints)
     app[API] = api
-    web_auth.add_state(app)
     api.add_to(app)
     app.router.add_get("/", admin_page)
     app.router.add_get("/admin/", admin_index)

@@ -13,9 +13,7 @@ log, like every change that is made.
 from __future__ import annotations
 
 import hmac
-import time
-from collections import defaultdict, deque
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from aiohttp import web
@@ -35,7 +33,7 @@ _PRINCIPAL = web.RequestKey("principal", Principal)
 # Sign-in attempts: after this many failures for one name within the window,
 # that name is refused until the window has passed (argon2 makes each try slow too).
 MAX_FAILURES = 5
-FAILURE_WINDOW = 15 * 60.0
+FAILURE_WINDOW = timedelta(minutes=15)
 
 
 class TooManyAttempts(IvrError):
@@ -218,13 +216,6 @@ def _times(request: web.Request) -> stored.SessionTimes:
 # Sessions ---------------------------------------------------------------------------
 
 routes = Api("sessions", "1")
-# Failed sign-ins by username, per controller (each counts its own).
-FAILURES: web.AppKey[defaultdict[str, deque[float]]] = web.AppKey("sign_in_failures")
-
-
-def add_state(app: web.Application) -> None:
-    failures: defaultdict[str, deque[float]] = defaultdict(deque)
-    app[FAILURES] = failures
 
 
 def _user_out(request: web.Request, principal: Principal) -> UserOut:
@@ -240,14 +231,37 @@ def _user_out(request: web.Request, principal: Principal) -> UserOut:
     )
 
 
-def _throttle(request: web.Request, username: str) -> None:
-    now = time.monotonic()
-    failures = request.app[FAILURES][username]
-    while failures and failures[0] < now - FAILURE_WINDOW:
-        failures.popleft()
+async def _throttle(request: web.Request, username: str, now: datetime) -> None:
+    """Refuse a name with MAX_FAILURES failed sign-ins in the window: counted in
+    the audit log, so every controller refuses it alike."""
+    async with request.app[SESSIONS]() as session:
+        failures = await stored.failed_sign_ins(session, username, now - FAILURE_WINDOW)
     if len(failures) >= MAX_FAILURES:
-        wait = int(failures[0] + FAILURE_WINDOW - now) // 60 + 1
-        raise TooManyAttempts(f"too many failed sign-ins for {username}; try again in {wait} min")
+        wait = (failures[-MAX_FAILURES] + FAILURE_WINDOW - now).total_seconds() // 60 + 1
+        raise TooManyAttempts(
+            f"too many failed sign-ins for {username}; try again in {int(wait)} min"
+        )
+
+
+async def _failed(request: web.Request, username: str, now: datetime) -> None:
+    """A failed sign-in, in the audit log: the user's department's admins see it."""
+    async with request.app[SESSIONS]() as session, session.begin():
+        user = (
+            await stored.get_user(session, username)
+            if stored.USERNAME.fullmatch(username)
+            else None
+        )
+        scope = (user.department_code if user is not None else None) or NATIONAL
+        await stored.audit(
+            session,
+            at=now,
+            who=None,
+            action=stored.SIGN_IN,
+            scope=scope,
+            target=username,
+            outcome="denied",
+            address=address(request),
+        )
 
 
 @routes.route(
@@ -255,22 +269,20 @@ def _throttle(request: web.Request, username: str) -> None:
 )
 async def sign_in(request: web.Request) -> web.Response:
     data = await parse(request, SignInIn)
-    _throttle(request, data.username)
     now = request.app[CLOCK]()
-    async with request.app[SESSIONS]() as session, session.begin():
-        try:
+    await _throttle(request, data.username, now)
+    try:
+        async with request.app[SESSIONS]() as session, session.begin():
             opened = await stored.sign_in(
                 session, data.username, data.password, now, _times(request), address(request)
             )
-        except SignInFailed:
-            request.app[FAILURES][data.username].append(time.monotonic())
-            raise
-        principal = stored.principal(opened.user)
-        request[_PRINCIPAL] = principal
-        await record(
-            request, session, "sign_in", principal.department or NATIONAL, principal.username
-        )
-    request.app[FAILURES].pop(data.username, None)
+            principal = stored.principal(opened.user)
+            request[_PRINCIPAL] = principal
+            scope = principal.department or NATIONAL
+            await record(request, session, stored.SIGN_IN, scope, principal.username)
+    except SignInFailed:
+        await _failed(request, data.username, now)
+        raise
     body = SessionOut(
         user=_user_out(request, principal),
         csrf_token=opened.csrf_token,

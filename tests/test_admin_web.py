@@ -62,7 +62,9 @@ async def test_a_session_ends_after_it_is_left_unused(admin: AdminApp) -> None:
     assert "sign in again" in (await ended.json())["message"]
 
 
-async def test_repeated_wrong_passwords_are_slowed_down(admin: AdminApp) -> None:
+async def test_repeated_wrong_passwords_are_slowed_down(
+    admin: AdminApp, tmp_path: Path, database_url: str
+) -> None:
     await admin.as_user("guess", Role.DEPARTMENT_ADMIN, "340100")
     browser = await admin.client()
     for _ in range(5):
@@ -70,6 +72,22 @@ async def test_repeated_wrong_passwords_are_slowed_down(admin: AdminApp) -> None
     blocked = await browser.post("/api/session", json={"username": "guess", "password": PASSWORD})
     assert blocked.status == 429
     assert "too many failed sign-ins" in (await blocked.json())["message"]
+    # Counted in the database: another controller refuses the name as well.
+    other_folder = tmp_path / "other-controller"
+    async with admin_app(other_folder, database_url) as other:
+        elsewhere = await other.client()
+        again = await elsewhere.post(
+            "/api/session", json={"username": "guess", "password": PASSWORD}
+        )
+        assert again.status == 429
+    # The failures are in the audit log, under the user's department.
+    national = await admin.as_user("boss")
+    log = await (await national.get("/api/audit?scope=340100")).json()
+    failed = [e for e in log if e["action"] == "sign_in" and e["outcome"] == "denied"]
+    assert [e["target"] for e in failed] == ["guess"] * 5
+    admin.clock.advance(minutes=16)
+    later = await browser.post("/api/session", json={"username": "guess", "password": PASSWORD})
+    assert later.status == 200
 
 
 async def test_a_department_admin_who_touches_another_department_is_refused_and_logged(

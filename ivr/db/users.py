@@ -33,6 +33,7 @@ from ivr.errors import DataError, IvrError, NotFound
 
 USERNAME = re.compile(rf"[a-z0-9][a-z0-9._-]{{0,{USERNAME_MAX - 1}}}")
 MAX_AUDIT_LIMIT = 500
+SIGN_IN = "sign_in"  # the audit action of signing in, failed or not
 
 
 class Conflict(IvrError):
@@ -272,6 +273,24 @@ def audit_json(row: AuditRow) -> dict[str, Any]:
         "after": row.after,
         "address": row.address,
     }
+
+
+async def failed_sign_ins(session: AsyncSession, username: str, since: datetime) -> list[datetime]:
+    """When signing in as `username` failed from `since` on and after its
+    last success, oldest first: every controller counts the same."""
+    signing_in = (
+        AuditRow.action == SIGN_IN,
+        AuditRow.target == username[:AUDIT_TARGET_MAX],
+    )
+    last_ok = await session.scalar(
+        select(func.max(AuditRow.at)).where(*signing_in, AuditRow.outcome == "ok")
+    )
+    query = select(AuditRow.at).where(
+        *signing_in, AuditRow.outcome == "denied", AuditRow.at >= since
+    )
+    if last_ok is not None:
+        query = query.where(AuditRow.at > last_ok)
+    return list((await session.scalars(query.order_by(AuditRow.at))).all())
 
 
 async def audit_entries(
