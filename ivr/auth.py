@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -23,7 +24,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ivr.directory import Directory
-from ivr.errors import DataError, IvrError
+from ivr.errors import DataError, IvrError, NotFound
 
 NATIONAL = "national"
 MIN_PASSWORD = 10
@@ -87,9 +88,6 @@ class Principal:
             return True
         return self.include_sub and directory.within(scope, self.department)
 
-    def can_read(self, scope: str, directory: Directory) -> bool:
-        return self.covers(scope, directory)
-
     def can_change(self, scope: str, directory: Directory) -> bool:
         """Menus, hours, prompts of `scope`: admins of that scope only."""
         if self.role is Role.NATIONAL_ADMIN:
@@ -104,6 +102,15 @@ class Principal:
             self.role is Role.OPERATOR and self.covers(scope, directory)
         )
 
+    def covers_any(self, codes: Iterable[str], directory: Directory) -> bool:
+        """Whether one of `codes` (an operator's departments, say) is within reach."""
+        return any(self.covers(code, directory) for code in codes)
+
+    def reach(self, department: str, directory: Directory) -> list[str]:
+        """`department` and the departments below it, as far as this user sees."""
+        codes = (department, *directory.below(department))
+        return [code for code in codes if self.covers(code, directory)]
+
     def visible(self, directory: Directory) -> list[str] | None:
         """Codes this user may read, or None for all of them."""
         if self.department is None:
@@ -111,6 +118,13 @@ class Principal:
         if not self.include_sub:
             return [self.department]
         return [self.department, *directory.below(self.department)]
+
+
+def check_scope(scope: str, directory: Directory) -> str:
+    """`scope` if it is NATIONAL or a department of the directory; NotFound otherwise."""
+    if scope != NATIONAL and not directory.has(scope):
+        raise NotFound(f"no department with code {scope!r}", scope=scope)
+    return scope
 
 
 def validate_role(role: str, department: str | None, directory: Directory) -> Role:

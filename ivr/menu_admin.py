@@ -137,6 +137,13 @@ def version_info(row: ConfigVersionRow, active: int | None) -> VersionInfo:
     )
 
 
+async def version_infos(session: AsyncSession, kind: str, scope: str) -> list[VersionInfo]:
+    """Every version of `kind` for `scope`, newest (the one in force) first."""
+    rows = await stored.versions(session, kind, scope)
+    active = rows[0].number if rows else None
+    return [version_info(row, active) for row in rows]
+
+
 def parse_body(scope: str, body: Any) -> dict[str, Any]:
     """A scope's menu body, checked for shape; DataError naming the bad field."""
     model: type[NationalSpec] | type[DepartmentSpec] = (
@@ -170,11 +177,6 @@ class MenuAdmin:
     def voice(self) -> Voice:
         return self._voice
 
-    def check_scope(self, scope: str) -> str:
-        if scope != NATIONAL and not self.directory.has(scope):
-            raise NotFound(f"no department with code {scope!r}", scope=scope)
-        return scope
-
     def name(self, scope: str) -> str:
         return "全国" if scope == NATIONAL else self.directory.by_code(scope).name
 
@@ -207,9 +209,7 @@ class MenuAdmin:
 
     async def versions(self, scope: str) -> list[VersionInfo]:
         async with self._sessions() as session:
-            rows = await stored.versions(session, stored.MENU, scope)
-        active = rows[0].number if rows else None
-        return [version_info(row, active) for row in rows]
+            return await version_infos(session, stored.MENU, scope)
 
     async def version(self, scope: str, number: int) -> VersionOut:
         async with self._sessions() as session:

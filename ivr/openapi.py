@@ -188,6 +188,13 @@ async def parse(request: web.Request, model: type[M]) -> M:
         raise DataError(explain(exc), errors=_errors(exc)) from None
 
 
+def version_number(text: str, field: str = "number") -> int:
+    """A version number from a path or query: a whole number from 1."""
+    if not text.isdigit() or not 0 < int(text) < 10**9:
+        raise DataError(f"a version number is a whole number from 1, not {text!r}", field=field)
+    return int(text)
+
+
 def explain(exc: ValidationError) -> str:
     """pydantic's errors as one sentence a person reads."""
     return "; ".join(

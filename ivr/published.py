@@ -58,20 +58,21 @@ class Published:
 
 def menu_spec(bodies: Mapping[str, Any]) -> MenuSpec:
     """The menu book of scopes' bodies: NATIONAL's `{root, nodes}`, each code's `{nodes}`."""
-    national = bodies.get(NATIONAL)
-    if national is None:
-        raise ConfigError("no national menu is published")
-    departments = {scope: body for scope, body in bodies.items() if scope != NATIONAL}
+    national, departments = _split(bodies, "menu is")
     return MenuSpec.model_validate({"national": national, "departments": departments})
 
 
 def hours_spec(bodies: Mapping[str, Any]) -> HoursSpec:
     """The hours of scopes' bodies: NATIONAL's week, each code's DepartmentHours."""
-    national = bodies.get(NATIONAL)
-    if national is None:
-        raise ConfigError("no national working hours are published")
-    departments = {scope: body for scope, body in bodies.items() if scope != NATIONAL}
+    national, departments = _split(bodies, "working hours are")
     return HoursSpec.model_validate({"default": national, "departments": departments})
+
+
+def _split(bodies: Mapping[str, Any], what: str) -> tuple[Any, dict[str, Any]]:
+    """NATIONAL's body, and the departments' by code."""
+    if NATIONAL not in bodies:
+        raise ConfigError(f"no national {what} published")
+    return bodies[NATIONAL], {scope: b for scope, b in bodies.items() if scope != NATIONAL}
 
 
 def scope_texts(scope: str, body: Mapping[str, Any]) -> dict[str, str]:

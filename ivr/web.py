@@ -132,7 +132,7 @@ async def visible_departments(request: web.Request, action: str) -> list[str] | 
     if not directory.has(department):
         raise NotFound(f"no department with code {department!r}", department=department)
     await allow_read(request, department, action)
-    return [c for c in (department, *directory.below(department)) if principal.covers(c, directory)]
+    return principal.reach(department, directory)
 
 
 @routes.route("GET", "/api/calls/{call_id}", "One call and its steps", "calls", response=CallView)
@@ -181,15 +181,14 @@ async def openapi(request: web.Request) -> web.Response:
     many=True,
 )
 async def list_operators_api(request: web.Request) -> web.Response:
-    principal = who(request)
-    departments = principal.visible(request.app[DIRECTORY])
+    principal, directory = who(request), request.app[DIRECTORY]
     async with request.app[SESSIONS]() as session:
         operators = await stored_operators.list_operators(session)
         counts = await stored_operators.counts_today(session, request.app[CLOCK]())
     if principal.role is Role.OPERATOR:
         operators = [op for op in operators if op.id == principal.username]
-    elif departments is not None:
-        operators = [op for op in operators if set(op.departments) & set(departments)]
+    else:
+        operators = [op for op in operators if principal.covers_any(op.departments, directory)]
     body = [operator_json(op, counts.get(op.id, DayCounts())) for op in operators]
     return web.json_response(body)
 
@@ -259,8 +258,8 @@ async def _allow_operator(request: web.Request, operator_id: str, word: str) -> 
         operator = await stored_operators.get_operator(session, operator_id)
     directory = request.app[DIRECTORY]
     scope = sorted(operator.departments)[0] if operator.departments else "national"
-    if principal.role is Role.DEPARTMENT_ADMIN and any(
-        principal.covers(code, directory) for code in operator.departments
+    if principal.role is Role.DEPARTMENT_ADMIN and principal.covers_any(
+        operator.departments, directory
     ):
         return
     why = f"{principal.username} may not move operator {operator_id}"

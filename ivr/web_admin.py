@@ -119,9 +119,7 @@ async def today(request: web.Request) -> web.Response:
         if not directory.has(department):
             raise NotFound(f"no department with code {department!r}")
         await allow_read(request, department, "read_stats")
-        codes = [department, *directory.below(department)]
-        if not principal.include_sub and principal.department == department:
-            codes = [department]
+        codes = principal.reach(department, directory)
     now = request.app[CLOCK]().astimezone(HOTLINE_TZ)
     start = datetime.combine(now.date(), time(0), HOTLINE_TZ)
     async with request.app[SESSIONS]() as session:

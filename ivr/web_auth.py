@@ -13,6 +13,7 @@ log, like every change that is made.
 from __future__ import annotations
 
 import hmac
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -30,6 +31,17 @@ COOKIE = "ivr_session"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+@dataclass(frozen=True, slots=True)
+class Browser:
+    """What a request's browser session says of itself (none for a token)."""
+
+    csrf_token: str
+    expires_at: datetime
+
+
+_BROWSER = web.RequestKey("browser", Browser)
 # Sign-in attempts: after this many failures for one name within the window,
 # that name is refused until the window has passed (argon2 makes each try slow too).
 MAX_FAILURES = 5
@@ -116,7 +128,7 @@ async def allow_read(request: web.Request, scope: str, action: str, target: str 
     if scope == NATIONAL:
         ok = principal.is_national
     else:
-        ok = principal.can_read(scope, request.app[DIRECTORY])
+        ok = principal.covers(scope, request.app[DIRECTORY])
     if not ok:
         await refuse(request, action, scope, target or scope, _outside(principal, scope))
     return principal
@@ -187,6 +199,7 @@ async def _cookie(request: web.Request) -> Principal:
         raise NotSignedIn("the session has ended; sign in again")
     web_session, user = found
     principal = stored.principal(user)
+    request[_BROWSER] = Browser(web_session.csrf_token, web_session.expires_at)
     if request.method not in SAFE_METHODS:
         sent = request.headers.get(CSRF_HEADER, "")
         if not hmac.compare_digest(sent, web_session.csrf_token) or not _same_origin(request):
@@ -305,10 +318,9 @@ async def sign_in(request: web.Request) -> web.Response:
 @routes.route("GET", "/api/session", "Who is signed in", "session", response=SessionOut)
 async def show_session(request: web.Request) -> web.Response:
     principal = who(request)
-    token = request.cookies.get(COOKIE, "")
-    async with request.app[SESSIONS]() as session:
-        found = await stored.find_session(session, token, request.app[CLOCK](), _times(request))
-    csrf, expires = (found[0].csrf_token, found[0].expires_at.isoformat()) if found else ("", "")
+    # The middleware read the session already; a token has none ("").
+    browser = request.get(_BROWSER)
+    csrf, expires = (browser.csrf_token, browser.expires_at.isoformat()) if browser else ("", "")
     body = SessionOut(user=_user_out(request, principal), csrf_token=csrf, expires_at=expires)
     return web.json_response(body.model_dump(mode="json"))
 

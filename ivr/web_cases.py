@@ -151,7 +151,7 @@ async def _allow_assignee(request: web.Request, operator_id: str, scope: str, nu
             operator = await stored_operators.get_operator(session, operator_id)
         except NotFound:
             raise DataError(f"no operator {operator_id!r}", field="operator") from None
-    if not any(principal.covers(code, directory) for code in operator.departments):
+    if not principal.covers_any(operator.departments, directory):
         why = f"{operator_id} answers for {', '.join(sorted(operator.departments))}, not for you"
         await refuse(request, "case_assign", scope, number, why)
 

@@ -12,13 +12,13 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from ivr.auth import NATIONAL
+from ivr.auth import NATIONAL, check_scope
 from ivr.db import config as stored
 from ivr.directory import Directory
 from ivr.errors import DataError, NotFound
 from ivr.hours import DepartmentHours, HoursSpec, Period, Week, explain
-from ivr.menu_admin import VersionInfo, version_info
-from ivr.openapi import Api, parse
+from ivr.menu_admin import VersionInfo, version_info, version_infos
+from ivr.openapi import Api, parse, version_number
 from ivr.web_auth import allow_change, allow_read, record
 from ivr.web_keys import CLOCK, CONFIG, DIRECTORY, SESSIONS
 
@@ -45,10 +45,7 @@ class HoursView(BaseModel):
 
 
 def _hours_scope(request: web.Request) -> str:
-    scope = request.match_info["scope"]
-    if scope != NATIONAL and not request.app[DIRECTORY].has(scope):
-        raise NotFound(f"no department with code {scope!r}", scope=scope)
-    return scope
+    return check_scope(request.match_info["scope"], request.app[DIRECTORY])
 
 
 async def _hours_view(request: web.Request, scope: str) -> HoursView:
@@ -174,9 +171,8 @@ async def hours_versions(request: web.Request) -> web.Response:
     scope = _hours_scope(request)
     await allow_read(request, scope, "read_hours")
     async with request.app[SESSIONS]() as session:
-        rows = await stored.versions(session, stored.HOURS, scope)
-    active = rows[0].number if rows else None
-    return web.json_response([version_info(r, active).model_dump(mode="json") for r in rows])
+        found = await version_infos(session, stored.HOURS, scope)
+    return web.json_response([v.model_dump(mode="json") for v in found])
 
 
 @routes.route(
@@ -188,14 +184,12 @@ async def hours_versions(request: web.Request) -> web.Response:
 )
 async def restore_hours(request: web.Request) -> web.Response:
     scope = _hours_scope(request)
-    raw = request.match_info["number"]
-    if not raw.isdigit():
-        raise DataError(f"a version number is a whole number, not {raw!r}")
-    principal = await allow_change(request, scope, "hours_restore", f"version {raw}")
+    number = version_number(request.match_info["number"])
+    principal = await allow_change(request, scope, "hours_restore", f"version {number}")
     async with request.app[SESSIONS]() as session:
-        old = await stored.version(session, stored.HOURS, scope, int(raw))
+        old = await stored.version(session, stored.HOURS, scope, number)
     if old is None:
-        raise NotFound(f"{scope}'s hours have no version {raw}")
+        raise NotFound(f"{scope}'s hours have no version {number}")
     note = f"restored version {old.number}"
     await _publish_hours(request, scope, old.body, principal.username, note, old.number)
     view = await _hours_view(request, scope)

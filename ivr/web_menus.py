@@ -13,7 +13,7 @@ from aiohttp import BodyPartReader, web
 from pydantic import BaseModel, Field
 
 from ivr import audio
-from ivr.auth import NATIONAL
+from ivr.auth import NATIONAL, check_scope
 from ivr.db import config as stored
 from ivr.db.models import NOTE_MAX, PromptUploadRow
 from ivr.errors import DataError, NotFound
@@ -26,9 +26,9 @@ from ivr.menu_admin import (
     VersionInfo,
     VersionOut,
 )
-from ivr.openapi import Api, parse
+from ivr.openapi import Api, parse, version_number
 from ivr.web_auth import allow_change, allow_read, record, who
-from ivr.web_keys import CLOCK, CONFIG, SESSIONS
+from ivr.web_keys import CLOCK, CONFIG, DIRECTORY, SESSIONS
 
 MENU_ADMIN = web.AppKey("menu_admin", MenuAdmin)
 
@@ -58,14 +58,7 @@ class UploadOut(BaseModel):
 
 
 def _scope(request: web.Request) -> str:
-    return request.app[MENU_ADMIN].check_scope(request.match_info["scope"])
-
-
-def _number(request: web.Request, name: str = "number", raw: str | None = None) -> int:
-    text = request.match_info[name] if raw is None else raw
-    if not text.isdigit() or not 0 < int(text) < 10**9:
-        raise DataError(f"a version number is a whole number from 1, not {text!r}", field=name)
-    return int(text)
+    return check_scope(request.match_info["scope"], request.app[DIRECTORY])
 
 
 @routes.route(
@@ -168,7 +161,8 @@ async def list_versions(request: web.Request) -> web.Response:
 async def show_version(request: web.Request) -> web.Response:
     scope = _scope(request)
     await allow_read(request, scope, "read_menu")
-    found = await request.app[MENU_ADMIN].version(scope, _number(request))
+    number = version_number(request.match_info["number"])
+    found = await request.app[MENU_ADMIN].version(scope, number)
     return web.json_response(found.model_dump(mode="json"))
 
 
@@ -183,8 +177,8 @@ async def show_version(request: web.Request) -> web.Response:
 async def diff(request: web.Request) -> web.Response:
     scope = _scope(request)
     await allow_read(request, scope, "read_menu")
-    old = _number(request, "from", request.query.get("from", ""))
-    new = _number(request, "to", request.query.get("to", ""))
+    old = version_number(request.query.get("from", ""), "from")
+    new = version_number(request.query.get("to", ""), "to")
     found = await request.app[MENU_ADMIN].diff(scope, old, new)
     return web.json_response(found.model_dump(mode="json", by_alias=True))
 
@@ -198,7 +192,7 @@ async def diff(request: web.Request) -> web.Response:
 )
 async def restore(request: web.Request) -> web.Response:
     scope = _scope(request)
-    number = _number(request)
+    number = version_number(request.match_info["number"])
     principal = await allow_change(request, scope, "menu_restore", f"version {number}")
     info, before, after = await request.app[MENU_ADMIN].restore(scope, number, principal.username)
     async with request.app[SESSIONS]() as session, session.begin():
@@ -295,7 +289,7 @@ async def _upload_parts(request: web.Request) -> tuple[str, str, bytes]:
             data = await _read_bounded(part)
     if not scope:
         raise DataError("say which department the recording is for: the field scope")
-    request.app[MENU_ADMIN].check_scope(scope)
+    check_scope(scope, request.app[DIRECTORY])
     if not data:
         raise DataError("the upload has no file (the field file), or the file is empty")
     audio.check_name(name)
