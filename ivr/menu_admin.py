@@ -184,11 +184,12 @@ class MenuAdmin:
 
     async def view(self, scope: str) -> MenuView:
         async with self._sessions() as session:
-            bodies, versions = await self._in_force(session)
             draft = await stored.draft(session, stored.MENU, scope)
             current = await stored.current(session, stored.MENU, scope)
-            uploads = await self._upload_entries(session)
-        own = bodies.get(scope, {"nodes": {}})
+            if draft is not None:  # checked against every other scope in force
+                bodies, versions = await self._in_force(session)
+                uploads = await self._upload_entries(session)
+        own = current.body if current is not None else {"nodes": {}}
         problems: list[Problem] = []
         book = self._config.now().menus
         if draft is not None:

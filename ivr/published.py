@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -151,10 +151,10 @@ class Configuration:
     async def _load(self, session: AsyncSession, generation: int) -> Published:
         menus = await stored.in_force(session, stored.MENU)
         book, hours = await in_force(session, self._directory, menus)
-        catalog = await self._catalog(session, menus.values(), book)
+        catalog = await self._catalog(session, menus.values())
         return Published(generation, book, hours, catalog)
 
-    async def _catalog(self, session: AsyncSession, menus: Any, book: MenuBook) -> Catalog:
+    async def _catalog(self, session: AsyncSession, menus: Collection[ConfigVersionRow]) -> Catalog:
         """The build's prompts plus every published text and upload the book plays."""
         wanted: dict[str, tuple[str, str]] = {}  # prompt id -> (sha256, text)
         for row in menus:
@@ -162,26 +162,26 @@ class Configuration:
             for prompt_id, sha in row.prompts.items():
                 versioned = menu.versioned_prompt_id(prompt_id, row.number)
                 wanted[versioned] = (sha, texts.get(prompt_id, ""))
-        uploaded = [
-            n.spec.prompt
-            for n in _nodes(book)
-            if n.spec.prompt and not self._base.has(n.spec.prompt)
-        ]
-        for upload in await stored.uploads(session, sorted(set(uploaded))):
+        # Recordings the nodes name, beyond the build's and those loaded before.
+        named = {node.get("prompt") for row in menus for node in row.body.get("nodes", {}).values()}
+        uploaded = sorted(
+            p for p in named if p and not self._base.has(p) and p not in self._entries
+        )
+        for upload in await stored.uploads(session, uploaded) if uploaded else ():
             wanted[upload.prompt_id] = (upload.sha256, f"(recording {upload.file_name})")
         missing = {pid: v for pid, v in wanted.items() if pid not in self._entries}
         audio = await stored.audio(session, sorted({sha for sha, _ in missing.values()}))
         directory = self._base.directory
         for prompt_id, (sha, text) in missing.items():
-            row = audio.get(sha)
-            if row is None:
+            stored_audio = audio.get(sha)
+            if stored_audio is None:
                 log.error("prompt %s: its audio %s is not in the database", prompt_id, sha[:12])
                 continue
             name = prompt_file(prompt_id, sha)
             if not (directory / name).is_file():
-                await asyncio.to_thread(write_atomically, directory / name, row.wav)
+                await asyncio.to_thread(write_atomically, directory / name, stored_audio.wav)
             self._entries[prompt_id] = PromptEntry(
-                file=name, text=text, sha256=sha, duration_ms=row.duration_ms, input=sha
+                file=name, text=text, sha256=sha, duration_ms=stored_audio.duration_ms, input=sha
             )
         return Catalog(directory, {**self._base.entries, **self._entries})
 
@@ -212,13 +212,6 @@ def read_in_force(database_url: str, directory: Directory) -> tuple[MenuBook, Ho
             return await in_force(session, directory)
 
     return asyncio.run(read())
-
-
-def _nodes(book: MenuBook) -> list[menu.Node]:
-    found = list(book.national)
-    for code in book.overriding():
-        found.extend(book.effective(code))
-    return found
 
 
 # First start: the files become version 1 ------------------------------------------

@@ -107,7 +107,8 @@ async def change_user(request: web.Request) -> web.Response:
         before = stored_users.user_json(old)
         row = await stored_users.change_user(session, username, request.app[CLOCK](), **values)
         after = stored_users.user_json(row)
-        shown_values = {k: v for k, v in values.items() if k != "password"}
+        # The audit line says that the password changed, never what it is.
+        changed = {"password": "(changed)"} if "password" in values else {}
         await record(
             request,
             session,
@@ -115,10 +116,6 @@ async def change_user(request: web.Request) -> web.Response:
             NATIONAL,
             username,
             before=before,
-            after={
-                **after,
-                **({"password": "(changed)"} if "password" in values else {}),
-                **shown_values,
-            },
+            after={**after, **changed},
         )
     return web.json_response(after)
