@@ -31,7 +31,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from ivr.auth import Role
+from ivr.admin.auth import Role
 from tests.admin_support import admin_app
 from tests.conftest import _clean_postgres
 from tests.web_support import PASSWORD

@@ -33,10 +33,10 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.db import directory as stored
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
-from ivr.directory import Directory
+from ivr.directory import store as stored
+from ivr.directory.routing import Directory
 
 DEFAULT_CALLS = 200_000
 DEFAULT_SEED = 12371
@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
 async def seed(url: str) -> None:
     """The routing/ directory and its mobile ranges, in a new database."""
-    from ivr.service import database_directory
+    from ivr.cli.serve import database_directory
     from ivr.settings import Settings
 
     await database_directory(Settings(database_url=url))

@@ -34,7 +34,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ivr import asterisk
-from ivr.catalog import Catalog
+from ivr.audio.catalog import Catalog
 from tests.e2e.harness import Platform, _free_port, start_platform
 
 BASELINE_EXTEN = "92371"

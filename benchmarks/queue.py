@@ -1,7 +1,7 @@
 """How the operator queue's database work scales with many callers in line.
 
 The dispatcher of every controller, every tick, claims operators for its
-departments (`ivr.db.queue.claim`, one transaction each) and reads everyone's
+departments (`ivr.desk.line_store.claim`, one transaction each) and reads everyone's
 place in line (`positions`). This fills a scratch database with `--callers`
 callers in `--departments` departments (the design's 600 callers in menus,
 all of them waiting) and `--operators` operators, then times:
@@ -29,11 +29,11 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.db import operators as stored
-from ivr.db import queue as lines
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
-from ivr.directory import Directory
+from ivr.desk import line_store as lines
+from ivr.desk import operator_store as stored
+from ivr.directory.routing import Directory
 from ivr.settings import REPO_ROOT
 
 POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/ivr_bench_queue"

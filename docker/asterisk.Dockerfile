@@ -4,7 +4,7 @@
 # Build context: the repository root (see docker-compose.yml).
 
 # -- The native fallback's two prompts ---------------------------------------
-# Built here, the way `ivr asterisk up` builds them (ivr.service), so callers
+# Built here, the way `ivr asterisk up` builds them (ivr.cli.serve), so callers
 # hear the apology even when the controller has never run. Same base and
 # espeak-ng as the controller image, so both speak alike.
 FROM python:3.11-slim AS prompts

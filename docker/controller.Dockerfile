@@ -2,9 +2,9 @@
 # Build context: the repository root (see docker-compose.yml).
 FROM python:3.11-slim
 
-# `ivr serve` builds the Mandarin prompts at start (ivr.prompts): espeak-ng
+# `ivr serve` builds the Mandarin prompts at start (ivr.audio.build): espeak-ng
 # speaks them, sox makes telephone audio of them; ffmpeg converts and levels
-# the recordings admins upload (ivr.audio).
+# the recordings admins upload (ivr.audio.uploads).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends espeak-ng sox ffmpeg \
     && rm -rf /var/lib/apt/lists/*

@@ -21,23 +21,24 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr import hours as working_hours
-from ivr import menu, published
-from ivr.auth import Role
-from ivr.cases import Cases
-from ivr.catalog import Catalog, PromptEntry
+from ivr.admin.app import add_routes
+from ivr.admin.auth import Role
+from ivr.admin.cases import CASES
+from ivr.admin.keys import ARI, CLOCK, CONFIG, CONTROLLER, DIRECTORY, SESSIONS, SETTINGS
+from ivr.admin.menus import MENU_ADMIN
+from ivr.audio.build import load_spec
+from ivr.audio.catalog import Catalog, PromptEntry
+from ivr.cases.registry import Cases
+from ivr.cli.serve import HOURS_FILE, PROMPT_SPEC
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
-from ivr.directory import Directory
-from ivr.menu_admin import MenuAdmin, Voice
-from ivr.prompts import load_spec
-from ivr.published import Configuration
-from ivr.service import HOURS_FILE, PROMPT_SPEC
+from ivr.directory.routing import Directory
+from ivr.publish import hours as working_hours
+from ivr.publish import in_force as published
+from ivr.publish import menus as menu
+from ivr.publish.drafts import MenuAdmin, Voice
+from ivr.publish.in_force import Configuration
 from ivr.settings import REPO_ROOT, Settings
-from ivr.web import add_routes
-from ivr.web_cases import CASES
-from ivr.web_keys import ARI, CLOCK, CONFIG, CONTROLLER, DIRECTORY, SESSIONS, SETTINGS
-from ivr.web_menus import MENU_ADMIN
 from tests.web_support import add_user
 
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # a Friday, 20:00 in Beijing

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from functools import cache
 
-from ivr.departments import MobileRange
-from ivr.directory import Directory
-from ivr.directory_build import mobile_ranges
+from ivr.directory.build.builder import mobile_ranges
+from ivr.directory.departments import MobileRange
+from ivr.directory.routing import Directory
 from ivr.settings import REPO_ROOT
 
 CSV = REPO_ROOT / "routing" / "departments.csv"

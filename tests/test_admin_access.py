@@ -26,13 +26,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from ivr.admin.auth import Role
+from ivr.admin.cases import CASES
+from ivr.admin.keys import API, ARI, DIRECTORY, SETTINGS
 from ivr.ari.client import AriClient
-from ivr.auth import Role
-from ivr.db import operators as stored_operators
-from ivr.db import queue as lines
 from ivr.db.recorder import Recorder
-from ivr.web_cases import CASES
-from ivr.web_keys import API, ARI, DIRECTORY, SETTINGS
+from ivr.desk import line_store as lines
+from ivr.desk import operator_store as stored_operators
 from tests.admin_support import NOW, AdminApp, admin_app
 from tests.test_admin_web import MAIN_340121, _tone_wav, _upload
 from tests.web_support import PASSWORD

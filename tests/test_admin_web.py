@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr.auth import Role
+from ivr.admin.auth import Role
 from tests.admin_support import AdminApp, admin_app
 from tests.web_support import PASSWORD
 
@@ -174,7 +174,7 @@ async def test_a_call_in_the_menu_keeps_the_version_it_started_with(admin: Admin
 async def test_a_second_controller_sees_a_publication_within_its_poll(
     admin: AdminApp, tmp_path: Path
 ) -> None:
-    from ivr.published import Configuration
+    from ivr.publish.in_force import Configuration
 
     other = Configuration(admin.sessions, admin.config.directory, admin.config.base, 0.05)
     await other.refresh(force=True)

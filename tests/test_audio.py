@@ -15,9 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from ivr import audio, prompts
-from ivr.audio import AudioRejected, AudioTooLarge, Converted, check_name, convert, speak
-from ivr.directory import Directory
+from ivr.audio import build as prompts
+from ivr.audio import uploads as audio
+from ivr.audio.uploads import AudioRejected, AudioTooLarge, Converted, check_name, convert, speak
+from ivr.directory.routing import Directory
 from ivr.errors import ConfigError, DataError
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,12 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from ivr import cli
 from ivr.ari.client import AriClient
-from ivr.case_views import CaseView
-from ivr.cases import Cases
+from ivr.cases.registry import Cases
+from ivr.cases.views import CaseView
+from ivr.cli import main as cli
 from ivr.db.engine import make_engine, make_sessionmaker
-from ivr.directory import Directory
+from ivr.directory.routing import Directory
 from ivr.errors import AriError
 from ivr.settings import REPO_ROOT
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from ivr.case_rules import (
+from ivr.cases.rules import (
     ACTIONS,
     STATUSES,
     TRANSITIONS,

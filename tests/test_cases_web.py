@@ -11,16 +11,16 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from ivr.admin.app import ARI, CLOCK, SESSIONS, SETTINGS, add_routes
+from ivr.admin.cases import CASES
+from ivr.admin.keys import DIRECTORY as WEB_DIRECTORY
 from ivr.ari.client import AriClient
-from ivr.cases import Cases
-from ivr.db import operators as stored_operators
+from ivr.cases.registry import Cases
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
+from ivr.desk import operator_store as stored_operators
 from ivr.errors import AriError
 from ivr.settings import Settings
-from ivr.web import ARI, CLOCK, SESSIONS, SETTINGS, add_routes
-from ivr.web_cases import CASES
-from ivr.web_keys import DIRECTORY as WEB_DIRECTORY
 from tests.web_support import add_user
 
 from .test_db_cases import T0, Clock

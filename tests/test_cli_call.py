@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
-from ivr.cli import _describe
+from ivr.cli.main import _describe
 
 RESULT = SimpleNamespace(answered=True, final_status=200, ended_by="caller", duration_s=60.1)
 RECORD = {

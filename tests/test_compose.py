@@ -19,8 +19,9 @@ from urllib.parse import SplitResult, urlsplit
 import pytest
 import yaml
 
-from ivr import asterisk, service
+from ivr import asterisk
 from ivr.asterisk import ROOTFS_PACKAGES, layout
+from ivr.cli import serve as service
 from ivr.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent

@@ -16,21 +16,23 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from ivr import flow, prompts, queues
-from ivr import hours as working_hours
 from ivr.ari.client import AriClient
-from ivr.calls import EVENTS_USED, MARK_VARIABLE
-from ivr.cases import Cases
-from ivr.catalog import Catalog
-from ivr.controller import Controller
+from ivr.audio import build as prompts
+from ivr.audio.catalog import Catalog
+from ivr.call import flow
+from ivr.call.guide import Guide
+from ivr.cases.registry import Cases
+from ivr.cli.serve import HOURS_FILE, QUEUES_FILE
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
 from ivr.db.queries import CallView, get_call
 from ivr.db.recorder import Recorder
-from ivr.directory import Directory
-from ivr.guide import Guide
-from ivr.service import HOURS_FILE, QUEUES_FILE
+from ivr.desk import queues
+from ivr.directory.routing import Directory
+from ivr.publish import hours as working_hours
 from ivr.settings import REPO_ROOT, Settings
+from ivr.stasis.calls import EVENTS_USED, MARK_VARIABLE
+from ivr.stasis.controller import Controller
 
 from .fake_ari import WAIT, FakeAri, RestRequest, running, wait_until
 

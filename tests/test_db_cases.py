@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ivr.case_rules import CaseNotFound, CaseStateError
-from ivr.cases import Cases
+from ivr.cases.registry import Cases
+from ivr.cases.rules import CaseNotFound, CaseStateError
 from ivr.errors import DataError
 
 from .test_db_operators import DIRECTORY, Sessions, add

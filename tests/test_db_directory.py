@@ -6,7 +6,10 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.db.directory import (
+from ivr.cli.serve import database_directory
+from ivr.directory.departments import csv_text
+from ivr.directory.routing import Directory
+from ivr.directory.store import (
     ImportRecord,
     count_rows,
     export_rows,
@@ -15,9 +18,6 @@ from ivr.db.directory import (
     load_directory,
     seed_directory,
 )
-from ivr.departments import csv_text
-from ivr.directory import Directory
-from ivr.service import database_directory
 from ivr.settings import Settings
 from tests.directory_data import CSV, SMALL_CSV, full_directory, ranges
 

@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.db import operators as stored
-from ivr.directory import Directory
+from ivr.desk import operator_store as stored
+from ivr.desk.operators import Action, OperatorError
+from ivr.directory.routing import Directory
 from ivr.errors import DataError, NotFound
-from ivr.operators import Action, OperatorError
 
 Sessions = async_sessionmaker[AsyncSession]
 DIRECTORY = Directory.load(Path(__file__).parent / "data" / "departments.csv")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from ivr.db import operators as stored
-from ivr.db import queue as lines
+from ivr.desk import line_store as lines
+from ivr.desk import operator_store as stored
 
 from .test_db_operators import T0, Sessions, act, add
 

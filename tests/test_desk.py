@@ -8,11 +8,11 @@ from typing import Any, cast
 
 import pytest
 
-from ivr import hours as working_hours
-from ivr import queues
-from ivr.desk import Desk
-from ivr.directory import Directory
-from ivr.operators import Operator, Status
+from ivr.desk import queues
+from ivr.desk.desk import Desk
+from ivr.desk.operators import Operator, Status
+from ivr.directory.routing import Directory
+from ivr.publish import hours as working_hours
 from ivr.settings import HOTLINE_TZ, REPO_ROOT, Settings
 
 DIRECTORY = Directory.load(Path(__file__).parent / "data" / "departments.csv")
@@ -87,8 +87,8 @@ def test_a_department_overflowing_at_once_has_its_parents_desk(tmp_path: Path) -
 async def test_a_reconnect_frees_the_places_and_operators_of_calls_that_are_gone(
     tmp_path: Path, db_sessionmaker: Any
 ) -> None:
-    from ivr.db import operators as stored
-    from ivr.db import queue as lines
+    from ivr.desk import line_store as lines
+    from ivr.desk import operator_store as stored
 
     from .test_db_operators import add
 

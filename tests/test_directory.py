@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr.directory import Department, Directory, MobileRange, Route, explain
+from ivr.directory.routing import Department, Directory, MobileRange, Route, explain
 from ivr.errors import ConfigError, NotFound
 from tests.directory_data import full_directory
 

@@ -16,9 +16,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from phonenumbers import geocoder
 
-from ivr import directory_build as build_module
-from ivr.directory import Department, Directory
-from ivr.directory_build import (
+from ivr.directory.build import builder as build_module
+from ivr.directory.build.builder import (
     COUNTY_AREA_CODES,
     DEPARTMENTS_FILE,
     REPORT_FILE,
@@ -28,14 +27,15 @@ from ivr.directory_build import (
     build_departments,
     mobile_ranges,
 )
-from ivr.divisions import EXCLUDED_PROVINCES, division_data, divisions
-from ivr.geocodes import (
+from ivr.directory.build.divisions import EXCLUDED_PROVINCES, division_data, divisions
+from ivr.directory.build.geocodes import (
     ABSORBED_PLACES,
     COUNTY_SEATS,
     RENAMED_PLACES,
     Matcher,
     geocode_data,
 )
+from ivr.directory.routing import Department, Directory
 from ivr.settings import REPO_ROOT
 from tests.directory_data import SMALL_CSV, full_directory
 

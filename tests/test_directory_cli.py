@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr import cli
-from ivr.directory_cli import stats
+from ivr.cli import main as cli
+from ivr.cli.directory import stats
 from tests.directory_data import SMALL_CSV, full_directory
 
 

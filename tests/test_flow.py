@@ -11,7 +11,7 @@ from typing import ClassVar, cast
 
 import pytest
 
-from ivr.flow import (
+from ivr.call.flow import (
     Answer,
     CallFlow,
     CancelTimer,
@@ -33,7 +33,7 @@ from ivr.flow import (
     StopPlayback,
     TimerFired,
 )
-from ivr.guide import Guide
+from ivr.call.guide import Guide
 
 CENTRAL = "000000"
 ANHUI = "340000"

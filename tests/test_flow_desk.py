@@ -7,7 +7,7 @@ controller is asked to do.
 
 from __future__ import annotations
 
-from ivr.flow import (
+from ivr.call.flow import (
     Answer,
     CalledBack,
     CallFlow,

@@ -11,7 +11,7 @@ from typing import cast
 
 import pytest
 
-from ivr.flow import (
+from ivr.call.flow import (
     CallFlow,
     Ended,
     FlowConfig,
@@ -32,7 +32,7 @@ from ivr.flow import (
     StopPlayback,
     Survey,
 )
-from ivr.guide import Guide
+from ivr.call.guide import Guide
 from tests.test_flow import (
     ANHUI,
     GREETING_HEFEI,
@@ -66,7 +66,7 @@ class Menu:
         return node_id in self.nodes
 
     def category(self, node_id: str) -> str:
-        """As ivr.menu.Menu: the node's own, else the nearest up its path."""
+        """As ivr.publish.menus.Menu: the node's own, else the nearest up its path."""
         own = self.nodes[node_id].category
         if own:
             return own

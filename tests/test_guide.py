@@ -5,8 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr.directory import Directory
-from ivr.guide import (
+from ivr.call.guide import (
     PAGE_SIZE,
     Guide,
     choices_prompts,
@@ -14,6 +13,7 @@ from ivr.guide import (
     greeting_prompts,
     page_count,
 )
+from ivr.directory.routing import Directory
 from ivr.settings import REPO_ROOT
 
 DIRECTORY = Directory.load(REPO_ROOT / "routing" / "departments.csv")

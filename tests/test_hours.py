@@ -13,10 +13,10 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ivr import cli
-from ivr.directory import Directory
+from ivr.cli import main as cli
+from ivr.directory.routing import Directory
 from ivr.errors import ConfigError
-from ivr.hours import Hours, HoursSpec, load
+from ivr.publish.hours import Hours, HoursSpec, load
 from ivr.settings import REPO_ROOT
 
 BEIJING = ZoneInfo("Asia/Shanghai")
@@ -200,9 +200,9 @@ def test_ivr_hours_says_what_admins_published_once_there_is_something(
     assert json.loads(capsys.readouterr().out)["open"] is False  # the file's week
 
     async def publish_evening_service() -> None:
-        from ivr import menu
-        from ivr.db import config as stored
         from ivr.db.engine import migrated_session
+        from ivr.publish import menus as menu
+        from ivr.publish import store as stored
         from tests.admin_support import directory
 
         book = menu.read(REPO_ROOT / "routing" / "menus.yaml", directory())

@@ -11,12 +11,13 @@ from typing import Any
 import pytest
 import yaml
 
-from ivr import menu, prompts
-from ivr.catalog import Catalog, PromptEntry
-from ivr.directory import Directory
+from ivr.audio import build as prompts
+from ivr.audio.catalog import Catalog, PromptEntry
+from ivr.directory.routing import Directory
 from ivr.errors import ConfigError, NotFound
-from ivr.menu import CATEGORIES, MenuBook
-from ivr.menu_check import unused
+from ivr.publish import menus as menu
+from ivr.publish.checks import unused
+from ivr.publish.menus import CATEGORIES, MenuBook
 from ivr.settings import REPO_ROOT
 
 SMALL = Directory.load(REPO_ROOT / "tests" / "data" / "departments.csv")

@@ -9,8 +9,11 @@ from typing import Any
 import pytest
 import yaml
 
-from ivr import cli, menu, prompts, service
-from ivr.directory import Directory
+from ivr.audio import build as prompts
+from ivr.cli import main as cli
+from ivr.cli import serve as service
+from ivr.directory.routing import Directory
+from ivr.publish import menus as menu
 from ivr.settings import REPO_ROOT
 from tests.test_menu import MENUS, PROMPT_SPEC, SMALL
 

@@ -9,11 +9,11 @@ from collections.abc import Callable
 
 import pytest
 
-from ivr import menu
-from ivr.catalog import Catalog
-from ivr.menu import MenuBook, Problem
-from ivr.menu_admin import ProblemOut
-from ivr.menu_check import PROBLEM_CODES, unused
+from ivr.audio.catalog import Catalog
+from ivr.publish import menus as menu
+from ivr.publish.checks import PROBLEM_CODES, unused
+from ivr.publish.drafts import ProblemOut
+from ivr.publish.menus import MenuBook, Problem
 from ivr.settings import REPO_ROOT
 from tests.test_menu import (
     SMALL,
@@ -27,7 +27,7 @@ from tests.test_menu import (
     spec,
 )
 
-LABELS_JS = REPO_ROOT / "ivr" / "static" / "labels.js"
+LABELS_JS = REPO_ROOT / "ivr" / "admin" / "static" / "labels.js"
 
 
 def check(data: Spec) -> list[Problem]:

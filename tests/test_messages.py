@@ -14,10 +14,10 @@ from datetime import UTC, datetime
 import pytest
 
 from ivr.ari.client import AriClient
-from ivr.cases import Cases
-from ivr.db import messages as stored
+from ivr.cases import message_store as stored
+from ivr.cases.messages import MessageBox, parse_fallback, wav_seconds
+from ivr.cases.registry import Cases
 from ivr.errors import AriError
-from ivr.messages import MessageBox, parse_fallback, wav_seconds
 
 from .test_db_operators import DIRECTORY, Sessions
 

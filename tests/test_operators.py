@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from ivr.operators import (
+from ivr.desk.operators import (
     ACTIONS,
     STATUSES,
     TRANSITIONS,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ivr import cli
+from ivr.cli import main as cli
 
 
 @pytest.fixture(autouse=True)

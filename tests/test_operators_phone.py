@@ -8,8 +8,8 @@ from typing import Any, cast
 import pytest
 
 from ivr.ari.models import Channel
-from ivr.db import operators as stored
-from ivr.operators_phone import _apply, endpoint_of
+from ivr.desk import operator_store as stored
+from ivr.desk.phones import _apply, endpoint_of
 
 from .test_db_operators import T0, Sessions, add
 

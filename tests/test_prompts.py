@@ -12,14 +12,15 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ivr import menu, prompts
 from ivr.asterisk import Layout, install_sounds
-from ivr.catalog import Catalog
-from ivr.directory import Directory
+from ivr.audio import build as prompts
+from ivr.audio.build import build, spoken
+from ivr.audio.catalog import Catalog
+from ivr.call.guide import greeting_prompts
+from ivr.cli.serve import fallback_sounds
+from ivr.directory.routing import Directory
 from ivr.errors import ConfigError
-from ivr.guide import greeting_prompts
-from ivr.prompts import build, spoken
-from ivr.service import fallback_sounds
+from ivr.publish import menus as menu
 from ivr.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

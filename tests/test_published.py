@@ -8,12 +8,13 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from ivr import hours as working_hours
-from ivr import menu, published
+from ivr.cli.serve import HOURS_FILE
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
 from ivr.db.models import ConfigVersionRow
-from ivr.service import HOURS_FILE
+from ivr.publish import hours as working_hours
+from ivr.publish import in_force as published
+from ivr.publish import menus as menu
 from ivr.settings import REPO_ROOT
 from tests.admin_support import NOW, directory, silent_catalog
 

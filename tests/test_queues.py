@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr import queues
-from ivr.directory import Directory
+from ivr.desk import queues
+from ivr.directory.routing import Directory
 from ivr.errors import ConfigError
 from ivr.settings import REPO_ROOT
 

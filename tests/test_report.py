@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from ivr import report as reports
-from ivr.cases import Cases
+from ivr.cases import report as reports
+from ivr.cases.registry import Cases
 from ivr.db.models import Call, CallStep
 from ivr.errors import DataError
 

@@ -22,7 +22,7 @@ from typing import Literal
 
 import pytest
 
-from ivr.callermedia import (
+from devtools.callermedia import (
     KEY_TONE_MS,
     PT_EVENT,
     PT_PCMA,
@@ -33,9 +33,7 @@ from ivr.callermedia import (
     Pause,
     read_rtp_payload,
 )
-from ivr.errors import ConfigError, DataError
-from ivr.settings import Settings
-from ivr.sipcall import (
+from devtools.sipcall import (
     MEDIA_PCAP,
     REJECT_CODES,
     CallPlan,
@@ -46,6 +44,8 @@ from ivr.sipcall import (
     presses,
     result_from_logs,
 )
+from ivr.errors import ConfigError, DataError
+from ivr.settings import Settings
 
 G711A = Path("/usr/share/sip-tester/g711a.pcap")
 UAS_TIMEOUT_S = 30

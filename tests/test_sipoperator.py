@@ -1,6 +1,6 @@
 """An operator's phone as a SIPp UAS: the scenario and media as data, then real calls.
 
-The real calls come from `ivr.sipcall`'s SIPp UAC dialling the phone
+The real calls come from `devtools.sipcall`'s SIPp UAC dialling the phone
 directly, no Asterisk in between; a raw socket watches what the phone sends
 on the wire, and a plain UDP socket plays Asterisk's qualify (OPTIONS).
 """
@@ -19,11 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr.callermedia import PT_EVENT, PT_PCMA, PT_PCMU, Audio, Hangup, frames, read_rtp_payload
-from ivr.errors import ConfigError, DataError
-from ivr.settings import Settings
-from ivr.sipcall import CallPlan, place_call, presses
-from ivr.sipoperator import (
+from devtools.callermedia import PT_EVENT, PT_PCMA, PT_PCMU, Audio, Hangup, frames, read_rtp_payload
+from devtools.sipcall import CallPlan, place_call, presses
+from devtools.sipoperator import (
     MILLIWATT,
     Codec,
     OperatorPhone,
@@ -36,6 +34,8 @@ from ivr.sipoperator import (
     g711_peak,
     parse_messages,
 )
+from ivr.errors import ConfigError, DataError
+from ivr.settings import Settings
 
 from .test_sipcall import G711A, no_sipp_left, sipp_children
 

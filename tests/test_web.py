@@ -14,21 +14,21 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from ivr import hours as working_hours
-from ivr import queues
+from ivr.admin.app import ARI, CLOCK, CONTROLLER, SESSIONS, SETTINGS, add_routes
+from ivr.admin.keys import DIRECTORY as WEB_DIRECTORY
 from ivr.ari.client import AriClient
-from ivr.cases import Cases
-from ivr.catalog import Catalog
-from ivr.controller import Controller
-from ivr.db import operators as stored_operators
+from ivr.audio.catalog import Catalog
+from ivr.cases.registry import Cases
+from ivr.cli.serve import HOURS_FILE, QUEUES_FILE
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
 from ivr.db.recorder import Recorder
-from ivr.directory import Directory
-from ivr.service import HOURS_FILE, QUEUES_FILE
+from ivr.desk import operator_store as stored_operators
+from ivr.desk import queues
+from ivr.directory.routing import Directory
+from ivr.publish import hours as working_hours
 from ivr.settings import REPO_ROOT, Settings
-from ivr.web import ARI, CLOCK, CONTROLLER, SESSIONS, SETTINGS, add_routes
-from ivr.web_keys import DIRECTORY as WEB_DIRECTORY
+from ivr.stasis.controller import Controller
 from tests.web_support import add_user
 
 NODE = "node-web"

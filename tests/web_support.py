@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.auth import Role
-from ivr.db import users
+from ivr.admin import user_store as users
+from ivr.admin.auth import Role
 
 WHEN = datetime(2026, 11, 1, tzinfo=UTC)
 PASSWORD = "correct horse battery"  # a test's own, never a real one

@@ -215,7 +215,7 @@ class DirectoryImport(Base):
 
 
 class OperatorRow(Base):
-    """An operator and the status they are in now (ivr/operators.py)."""
+    """An operator and the status they are in now (ivr/desk/operators.py)."""
 
     __tablename__ = "operators"
 

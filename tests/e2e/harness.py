@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devtools.callermedia import Action
+from devtools.sipcall import CallPlan, CallResult, place_call, presses
 from ivr import asterisk
-from ivr.callermedia import Action
-from ivr.cli import wait_for_record
+from ivr.cli.main import wait_for_record
 from ivr.settings import Settings
-from ivr.sipcall import CallPlan, CallResult, place_call, presses
 
 REPO = Path(__file__).resolve().parents[2]
 IVR = [sys.executable, "-m", "ivr"]

@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, Page, async_playwright, expect
 
-from ivr.callermedia import Hangup, Pause
-from ivr.catalog import Catalog
+from devtools.callermedia import Hangup, Pause
+from devtools.sipcall import CallPlan
+from ivr.audio.catalog import Catalog
 from ivr.settings import REPO_ROOT
-from ivr.sipcall import CallPlan
 
 from .harness import DIGIT_TIMEOUT_S, Platform, start_platform
 

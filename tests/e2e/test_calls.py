@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from ivr.callermedia import Action
-from ivr.catalog import Catalog
-from ivr.sipcall import CallPlan, presses
+from devtools.callermedia import Action
+from devtools.sipcall import CallPlan, presses
+from ivr.audio.catalog import Catalog
 
 from .harness import DIGIT_TIMEOUT_S, Platform, invalid_keys
 

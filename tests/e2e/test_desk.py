@@ -1,7 +1,7 @@
 """Working hours end to end: real callers reach real operators through Asterisk.
 
 Callers and operators are SIPp user agents; the operators' phones are
-`ivr.sipoperator` phones that Asterisk rings at the contact the operator was
+`devtools.sipoperator` phones that Asterisk rings at the contact the operator was
 added with. The platform's clock is a Tuesday morning (IVR_NOW), in working
 hours, and its queue rules are short so that each test takes seconds. Each
 test uses its own county of Hefei, so operators of one test never answer
@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from devtools.callermedia import Audio, Hangup, Key, Pause
+from devtools.sipcall import CallPlan, place_call
+from devtools.sipoperator import OperatorPhone, SipOperator
 from ivr import asterisk
-from ivr.callermedia import Audio, Hangup, Key, Pause
-from ivr.sipcall import CallPlan, place_call
-from ivr.sipoperator import OperatorPhone, SipOperator
 
 from .harness import Platform, start_platform
 

@@ -12,10 +12,10 @@ from typing import Any
 import asyncpg
 import pytest
 
+from devtools.callermedia import Audio, Hangup, Pause
+from devtools.sipcall import CallPlan, place_call
 from ivr import asterisk
-from ivr.callermedia import Audio, Hangup, Pause
-from ivr.catalog import Catalog
-from ivr.sipcall import CallPlan, place_call
+from ivr.audio.catalog import Catalog
 
 from .harness import RECORD_WAIT_S, Platform, invalid_keys
 

@@ -24,10 +24,10 @@ from typing import Any
 
 import pytest
 
-from ivr.callermedia import Action, Audio, Hangup, Key, Pause
-from ivr.catalog import Catalog
-from ivr.menu import CATEGORIES, VERSION_MARK
-from ivr.sipcall import CallPlan
+from devtools.callermedia import Action, Audio, Hangup, Key, Pause
+from devtools.sipcall import CallPlan
+from ivr.audio.catalog import Catalog
+from ivr.publish.menus import CATEGORIES, VERSION_MARK
 
 from .harness import DIGIT_TIMEOUT_S, Platform, start_platform
 

@@ -1,0 +1,231 @@
+"""`/api/cases` and `/api/report`: registered cases and the periodic report over HTTP.
+
+Errors are JSON like every `/api/` answer (`ivr.admin.app.json_errors`): a body
+that is not JSON, or a field of the wrong type or size, is a 400 with a
+message a person reads; an unknown case or action a 404.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from ivr.admin.keys import ARI, CLOCK, DIRECTORY, SESSIONS
+from ivr.admin.openapi import Api
+from ivr.admin.sessions import allow_read, record, refuse, who
+from ivr.cases import report as reports
+from ivr.cases.registry import Cases
+from ivr.cases.store import MAX_LIMIT
+from ivr.cases.views import CaseView, OverdueView, recording_audio
+from ivr.db.models import CASE_NOTE_MAX, DIVISION_CODE_LENGTH, OPERATOR_ID_MAX
+from ivr.desk import operator_store as stored_operators
+from ivr.errors import DataError, NotFound
+
+CASES = web.AppKey("cases", Cases)
+
+DEFAULT_LIMIT = 100
+# The body of a POST: each field, and how long it may be.
+_FIELDS = {
+    "note": CASE_NOTE_MAX,
+    "operator": OPERATOR_ID_MAX,
+    "department": DIVISION_CODE_LENGTH,
+}
+
+routes = Api("cases", "1")
+
+
+class CaseActionIn(BaseModel):
+    note: str | None = None
+    operator: str | None = None
+    department: str | None = None
+
+
+@routes.route(
+    "GET",
+    "/api/cases",
+    "Registered cases, newest first, of the departments the user may see",
+    "cases",
+    response=CaseView,
+    many=True,
+    parameters=(
+        ("department", "a department (default: the user's own)"),
+        ("status", "only cases in this status"),
+        ("sub", "true: the departments below it too"),
+        ("limit", f"at most this many (1 to {MAX_LIMIT})"),
+    ),
+)
+async def list_cases(request: web.Request) -> web.Response:
+    query = request.query
+    principal = who(request)
+    directory = request.app[DIRECTORY]
+    department = query.get("department") or principal.department
+    include_sub = _flag(query.get("sub")) or (department is not None and principal.include_sub)
+    if department is not None:
+        await allow_read(request, department, "read_cases")
+    found = await request.app[CASES].list(
+        department=department,
+        status=query.get("status") or None,
+        include_sub=include_sub,
+        limit=_limit(query.get("limit")),
+    )
+    # `sub` reaches below what a department admin without sub-departments may see.
+    shown = [case for case in found if principal.covers(case.department, directory)]
+    return web.json_response([case.model_dump(mode="json") for case in shown])
+
+
+@routes.route(
+    "GET",
+    "/api/cases/overdue",
+    "Late cases under a supervising department (督办)",
+    "cases",
+    response=OverdueView,
+    many=True,
+    parameters=(("department", "the supervising department"),),
+)
+async def overdue_cases(request: web.Request) -> web.Response:
+    department = request.query.get("department") or who(request).department
+    if not department:
+        raise DataError("say which department supervises: ?department=340100", field="department")
+    await allow_read(request, department, "read_cases")
+    late = await request.app[CASES].overdue(department, request.app[CLOCK]())
+    # A supervisor sees the late cases below it only if it may see those departments.
+    principal, directory = who(request), request.app[DIRECTORY]
+    shown = [item for item in late if principal.covers(item.late_department, directory)]
+    return web.json_response([item.model_dump(mode="json") for item in shown])
+
+
+@routes.route("GET", "/api/cases/{number}", "One case and its history", "cases", response=CaseView)
+async def show_case(request: web.Request) -> web.Response:
+    case = await request.app[CASES].get(request.match_info["number"])
+    await allow_read(request, case.department, "read_case", case.number)
+    return web.json_response(case.model_dump(mode="json"))
+
+
+@routes.route(
+    "POST",
+    "/api/cases/{number}/{action}",
+    "Move a case on: assign, start, answer, forward, close, reopen",
+    "cases",
+    body=CaseActionIn,
+    response=CaseView,
+)
+async def case_action(request: web.Request) -> web.Response:
+    body = await _body(request)
+    number, action = request.match_info["number"], request.match_info["action"]
+    cases = request.app[CASES]
+    before = await cases.get(number)
+    principal, directory = who(request), request.app[DIRECTORY]
+    if not principal.can_handle_cases(before.department, directory):
+        why = f"{principal.username} may not work on cases of {before.department}"
+        await refuse(request, f"case_{action}", before.department, before.number, why)
+    if body.get("operator"):
+        await _allow_assignee(request, body["operator"], before.department, before.number)
+    case = await cases.transition(
+        number,
+        action,
+        actor=principal.username,
+        note=body.get("note") or "",
+        operator=body.get("operator"),
+        department=body.get("department"),
+    )
+    async with request.app[SESSIONS]() as session, session.begin():
+        await record(
+            request,
+            session,
+            f"case_{action}",
+            before.department,
+            case.number,
+            before={"status": before.status, "department": before.department},
+            after={"status": case.status, "department": case.department, **body},
+        )
+    return web.json_response(case.model_dump(mode="json"))
+
+
+async def _allow_assignee(request: web.Request, operator_id: str, scope: str, number: str) -> None:
+    """A case goes to an operator of a department the user reaches (and so sees it)."""
+    principal, directory = who(request), request.app[DIRECTORY]
+    async with request.app[SESSIONS]() as session:
+        try:
+            operator = await stored_operators.get_operator(session, operator_id)
+        except NotFound:
+            raise DataError(f"no operator {operator_id!r}", field="operator") from None
+    if not principal.covers_any(operator.departments, directory):
+        why = f"{operator_id} answers for {', '.join(sorted(operator.departments))}, not for you"
+        await refuse(request, "case_assign", scope, number, why)
+
+
+@routes.route(
+    "GET",
+    "/api/cases/{number}/recording",
+    "The caller's message (WAV)",
+    "cases",
+    media="audio/wav",
+)
+async def case_recording(request: web.Request) -> web.Response:
+    case = await request.app[CASES].get(request.match_info["number"])
+    await allow_read(request, case.department, "read_case", case.number)
+    audio = await recording_audio(request.app[ARI], case)
+    return web.Response(
+        body=audio,
+        content_type="audio/wav",
+        headers={"Content-Disposition": f'attachment; filename="{case.number}.wav"'},
+    )
+
+
+@routes.route(
+    "GET",
+    "/api/report",
+    "The periodic report (calls, cases, surveys) of what the user may see",
+    "cases",
+    response=reports.Report,
+    parameters=(("date", "a day in the period (default today)"), ("period", "week or month")),
+)
+async def report(request: web.Request) -> web.Response:
+    now = request.app[CLOCK]()
+    day = reports.parse_day(request.query.get("date"), now)
+    period = request.query.get("period", "week")
+    principal = who(request)
+    visible = principal.visible(request.app[DIRECTORY])
+    async with request.app[SESSIONS]() as session:
+        made = await reports.build(session, request.app[CASES].directory, period, day, now, visible)
+    return web.json_response(made.model_dump(mode="json"))
+
+
+async def _body(request: web.Request) -> dict[str, str]:
+    if not request.can_read_body:
+        return {}
+    try:
+        body: Any = await request.json()
+    except ValueError:
+        raise DataError('the body must be JSON, e.g. {"note": "已电话答复"}') from None
+    if not isinstance(body, dict):
+        raise DataError("the body must be a JSON object")
+    for name, value in body.items():
+        limit = _FIELDS.get(name)
+        if limit is None:
+            raise DataError(f"unknown field {name!r}; use {', '.join(_FIELDS)}", field=name)
+        if value is not None and (not isinstance(value, str) or len(value) > limit):
+            raise DataError(f"{name} must be text of at most {limit} characters", field=name)
+    return {name: value for name, value in body.items() if value is not None}
+
+
+def _flag(raw: str | None) -> bool:
+    if raw in (None, "", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise DataError(f"sub is true or false, not {raw!r}", parameter="sub")
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return DEFAULT_LIMIT
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DataError(f"limit must be a whole number, not {raw!r}", parameter="limit") from None
+    if not 1 <= value <= MAX_LIMIT:
+        raise DataError(f"limit must be between 1 and {MAX_LIMIT}", parameter="limit")
+    return value

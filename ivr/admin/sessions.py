@@ -1,0 +1,338 @@
+"""Signing in to the admin web and API, and who may do what.
+
+A browser signs in with `POST /api/session` and gets a session cookie
+(HttpOnly: no script reads it; SameSite=Strict: no other site's page sends
+it) and a CSRF token, which every request that changes something sends back
+in `X-CSRF-Token`. A script sends `Authorization: Bearer <token>` instead.
+Every `/api/` route needs one or the other unless it is declared public.
+
+A refused attempt to read or change a scope is a 403 and a line in the audit
+log, like every change that is made.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from ivr.admin import user_store as stored
+from ivr.admin.auth import NATIONAL, Forbidden, NotSignedIn, Principal, Role, SignInFailed
+from ivr.admin.keys import API, CLOCK, DIRECTORY, SESSIONS, SETTINGS
+from ivr.admin.openapi import Api, Handler, parse
+from ivr.errors import IvrError
+
+COOKIE = "ivr_session"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+_PRINCIPAL = web.RequestKey("principal", Principal)
+
+
+@dataclass(frozen=True, slots=True)
+class Browser:
+    """What a request's browser session says of itself (none for a token)."""
+
+    csrf_token: str
+    expires_at: datetime
+
+
+_BROWSER = web.RequestKey("browser", Browser)
+# Sign-in attempts: after this many failures for one name within the window,
+# that name is refused until the window has passed (argon2 makes each try slow too).
+MAX_FAILURES = 5
+FAILURE_WINDOW = timedelta(minutes=15)
+
+
+class TooManyAttempts(IvrError):
+    error_id = "too_many_attempts"
+    status = 429
+
+
+class CsrfFailed(IvrError):
+    error_id = "csrf_failed"
+    status = 403
+
+
+class SignInIn(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=200)
+
+
+class UserOut(BaseModel):
+    username: str
+    name: str
+    role: str
+    department: str | None
+    department_name: str | None
+    include_sub: bool
+
+
+class SessionOut(BaseModel):
+    user: UserOut
+    csrf_token: str
+    expires_at: str
+
+
+def who(request: web.Request) -> Principal:
+    """The signed-in user of a request that passed `authenticate`."""
+    try:
+        return request[_PRINCIPAL]
+    except KeyError:
+        raise NotSignedIn("sign in first") from None
+
+
+def address(request: web.Request) -> str:
+    return request.remote or ""
+
+
+async def record(
+    request: web.Request,
+    session: AsyncSession,
+    action: str,
+    scope: str,
+    target: str,
+    *,
+    before: Any = None,
+    after: Any = None,
+    outcome: str = "ok",
+) -> None:
+    """A line in the audit log, in the same transaction as the change it records."""
+    await stored.audit(
+        session,
+        at=request.app[CLOCK](),
+        who=request.get(_PRINCIPAL),
+        action=action,
+        scope=scope,
+        target=target,
+        outcome=outcome,
+        before=before,
+        after=after,
+        address=address(request),
+    )
+
+
+async def refuse(request: web.Request, action: str, scope: str, target: str, why: str) -> None:
+    """Write the refused attempt to the audit log, then answer 403."""
+    async with request.app[SESSIONS]() as session, session.begin():
+        await record(request, session, action, scope, target, outcome="denied")
+    raise Forbidden(why, scope=scope, action=action)
+
+
+async def allow_read(request: web.Request, scope: str, action: str, target: str = "") -> Principal:
+    principal = who(request)
+    if scope == NATIONAL:
+        ok = principal.is_national
+    else:
+        ok = principal.covers(scope, request.app[DIRECTORY])
+    if not ok:
+        await refuse(request, action, scope, target or scope, _outside(principal, scope))
+    return principal
+
+
+async def allow_change(
+    request: web.Request, scope: str, action: str, target: str = ""
+) -> Principal:
+    principal = who(request)
+    if scope == NATIONAL:
+        ok = principal.role is Role.NATIONAL_ADMIN
+    else:
+        ok = principal.can_change(scope, request.app[DIRECTORY])
+    if not ok:
+        if principal.role is Role.AUDITOR or principal.role is Role.OPERATOR:
+            why = f"a {principal.role.value} cannot change menus, prompts or hours"
+        else:
+            why = _outside(principal, scope)
+        await refuse(request, action, scope, target or scope, why)
+    return principal
+
+
+def _outside(principal: Principal, scope: str) -> str:
+    mine = principal.department or NATIONAL
+    reach = " and the departments below it" if principal.include_sub else ""
+    return f"{scope} is outside what {principal.username} may see: department {mine}{reach}"
+
+
+# The middleware ------------------------------------------------------------------
+
+
+@web.middleware
+async def authenticate(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if not request.path.startswith("/api/") or _is_public(request):
+        return await handler(request)
+    principal = await _bearer(request) or await _cookie(request)
+    request[_PRINCIPAL] = principal
+    return await handler(request)
+
+
+def _is_public(request: web.Request) -> bool:
+    route = request.match_info.route
+    resource = route.resource
+    if resource is None:
+        return True  # no route: the router answers 404 or 405 itself
+    endpoint = request.app[API].find(route.method, resource.canonical)
+    return endpoint is not None and endpoint.public
+
+
+async def _bearer(request: web.Request) -> Principal | None:
+    header = request.headers.get("Authorization", "")
+    if not header.lower().startswith("bearer "):
+        return None
+    async with request.app[SESSIONS]() as session:
+        row = await stored.by_token(session, header[7:].strip())
+    if row is None:
+        raise NotSignedIn("the API token is not valid (made again, or its user disabled?)")
+    return stored.principal(row)
+
+
+async def _cookie(request: web.Request) -> Principal:
+    token = request.cookies.get(COOKIE)
+    if not token:
+        raise NotSignedIn("sign in first")
+    async with request.app[SESSIONS]() as session, session.begin():
+        found = await stored.find_session(session, token, request.app[CLOCK](), _times(request))
+    if found is None:
+        raise NotSignedIn("the session has ended; sign in again")
+    web_session, user = found
+    principal = stored.principal(user)
+    request[_BROWSER] = Browser(web_session.csrf_token, web_session.expires_at)
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER, "")
+        if not hmac.compare_digest(sent, web_session.csrf_token) or not _same_origin(request):
+            request[_PRINCIPAL] = principal
+            async with request.app[SESSIONS]() as session, session.begin():
+                scope = principal.department or NATIONAL
+                await record(request, session, "csrf", scope, request.path, outcome="denied")
+            raise CsrfFailed(f"a change needs the {CSRF_HEADER} header the sign-in gave")
+    return principal
+
+
+def _same_origin(request: web.Request) -> bool:
+    """A browser names the page a request comes from; it must be this site."""
+    origin = request.headers.get("Origin")
+    if origin is None or origin == "null":
+        return origin is None
+    return origin.split("://", 1)[-1] == request.host
+
+
+def _times(request: web.Request) -> stored.SessionTimes:
+    settings = request.app[SETTINGS]
+    return stored.SessionTimes(
+        timedelta(minutes=settings.session_idle_minutes), timedelta(hours=settings.session_hours)
+    )
+
+
+# Sessions ---------------------------------------------------------------------------
+
+routes = Api("sessions", "1")
+
+
+def _user_out(request: web.Request, principal: Principal) -> UserOut:
+    directory = request.app[DIRECTORY]
+    code = principal.department
+    return UserOut(
+        username=principal.username,
+        name=principal.name,
+        role=principal.role.value,
+        department=code,
+        department_name=directory.by_code(code).name if code and directory.has(code) else None,
+        include_sub=principal.include_sub,
+    )
+
+
+async def _throttle(request: web.Request, username: str, now: datetime) -> None:
+    """Refuse a name with MAX_FAILURES failed sign-ins in the window: counted in
+    the audit log, so every controller refuses it alike."""
+    async with request.app[SESSIONS]() as session:
+        failures = await stored.failed_sign_ins(session, username, now - FAILURE_WINDOW)
+    if len(failures) >= MAX_FAILURES:
+        wait = (failures[-MAX_FAILURES] + FAILURE_WINDOW - now).total_seconds() // 60 + 1
+        raise TooManyAttempts(
+            f"too many failed sign-ins for {username}; try again in {int(wait)} min"
+        )
+
+
+async def _failed(request: web.Request, username: str, now: datetime) -> None:
+    """A failed sign-in, in the audit log: the user's department's admins see it."""
+    async with request.app[SESSIONS]() as session, session.begin():
+        user = (
+            await stored.get_user(session, username)
+            if stored.USERNAME.fullmatch(username)
+            else None
+        )
+        scope = (user.department_code if user is not None else None) or NATIONAL
+        await stored.audit(
+            session,
+            at=now,
+            who=None,
+            action=stored.SIGN_IN,
+            scope=scope,
+            target=username,
+            outcome="denied",
+            address=address(request),
+        )
+
+
+@routes.route(
+    "POST", "/api/session", "Sign in", "session", body=SignInIn, response=SessionOut, public=True
+)
+async def sign_in(request: web.Request) -> web.Response:
+    data = await parse(request, SignInIn)
+    now = request.app[CLOCK]()
+    await _throttle(request, data.username, now)
+    try:
+        async with request.app[SESSIONS]() as session, session.begin():
+            opened = await stored.sign_in(
+                session, data.username, data.password, now, _times(request), address(request)
+            )
+            principal = stored.principal(opened.user)
+            request[_PRINCIPAL] = principal
+            scope = principal.department or NATIONAL
+            await record(request, session, stored.SIGN_IN, scope, principal.username)
+    except SignInFailed:
+        await _failed(request, data.username, now)
+        raise
+    body = SessionOut(
+        user=_user_out(request, principal),
+        csrf_token=opened.csrf_token,
+        expires_at=opened.expires_at.isoformat(),
+    )
+    response = web.json_response(body.model_dump(mode="json"))
+    settings = request.app[SETTINGS]
+    response.set_cookie(
+        COOKIE,
+        opened.token,
+        httponly=True,
+        samesite="Strict",
+        secure=settings.cookie_secure,
+        path="/",
+        max_age=settings.session_hours * 3600,
+    )
+    return response
+
+
+@routes.route("GET", "/api/session", "Who is signed in", "session", response=SessionOut)
+async def show_session(request: web.Request) -> web.Response:
+    principal = who(request)
+    # The middleware read the session already; a token has none ("").
+    browser = request.get(_BROWSER)
+    csrf, expires = (browser.csrf_token, browser.expires_at.isoformat()) if browser else ("", "")
+    body = SessionOut(user=_user_out(request, principal), csrf_token=csrf, expires_at=expires)
+    return web.json_response(body.model_dump(mode="json"))
+
+
+@routes.route("DELETE", "/api/session", "Sign out", "session", status=204)
+async def sign_out(request: web.Request) -> web.Response:
+    principal = who(request)
+    async with request.app[SESSIONS]() as session, session.begin():
+        await stored.sign_out(session, request.cookies.get(COOKIE, ""))
+        await record(
+            request, session, "sign_out", principal.department or NATIONAL, principal.username
+        )
+    response = web.Response(status=204)
+    response.del_cookie(COOKIE, path="/")
+    return response

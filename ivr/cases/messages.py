@@ -1,0 +1,191 @@
+"""The message box behind the calls: every message a caller leaves becomes a
+case (`ivr/cases/registry.py`) once its recording ends, wherever it was left.
+
+- In a call: the flow asks for a recording (`RecordMessage`); the row is
+  written before the beep, and the case when Asterisk says the recording
+  ended, before the caller is asked to review it. A caller who hangs up
+  mid-message leaves what was said: Asterisk ends the recording and saves it.
+- In the native fallback, while no controller was connected: the dialplan
+  records `fallback-<epoch>-<id>-<caller>-<dialed>` in Asterisk's recording
+  folder. After every (re)connect those not yet known become messages and
+  cases, routed from the caller's number as a call would be.
+- Recordings that ended while no controller listened (it was killed, or
+  Asterisk restarted) are settled after the reconnect from what Asterisk kept.
+
+Audio is always fetched through ARI, so Asterisk may run on another host.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import wave
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr.ari.client import AriClient
+from ivr.audio.catalog import wav_duration_ms
+from ivr.cases import message_store as stored
+from ivr.cases.registry import Cases
+from ivr.directory.routing import Directory
+from ivr.errors import AriError
+
+log = logging.getLogger(__name__)
+
+FALLBACK_PREFIX = "fallback-"
+# extensions.conf [fallback]: fallback-${EPOCH}-${UNIQUEID digits}-${caller}-${dialed}
+_FALLBACK_NAME = re.compile(r"fallback-(\d+)-(\d+)-(\d*)-(\d*)")
+
+
+def wav_seconds(data: bytes) -> float:
+    """How long a WAV file plays; 0 for anything that is not one."""
+    try:
+        return round(wav_duration_ms(data) / 1000, 2)
+    except (wave.Error, EOFError, ZeroDivisionError):
+        return 0.0
+
+
+@dataclass(frozen=True)
+class FallbackMessage:
+    name: str
+    at: datetime
+    unique_id: str
+    caller: str
+    dialed: str
+
+
+def parse_fallback(name: str) -> FallbackMessage | None:
+    match = _FALLBACK_NAME.fullmatch(name)
+    if match is None:
+        return None
+    epoch, unique_id, caller, dialed = match.groups()
+    at = datetime.fromtimestamp(int(epoch), UTC)
+    return FallbackMessage(name, at, unique_id, caller, dialed)
+
+
+class MessageBox:
+    def __init__(
+        self,
+        *,
+        ari: AriClient,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        directory: Directory,
+        cases: Cases,
+        now: Callable[[], datetime],
+    ) -> None:
+        self._ari = ari
+        self._sessionmaker = sessionmaker
+        self._directory = directory
+        self._cases = cases
+        self._now = now
+
+    async def started(
+        self, name: str, *, call_id: str, department: str, caller: str, source: str, category: str
+    ) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            await stored.start_message(
+                session,
+                name,
+                call_id=call_id,
+                department=department,
+                caller=caller,
+                at=self._now(),
+                source=source,
+                category=category,
+            )
+
+    async def finished(self, name: str, seconds: float, status: str) -> str | None:
+        """Record how the recording ended and register (or update) its case.
+
+        Returns the case's number, or None when nothing was kept."""
+        async with self._sessionmaker() as session, session.begin():
+            message = await stored.finish_message(session, name, seconds, status)
+        if message is None:
+            log.warning("recording %s ended but no message of ours has that name", name)
+            return None
+        if status != "saved":
+            log.warning("message %s of call %s: recording %s", name, message.call_id, status)
+            return None
+        case = await self._cases.register(
+            source=message.source or name,
+            kind="message",
+            department=message.department_code,
+            category=message.category,
+            caller=message.caller,
+            call_id=message.call_id,
+            recording=name,
+            seconds=seconds,
+        )
+        return case.number
+
+    async def settle(self) -> dict[str, float]:
+        """Messages still `recording` on record that Asterisk no longer makes:
+        register what it kept. Returns each settled recording's length, for
+        a call still waiting on one."""
+        async with self._sessionmaker() as session:
+            pending = await stored.unfinished(session)
+        settled: dict[str, float] = {}
+        for message in pending:
+            if await self._ari.recording_live(message.name):
+                continue  # its end is still to come, as an event
+            seconds = await self._stored_seconds(message.name)
+            status = "saved" if seconds is not None else "failed"
+            await self.finished(message.name, seconds or 0.0, status)
+            settled[message.name] = seconds or 0.0
+        return settled
+
+    async def import_fallback(self) -> list[str]:
+        """Messages left in the native fallback while no controller was here."""
+        names = [n for n in await self._ari.stored_recordings() if n.startswith(FALLBACK_PREFIX)]
+        async with self._sessionmaker() as session:
+            new = sorted(set(names) - await stored.known(session, names))
+        numbers: list[str] = []
+        for name in new:
+            left = parse_fallback(name)
+            if left is None:
+                log.warning("fallback recording %s: unexpected name, not imported", name)
+                continue
+            numbers.append(await self._import(left))
+        if numbers:
+            log.info("imported %d message(s) left in the fallback: %s", len(numbers), numbers)
+        return numbers
+
+    async def _import(self, left: FallbackMessage) -> str:
+        route = self._directory.resolve(left.caller, left.dialed)
+        seconds = await self._stored_seconds(left.name) or 0.0
+        call_id = f"fallback:{left.unique_id}"
+        async with self._sessionmaker() as session, session.begin():
+            await stored.start_message(
+                session,
+                left.name,
+                call_id=call_id,
+                department=route.department.code,
+                caller=left.caller,
+                at=left.at,
+                source=left.name,
+                status="saved",
+                seconds=seconds,
+            )
+        case = await self._cases.register(
+            source=left.name,
+            kind="message",
+            department=route.department.code,
+            category="",
+            caller=left.caller,
+            call_id=call_id,
+            recording=left.name,
+            seconds=seconds,
+            at=left.at,
+        )
+        return case.number
+
+    async def _stored_seconds(self, name: str) -> float | None:
+        try:
+            return wav_seconds(await self._ari.stored_recording_file(name))
+        except AriError as exc:
+            if exc.http_status == 404:
+                return None
+            raise

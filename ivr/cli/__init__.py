@@ -1,0 +1,3 @@
+"""The `ivr` command, and `ivr serve`'s composition root (`serve`): the only
+place that puts every part together.
+"""

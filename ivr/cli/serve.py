@@ -1,0 +1,299 @@
+"""`ivr serve`: the controller process, assembled from its parts.
+
+Start-up order matters. The directory comes from the database first (migrated,
+and seeded from routing/departments.csv if it has none), because the prompts
+are built from it before the app starts. Then aiohttp cleanup contexts: the
+database and the recorder, then the ARI connection and the controller. A
+context's cleanup runs only if its start-up finished, in reverse order, so
+pending records are flushed after the last call stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr.admin import auth
+from ivr.admin import user_store as users
+from ivr.admin.app import UPLOAD_BODY_MAX, add_routes
+from ivr.admin.cases import CASES
+from ivr.admin.keys import ARI, CLOCK, CONFIG, CONTROLLER, DIRECTORY, SESSIONS, SETTINGS
+from ivr.admin.menus import MENU_ADMIN
+from ivr.ari.client import AriClient
+from ivr.audio import build as prompts
+from ivr.audio.catalog import Catalog
+from ivr.cases.registry import Cases
+from ivr.db.engine import make_engine, make_sessionmaker
+from ivr.db.migrate import upgrade
+from ivr.db.recorder import Recorder
+from ivr.desk import queues
+from ivr.directory import store as stored
+from ivr.directory.build.builder import for_import
+from ivr.directory.routing import Directory
+from ivr.errors import ConfigError
+from ivr.publish import hours as working_hours
+from ivr.publish import in_force as published
+from ivr.publish import menus as menu
+from ivr.publish.drafts import MenuAdmin, Voice
+from ivr.publish.in_force import Configuration
+from ivr.settings import HOTLINE_TZ, REPO_ROOT, Settings
+from ivr.stasis.controller import Controller
+
+log = logging.getLogger(__name__)
+
+DIRECTORY_FILE = REPO_ROOT / "routing" / "departments.csv"
+HOURS_FILE = REPO_ROOT / "routing" / "hours.yaml"
+QUEUES_FILE = REPO_ROOT / "routing" / "queues.yaml"
+PROMPT_SPEC = REPO_ROOT / "prompts" / "prompts.yaml"
+
+FIRST_ADMIN = "admin"
+
+RECORDER = web.AppKey("recorder", Recorder)
+CATALOG = web.AppKey("catalog", Catalog)
+MENUS = web.AppKey("menus", menu.MenuBook)
+HOURS = web.AppKey("hours", working_hours.Hours)
+
+
+def make_clock(settings: Settings) -> Callable[[], datetime]:
+    """Real time, or IVR_NOW advancing at real speed from start-up."""
+    if settings.now is None:
+        return lambda: datetime.now(UTC)
+    fixed = settings.now if settings.now.tzinfo else settings.now.replace(tzinfo=HOTLINE_TZ)
+    started = time.monotonic()
+    return lambda: fixed + timedelta(seconds=time.monotonic() - started)
+
+
+async def database_directory(settings: Settings, seed_file: Path = DIRECTORY_FILE) -> Directory:
+    """The directory the controllers route by, from the database (migrated
+    first); a database without one is seeded from `seed_file`."""
+    async with _migrated_sessions(settings) as sessions:
+        await _seed_if_empty(sessions, seed_file)
+        async with sessions() as session:
+            directory = await stored.load_directory(session)
+    if directory is None:
+        raise ConfigError("the directory vanished from the database right after its import")
+    return directory
+
+
+def load_directory(settings: Settings) -> Directory:
+    """`database_directory` for the command line, outside any event loop."""
+    return asyncio.run(database_directory(settings))
+
+
+@asynccontextmanager
+async def _migrated_sessions(
+    settings: Settings,
+) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+async def _seed_if_empty(sessions: async_sessionmaker[AsyncSession], seed_file: Path) -> None:
+    async with sessions() as session:
+        if await stored.has_directory(session):
+            return
+    departments, ranges, packages = for_import(seed_file)
+    async with sessions() as session, session.begin():
+        record = await stored.seed_directory(session, departments, ranges, packages)
+    if record is not None:
+        log.info(
+            "directory imported from %s: %d departments, %d area codes, %d mobile ranges",
+            record.source,
+            record.departments,
+            record.area_codes,
+            record.mobile_ranges,
+        )
+
+
+def build_prompts(settings: Settings, directory: Directory) -> Catalog:
+    """Every prompt, with the service menus' texts (checked once built: `menu.load`)."""
+    menus = menu.read(settings.menus_file, directory)
+    return prompts.build(
+        PROMPT_SPEC,
+        directory,
+        settings.prompt_build_dir,
+        settings.prompt_render_cache,
+        menus.prompt_texts(),
+    )
+
+
+def fallback_sounds(settings: Settings, catalog: Catalog) -> dict[str, Path]:
+    """The prompts the native dialplan fallback plays from Asterisk's disk."""
+    return {name.replace(".", "-"): catalog.path(name) for name in prompts.FALLBACK_PROMPTS}
+
+
+async def _database(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    await upgrade(settings.database_url)
+    engine = make_engine(settings.database_url)
+    sessions = make_sessionmaker(engine)
+    recorder = Recorder(
+        sessions,
+        batch_size=settings.record_batch_size,
+        flush_interval=settings.record_flush_interval,
+    )
+    await recorder.start()
+    app[SESSIONS] = sessions
+    app[RECORDER] = recorder
+    app[CASES] = Cases(
+        sessions,
+        app[DIRECTORY],
+        app[CLOCK],
+        settings.case_due_working_days,
+        settings.case_urgent_hours,
+    )
+    config = Configuration(sessions, app[DIRECTORY], app[CATALOG], settings.config_poll_seconds)
+    await published.seed(sessions, app[MENUS].spec, app[HOURS].spec, app[CATALOG], app[CLOCK]())
+    await config.refresh(force=True)
+    app[CONFIG] = config
+    await first_admin(sessions, settings, app[CLOCK]())
+    voice = Voice(prompts.load_spec(PROMPT_SPEC), settings.prompt_render_cache)
+    app[MENU_ADMIN] = MenuAdmin(sessions, config, voice, app[CLOCK])
+    watcher = asyncio.create_task(config.watch(), name="config-watch")
+    yield
+    watcher.cancel()
+    await asyncio.gather(watcher, return_exceptions=True)
+    await recorder.stop()
+    await engine.dispose()
+
+
+async def first_admin(
+    sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
+) -> None:
+    """A database without users gets `admin`, a national admin with a random
+    password, written to the state folder for whoever runs the service."""
+    async with sessions() as session, session.begin():
+        if await users.count_users(session) > 0:
+            return
+        password = auth.new_token()[:20]
+        await users.add_user(
+            session,
+            username=FIRST_ADMIN,
+            name="管理员",
+            role=auth.Role.NATIONAL_ADMIN,
+            department=None,
+            include_sub=True,
+            password=password,
+            now=now,
+        )
+    path = settings.state_dir / "initial-admin-password"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(password + "\n")
+    log.warning(
+        "created the national admin %r; its password is in %s (change it: ivr users passwd %s)",
+        FIRST_ADMIN,
+        path,
+        FIRST_ADMIN,
+    )
+
+
+async def _asterisk(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    config = app[CONFIG]
+    in_force = config.now()
+    async with AriClient(settings) as ari:
+        controller = Controller(
+            settings,
+            ari,
+            app[RECORDER],
+            app[DIRECTORY],
+            in_force.catalog,
+            app[SESSIONS],
+            app[CLOCK],
+            in_force.hours,
+            queues.load(settings.queues_file, app[DIRECTORY]),
+            cases=app[CASES],
+            menus=in_force.menus,
+        )
+        config.on_change(controller.publish)
+        app[ARI] = ari
+        app[CONTROLLER] = controller
+        await controller.desk.refresh()
+        events = asyncio.create_task(
+            ari.run_events(controller.recover, controller.on_event), name="ari-events"
+        )
+        dispatcher = asyncio.create_task(controller.desk.run(), name="queue-dispatcher")
+        yield
+        events.cancel()
+        dispatcher.cancel()
+        await asyncio.gather(events, dispatcher, return_exceptions=True)
+        await controller.close()
+
+
+def make_app(
+    settings: Settings,
+    directory: Directory,
+    catalog: Catalog,
+    menus: menu.MenuBook,
+    hours: working_hours.Hours,
+) -> web.Application:
+    """The controller's app. `menus` and `hours` are the files' (routing/):
+    published as version 1 when the database has none; after that the
+    database's versions are in force."""
+    # Uploads are bounded by the upload route itself; every other body is small.
+    app = web.Application(client_max_size=UPLOAD_BODY_MAX)
+    app[SETTINGS] = settings
+    app[DIRECTORY] = directory
+    app[CATALOG] = catalog
+    app[MENUS] = menus
+    app[HOURS] = hours
+    app[CLOCK] = make_clock(settings)
+    app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_asterisk)
+    add_routes(app, settings.prompt_build_dir)
+    return app
+
+
+def _seed(settings: Settings) -> None:
+    async def seed() -> None:
+        async with _migrated_sessions(settings) as sessions:
+            await _seed_if_empty(sessions, DIRECTORY_FILE)
+
+    asyncio.run(seed())
+
+
+def serve(settings: Settings) -> None:
+    # Seeding reads phonenumbers' data (about 100 MB in memory) for the mobile
+    # ranges: do it in a child process, so the controller never holds it.
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        pool.submit(_seed, settings).result()
+    directory = load_directory(settings)
+    catalog = build_prompts(settings, directory)
+    # A menu that does not pass its checks (a key leading nowhere, a node
+    # without audio, a loop) stops the start, naming every problem.
+    menus = menu.load(settings.menus_file, directory, catalog)
+    hours = working_hours.load(settings.hours_file, directory)
+    app = make_app(settings, directory, catalog, menus, hours)
+    log.info(
+        "controller %s: HTTP on %s:%d, ARI %s app %s, database %s",
+        settings.node_name,
+        settings.http_host,
+        settings.http_port,
+        settings.ari_base_url,
+        settings.ari_app,
+        settings.database_url.split("@")[-1],
+    )
+    web.run_app(
+        app,
+        host=settings.http_host,
+        port=settings.http_port,
+        print=None,
+        access_log=None,
+        handle_signals=True,
+    )

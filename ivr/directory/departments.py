@@ -1,0 +1,192 @@
+"""One department per row of routing/departments.csv: the schema, read and written.
+
+Rows are checked one at a time here (shape of the code for its level, names,
+area code, timezone); `ivr.directory.routing.Directory` checks the table as a whole
+(unique codes, parents, one answering department per area code). Writing
+gives the exact bytes the build commits and the database export produces, so
+an import followed by an export changes nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, get_args
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from ivr.directory.numbers import DIVISION_CODE_DIGITS, is_area_code, is_digits
+from ivr.errors import ConfigError
+
+Level = Literal["central", "province", "city", "county"]
+
+CENTRAL_CODE = "000000"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+COLUMNS = (
+    "code",
+    "name",
+    "short_name",
+    "level",
+    "parent",
+    "area_code",
+    "answers",
+    "timezone",
+)
+_OPTIONAL_COLUMNS = frozenset({"timezone"})
+ANSWERS = "yes"
+
+LEVELS: dict[str, Level] = {level: level for level in get_args(Level)}
+
+
+@dataclass(frozen=True, slots=True)
+class Department:
+    code: str
+    name: str
+    short_name: str
+    level: Level
+    parent: str | None
+    # Several departments may carry one area code (a county carries its
+    # city's); `answers` marks the one that a call with that code reaches.
+    area_code: str | None
+    answers: bool = False
+    timezone: str = DEFAULT_TIMEZONE
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} ({self.code})"
+
+
+@dataclass(frozen=True, slots=True)
+class MobileRange:
+    """Mobile prefixes `first` to `last` (7 digits each, both included) reach `department`."""
+
+    first: int
+    last: int
+    department: str
+
+
+# Municipalities reached by their own mobile numbers (Beijing's reach the
+# central department instead).
+MOBILE_MUNICIPALITIES = frozenset({"120000", "310000", "500000"})
+
+
+def prefecture_level(department: Department) -> bool:
+    """A department mobile numbers are attributed to: a city, a municipality, or a
+    county-level unit its province administers directly (codes XX90XX)."""
+    if department.level == "county":
+        return department.code[2:4] == "90"
+    return department.level == "city" or department.code in MOBILE_MUNICIPALITIES
+
+
+def line_error(source: str, line: int, message: str) -> ConfigError:
+    return ConfigError(f"{source} line {line}: {message}", path=source, line=line)
+
+
+def read_csv(path: Path) -> list[tuple[int, Department]]:
+    """Each department of a CSV file with the line it is on, every row checked."""
+    source = str(path)
+    try:
+        # utf-8-sig: a spreadsheet saving CSV may put a byte-order mark first.
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            return list(_read(csv.DictReader(file), source))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {source}: {exc}", path=source) from exc
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{source} is not UTF-8: {exc}", path=source) from exc
+    except csv.Error as exc:
+        raise ConfigError(f"{source} is not valid CSV: {exc}", path=source) from exc
+
+
+def csv_row(department: Department) -> tuple[str, ...]:
+    """A department as the strings of its CSV row, in `COLUMNS` order."""
+    return (
+        department.code,
+        department.name,
+        department.short_name,
+        department.level,
+        department.parent or "",
+        department.area_code or "",
+        ANSWERS if department.answers else "",
+        department.timezone,
+    )
+
+
+def csv_text(rows: Iterable[tuple[str, ...]]) -> str:
+    """The CSV file of `rows` (from `csv_row`), header first, `\\n` line ends."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    writer.writerows(rows)
+    return out.getvalue()
+
+
+def code_fits_level(code: str, level: str) -> bool:
+    if level == "central":
+        return code == CENTRAL_CODE
+    if code[:2] == "00":
+        return False
+    if level == "province":
+        return code[2:] == "0000"
+    if level == "city":
+        return code[2:4] != "00" and code[4:] == "00"
+    return code[2:4] != "00" and code[4:] != "00"
+
+
+def _read(reader: csv.DictReader[str], source: str) -> Iterator[tuple[int, Department]]:
+    header = reader.fieldnames
+    if header is None:
+        raise ConfigError(f"{source} is empty: expected a header line", path=source)
+    unknown = [name for name in header if name not in COLUMNS]
+    missing = [name for name in COLUMNS if name not in header and name not in _OPTIONAL_COLUMNS]
+    if unknown or missing:
+        raise line_error(source, 1, f"header: unknown columns {unknown}, missing columns {missing}")
+    for row in reader:
+        yield reader.line_num, department_from_row(row, source, reader.line_num)
+
+
+def department_from_row(row: Mapping[str | None, str | None], source: str, line: int) -> Department:
+    """One checked department from a row of strings (CSV or database)."""
+    if None in row or None in row.values():
+        raise line_error(source, line, f"expected one field per column: {', '.join(COLUMNS)}")
+    values = {key: (value or "").strip() for key, value in row.items() if key is not None}
+    code, level = values["code"], values["level"]
+    if not is_digits(code) or len(code) != DIVISION_CODE_DIGITS:
+        raise line_error(source, line, f"code {code!r} is not a 6-digit division code")
+    if level not in LEVELS:
+        raise line_error(source, line, f"level {level!r} is not one of {', '.join(LEVELS)}")
+    if not code_fits_level(code, level):
+        raise line_error(source, line, f"code {code} is not the code of a {level} division")
+    for column in ("name", "short_name"):
+        if not values[column]:
+            raise line_error(source, line, f"{column} is empty")
+    area_code = values["area_code"] or None
+    if area_code is not None and not is_area_code(area_code):
+        raise line_error(source, line, f"area code {area_code!r} is not 010, 02X or 0XXX")
+    return Department(
+        code,
+        values["name"],
+        values["short_name"],
+        LEVELS[level],
+        values["parent"] or None,
+        area_code,
+        _answers(values["answers"], area_code, source, line),
+        _timezone(values.get("timezone") or DEFAULT_TIMEZONE, source, line),
+    )
+
+
+def _answers(value: str, area_code: str | None, source: str, line: int) -> bool:
+    if value not in (ANSWERS, ""):
+        raise line_error(source, line, f"answers {value!r} is not {ANSWERS!r} or empty")
+    if value and area_code is None:
+        raise line_error(source, line, "answers calls but has no area code")
+    return bool(value)
+
+
+def _timezone(name: str, source: str, line: int) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise line_error(source, line, f"unknown timezone {name!r}") from None
+    return name
