@@ -1,113 +1,170 @@
 """Voice guidance: the department's choices, the region menu, pages and `*`.
 
-A part of the call flow (`ivr/call/flow.py`); the menus themselves come from
-`ivr/call/guide.py`, generated from the directory.
+A part of the call flow (`ivr/call/flow.py`) holding two of its sub-machines:
+the `guidance` menu (the departments below the one the call is at) and the
+`regions` menu (any province, then a department in it). The menus themselves
+come from `ivr/call/guide.py`, generated from the directory.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+
 from ivr.call import guide as menus
-from ivr.call.core import SERVICE_MENUS, FlowCore
-from ivr.call.events import Command, Step
-from ivr.call.queueing import (
-    PROMPT_DESK_CHOICES,
-    PROMPT_DESK_CHOICES_NO_CALLBACK,
-    PROMPT_DESK_STAY,
-    PROMPT_HOURS_CLOSED,
-)
+from ivr.call.events import Answer, Command, Event, Step
+from ivr.call.queueing import PROMPT_DESK_STAY, PROMPT_HOURS_CLOSED
+from ivr.call.state import PROMPT_NO_INPUT, CallState, Context
 from ivr.publish.menus import PROMPT_SELF_SERVICE
 
 
-class Menus(FlowCore):
-    def _choices(self) -> tuple[str, ...]:
-        if self.menu == "desk":
-            return ()
-        if self.menu == "regions":
-            return self.guide.regions(self.region)
-        return self.guide.guidance(self.department)
+class Guidance:
+    def __init__(self, call: CallState, context: Context) -> None:
+        self.call = call
+        self.context = context
 
-    def _menu_prompts(self) -> tuple[str, ...]:
+    def start(self, _: Event) -> list[Command]:
+        call = self.call
+        arrived = [Step("department", call.department, "routed"), *self._ask_service()]
+        if call.choose_region:
+            call.menu = "regions"
+            return [Answer(), *arrived, *self.show_regions(menus.PROMPT_UNPLACED)]
+        return [Answer(), *arrived, *self.show()]
+
+    def arrive(self, code: str, how: str, *before: str) -> list[Command]:
+        """Move the call on to department `code` and greet the caller there."""
+        call = self.call
+        if how != "back" and code != call.department:
+            call.trail.append(call.department)
+        call.department, call.menu, call.region, call.page = code, "guidance", "", 0
+        call.node, call.node_trail, call.misses = "", [], 0
+        arrived = [Step("department", code, how), *self._ask_service()]
+        return [*arrived, *self.show(*before)]
+
+    def _ask_service(self) -> list[Command]:
+        self.call.service = self.context.desk(self.call.department)
+        return [Step("note", "service", self.call.service)]
+
+    # -- the department's choices: a sub-machine ------------------------------------
+
+    def show(self, *before: str) -> list[Command]:
+        return self.call.play(*before, *self.intro(), *self.prompts())
+
+    def intro(self) -> tuple[str, ...]:
+        """What opens the first page: the greeting."""
+        call = self.call
+        if call.page > 0:
+            return ()
+        if call.service == "after_hours":
+            return (*menus.greeting_prompts(call.department), PROMPT_HOURS_CLOSED)
+        return menus.greeting_prompts(call.department)
+
+    def prompts(self) -> tuple[str, ...]:
         """The current page's choices, said the same way on every menu."""
-        if self.menu in SERVICE_MENUS:
-            return self._service_prompts()
-        if self.menu == "desk":
-            return (PROMPT_DESK_CHOICES if self.callback_ok else PROMPT_DESK_CHOICES_NO_CALLBACK,)
-        guidance = self.menu == "guidance"
-        back = not guidance or self.page > 0 or bool(self.trail)
-        prompts = menus.choices_prompts(
-            self._choices(), self.page, other_region=guidance, back=back
-        )
-        if guidance and self.service != "after_hours":
+        call = self.call
+        back = call.page > 0 or bool(call.trail)
+        choices = self._choices()
+        prompts = menus.choices_prompts(choices, call.page, other_region=True, back=back)
+        if call.service != "after_hours":
             return (*prompts, PROMPT_DESK_STAY)
-        if guidance and self.menus is not None:
+        if self.context.menus is not None:
             return (*prompts, PROMPT_SELF_SERVICE)
         return prompts
 
-    def _intro(self) -> tuple[str, ...]:
-        """What opens the current menu's first page: the greeting, or what to choose."""
-        if self.menu in SERVICE_MENUS:
-            return self._service_intro()
-        if self.page > 0 or self.menu == "desk":
-            return ()
-        if self.menu == "regions":
-            choose = menus.PROMPT_CHOOSE_DEPARTMENT if self.region else menus.PROMPT_CHOOSE_PROVINCE
-            return (choose,)
-        if self.service == "after_hours":
-            return (*menus.greeting_prompts(self.department), PROMPT_HOURS_CLOSED)
-        return menus.greeting_prompts(self.department)
-
-    def _show_menu(self, *before: str) -> list[Command]:
-        return self._play(*before, *self._intro(), *self._menu_prompts())
-
-    def _arrive(self, code: str, how: str, *before: str) -> list[Command]:
-        """Move the call on to department `code` and greet the caller there."""
-        if how != "back" and code != self.department:
-            self.trail.append(self.department)
-        self.department, self.menu, self.region, self.page = code, "guidance", "", 0
-        self.node, self.node_trail, self.misses = "", [], 0
-        arrived = [Step("department", code, how), *self._ask_service()]
-        return [*arrived, *self._show_menu(*before)]
-
-    def _ask_service(self) -> list[Command]:
-        self.service = self.desk(self.department)
-        return [Step("note", "service", self.service)]
-
-    def _open_regions(self, province: str) -> list[Command]:
-        self.menu, self.region, self.page = "regions", province, 0
-        return self._show_menu()
-
-    def _menu_key(self, digit: str) -> list[Command] | None:
-        """What a key does on the current menu; None if it offers nothing there."""
-        if self.menu in SERVICE_MENUS:
-            return self._service_key(digit)
-        if self.menu == "desk":
-            return self._desk_key(digit)
+    def key(self, digit: str) -> list[Command] | None:
+        """What a key does here; None if it offers nothing."""
         choices = self._choices()
-        if digit == menus.KEY_REPEAT:
-            return self._show_menu()
-        if digit == menus.KEY_MORE and self.page + 1 < menus.page_count(choices):
-            self.page += 1
-            return self._show_menu()
+        paged = self._turn_page(digit, choices, self.show)
+        if paged is not None:
+            return paged
         if digit == menus.KEY_BACK:
-            return self._back()
-        if digit == menus.KEY_REGION and self.menu == "guidance":
+            trail = self.call.trail
+            return self.arrive(trail.pop(), "back") if trail else None
+        if digit == menus.KEY_REGION:
             return self._open_regions("")
-        code = menus.chosen(choices, self.page, digit)
+        code = menus.chosen(choices, self.call.page, digit)
+        return None if code is None else self.arrive(code, "chosen")
+
+    def wrong_key(self) -> list[Command]:
+        return self.call.wrong_key(self.context.config.max_invalid, *self.prompts())
+
+    def silence(self) -> list[Command]:
+        """Nothing chosen and nothing else to offer: the choices again, then goodbye."""
+        if self._counted_silence():
+            return self.call.play(PROMPT_NO_INPUT, *self.prompts())
+        return self.call.close("silence")
+
+    def _choices(self) -> tuple[str, ...]:
+        return self.context.guide.guidance(self.call.department)
+
+    # -- the region menu: a sub-machine -----------------------------------------------
+
+    def show_regions(self, *before: str) -> list[Command]:
+        return self.call.play(*before, *self.region_intro(), *self.region_prompts())
+
+    def region_intro(self) -> tuple[str, ...]:
+        """What opens the first page: what to choose."""
+        if self.call.page > 0:
+            return ()
+        region = self.call.region
+        return (menus.PROMPT_CHOOSE_DEPARTMENT if region else menus.PROMPT_CHOOSE_PROVINCE,)
+
+    def region_prompts(self) -> tuple[str, ...]:
+        choices = self._regions()
+        return menus.choices_prompts(choices, self.call.page, other_region=False, back=True)
+
+    def region_key(self, digit: str) -> list[Command] | None:
+        """What a key does here; None if it offers nothing."""
+        call, choices = self.call, self._regions()
+        paged = self._turn_page(digit, choices, self.show_regions)
+        if paged is not None:
+            return paged
+        if digit == menus.KEY_BACK:
+            if call.region:
+                return self._open_regions("")
+            call.menu = "guidance"  # back to the department the caller was at
+            return self.show()
+        code = menus.chosen(choices, call.page, digit)
         if code is None:
             return None
-        if self.menu == "regions" and not self.region:
-            return self._open_regions(code)
-        return self._arrive(code, "chosen")
+        return self.arrive(code, "chosen") if call.region else self._open_regions(code)
 
-    def _back(self) -> list[Command] | None:
-        if self.page > 0:
-            self.page -= 1
-            return self._show_menu()
-        if self.menu == "regions":
-            if self.region:
-                return self._open_regions("")
-            self.menu = "guidance"  # back to the department the caller was at
-            return self._show_menu()
-        if self.trail:
-            return self._arrive(self.trail.pop(), "back")
+    def region_wrong_key(self) -> list[Command]:
+        return self.call.wrong_key(self.context.config.max_invalid, *self.region_prompts())
+
+    def region_silence(self) -> list[Command]:
+        if self._counted_silence():
+            return self.call.play(PROMPT_NO_INPUT, *self.region_prompts())
+        # No choice made: the caller stays with the department the call is at.
+        call = self.call
+        call.silences = 0
+        call.menu, call.region, call.page = "guidance", "", 0
+        return [Step("note", "no_region_chosen", call.department), *self.show()]
+
+    def _open_regions(self, province: str) -> list[Command]:
+        self.call.menu, self.call.region, self.call.page = "regions", province, 0
+        return self.show_regions()
+
+    def _regions(self) -> tuple[str, ...]:
+        return self.context.guide.regions(self.call.region)
+
+    # -- what both menus do alike --------------------------------------------------
+
+    def _turn_page(
+        self, digit: str, choices: Sequence[str], show: Callable[[], list[Command]]
+    ) -> list[Command] | None:
+        """`#` says the page again, `9` the next one, `*` the one before."""
+        call = self.call
+        if digit == menus.KEY_REPEAT:
+            return show()
+        if digit == menus.KEY_MORE and call.page + 1 < menus.page_count(choices):
+            call.page += 1
+            return show()
+        if digit == menus.KEY_BACK and call.page > 0:
+            call.page -= 1
+            return show()
         return None
+
+    def _counted_silence(self) -> bool:
+        """One more silence; True while the caller may still be asked again."""
+        self.call.silences += 1
+        return self.call.silences < self.context.config.max_silences

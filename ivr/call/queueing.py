@@ -1,6 +1,7 @@
 """The operator queue, as the caller lives it: waiting, the choice, a message.
 
-A part of the call flow (`ivr/call/flow.py`). In working hours a caller who
+A part of the call flow (`ivr/call/flow.py`), holding the `desk` menu, one of
+its sub-machines. In working hours a caller who
 chooses nothing joins the department's queue (`JoinQueue`); the controller
 answers with the place (`Queued`) and the queue's news (`QueueUpdate`,
 `OperatorConnected`, `OperatorLeft`). Past the department's limit, or with
@@ -11,7 +12,6 @@ callback.
 from __future__ import annotations
 
 from ivr.call import guide as menus
-from ivr.call.core import FlowCore, Service, State
 from ivr.call.events import (
     Answer,
     Command,
@@ -21,10 +21,13 @@ from ivr.call.events import (
     OperatorConnected,
     Queued,
     QueueUpdate,
-    RecordingEnded,
     RequestCallback,
+    StartMoh,
     Step,
 )
+from ivr.call.message import MessageBox
+from ivr.call.state import CallState, Context, Service, State
+from ivr.call.survey import SurveyMenu
 
 PROMPT_HOURS_CLOSED = "hours.closed"
 PROMPT_DESK_STAY = "desk.stay"
@@ -55,7 +58,6 @@ def position_prompts(position: int) -> tuple[str, ...]:
     return ("queue.ahead_many",)
 
 
-
 # Every prompt of the queue, for the prompt build to require.
 PROMPTS_USED = (
     PROMPT_HOURS_CLOSED,
@@ -77,87 +79,118 @@ PROMPTS_USED = (
     *(f"count.{n}" for n in range(1, POSITIONS_SAID + 1)),
 )
 
-class DeskSteps(FlowCore):
-    def _to_desk(self, service: Service) -> list[Command]:
+
+class Queueing:
+    """The queue as the caller lives it, and the choice offered in it (the `desk` menu)."""
+
+    def __init__(
+        self, call: CallState, context: Context, messages: MessageBox, survey: SurveyMenu
+    ) -> None:
+        self.call = call
+        self.context = context
+        self.messages = messages
+        self.survey = survey
+
+    def to_desk(self, service: Service) -> list[Command]:
         """The caller heard the choices and chose none: to a person, in hours."""
-        self.service, self.silences, self.queued = service, 0, True
-        commands: list[Command] = [Step("note", "desk", service), JoinQueue(self.department)]
+        call = self.call
+        call.service, call.silences, call.queued = service, 0, True
+        commands: list[Command] = [Step("note", "desk", service), JoinQueue(call.department)]
         if service == "operators":
-            self.state = State.QUEUED  # Queued, with the position, follows
+            call.state = State.QUEUED  # Queued, with the position, follows
             return commands
         # Nobody on duty: the caller keeps a place and may choose something else.
         return [*commands, *self._offer_choice(PROMPT_DESK_NOBODY)]
 
-    def _offer_choice(self, why: str) -> list[Command]:
-        self.choice_offered = True
-        self.menu, self.page = "desk", 0
-        return self._play(why, *self._menu_prompts())
-
-    def _desk_key(self, digit: str) -> list[Command] | None:
-        if digit == menus.KEY_REPEAT:
-            return self._show_menu()
-        if digit in (KEY_WAIT, menus.KEY_BACK):
-            return self._keep_waiting(PROMPT_QUEUE_KEEP_WAITING)
-        if digit == KEY_MESSAGE:
-            self.queued = False
-            return [LeaveQueue("message"), *self._start_message()]
-        if digit == KEY_CALLBACK and self.callback_ok:
-            self.queued = False  # the place now belongs to the callback
-            closing = self._close("callback_requested", PROMPT_CALLBACK_CONFIRMED)
-            return [RequestCallback(self.category), *closing]
-        return None
-
-    def _keep_waiting(self, *prompts: str) -> list[Command]:
-        self.menu = "guidance"
-        return self._play(*prompts, state=State.QUEUED)
-
-    def _on_queued(self, event: Event) -> list[Command]:
-        assert isinstance(event, Queued)
-        if self.state is not State.QUEUED or self.playback_id is not None:
-            return []
-        prompts = (PROMPT_QUEUE_JOINED, *position_prompts(event.position))
-        return self._play(*prompts, state=State.QUEUED)
-
-    def _on_queue_update(self, event: Event) -> list[Command]:
-        assert isinstance(event, QueueUpdate)
-        if self.state is not State.QUEUED:
-            return []  # choosing, or leaving a message: not now
-        if self.playback_id is not None:
-            # Still hearing something: the choice comes when it ends.
-            self.choice_due = self.choice_due or (event.over_limit and not self.choice_offered)
-            return []
-        commands = self._interrupt()
-        if event.over_limit and not self.choice_offered:
-            return [*commands, *self._offer_choice(PROMPT_DESK_LONG_WAIT)]
-        return [*commands, *self._play(*position_prompts(event.position), state=State.QUEUED)]
-
-    def _on_connected(self, event: Event) -> list[Command]:
-        assert isinstance(event, OperatorConnected)
-        if not self.queued:
-            return []
-        commands = self._interrupt()
-        self.queued, self.state, self.operator = False, State.CONNECTED, event.operator
-        self.menu = "guidance"
-        return [*commands, Step("note", "connected", event.operator)]
-
-    def _on_operator_left(self, _: Event) -> list[Command]:
-        if self.state is not State.CONNECTED:
-            return []
-        return self._after_service("completed")
-
-    def _on_recording_ended(self, event: Event) -> list[Command]:
-        assert isinstance(event, RecordingEnded)
-        if self.state is not State.RECORDING or event.name != self.recording:
-            return []
-        saved = Step("note", "message_saved", f"{event.seconds:.1f}")
-        return [saved, *self._review(event.seconds)]
-
-    def _on_called_back(self, _: Event) -> list[Command]:
+    def called_back(self, _: Event) -> list[Command]:
         # The caller answered us; `Answer` marks the channel as ours (for a
         # controller that takes it back) before anything plays.
-        self.queued, self.service = True, "operators"
+        self.call.queued, self.call.service = True, "operators"
         return [
             Answer(),
-            Step("department", self.department, "callback"),
-            *self._play(PROMPT_CALLBACK_GREETING, state=State.QUEUED),
+            Step("department", self.call.department, "callback"),
+            *self.call.play(PROMPT_CALLBACK_GREETING, state=State.QUEUED),
         ]
+
+    # -- waiting in the queue ----------------------------------------------------
+
+    def announce(self, event: Event) -> list[Command]:
+        assert isinstance(event, Queued)
+        if self.call.playback_id is not None:
+            return []
+        prompts = (PROMPT_QUEUE_JOINED, *position_prompts(event.position))
+        return self.call.play(*prompts, state=State.QUEUED)
+
+    def update(self, event: Event) -> list[Command]:
+        assert isinstance(event, QueueUpdate)
+        call = self.call
+        if call.playback_id is not None:
+            # Still hearing something: the choice comes when it ends.
+            call.choice_due = call.choice_due or (event.over_limit and not call.choice_offered)
+            return []
+        commands = call.interrupt()
+        if event.over_limit and not call.choice_offered:
+            return [*commands, *self._offer_choice(PROMPT_DESK_LONG_WAIT)]
+        return [*commands, *call.play(*position_prompts(event.position), state=State.QUEUED)]
+
+    def hold(self) -> list[Command]:
+        """What was said to the waiting caller ended: the choice now if it is due, else music."""
+        call = self.call
+        if call.choice_due and not call.choice_offered:
+            call.choice_due = False
+            return self._offer_choice(PROMPT_DESK_LONG_WAIT)
+        call.on_hold = True
+        return [StartMoh()]
+
+    def resume(self, _: Event) -> list[Command]:
+        # The place in the queue is kept in the database; the music plays on.
+        note, stale = self.call.resumed(), self.call.stale_playback()
+        self.call.playback_id, self.call.on_hold = None, True
+        return [note, *stale, StartMoh()]
+
+    def connect(self, event: Event) -> list[Command]:
+        assert isinstance(event, OperatorConnected)
+        call = self.call
+        if not call.queued:
+            return []  # the caller left the queue as the operator answered
+        commands = call.interrupt()
+        call.queued, call.state, call.operator = False, State.CONNECTED, event.operator
+        call.menu = "guidance"
+        return [*commands, Step("note", "connected", event.operator)]
+
+    def operator_left(self, _: Event) -> list[Command]:
+        return self.survey.after_service("completed")
+
+    # -- the choice: a sub-machine -----------------------------------------------
+
+    def prompts(self) -> tuple[str, ...]:
+        ok = self.call.callback_ok
+        return (PROMPT_DESK_CHOICES if ok else PROMPT_DESK_CHOICES_NO_CALLBACK,)
+
+    def key(self, digit: str) -> list[Command] | None:
+        call = self.call
+        if digit == menus.KEY_REPEAT:
+            return call.play(*self.prompts())
+        if digit in (KEY_WAIT, menus.KEY_BACK):
+            return self.keep_waiting()
+        if digit == KEY_MESSAGE:
+            call.queued = False
+            return [LeaveQueue("message"), *self.messages.start()]
+        if digit == KEY_CALLBACK and call.callback_ok:
+            call.queued = False  # the place now belongs to the callback
+            closing = call.close("callback_requested", PROMPT_CALLBACK_CONFIRMED)
+            return [RequestCallback(call.category), *closing]
+        return None
+
+    def wrong_key(self) -> list[Command]:
+        return self.call.wrong_key(self.context.config.max_invalid, *self.prompts())
+
+    def keep_waiting(self) -> list[Command]:
+        """No choice (or the choice to wait): the caller waits on in the queue."""
+        self.call.menu = "guidance"
+        return self.call.play(PROMPT_QUEUE_KEEP_WAITING, state=State.QUEUED)
+
+    def _offer_choice(self, why: str) -> list[Command]:
+        self.call.choice_offered = True
+        self.call.menu, self.call.page = "desk", 0
+        return self.call.play(why, *self.prompts())

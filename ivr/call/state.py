@@ -1,8 +1,10 @@
-"""What every part of a call's flow shares: its state, and the few moves
-each part makes (play, interrupt, close, end).
+"""What one call is, shared by every part of its flow: `CallState`, and the
+few moves every part makes on it the same way (play, interrupt, close, end).
 
-`ivr/call/flow.py` puts the parts together (`CallFlow`); `ivr/call/guidance.py` is
-voice guidance, `ivr/call/queueing.py` the operator queue. No I/O here either.
+Also the words of the flow that every part uses: its states, the menus (the
+sub-machines of `ivr/call/table.py`), what a department offers, the service
+menu as the flow reads it, the configuration, and `Context`, what a call asks
+of the world outside. No I/O here either.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol, TypeAlias
+from typing import Literal, Protocol, TypeAlias
 
 from ivr.call.events import (
     CancelTimer,
@@ -47,9 +49,11 @@ PROMPT_GOODBYE = "goodbye"
 PROMPT_RESUMED = "call.resumed"
 PROMPT_ENDED_BY_SYSTEM = "call.ended_by_system"
 
+# The menu open while the caller chooses: one sub-machine each (ivr/call/table.py).
 MenuKind: TypeAlias = Literal["guidance", "regions", "desk", "service", "review", "survey"]
+MENU_KINDS: tuple[MenuKind, ...] = ("guidance", "regions", "desk", "service", "review", "survey")
 # The automatic service's menus: its levels, the review of a message, the survey.
-SERVICE_MENUS = ("service", "review", "survey")
+SERVICE_MENUS: tuple[MenuKind, ...] = ("service", "review", "survey")
 # What a department offers now (ivr/desk/desk.py decides): operators on duty, a
 # queue nobody is on duty for, or the automatic service of after hours.
 Service: TypeAlias = Literal["operators", "unstaffed", "after_hours"]
@@ -80,10 +84,9 @@ class ServiceMenu(Protocol):
         ...
 
 
-def _after_hours(_: str) -> Service:
+def always_after_hours(_: str) -> Service:
+    """A desk that is never open: the default of a call given none."""
     return "after_hours"
-
-
 
 
 @dataclass(frozen=True)
@@ -95,29 +98,43 @@ class FlowConfig:
     survey: bool = False
 
 
+@dataclass
+class Context:
+    """What a call asks of the world, read at the moment it asks; never saved."""
+
+    guide: Guide
+    config: FlowConfig
+    # Whether the call's department answers with people now; asked on
+    # arrival and again when the caller has heard the choices.
+    desk: Callable[[str], Service] = always_after_hours
+    # The service menu of after hours (None: the department's choices only).
+    menus: Callable[[str], ServiceMenu] | None = None
+
 
 @dataclass
-class FlowCore:
+class CallState:
+    """Everything the call is now; `ivr/call/snapshot.py` saves and restores it."""
+
     call_id: str
-    guide: Guide
     department: str  # the department the call is at now
-    config: FlowConfig = field(default_factory=FlowConfig)
     # Routing could not place the call: ask for a province before anything else.
     choose_region: bool = False
     state: State = State.NEW
     menu: MenuKind = "guidance"
+    # -- where the caller is in the guidance menus
     region: str = ""  # in the region menu: "" lists provinces, else this province's departments
     page: int = 0
     trail: list[str] = field(default_factory=list)  # departments `*` goes back to
+    # -- the caller's turns
     silences: int = 0
     invalid: int = 0
+    misses: int = 0  # missed turns in a row in the service menu: silent or invalid
+    # -- what is playing or pending, by the ids this call issued
     counter: int = 0
     playback_id: str | None = None
     timer_id: str | None = None
     end_reason: str | None = None
-    # Whether the call's department answers with people now; asked on
-    # arrival and again when the caller has heard the choices.
-    desk: Callable[[str], Service] = _after_hours
+    # -- the desk
     callback_ok: bool = False  # the caller's number can be called back
     service: Service = "after_hours"
     queued: bool = False  # the call holds a place in its department's queue
@@ -125,65 +142,30 @@ class FlowCore:
     choice_offered: bool = False  # the wait-or-message choice was offered
     choice_due: bool = False  # the limit passed while something was being said
     operator: str | None = None  # connected to this operator
-    recording: str | None = None  # the message being recorded
-    # The service menu of after hours (None: the department's choices only).
-    menus: Callable[[str], ServiceMenu] | None = None
+    # -- the automatic service
     node: str = ""  # in the service menu: the node the caller is at
     node_trail: list[str] = field(default_factory=list)  # the nodes `*` goes back to
-    misses: int = 0  # missed turns in a row in the service menu: silent or invalid
     category: str = ""  # the service category of the branch the caller is in
+    recording: str | None = None  # the message being recorded
     message_source: str | None = None  # the first recording of the message box
     recorded_seconds: float = 0.0  # how long the last recording is
     empty_recordings: int = 0  # recordings that held nothing
 
-    # -- snapshot -------------------------------------------------------------
+    # -- the moves every part makes ---------------------------------------------
 
-    def snapshot(self) -> dict[str, Any]:
-        return {
-            "department": self.department,
-            "state": self.state.value,
-            "menu": self.menu,
-            "region": self.region,
-            "page": self.page,
-            "trail": list(self.trail),
-            "silences": self.silences,
-            "invalid": self.invalid,
-            "counter": self.counter,
-            # Asterisk plays on when the controller dies: whoever takes the
-            # call back must stop this first, or its prompt queues behind.
-            "playback_id": self.playback_id,
-            "end_reason": self.end_reason,
-            "service": self.service,
-            "callback_ok": self.callback_ok,
-            "queued": self.queued,
-            "on_hold": self.on_hold,
-            "choice_offered": self.choice_offered,
-            "operator": self.operator,
-            "recording": self.recording,
-            "node": self.node,
-            "node_trail": list(self.node_trail),
-            "misses": self.misses,
-            "category": self.category,
-            "message_source": self.message_source,
-            "recorded_seconds": self.recorded_seconds,
-            "empty_recordings": self.empty_recordings,
-        }
-
-    # -- helpers --------------------------------------------------------------
-
-    def _next_id(self, prefix: str) -> str:
+    def next_id(self, prefix: str) -> str:
         self.counter += 1
         return f"{self.call_id}-{prefix}{self.counter}"
 
-    def _play(
+    def play(
         self, *prompts: str, state: State = State.PROMPTING, seconds: float = 0.0
     ) -> list[Command]:
         self.state = state
-        self.playback_id = self._next_id("p")
+        self.playback_id = self.next_id("p")
         steps: list[Command] = [Step("prompt", prompt) for prompt in prompts]
         return [Play(self.playback_id, prompts, seconds), *steps]
 
-    def _interrupt(self) -> list[Command]:
+    def interrupt(self) -> list[Command]:
         """Stop what is playing or pending, so the caller is not talked over."""
         commands: list[Command] = []
         if self.state is not State.WAITING and self.playback_id is not None:
@@ -197,17 +179,25 @@ class FlowCore:
         self.playback_id = None
         return commands
 
-    def _close(self, reason: str, *before: str) -> list[Command]:
+    def wrong_key(self, max_invalid: int, *prompts: str) -> list[Command]:
+        """A key the open menu does not offer: say so and the choices again; the
+        last one allowed ends the call."""
+        self.invalid += 1
+        if self.invalid >= max_invalid:
+            return self.close("invalid_input")
+        return self.play(PROMPT_INVALID, *prompts)
+
+    def close(self, reason: str, *before: str) -> list[Command]:
         self.end_reason = reason
         leave = [LeaveQueue(reason)] if self.queued else []
         self.queued = False
         return [
             *leave,
             Step("note", "closing", reason),
-            *self._play(*before, PROMPT_GOODBYE, state=State.CLOSING),
+            *self.play(*before, PROMPT_GOODBYE, state=State.CLOSING),
         ]
 
-    def _end(self, reason: str) -> list[Command]:
+    def end(self, reason: str) -> list[Command]:
         self.state = State.ENDED
         self.end_reason = reason
         commands: list[Command] = []
@@ -216,39 +206,15 @@ class FlowCore:
             self.timer_id = None
         return [*commands, Ended(reason)]
 
-    # -- what the parts give each other (ivr/call/guidance.py, ivr/call/queueing.py) ----
+    def left(self) -> str:
+        """How a call that hangs up ends, when nothing more particular applies."""
+        return "abandoned" if self.queued else "caller_hangup"
 
-    def _menu_prompts(self) -> tuple[str, ...]:
-        raise NotImplementedError
+    # -- taken back after a controller died -----------------------------------------
 
-    def _show_menu(self, *before: str) -> list[Command]:
-        raise NotImplementedError
+    def resumed(self) -> Step:
+        return Step("note", "resumed", self.state.value)
 
-    def _desk_key(self, digit: str) -> list[Command] | None:
-        raise NotImplementedError
-
-    def _arrive(self, code: str, how: str, *before: str) -> list[Command]:
-        raise NotImplementedError
-
-    def _to_desk(self, service: Service) -> list[Command]:
-        raise NotImplementedError
-
-    # -- ... and ivr/call/service.py ----------------------------------------------
-
-    def _service_intro(self) -> tuple[str, ...]:
-        raise NotImplementedError
-
-    def _service_prompts(self) -> tuple[str, ...]:
-        raise NotImplementedError
-
-    def _service_key(self, digit: str) -> list[Command] | None:
-        raise NotImplementedError
-
-    def _start_message(self, *before: str) -> list[Command]:
-        raise NotImplementedError
-
-    def _review(self, seconds: float) -> list[Command]:
-        raise NotImplementedError
-
-    def _after_service(self, reason: str, *before: str) -> list[Command]:
-        raise NotImplementedError
+    def stale_playback(self) -> list[Command]:
+        """The prompt the previous controller started may still be playing."""
+        return [StopPlayback(self.playback_id)] if self.playback_id else []
