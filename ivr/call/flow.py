@@ -55,7 +55,7 @@ the flow from it and `Resumed` continues.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Generic, TypeVar, cast, overload
+from typing import Any, Generic, Literal, TypeVar, cast, overload
 
 from ivr.call import snapshot as saved
 from ivr.call.events import (
@@ -160,7 +160,7 @@ class _Kept(Generic[T]):
     """An attribute of the flow that lives in one of its parts (`call` or
     `context`): read, and written, through the flow."""
 
-    def __init__(self, part: str) -> None:
+    def __init__(self, part: Literal["call", "context"]) -> None:
         self._part = part
         self._name = ""
 

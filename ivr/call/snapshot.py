@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from ivr.call.guide import Guide
-from ivr.call.state import MENU_KINDS, SERVICE_MENUS, CallState, MenuKind, ServiceMenu, State
+from ivr.call.state import MENU_KINDS, SERVICE_MENUS, CallState, ServiceMenu, State
 
 
 def snapshot(call: CallState) -> dict[str, Any]:
@@ -55,31 +55,13 @@ def restore(
 ) -> CallState:
     """The call as `data` saved it, where the directory and the menus published
     since still have it; else from where they begin."""
-    department = str(data.get("department", ""))
-    region = str(data.get("region", ""))
-    trail = [str(code) for code in data.get("trail", ()) if guide.knows(str(code))]
-    saved = data.get("menu")
-    menu: MenuKind = next((kind for kind in MENU_KINDS if kind == saved), "guidance")
-    if not guide.knows(department) or (region and not guide.knows(region)):
-        # The directory changed under the call: start again from the default.
-        department, region, menu, trail = guide.default, "", "regions", []
-    node = str(data.get("node", ""))
-    node_trail = [str(n) for n in data.get("node_trail", ())]
-    if menu in SERVICE_MENUS and service_menus is None:
-        menu = "guidance"
-    elif service_menus is not None and menu == "service":
-        known = service_menus(department)
-        if not all(known.has(n) for n in (node, *node_trail)):
-            # The menu was changed and published under the call: its top.
-            node, node_trail = known.root, []
-    return CallState(
+    call = CallState(
         call_id=call_id,
-        department=department,
+        department=str(data.get("department", "")),
         state=State(data.get("state", State.PROMPTING.value)),
-        menu=menu,
-        region=region,
+        region=str(data.get("region", "")),
         page=max(0, int(data.get("page", 0))),
-        trail=trail,
+        trail=[str(code) for code in data.get("trail", ()) if guide.knows(str(code))],
         silences=int(data.get("silences", 0)),
         invalid=int(data.get("invalid", 0)),
         # Ids issued before the crash must never be reused.
@@ -93,11 +75,31 @@ def restore(
         choice_offered=bool(data.get("choice_offered", False)),
         operator=data.get("operator"),
         recording=data.get("recording"),
-        node=node,
-        node_trail=node_trail,
+        node=str(data.get("node", "")),
+        node_trail=[str(n) for n in data.get("node_trail", ())],
         misses=int(data.get("misses", 0)),
         category=str(data.get("category", "")),
         message_source=data.get("message_source"),
         recorded_seconds=float(data.get("recorded_seconds", 0.0)),
         empty_recordings=int(data.get("empty_recordings", 0)),
     )
+    saved = data.get("menu")
+    call.menu = next((kind for kind in MENU_KINDS if kind == saved), "guidance")
+    _still_there(call, guide, service_menus)
+    return call
+
+
+def _still_there(
+    call: CallState, guide: Guide, service_menus: Callable[[str], ServiceMenu] | None
+) -> None:
+    """Put a restored call back where it can be, if what it was at changed."""
+    if not guide.knows(call.department) or (call.region and not guide.knows(call.region)):
+        # The directory changed under the call: start again from the default.
+        call.department, call.region, call.menu, call.trail = guide.default, "", "regions", []
+    if call.menu in SERVICE_MENUS and service_menus is None:
+        call.menu = "guidance"
+    elif service_menus is not None and call.menu == "service":
+        known = service_menus(call.department)
+        if not all(known.has(n) for n in (call.node, *call.node_trail)):
+            # The menu was changed and published under the call: its top.
+            call.node, call.node_trail = known.root, []

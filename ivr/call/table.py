@@ -123,6 +123,7 @@ def menu_table(
     survey: SurveyMenu,
 ) -> dict[MenuKind, MenuRow]:
     g = guidance
+    # Each row: intro, prompts, key, wrong_key, silence, hung_up (see MenuRow).
     return {
         # The department's choices; choosing nothing goes on (AfterHours.chose_nothing).
         "guidance": MenuRow(
@@ -152,7 +153,7 @@ def menu_table(
 
 
 def state_table(p: Parts) -> StateTable:
-    return {**choosing(p), **after_choosing(p)}
+    return {**choosing(p), **served(p), **closing(p)}
 
 
 def choosing(p: Parts) -> dict[State, dict[type, Handler]]:
@@ -188,8 +189,8 @@ def choosing(p: Parts) -> dict[State, dict[type, Handler]]:
     }
 
 
-def after_choosing(p: Parts) -> dict[State, dict[type, Handler]]:
-    """In the queue, talking, leaving a message, saying goodbye, and after."""
+def served(p: Parts) -> dict[State, dict[type, Handler]]:
+    """In the queue, talking with an operator, leaving a message."""
     news = dict.fromkeys(LATE_NEWS, ignore)
     return {
         State.QUEUED: {
@@ -222,13 +223,19 @@ def after_choosing(p: Parts) -> dict[State, dict[type, Handler]]:
             **news,
             RecordingEnded: p.messages.recording_ended,
         },
+    }
+
+
+def closing(p: Parts) -> dict[State, dict[type, Handler]]:
+    """Saying goodbye, and after."""
+    return {
         State.CLOSING: {
             KeyPressed: ignored_key("closing"),
             PlaybackEnded: after_prompt(p.call, p.turns.goodbye_said),
             TimerFired: ignore,
             HungUp: p.turns.hung_up_closing,
             Resumed: p.turns.resume_closing,
-            **news,
+            **dict.fromkeys(LATE_NEWS, ignore),
         },
         State.ENDED: dict.fromkeys(
             (KeyPressed, PlaybackEnded, TimerFired, HungUp, Resumed, *LATE_NEWS), ignore
