@@ -53,7 +53,8 @@ StateTable: TypeAlias = Mapping[State, Mapping[type, Handler]]
 
 # What the queue and the recorder report may reach a call in any state (an
 # operator answering just as the caller chose to leave a message): every
-# state takes them, and ignores those it has no use for.
+# state takes them, and ignores those it has no use for (a row spreads
+# `news`, then names those it acts on).
 LATE_NEWS: tuple[type, ...] = (Queued, QueueUpdate, OperatorConnected, OperatorLeft, RecordingEnded)
 
 

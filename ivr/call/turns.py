@@ -39,7 +39,9 @@ class MenuRow:
 
 
 class Turns:
-    def __init__(self, call: CallState, context: Context, menus: Mapping[MenuKind, MenuRow]):
+    def __init__(
+        self, call: CallState, context: Context, menus: Mapping[MenuKind, MenuRow]
+    ) -> None:
         self.call = call
         self.context = context
         self.menus = menus
