@@ -52,22 +52,7 @@ class Controller:
         self.casework = Casework(
             messages=self.messages, cases=parts.cases, recorder=parts.recorder, now=parts.clock
         )
-        # The desk posts to calls and hands them flow events through the
-        # controller: the calls and their runner are made after it.
-        self.desk: Desk = Desk(
-            settings=parts.settings,
-            ari=parts.ari,
-            sessionmaker=parts.sessionmaker,
-            directory=parts.directory,
-            catalog=parts.catalog,
-            hours=parts.hours,
-            queues=parts.queues,
-            recorder=parts.recorder,
-            now=parts.clock,
-            post=self._post,
-            handle=self._handle,
-            cases=parts.cases,
-        )
+        self.desk = self._desk(parts)
         guide = Guide(parts.directory)
         self._runner = CallRunner(parts, self._in_force, guide, self.desk, self.casework)
         self.calls = CallRegistry(
@@ -84,6 +69,24 @@ class Controller:
         self._router = EventRouter(parts.ari, self.calls, self.desk, self.casework, features)
         self._recovery = Recovery(parts, self.calls, self.desk, self.messages)
         self.recoveries = 0  # ended since start (done or failed): one per (re)connect
+
+    def _desk(self, parts: Collaborators) -> Desk:
+        # The desk posts to calls and hands them flow events through the
+        # controller: the calls and their runner are made after it.
+        return Desk(
+            settings=parts.settings,
+            ari=parts.ari,
+            sessionmaker=parts.sessionmaker,
+            directory=parts.directory,
+            catalog=parts.catalog,
+            hours=parts.hours,
+            queues=parts.queues,
+            recorder=parts.recorder,
+            now=parts.clock,
+            post=self._post,
+            handle=self._handle,
+            cases=parts.cases,
+        )
 
     def on_event(self, event: Event) -> None:
         """Hand an event to its call. Runs on the reader: never blocks."""

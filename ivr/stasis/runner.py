@@ -144,15 +144,7 @@ class CallRunner:
         ari = self._ari
         match command:
             case flow.Answer():
-                # The mark lets a controller that starts later find this call.
-                # Sent with the answer, before the first prompt: Asterisk runs
-                # a channel's commands in order, so a mark sent during a
-                # playback would wait for the prompt to end.
-                await asyncio.gather(
-                    self._ari_call(call, ari.answer(channel)),
-                    self._ari_call(call, ari.set_variable(channel, MARK_VARIABLE, channel)),
-                )
-                self._recorder.call_answered(channel, self._now())
+                await self._answer(call)
             case flow.Play(playback_id, prompts, seconds):
                 await self._play(call, playback_id, prompts, seconds)
             case flow.StopPlayback(playback_id):
@@ -209,6 +201,18 @@ class CallRunner:
                 await self._casework.execute(call, command)
             case flow.RegisterCallback() | flow.MarkUrgent() | flow.Survey():
                 await self._casework.execute(call, command)
+
+    async def _answer(self, call: Call) -> None:
+        channel, ari = call.call_id, self._ari
+        # The mark lets a controller that starts later find this call.
+        # Sent with the answer, before the first prompt: Asterisk runs
+        # a channel's commands in order, so a mark sent during a
+        # playback would wait for the prompt to end.
+        await asyncio.gather(
+            self._ari_call(call, ari.answer(channel)),
+            self._ari_call(call, ari.set_variable(channel, MARK_VARIABLE, channel)),
+        )
+        self._recorder.call_answered(channel, self._now())
 
     async def _play(
         self, call: Call, playback_id: str, prompts: tuple[str, ...], seconds: float
