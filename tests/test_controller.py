@@ -33,6 +33,7 @@ from ivr.publish import hours as working_hours
 from ivr.settings import REPO_ROOT, Settings
 from ivr.stasis.calls import EVENTS_USED, MARK_VARIABLE
 from ivr.stasis.controller import Controller
+from ivr.stasis.parts import Collaborators
 
 from .fake_ari import WAIT, FakeAri, RestRequest, running, wait_until
 
@@ -87,16 +88,18 @@ class Node:
         await self.ari.__aenter__()
         rig = self.rig
         self.controller = Controller(
-            rig.settings,
-            self.ari,
-            rig.recorder,
-            DIRECTORY,
-            rig.catalog,
-            rig.sessions,
-            lambda: datetime.now(UTC),
-            working_hours.load(HOURS_FILE, DIRECTORY),
-            queues.load(QUEUES_FILE, DIRECTORY),
-            cases=Cases(rig.sessions, DIRECTORY, lambda: datetime.now(UTC)),
+            Collaborators(
+                settings=rig.settings,
+                ari=self.ari,
+                recorder=rig.recorder,
+                sessionmaker=rig.sessions,
+                clock=lambda: datetime.now(UTC),
+                directory=DIRECTORY,
+                queues=queues.load(QUEUES_FILE, DIRECTORY),
+                cases=Cases(rig.sessions, DIRECTORY, lambda: datetime.now(UTC)),
+                catalog=rig.catalog,
+                hours=working_hours.load(HOURS_FILE, DIRECTORY),
+            )
         )
         self.events = asyncio.create_task(
             self.ari.run_events(self.controller.recover, self.controller.on_event)

@@ -58,7 +58,7 @@ class FakeRecordings:
 def box(sessions: Sessions, ari: FakeRecordings) -> tuple[MessageBox, Cases]:
     cases = Cases(sessions, DIRECTORY, lambda: NOW)
     messages = MessageBox(
-        ari=ari,  # type: ignore[arg-type]  # duck-typed: only recordings
+        ari=ari,  # a `Recordings`, as the ARI client is
         sessionmaker=sessions,
         directory=DIRECTORY,
         cases=cases,

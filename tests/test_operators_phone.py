@@ -9,7 +9,7 @@ import pytest
 
 from ivr.ari.models import Channel
 from ivr.desk import operator_store as stored
-from ivr.desk.phones import _apply, endpoint_of
+from ivr.stasis.features import FeatureCodes, endpoint_of
 
 from .test_db_operators import T0, Sessions, add
 
@@ -18,7 +18,21 @@ def phone_controller(sessions: Sessions) -> Any:
     """What a feature code needs of the controller: the database, the clock, the desk."""
     pokes: list[None] = []
     desk = SimpleNamespace(poke=lambda: pokes.append(None), pokes=pokes)
-    return SimpleNamespace(_sessionmaker=sessions, _now=lambda: T0, desk=desk)
+    features = FeatureCodes(
+        ari=cast(Any, None),  # moving the operator sends nothing to Asterisk
+        in_force=cast(Any, None),
+        prompt_base_url="",
+        sessionmaker=sessions,
+        clock=lambda: T0,
+        poke=desk.poke,
+    )
+    return SimpleNamespace(features=features, desk=desk)
+
+
+async def _apply(controller: Any, endpoint: str, code: str) -> str:
+    """A feature code from `endpoint`'s phone, as the controller applies it."""
+    heard: str = await controller.features.apply(endpoint, code)
+    return heard
 
 
 async def status_of(sessions: Sessions, operator_id: str = "op1001") -> tuple[str, str | None]:

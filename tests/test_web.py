@@ -29,6 +29,7 @@ from ivr.directory.routing import Directory
 from ivr.publish import hours as working_hours
 from ivr.settings import REPO_ROOT, Settings
 from ivr.stasis.controller import Controller
+from ivr.stasis.parts import Collaborators
 from tests.web_support import add_user
 
 NODE = "node-web"
@@ -98,16 +99,18 @@ async def app(tmp_path: Path) -> AsyncIterator[web.Application]:
     directory = Directory.load(REPO_ROOT / "routing" / "departments.csv")
     ari = AriClient(settings)  # never connected: health reads its `connected`
     controller = Controller(
-        settings,
-        ari,
-        recorder,
-        directory,
-        Catalog(prompt_dir, {}),
-        sessions,
-        lambda: NOW,
-        working_hours.load(HOURS_FILE, directory),
-        queues.load(QUEUES_FILE, directory),
-        cases=Cases(sessions, directory, lambda: NOW),
+        Collaborators(
+            settings=settings,
+            ari=ari,
+            recorder=recorder,
+            sessionmaker=sessions,
+            clock=lambda: NOW,
+            directory=directory,
+            queues=queues.load(QUEUES_FILE, directory),
+            cases=Cases(sessions, directory, lambda: NOW),
+            catalog=Catalog(prompt_dir, {}),
+            hours=working_hours.load(HOURS_FILE, directory),
+        )
     )
     application = web.Application()
     application[SETTINGS] = settings

@@ -12,7 +12,9 @@ case (`ivr/cases/registry.py`) once its recording ends, wherever it was left.
 - Recordings that ended while no controller listened (it was killed, or
   Asterisk restarted) are settled after the reconnect from what Asterisk kept.
 
-Audio is always fetched through ARI, so Asterisk may run on another host.
+Audio is always fetched from Asterisk, so it may run on another host. The
+box reaches Asterisk only through `Recordings`, the three questions it asks
+of it; the ARI client (`ivr/ari/client.py`) answers them.
 """
 
 from __future__ import annotations
@@ -23,10 +25,10 @@ import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.ari.client import AriClient
 from ivr.audio.catalog import wav_duration_ms
 from ivr.cases import message_store as stored
 from ivr.cases.registry import Cases
@@ -46,6 +48,22 @@ def wav_seconds(data: bytes) -> float:
         return round(wav_duration_ms(data) / 1000, 2)
     except (wave.Error, EOFError, ZeroDivisionError):
         return 0.0
+
+
+class Recordings(Protocol):
+    """What the message box asks of Asterisk: the recordings it keeps."""
+
+    async def recording_live(self, name: str) -> bool:
+        """Whether Asterisk is still making recording `name`."""
+        ...
+
+    async def stored_recordings(self) -> list[str]:
+        """The names of every recording Asterisk keeps."""
+        ...
+
+    async def stored_recording_file(self, name: str) -> bytes:
+        """A kept recording's audio (a WAV file); `AriError` 404 if there is none."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -70,7 +88,7 @@ class MessageBox:
     def __init__(
         self,
         *,
-        ari: AriClient,
+        ari: Recordings,
         sessionmaker: async_sessionmaker[AsyncSession],
         directory: Directory,
         cases: Cases,

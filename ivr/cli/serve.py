@@ -48,6 +48,7 @@ from ivr.publish.drafts import MenuAdmin, Voice
 from ivr.publish.in_force import Configuration
 from ivr.settings import HOTLINE_TZ, REPO_ROOT, Settings
 from ivr.stasis.controller import Controller
+from ivr.stasis.parts import Collaborators
 
 log = logging.getLogger(__name__)
 
@@ -209,17 +210,19 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
     in_force = config.now()
     async with AriClient(settings) as ari:
         controller = Controller(
-            settings,
-            ari,
-            app[RECORDER],
-            app[DIRECTORY],
-            in_force.catalog,
-            app[SESSIONS],
-            app[CLOCK],
-            in_force.hours,
-            queues.load(settings.queues_file, app[DIRECTORY]),
-            cases=app[CASES],
-            menus=in_force.menus,
+            Collaborators(
+                settings=settings,
+                ari=ari,
+                recorder=app[RECORDER],
+                sessionmaker=app[SESSIONS],
+                clock=app[CLOCK],
+                directory=app[DIRECTORY],
+                queues=queues.load(settings.queues_file, app[DIRECTORY]),
+                cases=app[CASES],
+                catalog=in_force.catalog,
+                hours=in_force.hours,
+                menus=in_force.menus,
+            )
         )
         config.on_change(controller.publish)
         app[ARI] = ari

@@ -1,38 +1,38 @@
-"""Operators' phones: feature codes, and the endpoints Asterisk knows them by.
+"""Operators' phones: what a feature code does to its operator, and the
+endpoint Asterisk knows the phone by.
 
 Theory of operation. An operator's phone is a PJSIP endpoint named after
-the operator's `endpoint`; the controller pushes it to Asterisk through ARI
-(`push_endpoints`) after every connect, from the operators table, so an
-operator added with `ivr operators add` can sign in a second later without
-touching Asterisk's files. A phone dials a feature code (`*21` sign in,
-`*22` pause, `*22N` pause for reason N, `*23` resume, `*24` sign out); the
-dialplan passes it to the controller, which finds the operator by the
-calling endpoint, moves them through the same `act` as the admin API, and
-says what happened.
+the operator's `endpoint`; the desk pushes it to Asterisk (`push_phone`)
+after every connect, from the operators table, so an operator added with
+`ivr operators add` can sign in a second later without touching Asterisk's
+files. A phone dials a feature code (`*21` sign in, `*22` pause, `*22N`
+pause for reason N, `*23` resume, `*24` sign out); `move_by_code` finds the
+operator by the calling endpoint, moves them through the same `act` as the
+admin API, and names the prompt that says what happened. Driving the
+phone's channel (answer, say it, hang up) is the controller's
+(`ivr/stasis/features.py`).
+
+Asterisk is reached only through `PhonePush`, the one command a push needs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.ari.client import AriClient
-from ivr.ari.models import Channel
 from ivr.db.models import OperatorRow
 from ivr.desk.operator_store import act
 from ivr.desk.operators import Action
-from ivr.errors import AriError, IvrError
+from ivr.errors import IvrError
 from ivr.settings import Settings
-
-if TYPE_CHECKING:
-    from ivr.stasis.controller import Controller
 
 log = logging.getLogger(__name__)
 
-FEATURE_ARG = "feature"
 FEATURES: dict[str, tuple[Action, str]] = {
     "21": ("sign_in", "operator.signed_in"),
     "22": ("pause", "operator.paused"),
@@ -41,61 +41,55 @@ FEATURES: dict[str, tuple[Action, str]] = {
 }
 # *22N: why the operator pauses, said with one key.
 PAUSE_REASONS = {"": "paused from phone", "1": "break", "2": "meeting", "3": "training"}
-HANGUP_AFTER_S = 0.5
 REFUSED, UNKNOWN = "operator.refused", "operator.unknown"
 PROMPTS_USED = (*(said for _, said in FEATURES.values()), REFUSED, UNKNOWN)
 
 
-def endpoint_of(channel: Channel) -> str:
-    """`PJSIP/op1001-0000002a` -> `op1001`."""
-    name = channel.name.split("/", 1)[-1]
-    return name.rsplit("-", 1)[0]
+@dataclass(frozen=True)
+class PhoneMove:
+    """What a feature code did: the prompt that says so, and whether the
+    operator moved (then the queue should look again at once)."""
+
+    said: str
+    moved: bool
 
 
-async def feature_code(controller: Controller, channel: Channel, code: str) -> None:
-    """Carry out a feature code dialled from an operator's phone, and say so."""
-    ari = controller._ari
-    prompt = await _apply(controller, endpoint_of(channel), code)
-    try:
-        await ari.answer(channel.id)
-        playback = f"{channel.id}-f"
-        media = [controller._catalog.media_uri(prompt, controller._settings.prompt_base_url)]
-        await ari.play(channel.id, playback, media)
-        await asyncio.sleep(controller._catalog.duration_ms(prompt) / 1000 + HANGUP_AFTER_S)
-        await ari.hangup(channel.id)
-    except AriError:
-        pass  # the operator hung up first: the move stands
-
-
-async def _apply(controller: Controller, endpoint: str, code: str) -> str:
+async def move_by_code(
+    sessions: async_sessionmaker[AsyncSession], endpoint: str, code: str, at: datetime
+) -> PhoneMove:
+    """Move the operator whose phone is `endpoint` as feature code `code` says."""
     feature = FEATURES.get(code[:2])
     reason = PAUSE_REASONS.get(code[2:])
     if feature is None or (code[2:] and (code[:2] != "22" or reason is None)):
-        return REFUSED
+        return PhoneMove(REFUSED, moved=False)
     action, said = feature
-    async with controller._sessionmaker() as session, session.begin():
+    async with sessions() as session, session.begin():
         operator_id = await session.scalar(
             select(OperatorRow.id).where(OperatorRow.endpoint == endpoint)
         )
         if operator_id is None:
             log.warning("feature code *%s from %s: not an operator's phone", code, endpoint)
-            return UNKNOWN
+            return PhoneMove(UNKNOWN, moved=False)
         try:
             await act(
-                session,
-                operator_id,
-                action,
-                controller._now(),
-                reason=reason if action == "pause" else None,
+                session, operator_id, action, at, reason=reason if action == "pause" else None
             )
         except IvrError as exc:
             log.info("feature code *%s from %s refused: %s", code, endpoint, exc)
-            return REFUSED
-    controller.desk.poke()
-    return said
+            return PhoneMove(REFUSED, moved=False)
+    return PhoneMove(said, moved=True)
 
+
+# -- the phone in Asterisk ------------------------------------------------------------
 
 PhoneKey = tuple[str, str | None, str | None]
+
+
+class PhonePush(Protocol):
+    """What a push asks of Asterisk: create or replace a PJSIP object."""
+
+    async def push_config(self, object_type: str, object_id: str, fields: dict[str, str]) -> None:
+        ...
 
 
 def phone_key(row: OperatorRow) -> PhoneKey:
@@ -103,7 +97,7 @@ def phone_key(row: OperatorRow) -> PhoneKey:
     return (row.endpoint, row.sip_contact, row.sip_md5)
 
 
-async def push_phone(ari: AriClient, settings: Settings, row: OperatorRow) -> None:
+async def push_phone(ari: PhonePush, settings: Settings, row: OperatorRow) -> None:
     """Tell Asterisk an operator's phone: endpoint, AOR and authentication.
 
     Pushed objects live in Asterisk's memory (see dialplan/sorcery.conf): the
