@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ivr.asterisk import Layout, install_sounds
 from ivr.audio import build as prompts
 from ivr.audio.build import build, spoken
 from ivr.audio.catalog import Catalog
 from ivr.call.guide import greeting_prompts
 from ivr.cli.serve import fallback_sounds
+from ivr.dialplan import Layout, install_sounds
 from ivr.directory.routing import Directory
 from ivr.errors import ConfigError
 from ivr.publish import menus as menu
