@@ -66,6 +66,7 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
+# The chroot holds what the Asterisk image installs.
 ROOTFS_PACKAGES = ASTERISK_PACKAGES
 ROOTFS_STAMP = ".ivr-rootfs-ready"
 STOP_GRACE_S = 10.0
