@@ -23,8 +23,10 @@ run: deps
 test: deps
 	scripts/setup-machine --for-tests
 	scripts/ensure-postgres
-	$(VENV)/bin/ruff check ivr tests benchmarks
-	$(VENV)/bin/mypy ivr
+	$(VENV)/bin/ruff check ivr tests benchmarks devtools
+	$(VENV)/bin/mypy ivr devtools
+	# The layers between ivr's packages: pyproject.toml's [tool.importlinter].
+	$(VENV)/bin/lint-imports
 	# Speaks every department's name once into the machine's render cache,
 	# so each end-to-end platform's build only copies (and starts in time).
 	$(IVR) prompts build

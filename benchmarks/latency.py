@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ivr import asterisk
+from devtools import asterisk
 from ivr.audio.catalog import Catalog
 from tests.e2e.harness import Platform, _free_port, start_platform
 

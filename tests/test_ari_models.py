@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from ivr import asterisk
+from devtools import asterisk
 from ivr.ari import codegen
 from ivr.ari.models import (
     EVENT_TYPES,

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from ivr.audio import build as prompts
+from ivr.audio import speech
 from ivr.audio import uploads as audio
 from ivr.audio.uploads import AudioRejected, AudioTooLarge, Converted, check_name, convert, speak
 from ivr.directory.routing import Directory
@@ -309,10 +310,10 @@ def test_speak_gives_telephone_audio_and_uses_the_cache(
     with wave.open(io.BytesIO(first), "rb") as wav:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 8000)
         assert wav.getnframes() > 8000 // 4
-    said = prompts.spoken("请按1", spec.pronounce)
-    key = prompts.render_input(spec.voice, 8000, "请按1", said)
+    said = speech.spoken("请按1", spec.pronounce)
+    key = speech.render_input(spec.voice, 8000, "请按1", said)
     assert [path.name for path in cache.iterdir()] == [f"{key}.wav"]
-    monkeypatch.setattr(prompts, "_run", _no_tools)
+    monkeypatch.setattr(speech, "_run", _no_tools)
     assert speak("请按1", spec.voice, 8000, spec.pronounce, cache) == first
 
 
@@ -323,7 +324,7 @@ def test_speak_says_what_a_build_says(tmp_path: Path, monkeypatch: pytest.Monkey
     cache = tmp_path / "cache"
     catalog = prompts.build(SPEC, Directory.load(csv), tmp_path / "out", cache)
     spec = prompts.load_spec(SPEC)
-    monkeypatch.setattr(prompts, "_run", _no_tools)
+    monkeypatch.setattr(speech, "_run", _no_tools)
     for prompt_id in ("goodbye", "dept.340000"):
         wav = speak(catalog.text(prompt_id), spec.voice, 8000, spec.pronounce, cache)
         assert wav == catalog.path(prompt_id).read_bytes()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from types import SimpleNamespace
 
-from ivr.cli.main import _describe
+import pytest
+
+from devtools.calls import describe as _describe
+from ivr.cli.main import main
 
 RESULT = SimpleNamespace(answered=True, final_status=200, ended_by="caller", duration_s=60.1)
 RECORD = {
@@ -46,3 +50,15 @@ def test_a_call_through_the_queue_says_who_was_rung_and_how_long_it_waited() -> 
 def test_a_call_that_never_queued_says_nothing_of_a_queue() -> None:
     record = {**RECORD, "queue": None}
     assert "Queue:" not in _describe(RESULT, record, {})
+
+
+@pytest.mark.parametrize("argv", [["call", "--from", "055162345678"], ["asterisk", "status"]])
+def test_without_devtools_the_development_commands_say_so_in_one_line(
+    argv: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # An installed wheel has no devtools/: importing it fails as here.
+    monkeypatch.setitem(sys.modules, "devtools", None)
+    assert main(argv) == 2
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1
+    assert "devtools" in error

@@ -1,7 +1,7 @@
 """docker-compose.yml and the Dockerfiles, checked against the code they ship.
 
 No Docker engine is needed: the files are read as data and compared with
-ivr.settings and ivr.asterisk, so a renamed setting, a missing COPY source or
+ivr.settings and ivr.dialplan, so a renamed setting, a missing COPY source or
 a published ARI port fails here rather than at `docker compose up`.
 """
 
@@ -19,9 +19,9 @@ from urllib.parse import SplitResult, urlsplit
 import pytest
 import yaml
 
-from ivr import asterisk
-from ivr.asterisk import ROOTFS_PACKAGES, layout
+from ivr import dialplan
 from ivr.cli import serve as service
+from ivr.dialplan import ASTERISK_PACKAGES, layout
 from ivr.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -354,7 +354,7 @@ def test_named_volumes_are_declared() -> None:
 
 
 def test_recordings_outlive_asterisk_and_the_controller_shares_no_disk_with_it() -> None:
-    # The image sets IVR_ASTERISK_BINARY, so ivr.asterisk uses host mode.
+    # The image sets IVR_ASTERISK_BINARY, so ivr.dialplan uses host mode.
     state = Path(environment("asterisk")["IVR_STATE_DIR"])
     asterisk_side = layout(Settings(state_dir=state, asterisk_binary="/usr/sbin/asterisk"))
     assert asterisk_side.root is None
@@ -373,8 +373,8 @@ def test_asterisk_image_installs_the_chroot_packages() -> None:
     final = parse_dockerfile(dockerfile)[-1]
     assert final.base.startswith("debian:sid")
     installed = apt_installed(final)
-    missing = set(ROOTFS_PACKAGES) - installed
-    assert not missing, f"the asterisk image lacks {sorted(missing)} (ivr.asterisk.ROOTFS_PACKAGES)"
+    missing = set(ASTERISK_PACKAGES) - installed
+    assert not missing, f"the asterisk image lacks {sorted(missing)} (ivr.dialplan)"
     # rendering the configuration, and the healthcheck
     assert {"python3", "python3-pydantic", "python3-pydantic-settings", "curl"} <= installed
     env = " ".join(i.args for i in final.instructions if i.keyword == "ENV")
@@ -389,10 +389,10 @@ def test_asterisk_image_uses_functions_that_exist() -> None:
     compile(match.group(1), str(ENTRYPOINT), "exec")
     _, dockerfile = build_of("asterisk")
     text = script + dockerfile.read_text(encoding="utf-8")
-    calls = set(re.findall(r"\b(asterisk|service)\.([a-zA-Z_]\w*)\(", text))
-    assert ("asterisk", "install_config") in calls
+    calls = set(re.findall(r"\b(dialplan|service)\.([a-zA-Z_]\w*)\(", text))
+    assert ("dialplan", "install_config") in calls
     assert ("service", "fallback_sounds") in calls
-    modules = {"asterisk": asterisk, "service": service}
+    modules = {"dialplan": dialplan, "service": service}
     for module, attribute in calls:
         assert hasattr(modules[module], attribute), f"ivr.{module} has no {attribute}"
 
@@ -407,9 +407,9 @@ def test_entrypoint_renders_the_configuration(tmp_path: Path) -> None:
         **{k.removeprefix("IVR_").lower(): v for k, v in env.items() if k != "IVR_STATE_DIR"},
     )
     lay = layout(settings)
-    asterisk.install_config(settings, lay)
+    dialplan.install_config(settings, lay)
     http = (lay.etc / "http.conf").read_text(encoding="utf-8")
     assert "bindaddr = 0.0.0.0" in http
     assert "from-the-environment" in (lay.etc / "ari.conf").read_text(encoding="utf-8")
-    command = asterisk.command(settings, lay)
+    command = dialplan.command(settings, lay)
     assert command[:4] == ["/usr/sbin/asterisk", "-f", "-C", str(lay.etc / "asterisk.conf")]

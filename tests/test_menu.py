@@ -13,6 +13,7 @@ import yaml
 
 from ivr.audio import build as prompts
 from ivr.audio.catalog import Catalog, PromptEntry
+from ivr.cli.prompt_ids import REQUIRED_PROMPTS
 from ivr.directory.routing import Directory
 from ivr.errors import ConfigError, NotFound
 from ivr.publish import menus as menu
@@ -486,7 +487,7 @@ def test_the_build_renders_the_menu_texts_and_refuses_a_clash(real: MenuBook) ->
     dues = real.national.node("dues.working")
     assert dues.prompt_id is not None
     assert texts[dues.prompt_id] == dues.text
-    assert set(menu.PROMPTS_USED) <= set(prompts.REQUIRED_PROMPTS) <= set(texts)
+    assert set(menu.PROMPTS_USED) <= set(REQUIRED_PROMPTS) <= set(texts)
     with pytest.raises(ConfigError, match=r"svc\.keys is both in prompts\.yaml and a menu node"):
         prompts.prompt_texts(spec_, SMALL, {"svc.keys": "别的说法。"})
 def test_a_real_build_gives_every_node_its_audio(tmp_path: Path) -> None:

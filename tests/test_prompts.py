@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import shutil
@@ -12,12 +13,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ivr.asterisk import Layout, install_sounds
 from ivr.audio import build as prompts
-from ivr.audio.build import build, spoken
 from ivr.audio.catalog import Catalog
-from ivr.call.guide import greeting_prompts
+from ivr.audio.speech import spoken
+from ivr.call.guide import department_prompt, greeting_prompts
+from ivr.cli.prompt_ids import REQUIRED_PROMPTS
 from ivr.cli.serve import fallback_sounds
+from ivr.dialplan import Layout, install_sounds
 from ivr.directory.routing import Directory
 from ivr.errors import ConfigError
 from ivr.publish import menus as menu
@@ -27,6 +29,8 @@ ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "prompts" / "prompts.yaml"
 # The test directory (27 departments): the full one would take a minute to speak.
 DIRECTORY = Directory.load(ROOT / "tests" / "data" / "departments.csv")
+# A build as the product makes it: with every prompt the product plays required.
+build = functools.partial(prompts.build, required=REQUIRED_PROMPTS)
 SMALL_CSV = """code,name,short_name,level,parent,area_code,answers,timezone
 000000,中共中央组织部,中央组织部,central,,010,yes,
 340000,中共安徽省委组织部,安徽省委组织部,province,000000,,,
@@ -64,8 +68,8 @@ def wav_files(out_dir: Path) -> dict[str, int]:
 
 def test_every_prompt_and_one_name_per_department(catalog: Catalog) -> None:
     names = {f"dept.{department.code}" for department in DIRECTORY}
-    assert set(catalog.ids()) == set(prompts.REQUIRED_PROMPTS) | names
-    assert len(catalog) == len(prompts.REQUIRED_PROMPTS) + len(DIRECTORY)
+    assert set(catalog.ids()) == set(REQUIRED_PROMPTS) | names
+    assert len(catalog) == len(REQUIRED_PROMPTS) + len(DIRECTORY)
 
 
 def test_every_file_is_telephone_audio(catalog: Catalog) -> None:
@@ -297,6 +301,11 @@ def test_bad_spec_is_a_config_error(
     edit_spec(spec, **changes)
     with pytest.raises(ConfigError, match=message):
         build(spec, directory, tmp_path / "out")
+
+
+def test_a_department_name_is_the_prompt_the_call_flow_plays_for_it() -> None:
+    # The build names them without importing the call flow (it sits above audio).
+    assert department_prompt("340100") == prompts.DEPARTMENT_PREFIX + "340100"
 
 
 # What espeak-ng is given ---------------------------------------------------

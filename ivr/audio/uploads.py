@@ -6,10 +6,11 @@ temporary folder (the admin's file name is only checked, never used as a path),
 and ffprobe, limited to the few demuxers we accept and to local files, says
 whether it is audio at all before ffmpeg decodes it. ffmpeg measures its
 loudness in a first pass and then, in a second, levels it to the same loudness
-as the spoken prompts, band-limits it to the phone's 8 kHz and writes plain
-telephone WAV without metadata, so the same upload always gives the same bytes
-and so the same hash-named file. Every refusal is an `AudioRejected` whose
-message an admin can act on; ffmpeg's own words go to the log.
+as the spoken prompts (`ivr.audio.loudness`), band-limits it to the phone's
+8 kHz and writes plain telephone WAV without metadata, so the same upload
+always gives the same bytes and so the same hash-named file. Every refusal is
+an `AudioRejected` whose message an admin can act on; ffmpeg's own words go to
+the log.
 
 These functions block (subprocesses, up to two passes of ffmpeg): the web layer
 calls them through `asyncio.to_thread`.
@@ -34,7 +35,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ivr.audio import build as prompts
+from ivr.audio import loudness
+from ivr.audio.loudness import TARGET_LUFS as TARGET_LUFS  # what an upload is levelled to
+from ivr.audio.speech import render_text
 from ivr.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -48,23 +51,6 @@ MAX_NAME_CHARS = 120
 MIN_SECONDS = 0.4
 TOOL_TIMEOUT = 30.0  # seconds for one run of ffprobe or ffmpeg; 2 min of audio takes ~2 s
 INSTALL_HINT = "apt-get install ffmpeg"
-
-# Loudness (EBU R128, ffmpeg's `loudnorm`), chosen for prompts on a phone line:
-# - I -20 LUFS is the median loudness of the espeak-ng prompts (measured over a
-#   build: -23 to -16, median -20.3), so an uploaded greeting plays as loud as
-#   the spoken prompts around it.
-# - TP -3 dBTP matches the prompts' -3 dBFS peak (sox `gain -n -3`), and leaves
-#   room for the overshoot of resampling and of codecs further down the line.
-# - LRA 11 LU is the range up to which loudnorm only shifts the gain (linear);
-#   speech recorded at a desk stays below it. A wider range (a speaker walking
-#   away from the microphone) is compressed, so no part is lost in line noise.
-TARGET_LUFS = -20.0
-TARGET_PEAK_DBTP = -3.0
-TARGET_RANGE_LU = 11.0
-# Below these a recording holds at most faint noise, which leveling would
-# only turn into loud hiss.
-SILENT_LUFS = -60.0
-SILENT_PEAK_DBFS = -60.0
 
 # ffprobe's demuxer names (`format_name`) of what we accept, and the short
 # name to force for the conversion, so ffmpeg decodes what ffprobe checked.
@@ -172,7 +158,7 @@ def speak(
     """`text` as WAV, exactly as the prompt build speaks it (and from its render cache)."""
     if not text.strip():
         raise DataError("there is no text to speak")
-    return prompts.render_text(text, voice, sample_rate, pronounce, cache_dir)
+    return render_text(text, voice, sample_rate, pronounce, cache_dir)
 
 
 # The steps of a conversion ----------------------------------------------------
@@ -240,19 +226,6 @@ def _seconds(value: object) -> float | None:
     return seconds if math.isfinite(seconds) else None
 
 
-def _filters(loudnorm: str, sample_rate: int) -> str:
-    # Mono first, so that the loudness measured is the loudness played; resampled
-    # to the phone's rate before measuring, so that sound the line cannot carry
-    # does not count; and again after loudnorm, which always puts out 192 kHz.
-    rate = f"aresample={sample_rate}"
-    return f"aformat=channel_layouts=mono,{rate},{loudnorm},{rate}"
-
-
-def _loudnorm(**options: object) -> str:
-    target = f"I={TARGET_LUFS:g}:TP={TARGET_PEAK_DBTP:g}:LRA={TARGET_RANGE_LU:g}"
-    return ":".join(["loudnorm=" + target, *(f"{key}={value}" for key, value in options.items())])
-
-
 def _cap() -> list[str]:
     """Stop decoding just past the limit: a stream may not say how long it is
     (a browser's WebM recording does not), and may be far longer."""
@@ -261,21 +234,15 @@ def _cap() -> list[str]:
 
 def _measure(ffmpeg: str, source: Path, format_name: str) -> dict[str, str]:
     """The first pass: loudnorm's measurement of the whole recording."""
-    chain = _filters(_loudnorm(print_format="json"), 8000)
-    command = [ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-v", "info"]
-    command += [*_input(source, _DEMUXERS[format_name]), "-map", "0:a:0"]
-    done = _run([*command, "-af", chain, *_cap(), "-f", "null", "-"], "measure")
-    stderr = done.stderr.decode(errors="replace")
-    start, end = stderr.rfind("{"), stderr.rfind("}")
-    try:
-        measured = json.loads(stderr[start : end + 1]) if done.returncode == 0 else {}
-        loudness = float(measured["input_i"])
-    except (ValueError, KeyError, TypeError):
+    opened = _input(source, _DEMUXERS[format_name])
+    done = _run(loudness.measure_command(ffmpeg, opened, _cap()), "measure")
+    measured = loudness.measured(done.stderr) if done.returncode == 0 else None
+    if measured is None:
         _log_failure("ffmpeg", done)
-        raise AudioRejected(_UNUSABLE, reason="unusable") from None
-    if not loudness > SILENT_LUFS:  # also -inf, which loudnorm says of digital silence
+        raise AudioRejected(_UNUSABLE, reason="unusable")
+    if loudness.silent(measured):
         raise AudioRejected("the recording is silent", reason="silent")
-    return {str(key): str(value) for key, value in measured.items()}
+    return measured
 
 
 def _level(
@@ -286,24 +253,10 @@ def _level(
     sample_rate: int,
     work: Path,
 ) -> bytes:
-    """The second pass: the measured loudness lets loudnorm move the level
-    evenly (linear) rather than ride the gain as it would in one pass."""
-    loudnorm = _loudnorm(
-        measured_I=measured["input_i"],
-        measured_TP=measured["input_tp"],
-        measured_LRA=measured["input_lra"],
-        measured_thresh=measured["input_thresh"],
-        offset=measured["target_offset"],
-        linear="true",
-    )
+    """The second pass, into `work`: the upload as leveled telephone WAV."""
     out = work / "converted.wav"
-    command = [ffmpeg, "-nostdin", "-hide_banner", "-nostats", "-v", "error"]
-    command += [*_input(source, _DEMUXERS[format_name]), "-map", "0:a:0"]
-    command += ["-af", _filters(loudnorm, sample_rate), *_cap()]
-    command += ["-ac", "1", "-ar", str(sample_rate), "-c:a", "pcm_s16le"]
-    # No tags, no encoder name: identical input must give identical bytes.
-    command += ["-map_metadata", "-1", "-map_chapters", "-1"]
-    command += ["-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", "wav", str(out)]
+    opened = _input(source, _DEMUXERS[format_name])
+    command = loudness.level_command(ffmpeg, opened, _cap(), measured, sample_rate, out)
     done = _run(command, "convert")
     if done.returncode != 0 or not out.is_file():
         _log_failure("ffmpeg", done)
@@ -327,7 +280,7 @@ def _check_result(wav: bytes) -> int:
             limit=MAX_SECONDS,
         )
     peak = max((abs(sample) for sample in samples), default=0)
-    if peak == 0 or 20 * math.log10(peak / 32768) < SILENT_PEAK_DBFS:
+    if peak == 0 or 20 * math.log10(peak / 32768) < loudness.SILENT_PEAK_DBFS:
         raise AudioRejected("the recording is silent", reason="silent")
     return duration_ms
 

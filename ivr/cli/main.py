@@ -7,21 +7,17 @@ import asyncio
 import json
 import logging
 import sys
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from ivr.cli import cases as cases_cli
 from ivr.cli import directory as directory_cli
 from ivr.cli import menu as menu_cli
 from ivr.cli import operators as operators_cli
 from ivr.cli import users as users_cli
-from ivr.errors import DataError, IvrError
+from ivr.errors import IvrError
 from ivr.settings import HOTLINE_TZ, Settings
 
 log = logging.getLogger("ivr")
@@ -30,8 +26,6 @@ log = logging.getLogger("ivr")
 # enough for the caller to hear the start of the greeting first.
 DEFAULT_FIRST_KEY_S = 3.0
 DEFAULT_KEY_GAP_S = 3.0
-# How long `ivr call` waits for the controller to write the finished record.
-RECORD_WAIT_S = 10.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,7 +123,10 @@ def _serve(settings: Settings, _: argparse.Namespace) -> int:
 
 
 def _asterisk(settings: Settings, args: argparse.Namespace) -> int:
-    from ivr import asterisk
+    try:
+        from devtools import asterisk
+    except ImportError as exc:
+        return _without_devtools("asterisk", exc)
     from ivr.cli.serve import build_prompts, fallback_sounds, load_directory
 
     if args.action == "up":
@@ -213,125 +210,27 @@ def _hours(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _call(settings: Settings, args: argparse.Namespace) -> int:
-    from devtools.sipcall import CallPlan, place_call, presses
+    try:
+        from devtools import calls
+    except ImportError as exc:
+        return _without_devtools("call", exc)
 
     keys = [key.strip() for key in args.keys.split(",") if key.strip()]
-    bad = [key for key in keys if key not in set("0123456789*#")]
-    if bad:
-        raise DataError(f"keys must be 0-9, * or #, separated by commas; not {bad}")
-    times = [(args.first_key + i * args.gap, key) for i, key in enumerate(keys)]
-    plan = CallPlan(
-        caller=args.caller,
-        to=args.to,
-        actions=presses(*times, hangup_at_s=args.hangup_after),
+    return calls.place(
+        settings, args.caller, args.to, keys, args.first_key, args.gap, args.hangup_after, args.json
     )
-    result = asyncio.run(place_call(plan, settings))
-    record = wait_for_record(settings, plan.call_id)
-    if args.json:
-        print(json.dumps({"sip": _result_json(result), "record": record}, indent=2))
-    else:
-        print(_describe(result, record, _prompt_texts(settings)))
-    return 0 if result.answered and record is not None else 1
 
 
-def _prompt_texts(settings: Settings) -> dict[str, str]:
-    """What each prompt says, from the built prompts; empty if there are none here."""
-    from ivr.audio.catalog import Catalog
-
-    try:
-        catalog = Catalog.load(settings.prompt_build_dir)
-    except IvrError:
-        return {}
-    return {prompt_id: entry.text for prompt_id, entry in catalog.entries.items()}
-
-
-def wait_for_record(
-    settings: Settings, sip_call_id: str, timeout: float = RECORD_WAIT_S
-) -> dict[str, Any] | None:
-    """The controller's record of a call found by its SIP Call-ID, once it
-    says the call ended (or as it stands when `timeout` runs out).
-
-    Read from the database the controller writes (the API would need a
-    signed-in user), in a thread of its own so that an asyncio caller can
-    wait for it too."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        deadline = time.monotonic() + timeout
-        return pool.submit(asyncio.run, _poll_record(settings, sip_call_id, deadline)).result()
-
-
-async def _poll_record(
-    settings: Settings, sip_call_id: str, deadline: float
-) -> dict[str, Any] | None:
-    from ivr.db.engine import make_engine, make_sessionmaker
-    from ivr.db.queries import find_by_sip_call_id
-
-    engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
-    record: dict[str, Any] | None = None
-    try:
-        while time.monotonic() < deadline:
-            try:
-                async with sessions() as session:
-                    found = await find_by_sip_call_id(session, sip_call_id)
-            except SQLAlchemyError:
-                found = None  # not migrated yet, or a write holds the file: next time
-            if found is not None:
-                record = found.model_dump(mode="json")
-                if record.get("ended_at"):
-                    return record
-            await asyncio.sleep(0.2)
-    finally:
-        await engine.dispose()
-    return record
-
-
-def _result_json(result: Any) -> dict[str, Any]:
-    return {
-        "call_id": result.call_id,
-        "answered": result.answered,
-        "final_status": result.final_status,
-        "ended_by": result.ended_by,
-        "duration_s": round(result.duration_s, 2),
-    }
-
-
-def _describe(result: Any, record: dict[str, Any] | None, texts: dict[str, str]) -> str:
-    lines = [
-        f"SIP: {'answered' if result.answered else 'not answered'} "
-        f"(final {result.final_status}), ended by {result.ended_by}, "
-        f"{result.duration_s:.1f} s",
-    ]
-    if record is None:
-        lines.append(
-            "No record of this call at the controller: is `ivr serve` running? "
-            "(a call while it is down hears the native fallback)"
-        )
-        return "\n".join(lines)
-    lines.append(
-        f"Routed by {record['route_rule']} {record['route_read']!r}; "
-        f"ended at {record['department_name']} ({record['department_code']})"
+def _without_devtools(command: str, exc: ImportError) -> int:
+    """`ivr call` and `ivr asterisk` are development tools: outside the wheel."""
+    if not (exc.name or "").startswith("devtools"):
+        raise exc
+    print(
+        f"ivr {command}: a development tool, in devtools/ of a checkout of the repository; "
+        "this installation has none",
+        file=sys.stderr,
     )
-    heard: list[str] = []
-    for step in [*record.get("steps", []), None]:
-        if step is not None and step["kind"] == "prompt":
-            heard.append(texts.get(step["value"], f"[{step['value']}]"))
-            continue
-        if heard:  # the prompts played in a row (a key cuts them short)
-            lines.append(f"  {'played':>10}: {' '.join(heard)}")
-            heard = []
-        if step is not None:
-            detail = f" ({step['detail']})" if step.get("detail") else ""
-            lines.append(f"  {step['kind']:>10}: {step['value']}{detail}")
-    queue = record.get("queue")
-    if queue:
-        offers = ", ".join(f"{o['operator']} ({o['outcome']})" for o in queue["offers"])
-        lines.append(
-            f"Queue: place {queue['position']} in {queue['department_code']}'s line, "
-            f"waited {queue['wait_seconds']} s, talked {queue['talk_seconds']} s; "
-            f"rang {offers or 'nobody'}; {queue['status']}"
-        )
-    lines.append(f"Ended: {record.get('end_reason') or 'still in progress'}")
-    return "\n".join(lines)
+    return 2
 
 
 def _safe_url(url: str) -> str:

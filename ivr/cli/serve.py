@@ -33,6 +33,7 @@ from ivr.ari.client import AriClient
 from ivr.audio import build as prompts
 from ivr.audio.catalog import Catalog
 from ivr.cases.registry import Cases
+from ivr.cli.prompt_ids import REQUIRED_PROMPTS
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
 from ivr.db.recorder import Recorder
@@ -129,6 +130,7 @@ def build_prompts(settings: Settings, directory: Directory) -> Catalog:
         settings.prompt_build_dir,
         settings.prompt_render_cache,
         menus.prompt_texts(),
+        required=REQUIRED_PROMPTS,
     )
 
 
@@ -162,7 +164,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     await config.refresh(force=True)
     app[CONFIG] = config
     await first_admin(sessions, settings, app[CLOCK]())
-    voice = Voice(prompts.load_spec(PROMPT_SPEC), settings.prompt_render_cache)
+    voice = Voice(prompts.load_spec(PROMPT_SPEC, REQUIRED_PROMPTS), settings.prompt_render_cache)
     app[MENU_ADMIN] = MenuAdmin(sessions, config, voice, app[CLOCK])
     watcher = asyncio.create_task(config.watch(), name="config-watch")
     yield

@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from devtools import asterisk
 from devtools.callermedia import Action
+from devtools.calls import wait_for_record
 from devtools.sipcall import CallPlan, CallResult, place_call, presses
-from ivr import asterisk
-from ivr.cli.main import wait_for_record
 from ivr.settings import Settings
 
 REPO = Path(__file__).resolve().parents[2]

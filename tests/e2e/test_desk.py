@@ -18,10 +18,10 @@ from typing import Any
 
 import pytest
 
+from devtools import asterisk
 from devtools.callermedia import Audio, Hangup, Key, Pause
 from devtools.sipcall import CallPlan, place_call
 from devtools.sipoperator import OperatorPhone, SipOperator
-from ivr import asterisk
 
 from .harness import Platform, start_platform
 

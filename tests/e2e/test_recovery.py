@@ -12,9 +12,9 @@ from typing import Any
 import asyncpg
 import pytest
 
+from devtools import asterisk
 from devtools.callermedia import Audio, Hangup, Pause
 from devtools.sipcall import CallPlan, place_call
-from ivr import asterisk
 from ivr.audio.catalog import Catalog
 
 from .harness import RECORD_WAIT_S, Platform, invalid_keys

@@ -1,4 +1,8 @@
-"""A real Asterisk on any machine: `ivr asterisk up|down|status`.
+"""A real Asterisk on a developer's machine: `ivr asterisk up|down|status`.
+
+Not product (the wheel ships `ivr` only): the Asterisk image starts its
+Asterisk with docker/asterisk-entrypoint.sh. Both render the configuration
+with `ivr.dialplan`.
 
 If an `asterisk` binary is on PATH (or named by IVR_ASTERISK_BINARY) it is
 used as it is. Otherwise a Debian sid root filesystem holding Debian's
@@ -9,16 +13,17 @@ ARI answer on 127.0.0.1.
 Several instances (a developer's `make run` and the test suite) can share one
 root filesystem: each gets its own configuration, run, spool and log folders,
 named after its state folder, and its own ports from the settings.
+
+"Does ARI answer" is a plain synchronous HTTP GET (`ari_get`): start-up
+checks, tools and tests, outside the controller, which has `ivr.ari`.
 """
 
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import signal
 import socket
@@ -26,203 +31,51 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ivr.errors import AsteriskError, ConfigError
-from ivr.settings import REPO_ROOT, Settings
+from ivr.dialplan import (
+    ASTERISK_PACKAGES,
+    Layout,
+    command,
+    executable,
+    host_binary,
+    install_config,
+    install_sounds,
+    layout,
+)
+from ivr.errors import AsteriskError
+from ivr.settings import Settings
+
+# Layout, layout and host_binary are ivr.dialplan's; tests and tools reach them here.
+__all__ = [
+    "ROOTFS_PACKAGES",
+    "Layout",
+    "ari_answers",
+    "ari_get",
+    "cli_command",
+    "down",
+    "ensure_rootfs",
+    "host_binary",
+    "kill",
+    "layout",
+    "running_pid",
+    "status",
+    "up",
+]
 
 log = logging.getLogger(__name__)
 
-DIALPLAN_DIR = REPO_ROOT / "dialplan"
-TEMPLATES = (
-    "asterisk.conf",
-    "modules.conf",
-    "logger.conf",
-    "http.conf",
-    "ari.conf",
-    "rtp.conf",
-    "musiconhold.conf",
-    "pjsip.conf",
-    "extensions.conf",
-    "res_http_media_cache.conf",
-    "websocket_client.conf",
-    "pjproject.conf",
-    "acl.conf",
-    "udptl.conf",
-    "sorcery.conf",
-)
-ROOTFS_PACKAGES = (
-    "asterisk",
-    "asterisk-modules",
-    "asterisk-core-sounds-en-wav",
-    "asterisk-moh-opsound-wav",
-    "sox",
-)
+# The chroot holds what the Asterisk image installs.
+ROOTFS_PACKAGES = ASTERISK_PACKAGES
 ROOTFS_STAMP = ".ivr-rootfs-ready"
 STOP_GRACE_S = 10.0
-_PLACEHOLDER = re.compile(r"\{\{\s*(\w+)\s*\}\}")
+MMDEBSTRAP_TIMEOUT_S = 1800.0
+TOOL_TIMEOUT_S = 60.0
+CLI_TIMEOUT_S = 20.0
 
 
-@dataclass(frozen=True)
-class Layout:
-    """Where one Asterisk instance keeps its files.
-
-    `root` is the chroot (None when Asterisk runs on the host); the other
-    paths are as Asterisk sees them, `host()` maps them to this machine.
-    """
-
-    root: Path | None
-    base: Path
-    state: Path
-
-    @property
-    def etc(self) -> Path:
-        return self.base / "etc"
-
-    @property
-    def run(self) -> Path:
-        return self.base / "run"
-
-    @property
-    def log(self) -> Path:
-        return self.base / "log"
-
-    @property
-    def spool(self) -> Path:
-        return self.base / "spool"
-
-    @property
-    def db(self) -> Path:
-        return self.base / "db"
-
-    @property
-    def cache(self) -> Path:
-        return self.base / "cache"
-
-    @property
-    def sounds(self) -> Path:
-        return self.base / "sounds"
-
-    @property
-    def recordings(self) -> Path:
-        """Where Asterisk keeps recordings: callers' messages, ARI's and the fallback's."""
-        return self.spool / "recording"
-
-    @property
-    def pidfile(self) -> Path:
-        return self.state / "asterisk.pid"
-
-    @property
-    def console_log(self) -> Path:
-        return self.state / "asterisk.out"
-
-    def host(self, path: Path) -> Path:
-        if self.root is None:
-            return path
-        return self.root / path.relative_to("/")
-
-
-def host_binary(settings: Settings) -> str | None:
-    if settings.asterisk_binary:
-        return settings.asterisk_binary
-    return shutil.which("asterisk")
-
-
-def layout(settings: Settings) -> Layout:
-    state = settings.asterisk_dir
-    if host_binary(settings):
-        return Layout(root=None, base=state / "instance", state=state)
-    # One folder per state folder, so `make run` and the tests can coexist.
-    instance = hashlib.sha1(str(state.resolve()).encode()).hexdigest()[:10]
-    return Layout(root=settings.rootfs_dir, base=Path("/srv/ivr") / instance, state=state)
-
-
-def render(template: str, values: dict[str, str]) -> str:
-    def replace(match: re.Match[str]) -> str:
-        name = match.group(1)
-        if name not in values:
-            raise ConfigError(f"dialplan template needs a value for {name!r}", name=name)
-        return values[name]
-
-    return _PLACEHOLDER.sub(replace, template)
-
-
-def template_values(settings: Settings, lay: Layout) -> dict[str, str]:
-    return {
-        "etc_dir": str(lay.etc),
-        "run_dir": str(lay.run),
-        "log_dir": str(lay.log),
-        "spool_dir": str(lay.spool),
-        "db_dir": str(lay.db),
-        "keys_dir": str(lay.db / "keys"),
-        "media_fetch_timeout": "5",
-        "cache_dir": str(lay.cache),
-        "sounds_dir": str(lay.sounds),
-        "recordings_dir": str(lay.recordings),
-        "system_name": "ivr12371",
-        "entity_id": _entity_id(settings),
-        "ari_host": settings.ari_host,
-        "ari_port": str(settings.ari_port),
-        "ari_user": settings.ari_user,
-        "ari_password": settings.ari_password,
-        "ari_app": settings.ari_app,
-        "origin_variable": settings.origin_variable,
-        "origin_header": settings.origin_header,
-        "http_session_limit": str(settings.asterisk_http_session_limit),
-        "sip_host": settings.sip_host,
-        "sip_port": str(settings.sip_port),
-        "caller_networks": settings.sip_caller_networks,
-        "rtp_start": str(settings.rtp_start),
-        "rtp_end": str(settings.rtp_end),
-        "rtp_timeout": str(settings.rtp_timeout),
-    }
-
-
-def _entity_id(settings: Settings) -> str:
-    # Asterisk derives its entity id from a network interface's MAC address
-    # unless told; on machines without one it complains on every start.
-    digest = hashlib.sha1(settings.node_name.encode()).digest()
-    return ":".join(f"{b:02x}" for b in digest[:6])
-
-
-def install_config(settings: Settings, lay: Layout) -> None:
-    values = template_values(settings, lay)
-    etc = lay.host(lay.etc)
-    etc.mkdir(parents=True, exist_ok=True)
-    for name in TEMPLATES:
-        text = render((DIALPLAN_DIR / name).read_text(encoding="utf-8"), values)
-        target = etc / name
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(0o640)
-        tmp.replace(target)
-    for folder in (lay.run, lay.log, lay.spool, lay.db, lay.cache, lay.sounds, lay.recordings):
-        lay.host(folder).mkdir(parents=True, exist_ok=True)
-    lay.host(lay.db / "keys").mkdir(parents=True, exist_ok=True)
-    _give_to_asterisk(lay, lay.base)
-
-
-def install_sounds(lay: Layout, sounds: dict[str, Path]) -> None:
-    """Copy the prompts the native fallback plays from Asterisk's own disk."""
-    target = lay.host(lay.sounds)
-    target.mkdir(parents=True, exist_ok=True)
-    for name, source in sounds.items():
-        destination = target / f"{name}.wav"
-        partial = destination.with_name(f".{destination.name}.partial")
-        shutil.copyfile(source, partial)
-        partial.replace(destination)  # Asterisk never opens a half-written file
-    _give_to_asterisk(lay, lay.sounds)
-
-
-def _give_to_asterisk(lay: Layout, path: Path) -> None:
-    if lay.root is None or os.geteuid() != 0:
-        return
-    _run(["chroot", str(lay.root), "chown", "-R", "asterisk:asterisk", str(path)])
-
-
-def _run(cmd: list[str], timeout: float = 60.0) -> subprocess.CompletedProcess[str]:
+def _run(cmd: list[str], timeout: float = TOOL_TIMEOUT_S) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
     if proc.returncode != 0:
         raise AsteriskError(
@@ -260,7 +113,9 @@ def ensure_rootfs(settings: Settings) -> Path:
         "sid",
         str(building),
     ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1800, check=False)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=MMDEBSTRAP_TIMEOUT_S, check=False
+    )
     if proc.returncode != 0:
         raise AsteriskError(f"mmdebstrap failed:\n{proc.stderr[-2000:]}")
     _prepare_rootfs(building)
@@ -288,23 +143,6 @@ def _prepare_rootfs(root: Path) -> None:
 
 
 # -- the process --------------------------------------------------------------
-
-
-def _executable(settings: Settings, lay: Layout) -> list[str]:
-    """How to invoke this instance's `asterisk`, before any option."""
-    if lay.root is None:
-        return [host_binary(settings) or "asterisk"]
-    return ["chroot", str(lay.root), "asterisk"]
-
-
-def command(settings: Settings, lay: Layout) -> list[str]:
-    """The command line that runs this instance in the foreground."""
-    cmd = [*_executable(settings, lay), "-f", "-C", str(lay.etc / "asterisk.conf")]
-    # Started as root, Asterisk could not open its own database in the
-    # chroot; it drops to its own user.
-    if lay.root is not None or os.geteuid() == 0:
-        cmd += ["-U", "asterisk", "-G", "asterisk"]
-    return cmd
 
 
 def running_pid(lay: Layout) -> int | None:
@@ -436,8 +274,8 @@ def status(settings: Settings) -> dict[str, object]:
 
 def cli_command(settings: Settings, lay: Layout, text: str) -> str:
     """Run an Asterisk CLI command against the running instance."""
-    cmd = [*_executable(settings, lay), "-C", str(lay.etc / "asterisk.conf"), "-rx", text]
-    return _run(cmd, timeout=20).stdout
+    cmd = [*executable(settings, lay), "-C", str(lay.etc / "asterisk.conf"), "-rx", text]
+    return _run(cmd, timeout=CLI_TIMEOUT_S).stdout
 
 
 def _reload(settings: Settings, lay: Layout) -> None:

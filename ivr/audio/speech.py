@@ -1,0 +1,170 @@
+"""Speaking a text as telephone audio: espeak-ng, then sox, through a render cache.
+
+espeak-ng speaks each text as WAV and sox turns it into telephone audio (8 kHz,
+mono, 16-bit). sox runs without dither (`-D`), which would otherwise add random
+noise, so the same text always gives the same bytes and so the same file name;
+the level is normalised so that every prompt plays equally loud.
+
+What espeak-ng is given (`spoken`) is the written text with homophones for the
+words it misreads and digits spelled out. The render cache keeps audio by the
+hash of all that shapes it (`render_input`), for every build on the machine and
+for the admin's previews alike: what an admin previews is what callers hear.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from ivr.audio.catalog import wav_duration_ms, write_atomically
+from ivr.errors import ConfigError
+
+# Part of every prompt's input hash: a change in how audio is made re-renders all.
+RENDERER = "espeak-ng stdin | sox -D gain -3 rate gain -n -3 | digits v1"
+RENDER_TIMEOUT = 60.0  # seconds for one run of one tool
+INSTALL_HINT = "apt-get install espeak-ng sox"
+
+_DIGIT_RUN = re.compile(r"[0-9]+")
+_NUMBER = str.maketrans("0123456789", "零一二三四五六七八九")
+# A run of digits is a number to dial, said digit by digit the way hotlines say
+# them, with 幺 for 1 so that it cannot be heard as 7.
+_DIALLED = str.maketrans("0123456789", "零幺二三四五六七八九")
+
+
+def spoken(text: str, pronounce: Mapping[str, str]) -> str:
+    """What espeak-ng is given for `text`: homophones for words it misreads, digits spelled."""
+    for written, said in pronounce.items():
+        text = text.replace(written, said)
+    return _DIGIT_RUN.sub(_say_digits, text)
+
+
+def _say_digits(match: re.Match[str]) -> str:
+    digits = match.group()
+    return digits.translate(_NUMBER if len(digits) == 1 else _DIALLED)
+
+
+def render_input(voice: str, sample_rate: int, text: str, said: str) -> str:
+    """The hash of all that shapes a text's audio: a build's `input`, the render cache's key."""
+    key = json.dumps([RENDERER, voice, sample_rate, text, said], ensure_ascii=False)
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def render_text(
+    text: str,
+    voice: str,
+    sample_rate: int,
+    pronounce: Mapping[str, str] | None = None,
+    cache_dir: Path | None = None,
+) -> bytes:
+    """One text as WAV, the same bytes a build makes of it, through the same render cache:
+    what an admin previews is what callers hear, and a later build does not speak it again."""
+    said = spoken(text, pronounce or {})
+
+    def speak_now() -> bytes:
+        tools = find_tools()
+        check_voice(tools[0], voice)
+        with tempfile.TemporaryDirectory(prefix="ivr-speak-") as work:
+            return say(said, voice, sample_rate, tools, Path(work), "preview")
+
+    data = cached_or_spoken(render_input(voice, sample_rate, text, said), cache_dir, speak_now)
+    checked_duration_ms(data, "preview")
+    return data
+
+
+def find_tools() -> tuple[str, str]:
+    """espeak-ng's and sox's paths; a ConfigError says how to install what is missing."""
+    found = []
+    for tool in ("espeak-ng", "sox"):
+        path = shutil.which(tool)
+        if path is None:
+            raise ConfigError(
+                f"{tool} is not installed; prompts are built with it: {INSTALL_HINT}", tool=tool
+            )
+        found.append(path)
+    return found[0], found[1]
+
+
+def check_voice(espeak: str, voice: str) -> None:
+    """Refuse a voice espeak-ng does not list: it reads `no-such` as Norwegian, silently."""
+    listing = _run([espeak, "--voices"], b"", "(voice list)").decode(errors="replace")
+    known = set()
+    for line in listing.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) >= 5:  # Pty Language Age/Gender VoiceName File ...
+            known |= {fields[1].lower(), fields[3].lower(), fields[4].rsplit("/", 1)[-1].lower()}
+    if voice.lower() not in known:
+        raise ConfigError(f"espeak-ng has no voice {voice!r} (see espeak-ng --voices)", voice=voice)
+
+
+def cached_or_spoken(key: str, cache_dir: Path | None, speak: Callable[[], bytes]) -> bytes:
+    """The cached audio for `key`, else `speak()`'s, which is then cached."""
+    cached = None if cache_dir is None else cache_dir / f"{key}.wav"
+    data = _read_cached(cached)
+    if data is None:
+        data = speak()
+        if cached is not None:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            write_atomically(cached, data)
+    return data
+
+
+def say(
+    said: str, voice: str, sample_rate: int, tools: tuple[str, str], work_dir: Path, label: str
+) -> bytes:
+    """`said` spoken by espeak-ng and made telephone audio by sox; `label` names it in errors."""
+    espeak, sox = tools
+    # The text goes in on standard input, where it cannot be taken for an option.
+    speech = _run([espeak, "-v", voice, "--stdout"], said.encode(), label)
+    partial = work_dir / f".{label}.partial.wav"
+    rate = str(sample_rate)
+    audio = ["-r", rate, "-c", "1", "-b", "16", "-e", "signed-integer", str(partial)]
+    effects = ["gain", "-3", "rate", "gain", "-n", "-3"]  # headroom, resample, normalise
+    _run([sox, "-D", "-V1", "-t", "wav", "-", *audio, *effects], speech, label)
+    try:
+        return partial.read_bytes()
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _read_cached(path: Path | None) -> bytes | None:
+    """A cached render, if there is a whole one (a torn write is never renamed in)."""
+    if path is None:
+        return None
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _run(command: list[str], stdin: bytes, prompt_id: str) -> bytes:
+    tool = Path(command[0]).name
+    try:
+        done = subprocess.run(
+            command, input=stdin, capture_output=True, timeout=RENDER_TIMEOUT, check=False
+        )
+    except subprocess.TimeoutExpired:
+        raise ConfigError(
+            f"{tool} took over {RENDER_TIMEOUT:g}s on prompt {prompt_id}", prompt_id=prompt_id
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot run {tool}: {exc}; {INSTALL_HINT}", tool=tool) from exc
+    if done.returncode != 0:
+        error = done.stderr.decode(errors="replace").strip()
+        raise ConfigError(
+            f"{tool} failed on prompt {prompt_id}: {error}", prompt_id=prompt_id, tool=tool
+        )
+    return done.stdout
+
+
+def checked_duration_ms(data: bytes, prompt_id: str) -> int:
+    """The audio's length; a render that holds none is a ConfigError."""
+    duration = wav_duration_ms(data)
+    if duration == 0:
+        raise ConfigError(f"prompt {prompt_id} rendered no audio", prompt_id=prompt_id)
+    return duration

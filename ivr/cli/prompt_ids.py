@@ -1,0 +1,31 @@
+"""The prompts the product plays, by id, collected from each part that plays them.
+
+A prompt build fails without any of them (`ivr.audio.build.build(required=...)`).
+Collected here, in the composition root, because the parts that play prompts
+(the call flow, the desk, the published menus) sit above `ivr.audio`: the
+audio build cannot import them without a cycle.
+"""
+
+from __future__ import annotations
+
+from ivr.audio.build import FALLBACK_PROMPTS
+from ivr.call import core, guide, queueing, service
+from ivr.desk import phones
+from ivr.publish import menus
+
+REQUIRED_PROMPTS: tuple[str, ...] = (
+    *guide.PROMPTS_USED,
+    core.PROMPT_INVALID,
+    core.PROMPT_NO_INPUT,
+    core.PROMPT_GOODBYE,
+    core.PROMPT_RESUMED,
+    core.PROMPT_ENDED_BY_SYSTEM,
+    *FALLBACK_PROMPTS,
+    # Working hours, the queue and the operator's phone.
+    *queueing.PROMPTS_USED,
+    *phones.PROMPTS_USED,
+    # The after-hours service menu, around its nodes' own texts, and the
+    # message box's review and the survey.
+    *menus.PROMPTS_USED,
+    *service.PROMPTS_USED,
+)
