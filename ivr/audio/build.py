@@ -35,6 +35,7 @@ from pydantic import (
 )
 
 from ivr.audio.catalog import (
+    DEPARTMENT_PREFIX,
     HASH_CHARS,
     Catalog,
     PromptEntry,
@@ -58,9 +59,6 @@ from ivr.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
-# A build names each department's name `dept.<code>`: what the call flow plays
-# for it (`ivr.call.guide.department_prompt`).
-DEPARTMENT_PREFIX = "dept."
 # What the native fallback in dialplan/extensions.conf plays from Asterisk's disk.
 FALLBACK_PROMPTS = ("fallback.apology", "fallback.thanks")
 RENDER_WORKERS = 4

@@ -24,6 +24,10 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ivr.errors import ConfigError
 
+# Each department's name is the prompt `dept.<code>`: the build speaks it
+# from the directory and the call flow plays it (`ivr.call.guide`).
+DEPARTMENT_PREFIX = "dept."
+
 log = logging.getLogger(__name__)
 
 MANIFEST = "manifest.json"

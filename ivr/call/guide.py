@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ivr.audio.catalog import DEPARTMENT_PREFIX
 from ivr.directory.routing import Department, Directory
 
 PAGE_SIZE = 8
@@ -43,7 +44,6 @@ PROMPT_MORE = "menu.more"
 PROMPT_OTHER_REGION = "menu.other_region"
 PROMPT_BACK = "menu.back"
 PROMPT_REPEAT = "menu.repeat"
-DEPARTMENT_PREFIX = "dept."
 DIGIT_PREFIX = "digit."
 PROMPTS_USED = (
     PROMPT_HELLO,

@@ -9,17 +9,17 @@ audio build cannot import them without a cycle.
 from __future__ import annotations
 
 from ivr.audio.build import FALLBACK_PROMPTS
-from ivr.call import core, guide, queueing, service
+from ivr.call import guide, queueing, service, state
 from ivr.desk import phones
 from ivr.publish import menus
 
 REQUIRED_PROMPTS: tuple[str, ...] = (
     *guide.PROMPTS_USED,
-    core.PROMPT_INVALID,
-    core.PROMPT_NO_INPUT,
-    core.PROMPT_GOODBYE,
-    core.PROMPT_RESUMED,
-    core.PROMPT_ENDED_BY_SYSTEM,
+    state.PROMPT_INVALID,
+    state.PROMPT_NO_INPUT,
+    state.PROMPT_GOODBYE,
+    state.PROMPT_RESUMED,
+    state.PROMPT_ENDED_BY_SYSTEM,
     *FALLBACK_PROMPTS,
     # Working hours, the queue and the operator's phone.
     *queueing.PROMPTS_USED,
