@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from ivr.ari.client import AriClient
 from ivr.ari.models import Channel
 from ivr.db.models import OperatorRow
+from ivr.desk.interfaces import PhonePush
 from ivr.desk.operator_store import act
 from ivr.desk.operators import Action
 from ivr.errors import AriError, IvrError
@@ -103,7 +103,7 @@ def phone_key(row: OperatorRow) -> PhoneKey:
     return (row.endpoint, row.sip_contact, row.sip_md5)
 
 
-async def push_phone(ari: AriClient, settings: Settings, row: OperatorRow) -> None:
+async def push_phone(ari: PhonePush, settings: Settings, row: OperatorRow) -> None:
     """Tell Asterisk an operator's phone: endpoint, AOR and authentication.
 
     Pushed objects live in Asterisk's memory (see dialplan/sorcery.conf): the
