@@ -114,31 +114,12 @@ class Desk(Generic[CallT]):
         self._moves = moves = Moves(sessionmaker, now, cases)
         self._callbacks_part = Callbacks(ari, settings, sessionmaker, queues, now, state, moves)
         self._operator_legs = OperatorLegs[CallT](
-            ari=ari,
-            settings=settings,
-            sessionmaker=sessionmaker,
-            directory=directory,
-            catalog=catalog,
-            queues=queues,
-            recorder=recorder,
-            now=now,
-            post=post,
-            handle=handle,
-            state=state,
-            moves=moves,
+            ari, settings, sessionmaker, directory, catalog, queues, recorder, now, post, handle,
+            state, moves,
         )
         self._dispatcher = Dispatcher(
-            settings=settings,
-            ari=ari,
-            sessionmaker=sessionmaker,
-            directory=directory,
-            hours=hours,
-            queues=queues,
-            now=now,
-            post=post,
-            call_back=self._callbacks_part.call_back,
-            state=state,
-            moves=moves,
+            ari, settings, sessionmaker, directory, hours, queues, now, post,
+            self._callbacks_part.call_back, state, moves,
         )
 
     # -- what the controller reads and sets ---------------------------------------------

@@ -47,8 +47,8 @@ log = logging.getLogger(__name__)
 class Dispatcher:
     """Who answers a department now, and the loop that offers callers to operators."""
 
-    settings: Settings
     ari: DeskAsterisk
+    settings: Settings
     sessionmaker: async_sessionmaker[AsyncSession]
     directory: Directory
     hours: Hours  # replaced on publication (`Desk.hours`)
