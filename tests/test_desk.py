@@ -24,14 +24,22 @@ MAKE_UP_SATURDAY = datetime(2026, 10, 10, 10, 0, tzinfo=HOTLINE_TZ)
 WRAP_UP_S = timedelta(seconds=10)
 
 
-def desk(at: datetime, staff: list[Operator], tmp_path: Path, rules: str = "") -> Desk:
+def desk(
+    at: datetime,
+    staff: list[Operator],
+    tmp_path: Path,
+    rules: str = "",
+    *,
+    sessionmaker: Any = None,
+    settings: Settings | None = None,
+) -> Desk:
     path = tmp_path / "queues.yaml"
     path.write_text(rules or "default: {}", encoding="utf-8")
     unused = cast(Any, None)  # the decision needs no Asterisk and no database
     return Desk(
-        settings=Settings(state_dir=tmp_path),
+        settings=settings or Settings(state_dir=tmp_path),
         ari=unused,
-        sessionmaker=unused,
+        sessionmaker=sessionmaker,
         directory=DIRECTORY,
         catalog=unused,
         hours=HOURS,
@@ -101,9 +109,8 @@ async def test_a_reconnect_frees_the_places_and_operators_of_calls_that_are_gone
             await lines.join(session, call_id, "340100", "node-a", "138", joined)
         claim = await lines.claim(session, "340100", "node-a", now, WRAP_UP_S)
     assert claim is not None and claim.call_id == "gone"
-    the_desk = desk(now, [], tmp_path)
-    the_desk.sessionmaker = db_sessionmaker
-    the_desk.settings = Settings(state_dir=tmp_path, node_name="node-a")
+    settings = Settings(state_dir=tmp_path, node_name="node-a")
+    the_desk = desk(now, [], tmp_path, sessionmaker=db_sessionmaker, settings=settings)
     # Alive: "called-back" (a callback's channel serves this entry) and "alive".
     await the_desk.sweep({"called-back", "alive"})
     async with db_sessionmaker() as session:

@@ -2,68 +2,68 @@
 
 Theory of operation
 -------------------
-Three parts, each with one job:
+The `Desk` is put together from parts, each an object with one job, which
+share one small state (`DeskState`: staff, callers in line, legs, callbacks
+ringing, the dispatcher's wake-up) and one way to write (`Moves`), both in
+`ivr/desk/core.py`:
 
-- **Who answers now** (`service`): a department is open by its hours
-  (`ivr/publish/hours.py`); it has operators at all, and someone signed in.
-  The staff list is re-read from the database every tick, so a sign-in
-  from the API or a phone counts within a second on every controller.
-- **Who rings next** (`run`, the dispatcher): for each department with
-  callers of ours in line, `ivr.desk.line_store.claim` picks the longest-idle
-  operator for the department's oldest caller in one transaction. The
-  claim becomes an `Offer` in that caller's own event queue. The dispatcher
-  also tells every waiting caller their position at the department's
-  interval, and when the wait passes the department's limit.
-- **One caller's operator leg** (`on_event`, run in the call's own task,
-  so it never races the caller's own hang-up): dial the operator's phone into
-  our app, ring for the department's ring time, on answer whisper the
-  department's name to the operator and bridge the two in a mixing bridge.
-  When either side hangs up the other is hung up and the bridge destroyed,
-  so nothing stays in Asterisk after a call.
+- **Who answers now, and who rings next** (`Dispatcher`,
+  `ivr/desk/dispatcher.py`): a department is open by its hours and has
+  someone signed in; every tick (or at once when poked) it re-reads the
+  staff, claims the longest-idle operator for each department's oldest
+  caller, and tells waiting callers their position.
+- **One caller's operator leg** (`OperatorLegs`, `ivr/desk/legs.py`, run in
+  the call's own task, so it never races the caller's own hang-up): ring the
+  operator's phone, whisper, bridge, and when either side hangs up hang up
+  the other and destroy the bridge, so nothing stays in Asterisk after a call.
+- **Callbacks** (`Callbacks`, `ivr/desk/callbacks.py`): a claim may ring a
+  caller who asked to be called back instead of an operator.
+- **A caller's place in line** (here): join, take back after a restart, leave.
 
 Every operator move goes through `ivr.desk.operator_store.act` (ringing, busy,
 wrap-up, missed offers), so `GET /api/operators` counts what happened,
 and the queue's own record (`queue_entries`) keeps who was offered, who
 answered, the wait and the talk time.
 
-`Desk` is put together from parts, each its own module: the shared state
-and moves (`ivr/desk/core.py`), one caller's operator leg
-(`ivr/desk/legs.py`) and the callbacks a claim may ring instead of an
-operator (`ivr/desk/callbacks.py`). Who answers now, the dispatcher and a
-caller's place in line are here.
+The desk imports neither the controller nor the ARI client: what it needs of
+a call (`QueuedCall`) and of Asterisk (`DeskAsterisk`) it declares in
+`ivr/desk/interfaces.py`; the controller passes its own. The desk's events
+(`DeskEvent`) and the operator's leg (`Leg`) are the desk's, and the
+controller imports them from here.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from datetime import timedelta
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Generic
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr.audio.catalog import Catalog
 from ivr.call import flow
+from ivr.cases.registry import Cases
+from ivr.db.recorder import Recorder
 from ivr.desk import line_store as lines
-from ivr.desk.callbacks import DeskCallbacks
-from ivr.desk.core import CALLBACK_ARG, LEG_ARG, PlacedCallback, Waiting
+from ivr.desk.callbacks import Callbacks
+from ivr.desk.core import CALLBACK_ARG, LEG_ARG, DeskState, Leg, Moves, PlacedCallback, Waiting
+from ivr.desk.dispatcher import Dispatcher
+from ivr.desk.interfaces import CallT, DeskAsterisk, QueuedCall
 from ivr.desk.legs import (
     DESK_EVENTS,
     DeskEvent,
-    DeskLegs,
-    Leg,
     LegAnswered,
     LegGone,
     Offer,
+    OperatorLegs,
     RingTimeout,
     WhisperDone,
 )
-from ivr.desk.operator_store import staff_and_phones
-from ivr.desk.operators import effective, staffed
-from ivr.desk.phones import phone_key, push_phone
-from ivr.errors import AriError
-
-if TYPE_CHECKING:
-    from ivr.stasis.calls import Call
-
-log = logging.getLogger(__name__)
+from ivr.desk.operators import Operator
+from ivr.desk.queues import Queues
+from ivr.directory.routing import Directory
+from ivr.publish.hours import Hours
+from ivr.settings import Settings
 
 # The desk's events, records and channel arguments are part of this module's
 # interface.
@@ -72,205 +72,173 @@ __all__ = [
     "DESK_EVENTS",
     "LEG_ARG",
     "Desk",
+    "DeskAsterisk",
     "DeskEvent",
     "Leg",
     "LegAnswered",
     "LegGone",
     "Offer",
     "PlacedCallback",
+    "QueuedCall",
     "RingTimeout",
     "Waiting",
     "WhisperDone",
 ]
 
 
-class Desk(DeskLegs, DeskCallbacks):
-    """The desk: who answers now, the dispatcher and the line (here), each
-    caller's operator leg (`DeskLegs`) and callbacks (`DeskCallbacks`), on a
-    shared state (`DeskCore`)."""
+class Desk(Generic[CallT]):
+    """The desk's parts put together, behind the one interface the controller uses."""
 
-    # -- who answers now ------------------------------------------------------------
-
-    def service(self, code: str) -> flow.Service:
-        if not self.hours.is_open(code, self.now()):
-            return "after_hours"
-        members = [op for op in self.staff if code in op.departments]
-        if members:
-            return "operators" if staffed(members, code) else "unstaffed"
-        overflow = self._overflow(code)
-        if overflow is not None and overflow.after.total_seconds() == 0:
-            # No operators of its own: its parent's answer at once.
-            parents = [op for op in self.staff if overflow.parent in op.departments]
-            if staffed(parents, overflow.parent):
-                return "operators"
-        return "after_hours"  # a department with no operators has no desk
-
-    def _anyone_free(self, code: str, wrap_up: timedelta) -> bool:
-        overflow = self._overflow(code)
-        serving = {code} if overflow is None else {code, overflow.parent}
-        now = self.now()
-        return any(
-            effective(op, now, wrap_up).status == "available"
-            for op in self.staff
-            if op.departments & serving
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        ari: DeskAsterisk,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        directory: Directory,
+        catalog: Catalog,
+        hours: Hours,
+        queues: Queues,
+        recorder: Recorder,
+        now: Callable[[], datetime],
+        post: Callable[[str, object], bool],
+        handle: Callable[[CallT, flow.Event], Awaitable[None]],
+        cases: Cases | None = None,
+        staff: list[Operator] | None = None,
+    ) -> None:
+        """`post` puts an event in a call's queue (False: no such call); `handle`
+        hands a flow event to a call, in its task, and carries out its commands;
+        `cases` follow what became of callback requests."""
+        self._settings, self._sessionmaker, self._now = settings, sessionmaker, now
+        self._state = state = DeskState(staff=[] if staff is None else staff)
+        self._moves = moves = Moves(sessionmaker, now, cases)
+        self._callbacks_part = Callbacks(ari, settings, sessionmaker, queues, now, state, moves)
+        self._operator_legs = OperatorLegs[CallT](
+            ari, settings, sessionmaker, directory, catalog, queues, recorder, now, post, handle,
+            state, moves,
+        )
+        self._dispatcher = Dispatcher(
+            ari, settings, sessionmaker, directory, hours, queues, now, post,
+            self._callbacks_part.call_back, state, moves,
         )
 
-    def _overflow(self, code: str) -> lines.Overflow | None:
-        after = self.queues.rules(code).overflow_after_seconds
-        parent = self.directory.by_code(code).parent
-        if after is None or parent is None:
-            return None
-        return lines.Overflow(parent, timedelta(seconds=after))
+    # -- what the controller reads and sets ---------------------------------------------
+
+    @property
+    def legs(self) -> dict[str, str]:
+        """Operator legs by channel id: the call each serves."""
+        return self._state.legs
+
+    @property
+    def callbacks(self) -> dict[str, PlacedCallback]:
+        """Callback channels ringing a caller, by channel id."""
+        return self._state.callbacks
+
+    @property
+    def staff(self) -> list[Operator]:
+        """The operators as last read from the database."""
+        return self._state.staff
+
+    @property
+    def catalog(self) -> Catalog:
+        return self._operator_legs.catalog
+
+    @catalog.setter
+    def catalog(self, catalog: Catalog) -> None:  # a new prompt catalog is in force
+        self._operator_legs.catalog = catalog
+
+    @property
+    def hours(self) -> Hours:
+        return self._dispatcher.hours
+
+    @hours.setter
+    def hours(self, hours: Hours) -> None:  # new working hours are in force
+        self._dispatcher.hours = hours
+
+    def operator(self, operator_id: str) -> Operator | None:
+        return self._state.operator(operator_id)
+
+    def poke(self) -> None:
+        """Something changed (a caller joined, an operator is free): dispatch now."""
+        self._state.poke()
+
+    # -- who answers now, and who rings next (`Dispatcher`) -----------------------------
+
+    def service(self, code: str) -> flow.Service:
+        return self._dispatcher.service(code)
 
     async def refresh(self) -> None:
-        async with self.sessionmaker() as session:
-            self.staff, phones = await staff_and_phones(session)
-        for row in phones:
-            key = phone_key(row)
-            if self._pushed.get(row.id) == key:
-                continue
-            try:
-                await push_phone(self.ari, self.settings, row)
-            except AriError as exc:
-                log.error("cannot give operator %s's phone to Asterisk: %s", row.id, exc)
-                continue
-            self._pushed[row.id] = key
+        await self._dispatcher.refresh()
 
     def forget_phones(self) -> None:
-        """Asterisk (re)connected: it may know none of the phones pushed before."""
-        self._pushed.clear()
+        self._dispatcher.forget_phones()
 
     async def sweep(self, live_entries: set[str]) -> None:
-        """After a reconnect: this node's places and operators whose call is gone.
-
-        A call that went while nobody listened (Asterisk restarted) must not
-        keep its place in line, nor its operator busy or ringing for good."""
-        async with self.sessionmaker() as session, session.begin():
-            for entry in await lines.open_entries(session, self.settings.node_name):
-                if entry.call_id in live_entries:
-                    continue
-                if entry.status in ("ringing", "connected") and entry.offers:
-                    operator = str(entry.offers[-1]["operator"])
-                    await self._act(session, operator, "hang_up", entry.call_id)
-                await lines.leave(session, entry.call_id, "channel_gone", self.now())
-                self.waiting.pop(entry.call_id, None)
-            # A callback whose ringing died with the previous controller: again.
-            await lines.retry_callbacks(session, self.settings.node_name, self.now())
-        self.poke()
-
-    # -- the dispatcher -------------------------------------------------------------
+        await self._dispatcher.sweep(live_entries)
 
     async def run(self) -> None:
-        while True:
-            try:
-                async with asyncio.timeout(self.settings.queue_tick):
-                    await self._poke.wait()
-            except TimeoutError:
-                pass
-            self._poke.clear()
-            try:
-                await self.refresh()
-                await self._dispatch()
-                await self._announce()
-            except Exception:
-                log.exception("queue dispatch failed; trying again next tick")
+        await self._dispatcher.run()
 
-    async def _dispatch(self) -> None:
-        departments = {w.department for w in self.waiting.values()}
-        if self.settings.callback_dial:
-            async with self.sessionmaker() as session:
-                due = await lines.callback_departments(
-                    session, self.settings.node_name, self.now()
-                )
-            # A callback waits for working hours and someone on duty.
-            departments |= {code for code in due if self.service(code) == "operators"}
-        for department in sorted(departments):
-            wrap_up = timedelta(seconds=self.queues.rules(department).wrap_up_seconds)
-            if not self._anyone_free(department, wrap_up):
-                continue  # as this tick's staff list says: no transaction for nothing
-            while True:
-                async with self.sessionmaker() as session, session.begin():
-                    claim = await lines.claim(
-                        session,
-                        department,
-                        self.settings.node_name,
-                        self.now(),
-                        wrap_up,
-                        self._overflow(department),
-                    )
-                if claim is None:
-                    break
-                if claim.operator is None:
-                    await self._call_back(claim, department)
-                    continue
-                channel = self.channels.get(claim.call_id, claim.call_id)
-                if not self.post(channel, Offer(claim.operator)):
-                    # The caller went between the claim and now.
-                    await self._move(
-                        claim.operator.id,
-                        "hang_up",
-                        claim.call_id,
-                        offer=(claim.call_id, "caller_left"),
-                    )
+    # -- one caller's operator leg (`OperatorLegs`), in the call's task -----------------
 
-    async def _announce(self) -> None:
-        if not self.waiting:
-            return
-        now = self.now()
-        async with self.sessionmaker() as session:
-            departments = sorted({w.department for w in self.waiting.values()})
-            places = await lines.positions(session, departments)
-        for call_id, waiting in list(self.waiting.items()):
-            rules = self.queues.rules(waiting.department)
-            over = now - waiting.entered_at >= timedelta(seconds=rules.max_wait_seconds)
-            due = now - waiting.announced_at >= timedelta(seconds=rules.announce_every_seconds)
-            if due or (over and not waiting.limit_said):
-                waiting.announced_at = now
-                waiting.limit_said = waiting.limit_said or over
-                position = places.get(waiting.entry_id, 1)
-                self.post(call_id, flow.QueueUpdate(position, over_limit=over))
+    async def on_event(self, call: CallT, event: DeskEvent) -> None:
+        await self._operator_legs.on_event(call, event)
 
-    # -- a caller in line -------------------------------------------------------------
+    # -- callbacks (`Callbacks`) --------------------------------------------------------
+
+    def callback_answered(self, channel_id: str) -> PlacedCallback | None:
+        return self._callbacks_part.answered(channel_id)
+
+    async def callback_back_in_line(self, entry_id: str) -> None:
+        await self._callbacks_part.back_in_line(entry_id)
+
+    async def callback_unanswered(self, channel_id: str) -> None:
+        await self._callbacks_part.unanswered(channel_id)
+
+    async def request_callback(self, call: CallT) -> None:
+        await self._callbacks_part.request(call)
+
+    # -- a caller in line ---------------------------------------------------------------
 
     async def join(self, call_id: str, department: str, caller: str) -> int:
-        now = self.now()
-        async with self.sessionmaker() as session, session.begin():
+        now = self._now()
+        async with self._sessionmaker() as session, session.begin():
             position = await lines.join(
-                session, call_id, department, self.settings.node_name, caller, now
+                session, call_id, department, self._settings.node_name, caller, now
             )
-        self.waiting[call_id] = Waiting(department, now, now, call_id)
+        self._state.wait_in_line(call_id, department, call_id, now)
         self.poke()
         return position
 
     async def rejoin(self, call_id: str, entry_id: str) -> None:
         """A queued call taken back after a restart: its place is in the database."""
-        async with self.sessionmaker() as session, session.begin():
+        async with self._sessionmaker() as session, session.begin():
             entry = await lines.get_entry(session, entry_id)
             if entry is None:
                 return
             if entry.status == "ringing" and entry.offers:
                 # The ring died with the previous controller.
                 operator = str(entry.offers[-1]["operator"])
-                await self._act(session, operator, "hang_up", call_id)
+                await self._moves.act(session, operator, "hang_up", call_id)
                 await lines.offer_ended(
-                    session, entry_id, operator, "controller_restart", self.now()
+                    session, entry_id, operator, "controller_restart", self._now()
                 )
-            await lines.take_over(session, entry_id, self.settings.node_name)
+            await lines.take_over(session, entry_id, self._settings.node_name)
         if entry_id != call_id:
-            self.channels[entry_id] = call_id
-        self.waiting[call_id] = Waiting(
-            entry.department_code, entry.entered_at, self.now(), entry_id
+            self._state.channels[entry_id] = call_id
+        self._state.waiting[call_id] = Waiting(
+            entry.department_code, entry.entered_at, self._now(), entry_id
         )
         self.poke()
 
-    async def leave(self, call: Call, outcome: str) -> None:
+    async def leave(self, call: CallT, outcome: str) -> None:
         """The caller is out of line (a message, a hang-up, the end of a talk)."""
-        self.waiting.pop(call.call_id, None)
-        self.channels.pop(call.entry_id, None)
+        self._state.waiting.pop(call.call_id, None)
+        self._state.channels.pop(call.entry_id, None)
         leg = call.leg
         if leg is not None:
             call.leg = None
-            await self._release(call, leg)
-        async with self.sessionmaker() as session, session.begin():
-            await lines.leave(session, call.entry_id, outcome, self.now())
+            await self._operator_legs.release(call, leg)
+        async with self._sessionmaker() as session, session.begin():
+            await lines.leave(session, call.entry_id, outcome, self._now())
         self.poke()

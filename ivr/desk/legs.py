@@ -1,47 +1,39 @@
 """One caller's operator leg: ring the operator, whisper, bridge, hang up.
 
-A part of the desk (`ivr/desk/desk.py`). Everything here runs in the call's own
-task (`on_event`, fed from the call's event queue), so it never races the
-caller's own hang-up: dial the operator's phone into our app, ring for the
-department's ring time, on answer whisper the department's name to the
-operator and bridge the two in a mixing bridge. When either side hangs up
-the other is hung up and the bridge destroyed, so nothing stays in Asterisk
-after a call.
+A part of the desk (`ivr/desk/desk.py`), and the desk's events. Everything
+here runs in the call's own task (`on_event`, fed from the call's event
+queue), so it never races the caller's own hang-up: dial the operator's phone
+into our app, ring for the department's ring time, on answer whisper the
+department's name to the operator and bridge the two in a mixing bridge.
+When either side hangs up the other is hung up and the bridge destroyed,
+so nothing stays in Asterisk after a call.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from datetime import datetime
+from typing import Generic
 
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr.audio.catalog import Catalog
 from ivr.call import flow
 from ivr.call.queueing import PROMPT_WHISPER
+from ivr.db.recorder import Recorder
 from ivr.desk import line_store as lines
-from ivr.desk.core import LEG_ARG, DeskCore, Waiting
+from ivr.desk.core import LEG_ARG, DeskState, Leg, Moves
+from ivr.desk.interfaces import CallT, DeskAsterisk, destroy_bridge
 from ivr.desk.operators import Operator
+from ivr.desk.queues import Queues
+from ivr.directory.routing import Directory
 from ivr.errors import AriError
-
-if TYPE_CHECKING:
-    from ivr.stasis.calls import Call
+from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Leg:
-    """The operator's side of one call."""
-
-    id: str  # the operator channel's id
-    operator: Operator
-    answered: bool = False
-    # We already moved the operator on (the caller left): the leg's own end
-    # must not move them again.
-    released: bool = False
-    whisper_id: str | None = None
-    bridge_id: str | None = None
-    ring_timer: asyncio.TimerHandle | None = None
 
 
 # What the desk puts in a call's event queue; handled in the call's task.
@@ -74,8 +66,26 @@ DeskEvent = Offer | LegAnswered | LegGone | RingTimeout | WhisperDone
 DESK_EVENTS = (Offer, LegAnswered, LegGone, RingTimeout, WhisperDone)
 
 
-class DeskLegs(DeskCore):
-    async def on_event(self, call: Call, event: DeskEvent) -> None:
+@dataclass
+class OperatorLegs(Generic[CallT]):
+    """Each caller's operator leg, from the offer to the end of the talk."""
+
+    ari: DeskAsterisk
+    settings: Settings
+    sessionmaker: async_sessionmaker[AsyncSession]
+    directory: Directory
+    catalog: Catalog  # replaced on publication (`Desk.catalog`)
+    queues: Queues
+    recorder: Recorder
+    now: Callable[[], datetime]
+    # Put an event in a call's queue; False if there is no such call.
+    post: Callable[[str, object], bool]
+    # Hand a flow event to a call (in its task) and carry out its commands.
+    handle: Callable[[CallT, flow.Event], Awaitable[None]]
+    state: DeskState
+    moves: Moves
+
+    async def on_event(self, call: CallT, event: DeskEvent) -> None:
         match event:
             case Offer(operator):
                 await self._offer(call, operator)
@@ -89,22 +99,21 @@ class DeskLegs(DeskCore):
             case RingTimeout(leg_id):
                 leg = call.leg
                 if leg is not None and leg.id == leg_id and not leg.answered:
-                    await self._hang_up(leg.id, "no_answer")
+                    await self.ari.hangup_quietly(leg.id, "no_answer")
             case LegGone(leg_id):
                 await self._leg_gone(call, leg_id)
 
-    async def _offer(self, call: Call, operator: Operator) -> None:
+    async def _offer(self, call: CallT, operator: Operator) -> None:
         if not call.flow.queued or call.leg is not None:
-            await self._move(
-                operator.id, "hang_up", call.call_id, offer=(call.entry_id, "caller_left")
-            )
+            offer = (call.entry_id, "caller_left")
+            await self.moves.move(operator.id, "hang_up", call.call_id, offer=offer)
             return
         department = call.flow.department
         rules = self.queues.rules(department)
         call.offers += 1
         leg = Leg(f"{call.call_id}-op{call.offers}", operator)
         call.leg = leg
-        self.legs[leg.id] = call.call_id
+        self.state.legs[leg.id] = call.call_id
         self.recorder.step(call.call_id, self.now(), "note", "offered", operator.id)
         caller_name = self.directory.by_code(department).short_name
         try:
@@ -118,26 +127,26 @@ class DeskLegs(DeskCore):
         except AriError as exc:
             log.warning("call %s: cannot ring %s: %s", call.call_id, operator.id, exc)
             call.leg = None
-            self.legs.pop(leg.id, None)
-            await self._move(
-                operator.id, "no_answer", call.call_id, offer=(call.entry_id, "no_answer")
-            )
+            self.state.legs.pop(leg.id, None)
+            offer = (call.entry_id, "no_answer")
+            await self.moves.move(operator.id, "no_answer", call.call_id, offer=offer)
             return
         loop = asyncio.get_running_loop()
         leg.ring_timer = loop.call_later(
             rules.ring_seconds, self.post, call.call_id, RingTimeout(leg.id)
         )
 
-    async def _answered(self, call: Call, leg_id: str) -> None:
+    async def _answered(self, call: CallT, leg_id: str) -> None:
         leg = call.leg
         if leg is None or leg.id != leg_id or not call.flow.queued:
-            await self._hang_up(leg_id, "normal")  # too late: the caller left or moved on
+            await self.ari.hangup_quietly(leg_id, "normal")  # too late: the caller left or moved on
             return
         if leg.ring_timer is not None:
             leg.ring_timer.cancel()
         leg.answered = True
-        await self._move(leg.operator.id, "answer", call.call_id, offer=(call.entry_id, "answered"))
-        self.waiting.pop(call.call_id, None)
+        offer = (call.entry_id, "answered")
+        await self.moves.move(leg.operator.id, "answer", call.call_id, offer=offer)
+        self.state.waiting.pop(call.call_id, None)
         if self.queues.rules(call.flow.department).whisper:
             leg.whisper_id = f"{leg.id}-w"
             media = [
@@ -152,7 +161,7 @@ class DeskLegs(DeskCore):
                 leg.whisper_id = None
         await self._connect(call, leg)
 
-    async def _connect(self, call: Call, leg: Leg) -> None:
+    async def _connect(self, call: CallT, leg: Leg) -> None:
         # The caller's music and prompts stop before the bridge, not after:
         # the operator must not hear the end of an announcement.
         await self.handle(call, flow.OperatorConnected(leg.operator.id))
@@ -163,11 +172,11 @@ class DeskLegs(DeskCore):
             # A callback reached its caller: the operator now handles the case.
             operator = leg.operator.id
             answered = ("assign", f"回电已接通，由{operator}接听", operator)
-            await self._callback_case(call.entry_id, answered, ("start", "", None))
+            await self.moves.callback_case(call.entry_id, answered, ("start", "", None))
 
-    async def _leg_gone(self, call: Call, leg_id: str) -> None:
+    async def _leg_gone(self, call: CallT, leg_id: str) -> None:
         leg = call.leg
-        self.legs.pop(leg_id, None)
+        self.state.legs.pop(leg_id, None)
         if leg is None or leg.id != leg_id:
             return
         call.leg = None
@@ -177,48 +186,37 @@ class DeskLegs(DeskCore):
             return
         if not leg.answered:
             # Not answered in the ring time, rejected, or the phone is away.
-            await self._move(
-                leg.operator.id, "no_answer", call.call_id, offer=(call.entry_id, "no_answer")
-            )
-            self.poke()
+            offer = (call.entry_id, "no_answer")
+            await self.moves.move(leg.operator.id, "no_answer", call.call_id, offer=offer)
+            self.state.poke()
             return
-        await self._move(leg.operator.id, "hang_up", call.call_id)
+        await self.moves.move(leg.operator.id, "hang_up", call.call_id)
         if leg.bridge_id is None:
             # The operator hung up while hearing the whisper: the caller,
             # who never heard them, goes back to the head of the line.
             async with self.sessionmaker() as session, session.begin():
                 await lines.back_in_line(session, call.entry_id)
-            now = self.now()
-            self.waiting[call.call_id] = Waiting(call.flow.department, now, now, call.entry_id)
-            self.poke()
+            self.state.wait_in_line(call.call_id, call.flow.department, call.entry_id, self.now())
+            self.state.poke()
             return
         await self._destroy_bridge(leg)
         async with self.sessionmaker() as session, session.begin():
             await lines.leave(session, call.entry_id, "done", self.now())
         await self.handle(call, flow.OperatorLeft())
-        self.poke()
+        self.state.poke()
 
-    async def _release(self, call: Call, leg: Leg) -> None:
+    async def release(self, call: CallT, leg: Leg) -> None:
         """The caller went: free the operator and hang up their leg."""
         leg.released = True
         if leg.ring_timer is not None:
             leg.ring_timer.cancel()
         offer = None if leg.answered else (call.entry_id, "caller_left")
-        await self._move(leg.operator.id, "hang_up", call.call_id, offer=offer)
+        await self.moves.move(leg.operator.id, "hang_up", call.call_id, offer=offer)
         await self._destroy_bridge(leg)
-        await self._hang_up(leg.id, "normal")
+        await self.ari.hangup_quietly(leg.id, "normal")
 
     async def _destroy_bridge(self, leg: Leg) -> None:
         if leg.bridge_id is None:
             return
         bridge, leg.bridge_id = leg.bridge_id, None
-        try:
-            await self.ari.destroy_bridge(bridge)
-        except AriError:
-            pass  # already gone
-
-    async def _hang_up(self, channel_id: str, reason: str) -> None:
-        try:
-            await self.ari.hangup(channel_id, reason)
-        except AriError:
-            pass  # already gone
+        await destroy_bridge(self.ari, bridge)

@@ -111,34 +111,14 @@ async def claim(
     await lock_department(session, department)
     if overflow is not None:
         await lock_department(session, overflow.parent)
-    due_callback = (QueueEntryRow.status == "callback") & (QueueEntryRow.next_attempt_at <= at)
-    oldest = await session.scalar(
-        select(QueueEntryRow)
-        .where(
-            QueueEntryRow.department_code == department,
-            (QueueEntryRow.status == "waiting") | due_callback,
-        )
-        .order_by(QueueEntryRow.entered_at, QueueEntryRow.call_id)
-        .limit(1)
-    )
+    oldest = await _oldest(session, department, at)
     if oldest is None or oldest.node != node:
         return None
     serving = [department]
     if overflow is not None and at - oldest.entered_at >= overflow.after:
         serving.append(overflow.parent)
     operators = await list_operators(session, serving)
-    missed = frozenset(
-        offer["operator"] for offer in oldest.offers if offer.get("outcome") == "no_answer"
-    )
-    chosen = None
-    for code in serving:
-        chosen = choose(operators, code, at, wrap_up, skip=missed)
-        if chosen is None and missed:
-            # Everyone free already missed this caller: ring them again, as
-            # a person at a switchboard would, rather than let the caller wait.
-            chosen = choose(operators, code, at, wrap_up)
-        if chosen is not None:
-            break
+    chosen = _pick(operators, serving, at, wrap_up, oldest.offers)
     if chosen is None:
         return None
     if oldest.status == "callback":
@@ -154,6 +134,41 @@ async def claim(
     offers = [*oldest.offers, {"operator": operator.id, "at": at.isoformat(), "outcome": None}]
     await _update(session, oldest.call_id, status="ringing", offers=offers)
     return Claim(oldest.call_id, operator)
+
+
+async def _oldest(session: AsyncSession, department: str, at: datetime) -> QueueEntryRow | None:
+    """The department's oldest caller: waiting, or a callback now due."""
+    due_callback = (QueueEntryRow.status == "callback") & (QueueEntryRow.next_attempt_at <= at)
+    return await session.scalar(
+        select(QueueEntryRow)
+        .where(
+            QueueEntryRow.department_code == department,
+            (QueueEntryRow.status == "waiting") | due_callback,
+        )
+        .order_by(QueueEntryRow.entered_at, QueueEntryRow.call_id)
+        .limit(1)
+    )
+
+
+def _pick(
+    operators: Sequence[Operator],
+    serving: Sequence[str],
+    at: datetime,
+    wrap_up: timedelta,
+    offers: Sequence[dict[str, Any]],
+) -> Operator | None:
+    """Whom to ring: the longest idle of the first department served that has
+    someone free, passing over those who already missed this caller."""
+    missed = frozenset(offer["operator"] for offer in offers if offer.get("outcome") == "no_answer")
+    for code in serving:
+        chosen = choose(operators, code, at, wrap_up, skip=missed)
+        if chosen is None and missed:
+            # Everyone free already missed this caller: ring them again, as
+            # a person at a switchboard would, rather than let the caller wait.
+            chosen = choose(operators, code, at, wrap_up)
+        if chosen is not None:
+            return chosen
+    return None
 
 
 async def offer_ended(

@@ -20,12 +20,12 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.db.models import OperatorRow
+from ivr.desk.interfaces import PhonePush
 from ivr.desk.operator_store import act
 from ivr.desk.operators import Action
 from ivr.errors import IvrError
@@ -83,13 +83,6 @@ async def move_by_code(
 # -- the phone in Asterisk ------------------------------------------------------------
 
 PhoneKey = tuple[str, str | None, str | None]
-
-
-class PhonePush(Protocol):
-    """What a push asks of Asterisk: create or replace a PJSIP object."""
-
-    async def push_config(self, object_type: str, object_id: str, fields: dict[str, str]) -> None:
-        ...
 
 
 def phone_key(row: OperatorRow) -> PhoneKey:
