@@ -162,7 +162,7 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[CONFIG] = config
     await first_admin(sessions, settings, app[CLOCK]())
     voice = Voice(prompts.load_spec(PROMPT_SPEC), settings.prompt_render_cache)
-    app[MENU_ADMIN] = MenuAdmin(sessions, config, voice, app[CLOCK])
+    app[MENU_ADMIN] = MenuAdmin(sessions, config, voice)
     watcher = asyncio.create_task(config.watch(), name="config-watch")
     yield
     watcher.cancel()

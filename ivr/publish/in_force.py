@@ -30,11 +30,10 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.admin.user_store import Conflict
 from ivr.audio.catalog import HASH_CHARS, Catalog, PromptEntry, write_atomically
 from ivr.db.models import ConfigVersionRow
 from ivr.directory.routing import Directory
-from ivr.errors import ConfigError
+from ivr.errors import ConfigError, Conflict
 from ivr.publish import menus as menu
 from ivr.publish import store as stored
 from ivr.publish.hours import Hours, HoursSpec
