@@ -202,7 +202,7 @@ async def in_force(
 def read_in_force(database_url: str, directory: Directory) -> tuple[MenuBook, Hours] | None:
     """`in_force` for the command line: None if nothing is published yet (the
     controller has not started on this database), so the files apply."""
-    from ivr.db.engine import migrated_session
+    from ivr.db.migrate import migrated_session
 
     async def read() -> tuple[MenuBook, Hours] | None:
         async with migrated_session(database_url) as session:
