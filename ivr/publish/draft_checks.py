@@ -16,8 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from ivr.audio.catalog import Catalog, PromptEntry
 from ivr.directory.routing import Directory
 from ivr.publish import store as stored
+from ivr.publish.checks import Problem
 from ivr.publish.in_force import menu_spec, scope_texts
-from ivr.publish.menus import NATIONAL, MenuBook, Problem
+from ivr.publish.menus import NATIONAL, MenuBook
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,10 +38,11 @@ from ivr.db.models import ConfigVersionRow
 from ivr.directory.routing import Directory
 from ivr.errors import Conflict, DataError, IvrError, NotFound, explain
 from ivr.publish import store as stored
+from ivr.publish.checks import Problem
 from ivr.publish.draft_checks import InForce, check_draft
 from ivr.publish.in_force import Configuration, scope_texts
 from ivr.publish.menu_spec import DepartmentSpec, NationalSpec
-from ivr.publish.menus import NATIONAL, Problem
+from ivr.publish.menus import NATIONAL
 from ivr.publish.tree import TreeNode, tree
 from ivr.publish.versions import (
     DiffOut,
@@ -261,16 +262,7 @@ class MenuAdmin:
         target: Callable[[int], str] = version_target,
     ) -> VersionInfo:
         """Check `body`, render its new texts, then publish it with its audio."""
-        async with self._sessions() as session:
-            in_force = await InForce.read(session)
-        catalog = self._config.now().catalog
-        _, problems = check_draft(in_force, scope, body, self.directory, catalog)
-        if problems:
-            raise MenuInvalid(
-                f"{scope}'s menu cannot be published: {problems[0]}"
-                + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
-                problems=[p.as_json() for p in problems],
-            )
+        await self._check_publishable(scope, body)
         rendered = await self._render(scope, body, current)
         async with self._sessions() as session, session.begin():
             prompts = {}
@@ -293,6 +285,19 @@ class MenuAdmin:
                 await stored.drop_draft(session, stored.MENU, scope)
         await self._config.refresh()
         return version_info(row, row.number)
+
+    async def _check_publishable(self, scope: str, body: Any) -> None:
+        """MenuInvalid, with every problem, if `body` cannot be published for `scope`."""
+        async with self._sessions() as session:
+            in_force = await InForce.read(session)
+        catalog = self._config.now().catalog
+        _, problems = check_draft(in_force, scope, body, self.directory, catalog)
+        if problems:
+            raise MenuInvalid(
+                f"{scope}'s menu cannot be published: {problems[0]}"
+                + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""),
+                problems=[p.as_json() for p in problems],
+            )
 
     async def _render(
         self, scope: str, body: Any, current: ConfigVersionRow | None

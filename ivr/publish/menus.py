@@ -24,7 +24,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from pydantic import ValidationError
@@ -39,6 +39,9 @@ from ivr.publish.menu_spec import MAX_TEXT as MAX_TEXT
 from ivr.publish.menu_spec import Kind as Kind
 from ivr.publish.menu_spec import MenuSpec as MenuSpec
 from ivr.publish.menu_spec import NodeSpec as NodeSpec
+
+if TYPE_CHECKING:
+    from ivr.publish.checks import Problem
 
 # The seven service categories of 组厅字〔2009〕5号, in its order: menus, cases and
 # the report use these ids; "" is a call or case with none (未分类).
@@ -233,32 +236,6 @@ class Menu:
 
     def __len__(self) -> int:
         return len(self._nodes)
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """Why a menu cannot be activated, said next to the node at fault."""
-
-    department: str  # NATIONAL, or a division code
-    node: str  # "" for the menu as a whole
-    message: str  # English, for the CLI and the log
-    # Which rule (menu_check.PROBLEM_CODES) and the values `message` is built
-    # from, so that the admin web can say it in Chinese without parsing English.
-    code: str = ""
-    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
-
-    def __str__(self) -> str:
-        where = f"{self.department} {self.node}" if self.node else self.department
-        return f"{where}: {self.message}"
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "department": self.department,
-            "node": self.node,
-            "message": self.message,
-            "code": self.code,
-            "params": dict(self.params),
-        }
 
 
 class MenuBook:
