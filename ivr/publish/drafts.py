@@ -110,6 +110,9 @@ def parse_body(scope: str, body: Any) -> dict[str, Any]:
 
 
 class MenuAdmin:
+    """Each scope's menu as its admins see and change it; every change comes
+    with its audit line, written by `author`, in the change's transaction."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -192,14 +195,13 @@ class MenuAdmin:
                 by=author.username,
                 at=author.at,
             )
-            before = old.body if old else None
             await audit(
                 session,
                 author,
                 action="menu_draft",
                 scope=scope,
                 target="draft",
-                before=before,
+                before=old.body if old else None,
                 after=parsed,
             )
 
