@@ -4,11 +4,15 @@
 `RemoteError` and its children are the other side's doing (Asterisk, the
 database, a SIP peer) and are usually worth retrying. Each carries a stable
 `error_id` so that API answers and logs can be matched without parsing text.
+`explain` turns pydantic's validation errors into the sentence a `DataError` says.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class IvrError(Exception):
@@ -42,6 +46,14 @@ class NotFound(IvrError):
     status = 404
 
 
+class Conflict(IvrError):
+    """The change collides with the state someone else made first (a taken
+    name, a version published meanwhile): look again and retry."""
+
+    error_id = "conflict"
+    status = 409
+
+
 class RemoteError(IvrError):
     """Something outside this process failed: Asterisk, SIPp, a database."""
 
@@ -70,3 +82,10 @@ class AsteriskError(RemoteError):
     """Starting, stopping or configuring the local Asterisk failed."""
 
     error_id = "asterisk_error"
+
+
+def explain(exc: ValidationError) -> str:
+    """pydantic's errors as one sentence a person reads (a DataError's message)."""
+    return "; ".join(
+        f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:5]
+    )

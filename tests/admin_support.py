@@ -147,7 +147,7 @@ async def admin_app(
     app[CONTROLLER] = _Controller()  # type: ignore[assignment]
     app[CASES] = Cases(sessions, found, clock)
     voice = Voice(load_spec(PROMPT_SPEC), tmp_path / "render-cache")
-    app[MENU_ADMIN] = MenuAdmin(sessions, config, voice, clock)
+    app[MENU_ADMIN] = MenuAdmin(sessions, config, voice)
     add_routes(app, catalog.directory)
     if configure is not None:
         configure(app)

@@ -200,7 +200,7 @@ def test_ivr_hours_says_what_admins_published_once_there_is_something(
     assert json.loads(capsys.readouterr().out)["open"] is False  # the file's week
 
     async def publish_evening_service() -> None:
-        from ivr.db.engine import migrated_session
+        from ivr.db.migrate import migrated_session
         from ivr.publish import menus as menu
         from ivr.publish import store as stored
         from tests.admin_support import directory

@@ -11,9 +11,9 @@ import pytest
 
 from ivr.audio.catalog import Catalog
 from ivr.publish import menus as menu
-from ivr.publish.checks import PROBLEM_CODES, unused
+from ivr.publish.checks import PROBLEM_CODES, Problem, unused
 from ivr.publish.drafts import ProblemOut
-from ivr.publish.menus import MenuBook, Problem
+from ivr.publish.menus import MenuBook
 from ivr.settings import REPO_ROOT
 from tests.test_menu import (
     SMALL,

@@ -2,6 +2,8 @@
 area, OpenAPI, and the page (`static/`).
 
 May import: `ivr.cases`, `ivr.desk` (operators), `ivr.publish`, `ivr.audio`,
-`ivr.directory`, `ivr.db`. Never `ivr.stasis`: what it needs of the live
-controller comes through the interface in `keys`.
+`ivr.directory`, `ivr.db`, `ivr.errors`, `ivr.settings`. Never `ivr.stasis`
+nor the ARI client: what it needs of the live controller and of Asterisk
+are the `Protocol`s in `keys` (`LiveCalls`, `Asterisk`), which the
+composition root (`ivr.cli.serve`) fills with the real objects.
 """

@@ -21,7 +21,7 @@ from ivr.admin import sessions as web_auth
 from ivr.admin import users as web_users
 from ivr.admin.auth import Role
 from ivr.admin.keys import API, ARI, CLOCK, CONFIG, CONTROLLER, DIRECTORY, SESSIONS, SETTINGS
-from ivr.admin.openapi import Api, Handler
+from ivr.admin.openapi import Api, Handler, int_param
 from ivr.admin.sessions import allow_read, authenticate, record, refuse, who
 from ivr.db.models import PAUSE_REASON_MAX
 from ivr.db.queries import CallView, find_by_sip_call_id, get_call, recent_calls
@@ -112,7 +112,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     ),
 )
 async def list_calls(request: web.Request) -> web.Response:
-    limit = _int_param(request, "limit", DEFAULT_CALLS_LIMIT, 1, MAX_CALLS_LIMIT)
+    limit = int_param(request, "limit", DEFAULT_CALLS_LIMIT, 1, MAX_CALLS_LIMIT)
     sip_call_id = request.query.get("sip_call_id")
     departments = await visible_departments(request, "read_calls")
     async with request.app[SESSIONS]() as session:
@@ -282,19 +282,6 @@ async def _reason(request: web.Request) -> str | None:
     if reason is not None and (not isinstance(reason, str) or len(reason) > PAUSE_REASON_MAX):
         raise DataError(f"reason must be text of at most {PAUSE_REASON_MAX} characters")
     return reason
-
-
-def _int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise DataError(f"{name} must be a whole number, not {raw!r}", parameter=name) from None
-    if not low <= value <= high:
-        raise DataError(f"{name} must be between {low} and {high}", parameter=name)
-    return value
 
 
 @web.middleware

@@ -13,7 +13,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from ivr.admin.keys import ARI, CLOCK, DIRECTORY, SESSIONS
-from ivr.admin.openapi import Api
+from ivr.admin.openapi import Api, int_param
 from ivr.admin.sessions import allow_read, record, refuse, who
 from ivr.cases import report as reports
 from ivr.cases.registry import Cases
@@ -68,7 +68,7 @@ async def list_cases(request: web.Request) -> web.Response:
         department=department,
         status=query.get("status") or None,
         include_sub=include_sub,
-        limit=_limit(query.get("limit")),
+        limit=int_param(request, "limit", DEFAULT_LIMIT, 1, MAX_LIMIT),
     )
     # `sub` reaches below what a department admin without sub-departments may see.
     shown = [case for case in found if principal.covers(case.department, directory)]
@@ -217,15 +217,3 @@ def _flag(raw: str | None) -> bool:
     if raw in ("1", "true", "yes"):
         return True
     raise DataError(f"sub is true or false, not {raw!r}", parameter="sub")
-
-
-def _limit(raw: str | None) -> int:
-    if raw is None:
-        return DEFAULT_LIMIT
-    try:
-        value = int(raw)
-    except ValueError:
-        raise DataError(f"limit must be a whole number, not {raw!r}", parameter="limit") from None
-    if not 1 <= value <= MAX_LIMIT:
-        raise DataError(f"limit must be between 1 and {MAX_LIMIT}", parameter="limit")
-    return value

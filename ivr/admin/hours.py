@@ -1,6 +1,6 @@
 """`/api/hours/...`: working hours, closures and extra openings, per scope.
 
-Versioned like menus (`ivr/publish/store.py`) but published at once: a schedule
+Versioned like menus (`ivr/publish/versions.py`) but published at once: a schedule
 has no tree to get half right, and the page shows the status it gives
 before the admin saves.
 """
@@ -15,12 +15,12 @@ from pydantic import BaseModel, Field
 from ivr.admin.auth import NATIONAL, check_scope
 from ivr.admin.keys import CLOCK, CONFIG, DIRECTORY, SESSIONS
 from ivr.admin.openapi import Api, parse, version_number
-from ivr.admin.sessions import allow_change, allow_read, record
+from ivr.admin.sessions import allow_change, allow_read, author
 from ivr.directory.routing import Directory
 from ivr.errors import DataError, NotFound
 from ivr.publish import store as stored
-from ivr.publish.drafts import VersionInfo, version_info, version_infos
 from ivr.publish.hours import DepartmentHours, HoursSpec, Period, Week, explain
+from ivr.publish.versions import VersionInfo, publish_version, version_info, version_infos
 
 routes = Api("hours", "1")
 
@@ -112,7 +112,7 @@ async def show_hours(request: web.Request) -> web.Response:
 async def set_hours(request: web.Request) -> web.Response:
     scope = _hours_scope(request)
     data = await parse(request, HoursIn)
-    principal = await allow_change(request, scope, "hours_publish")
+    await allow_change(request, scope, "hours_publish")
     for period in (*data.closures, *data.openings):
         if period.end <= period.start:
             raise DataError(f"{period.reason}: the end must come after the start")
@@ -124,39 +124,26 @@ async def set_hours(request: web.Request) -> web.Response:
         body = DepartmentHours(
             week=data.week, closures=data.closures, openings=data.openings
         ).model_dump(mode="json", exclude_none=True)
-    await _publish_hours(request, scope, body, principal.username, "")
+    await _publish_hours(request, scope, body)
     view = await _hours_view(request, scope)
     return web.json_response(view.model_dump(mode="json"))
 
 
 async def _publish_hours(
-    request: web.Request, scope: str, body: Any, by: str, note: str, restored: int | None = None
-) -> int:
+    request: web.Request, scope: str, body: Any, note: str = "", restored: int | None = None
+) -> None:
+    """The next version of the scope's hours, with its audit line, in force at once."""
     async with request.app[SESSIONS]() as session, session.begin():
-        current = await stored.current(session, stored.HOURS, scope)
-        row = await stored.publish(
+        await publish_version(
             session,
+            author(request),
             kind=stored.HOURS,
             scope=scope,
             body=body,
-            prompts={},
-            by=by,
-            at=request.app[CLOCK](),
             note=note,
             restored_from=restored,
         )
-        await record(
-            request,
-            session,
-            "hours_restore" if restored else "hours_publish",
-            scope,
-            f"version {row.number}",
-            before=current.body if current else None,
-            after=body,
-        )
-        number = row.number
     await request.app[CONFIG].refresh()
-    return number
 
 
 @routes.route(
@@ -185,12 +172,12 @@ async def hours_versions(request: web.Request) -> web.Response:
 async def restore_hours(request: web.Request) -> web.Response:
     scope = _hours_scope(request)
     number = version_number(request.match_info["number"])
-    principal = await allow_change(request, scope, "hours_restore", f"version {number}")
+    await allow_change(request, scope, "hours_restore", f"version {number}")
     async with request.app[SESSIONS]() as session:
         old = await stored.version(session, stored.HOURS, scope, number)
     if old is None:
         raise NotFound(f"{scope}'s hours have no version {number}")
     note = f"restored version {old.number}"
-    await _publish_hours(request, scope, old.body, principal.username, note, old.number)
+    await _publish_hours(request, scope, old.body, note, old.number)
     view = await _hours_view(request, scope)
     return web.json_response(view.model_dump(mode="json"))

@@ -1,24 +1,49 @@
-"""What every part of the HTTP side finds on the app (aiohttp app keys)."""
+"""What every part of the HTTP side finds on the app (aiohttp app keys), and
+the narrow interfaces it needs of the live controller and of Asterisk.
+
+The admin never imports the controller or the ARI client: `ivr serve` (the
+composition root) puts the real ones on the app, and they fit these
+`Protocol`s as they are.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Mapping
 from datetime import datetime
+from typing import Protocol
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.admin.openapi import Api
-from ivr.ari.client import AriClient
+from ivr.cases.views import RecordingStore
 from ivr.directory.routing import Directory
 from ivr.publish.in_force import Configuration
 from ivr.settings import Settings
-from ivr.stasis.controller import Controller
+
+
+class LiveCalls(Protocol):
+    """What the web app reads of the controller (`ivr.stasis.controller.Controller`)."""
+
+    @property
+    def calls(self) -> Mapping[str, object]:
+        """The calls in progress on this controller, by id."""
+        ...
+
+
+class Asterisk(RecordingStore, Protocol):
+    """What the web app needs of ARI (`ivr.ari.client.AriClient`): whether it is
+    connected (for health), and a case's recording (`RecordingStore`)."""
+
+    @property
+    def connected(self) -> asyncio.Event: ...
+
 
 SETTINGS = web.AppKey("settings", Settings)
 SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
-CONTROLLER = web.AppKey("controller", Controller)
-ARI = web.AppKey("ari", AriClient)
+CONTROLLER: web.AppKey[LiveCalls] = web.AppKey("controller")
+ARI: web.AppKey[Asterisk] = web.AppKey("ari")
 CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 DIRECTORY = web.AppKey("directory", Directory)
 CONFIG = web.AppKey("config", Configuration)

@@ -19,7 +19,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
-from ivr.errors import DataError
+from ivr.errors import DataError, explain
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
@@ -195,11 +195,18 @@ def version_number(text: str, field: str = "number") -> int:
     return int(text)
 
 
-def explain(exc: ValidationError) -> str:
-    """pydantic's errors as one sentence a person reads."""
-    return "; ".join(
-        f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors()[:5]
-    )
+def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:
+    """The query parameter `name`: a whole number from `low` to `high`, `default` if absent."""
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise DataError(f"{name} must be a whole number, not {raw!r}", parameter=name) from None
+    if not low <= value <= high:
+        raise DataError(f"{name} must be between {low} and {high}", parameter=name)
+    return value
 
 
 def _errors(exc: ValidationError) -> list[dict[str, str]]:

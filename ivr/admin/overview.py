@@ -9,12 +9,12 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel
 
-from ivr.admin import user_store as stored_users
 from ivr.admin.auth import NATIONAL, Role
 from ivr.admin.keys import CLOCK, DIRECTORY, SESSIONS
 from ivr.admin.openapi import Api
 from ivr.admin.sessions import allow_read, who
 from ivr.cases.report_counts import classified_calls
+from ivr.db.audit import MAX_AUDIT_LIMIT, audit_entries, audit_json
 from ivr.errors import DataError, NotFound
 from ivr.publish.menus import CATEGORIES
 from ivr.settings import HOTLINE_TZ
@@ -177,8 +177,8 @@ async def audit_log(request: web.Request) -> web.Response:
     directory = request.app[DIRECTORY]
     scope = request.query.get("scope")
     limit_raw = request.query.get("limit", str(DEFAULT_AUDIT_LIMIT))
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= stored_users.MAX_AUDIT_LIMIT:
-        raise DataError(f"limit is a whole number from 1 to {stored_users.MAX_AUDIT_LIMIT}")
+    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_AUDIT_LIMIT:
+        raise DataError(f"limit is a whole number from 1 to {MAX_AUDIT_LIMIT}")
     actor = None
     if scope:
         await allow_read(request, scope, "read_audit")
@@ -188,5 +188,5 @@ async def audit_log(request: web.Request) -> web.Response:
     if principal.role is Role.OPERATOR:
         actor = principal.username  # an operator sees what they did, no more
     async with request.app[SESSIONS]() as session:
-        rows = await stored_users.audit_entries(session, scopes, int(limit_raw), actor)
-    return web.json_response([stored_users.audit_json(row) for row in rows])
+        rows = await audit_entries(session, scopes, int(limit_raw), actor)
+    return web.json_response([audit_json(row) for row in rows])

@@ -25,6 +25,7 @@ from ivr.admin import user_store as stored
 from ivr.admin.auth import NATIONAL, Forbidden, NotSignedIn, Principal, Role, SignInFailed
 from ivr.admin.keys import API, CLOCK, DIRECTORY, SESSIONS, SETTINGS
 from ivr.admin.openapi import Api, Handler, parse
+from ivr.db.audit import Author, audit
 from ivr.errors import IvrError
 
 COOKIE = "ivr_session"
@@ -102,18 +103,22 @@ async def record(
     outcome: str = "ok",
 ) -> None:
     """A line in the audit log, in the same transaction as the change it records."""
-    await stored.audit(
+    await audit(
         session,
-        at=request.app[CLOCK](),
-        who=request.get(_PRINCIPAL),
+        author(request),
         action=action,
         scope=scope,
         target=target,
         outcome=outcome,
         before=before,
         after=after,
-        address=address(request),
     )
+
+
+def author(request: web.Request) -> Author:
+    """Who makes the request's changes, now, from where: for the audit lines
+    that parts below the admin write with their changes (a published version)."""
+    return Author(request.app[CLOCK](), request.get(_PRINCIPAL), address(request))
 
 
 async def refuse(request: web.Request, action: str, scope: str, target: str, why: str) -> None:
@@ -265,15 +270,13 @@ async def _failed(request: web.Request, username: str, now: datetime) -> None:
             else None
         )
         scope = (user.department_code if user is not None else None) or NATIONAL
-        await stored.audit(
+        await audit(
             session,
-            at=now,
-            who=None,
+            Author(now, None, address(request)),
             action=stored.SIGN_IN,
             scope=scope,
             target=username,
             outcome="denied",
-            address=address(request),
         )
 
 

@@ -1,4 +1,5 @@
-"""Admin users, their web sessions, and the audit log, in the database.
+"""Admin users and their web sessions in the database; failed sign-ins as the
+audit log (`ivr.db.audit`) counts them.
 
 Sessions live here rather than in a signed cookie so that any controller
 serves any browser, and signing out (or disabling a user) ends a session
@@ -25,20 +26,13 @@ from ivr.db.models import (
     AuditRow,
     UserRow,
     WebSessionRow,
-    audit_table,
     users_table,
     web_sessions_table,
 )
-from ivr.errors import DataError, IvrError, NotFound
+from ivr.errors import Conflict, DataError, NotFound
 
 USERNAME = re.compile(rf"[a-z0-9][a-z0-9._-]{{0,{USERNAME_MAX - 1}}}")
-MAX_AUDIT_LIMIT = 500
 SIGN_IN = "sign_in"  # the audit action of signing in, failed or not
-
-
-class Conflict(IvrError):
-    error_id = "conflict"
-    status = 409
 
 
 def principal(row: UserRow) -> Principal:
@@ -227,52 +221,7 @@ async def end_sessions(session: AsyncSession, username: str) -> None:
     )
 
 
-# The audit log --------------------------------------------------------------
-
-
-async def audit(
-    session: AsyncSession,
-    *,
-    at: datetime,
-    who: Principal | None,
-    action: str,
-    scope: str,
-    target: str,
-    outcome: str = "ok",
-    before: Any = None,
-    after: Any = None,
-    address: str = "",
-) -> None:
-    await session.execute(
-        insert(audit_table).values(
-            at=at,
-            actor=who.username if who is not None else "",
-            role=who.role.value if who is not None else "",
-            action=action,
-            scope=scope,
-            target=target[:AUDIT_TARGET_MAX],
-            outcome=outcome,
-            before=before,
-            after=after,
-            address=address[:ADDRESS_MAX],
-        )
-    )
-
-
-def audit_json(row: AuditRow) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "at": row.at.isoformat(),
-        "actor": row.actor,
-        "role": row.role,
-        "action": row.action,
-        "scope": row.scope,
-        "target": row.target,
-        "outcome": row.outcome,
-        "before": row.before,
-        "after": row.after,
-        "address": row.address,
-    }
+# Sign-in throttling, counted in the audit log (`ivr.db.audit`) -----------------
 
 
 async def failed_sign_ins(session: AsyncSession, username: str, since: datetime) -> list[datetime]:
@@ -291,15 +240,3 @@ async def failed_sign_ins(session: AsyncSession, username: str, since: datetime)
     if last_ok is not None:
         query = query.where(AuditRow.at > last_ok)
     return list((await session.scalars(query.order_by(AuditRow.at))).all())
-
-
-async def audit_entries(
-    session: AsyncSession, scopes: list[str] | None, limit: int, actor: str | None = None
-) -> list[AuditRow]:
-    """Newest first; `scopes` None for every scope."""
-    query = select(AuditRow).order_by(AuditRow.id.desc()).limit(min(limit, MAX_AUDIT_LIMIT))
-    if scopes is not None:
-        query = query.where(AuditRow.scope.in_(scopes))
-    if actor is not None:
-        query = query.where(AuditRow.actor == actor)
-    return list((await session.scalars(query)).all())

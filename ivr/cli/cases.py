@@ -95,23 +95,19 @@ def _login() -> str:
 
 
 def _with_cases(settings: Settings, work: Callable[[Cases], Awaitable[T]]) -> T:
-    from ivr.cli.serve import database_directory, make_clock
-    from ivr.db.engine import make_engine, make_sessionmaker
+    from ivr.cli.serve import make_clock, seeded_directory
+    from ivr.db.migrate import migrated_sessions
 
     async def run() -> T:
-        directory = await database_directory(settings)  # migrated, seeded if new
-        engine = make_engine(settings.database_url)
-        try:
+        async with migrated_sessions(settings.database_url) as sessions:
             cases = Cases(
-                make_sessionmaker(engine),
-                directory,
+                sessions,
+                await seeded_directory(sessions),  # seeded if the database is new
                 make_clock(settings),
                 settings.case_due_working_days,
                 settings.case_urgent_hours,
             )
             return await work(cases)
-        finally:
-            await engine.dispose()
 
     return asyncio.run(run())
 
@@ -192,15 +188,16 @@ def _recording(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _report(settings: Settings, args: argparse.Namespace) -> int:
-    from ivr.cli.serve import database_directory, make_clock
-    from ivr.db.engine import migrated_session
+    from ivr.cli.serve import make_clock, seeded_directory
+    from ivr.db.migrate import migrated_sessions
 
     async def run() -> reports.Report:
-        directory = await database_directory(settings)
-        now = make_clock(settings)()
-        day = reports.parse_day(args.date, now)
-        async with migrated_session(settings.database_url) as session:
-            return await reports.build(session, directory, args.period, day, now)
+        async with migrated_sessions(settings.database_url) as sessions:
+            directory = await seeded_directory(sessions)
+            now = make_clock(settings)()
+            day = reports.parse_day(args.date, now)
+            async with sessions() as session:
+                return await reports.build(session, directory, args.period, day, now)
 
     made = asyncio.run(run())
     if args.json:

@@ -21,7 +21,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ivr.db.engine import migrated_session
+from ivr.db.migrate import migrated_session
 from ivr.directory.departments import MobileRange, csv_text, prefecture_level
 from ivr.directory.routing import Directory
 from ivr.errors import NotFound

@@ -8,7 +8,7 @@ import json
 import os
 from datetime import datetime
 
-from ivr.db.engine import migrated_session
+from ivr.db.migrate import migrated_session
 from ivr.desk import operator_store as stored
 from ivr.desk.operator_store import DayCounts, operator_json, sip_digest
 from ivr.desk.operators import MOVES, Operator

@@ -16,7 +16,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -34,8 +33,7 @@ from ivr.audio import build as prompts
 from ivr.audio.catalog import Catalog
 from ivr.cases.registry import Cases
 from ivr.cli.prompt_ids import REQUIRED_PROMPTS
-from ivr.db.engine import make_engine, make_sessionmaker
-from ivr.db.migrate import upgrade
+from ivr.db.migrate import migrated_sessions
 from ivr.db.recorder import Recorder
 from ivr.desk import queues
 from ivr.directory import store as stored
@@ -78,10 +76,17 @@ def make_clock(settings: Settings) -> Callable[[], datetime]:
 async def database_directory(settings: Settings, seed_file: Path = DIRECTORY_FILE) -> Directory:
     """The directory the controllers route by, from the database (migrated
     first); a database without one is seeded from `seed_file`."""
-    async with _migrated_sessions(settings) as sessions:
-        await _seed_if_empty(sessions, seed_file)
-        async with sessions() as session:
-            directory = await stored.load_directory(session)
+    async with migrated_sessions(settings.database_url) as sessions:
+        return await seeded_directory(sessions, seed_file)
+
+
+async def seeded_directory(
+    sessions: async_sessionmaker[AsyncSession], seed_file: Path = DIRECTORY_FILE
+) -> Directory:
+    """`database_directory` on a migrated database's `sessions`."""
+    await _seed_if_empty(sessions, seed_file)
+    async with sessions() as session:
+        directory = await stored.load_directory(session)
     if directory is None:
         raise ConfigError("the directory vanished from the database right after its import")
     return directory
@@ -90,18 +95,6 @@ async def database_directory(settings: Settings, seed_file: Path = DIRECTORY_FIL
 def load_directory(settings: Settings) -> Directory:
     """`database_directory` for the command line, outside any event loop."""
     return asyncio.run(database_directory(settings))
-
-
-@asynccontextmanager
-async def _migrated_sessions(
-    settings: Settings,
-) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    await upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    try:
-        yield make_sessionmaker(engine)
-    finally:
-        await engine.dispose()
 
 
 async def _seed_if_empty(sessions: async_sessionmaker[AsyncSession], seed_file: Path) -> None:
@@ -141,17 +134,29 @@ def fallback_sounds(settings: Settings, catalog: Catalog) -> dict[str, Path]:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    await upgrade(settings.database_url)
-    engine = make_engine(settings.database_url)
-    sessions = make_sessionmaker(engine)
-    recorder = Recorder(
-        sessions,
-        batch_size=settings.record_batch_size,
-        flush_interval=settings.record_flush_interval,
-    )
-    await recorder.start()
-    app[SESSIONS] = sessions
-    app[RECORDER] = recorder
+    async with migrated_sessions(settings.database_url) as sessions:
+        recorder = Recorder(
+            sessions,
+            batch_size=settings.record_batch_size,
+            flush_interval=settings.record_flush_interval,
+        )
+        await recorder.start()
+        app[SESSIONS] = sessions
+        app[RECORDER] = recorder
+        config = await _admin_parts(app, sessions)
+        watcher = asyncio.create_task(config.watch(), name="config-watch")
+        yield
+        watcher.cancel()
+        await asyncio.gather(watcher, return_exceptions=True)
+        await recorder.stop()
+
+
+async def _admin_parts(
+    app: web.Application, sessions: async_sessionmaker[AsyncSession]
+) -> Configuration:
+    """Cases, what is published (routing/'s files on a new database), the
+    first admin and the menu admin, on the app; the configuration in force."""
+    settings = app[SETTINGS]
     app[CASES] = Cases(
         sessions,
         app[DIRECTORY],
@@ -165,13 +170,8 @@ async def _database(app: web.Application) -> AsyncIterator[None]:
     app[CONFIG] = config
     await first_admin(sessions, settings, app[CLOCK]())
     voice = Voice(prompts.load_spec(PROMPT_SPEC, REQUIRED_PROMPTS), settings.prompt_render_cache)
-    app[MENU_ADMIN] = MenuAdmin(sessions, config, voice, app[CLOCK])
-    watcher = asyncio.create_task(config.watch(), name="config-watch")
-    yield
-    watcher.cancel()
-    await asyncio.gather(watcher, return_exceptions=True)
-    await recorder.stop()
-    await engine.dispose()
+    app[MENU_ADMIN] = MenuAdmin(sessions, config, voice)
+    return config
 
 
 async def first_admin(
@@ -267,7 +267,7 @@ def make_app(
 
 def _seed(settings: Settings) -> None:
     async def seed() -> None:
-        async with _migrated_sessions(settings) as sessions:
+        async with migrated_sessions(settings.database_url) as sessions:
             await _seed_if_empty(sessions, DIRECTORY_FILE)
 
     asyncio.run(seed())

@@ -17,7 +17,7 @@ from datetime import datetime
 
 from ivr.admin import auth
 from ivr.admin import user_store as stored
-from ivr.db.engine import migrated_session
+from ivr.db.migrate import migrated_session
 from ivr.errors import DataError
 from ivr.settings import Settings
 

@@ -1,15 +1,20 @@
-"""The records store: calls and their steps, written off the call path; and the
-department directory the controllers route by.
+"""The records store: calls and their steps, written off the call path; and
+the tables every other part keeps its records in.
 
+- `models`: the tables, a module per area (calls, directory, desk, cases,
+  users, published), every name importable from `ivr.db.models`.
 - `engine`: `make_engine(url)`, `make_sessionmaker(engine)`.
-- `migrate`: `await upgrade(url)` brings the schema to the latest revision.
+- `migrate`: `await upgrade(url)` brings the schema to the latest revision;
+  `migrated_sessions(url)` (and `migrated_session`) migrate, then open sessions.
+- `audit`: the audit log, written by the admin web and by publishing.
 - `recorder`: `Recorder`, the non-blocking, batching writer the call path uses.
 - `queries`: reads for the HTTP API and for taking calls back after a crash.
-- `directory`: import, load and export the directory (departments, mobile ranges).
+
+May import: `ivr.errors`, `ivr.settings`. Nothing above it.
 """
 
 from ivr.db.engine import make_engine, make_sessionmaker
-from ivr.db.migrate import upgrade
+from ivr.db.migrate import migrated_session, migrated_sessions, upgrade
 from ivr.db.queries import (
     CallView,
     StepView,
@@ -29,6 +34,8 @@ __all__ = [
     "get_call",
     "make_engine",
     "make_sessionmaker",
+    "migrated_session",
+    "migrated_sessions",
     "open_calls",
     "recent_calls",
     "upgrade",

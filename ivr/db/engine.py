@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -67,17 +65,3 @@ def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.execute("PRAGMA foreign_keys=ON")
     finally:
         cursor.close()
-
-
-@asynccontextmanager
-async def migrated_session(url: str) -> AsyncIterator[AsyncSession]:
-    """One session on the database at `url`, migrated first; for commands, not servers."""
-    from ivr.db.migrate import upgrade
-
-    await upgrade(url)
-    engine = make_engine(url)
-    try:
-        async with make_sessionmaker(engine)() as session:
-            yield session
-    finally:
-        await engine.dispose()

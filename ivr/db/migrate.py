@@ -3,20 +3,26 @@
 The migration scripts ship inside the package, so this works from an
 installed wheel with no `alembic.ini`. Usage: `await upgrade(url)` at start-up,
 or `python -m ivr.db upgrade [URL]` (default: the configured database).
+
+`migrated_sessions(url)` is the one way a process opens its database:
+migrate, then sessions on an engine that is disposed of at the end.
 """
 
 from __future__ import annotations
 
 import asyncio
 import weakref
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.db.engine import make_engine
+from ivr.db.engine import make_engine, make_sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).resolve().with_name("migrations")
 
@@ -71,3 +77,22 @@ def _upgrade_with(connection: Connection, revision: str) -> None:
     # env.py runs on this connection instead of making its own engine.
     config.attributes["connection"] = connection
     command.upgrade(config, revision)
+
+
+@asynccontextmanager
+async def migrated_sessions(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the database at `url`, migrated first; the engine is
+    disposed of when the block ends."""
+    await upgrade(url)
+    engine = make_engine(url)
+    try:
+        yield make_sessionmaker(engine)
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def migrated_session(url: str) -> AsyncIterator[AsyncSession]:
+    """One session on the database at `url`, migrated first; for commands, not servers."""
+    async with migrated_sessions(url) as sessions, sessions() as session:
+        yield session

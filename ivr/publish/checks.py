@@ -8,13 +8,15 @@ Messages are for the person editing the menu (issue 6's editor shows them
 beside the node), so each says what is wrong and what to do. The messages are
 English (the CLI, the log, the API's `message`); each problem also carries a
 code from `PROBLEM_CODES` and the values its message is built from, which the
-admin web (ivr/admin/static/labels.js) turns into Chinese.
+admin web (ivr/admin/static/labels.js) turns into Chinese (`Problem`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
-from typing import Protocol
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Protocol
 
 from ivr.audio.catalog import Catalog
 from ivr.directory.routing import Directory
@@ -31,8 +33,34 @@ from ivr.publish.menus import (
     Menu,
     MenuBook,
     Node,
-    Problem,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """Why a menu cannot be activated, said next to the node at fault."""
+
+    department: str  # NATIONAL, or a division code
+    node: str  # "" for the menu as a whole
+    message: str  # English, for the CLI and the log
+    # Which rule (PROBLEM_CODES) and the values `message` is built
+    # from, so that the admin web can say it in Chinese without parsing English.
+    code: str = ""
+    params: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+    def __str__(self) -> str:
+        where = f"{self.department} {self.node}" if self.node else self.department
+        return f"{where}: {self.message}"
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "department": self.department,
+            "node": self.node,
+            "message": self.message,
+            "code": self.code,
+            "params": dict(self.params),
+        }
+
 
 # One per rule; labels.js has a Chinese sentence for each (a test checks).
 PROBLEM_CODES = (

@@ -17,8 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr.admin.user_store import Conflict
 from ivr.db.models import AudioRow, ConfigDraftRow, ConfigVersionRow, PromptUploadRow
+from ivr.errors import Conflict
 
 MENU, HOURS = "menu", "hours"
 
