@@ -4,7 +4,7 @@ Revision ID: ${up_revision}
 Revises: ${down_revision | comma,n}
 Create Date: ${create_date}
 
-Written to match ivr/db/models.py; tests/test_db.py checks that they agree.
+Written to match ivr/db/models/; tests/test_db.py checks that they agree.
 """
 
 from __future__ import annotations
