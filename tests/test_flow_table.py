@@ -18,21 +18,14 @@ from ivr.call.flow import (
     State,
     TimerFired,
 )
-from ivr.call.guidance import Guidance
-from ivr.call.message import MessageBox
-from ivr.call.queueing import Queueing
-from ivr.call.service import AfterHours
 from ivr.call.state import MENU_KINDS, CallState, Context
-from ivr.call.survey import SurveyMenu
-from ivr.call.table import LATE_NEWS, compose, menu_table
+from ivr.call.table import LATE_NEWS, MENU_TABLE, STATE_TABLE, compose
+from ivr.call.turns import MenuRow
 from tests.test_flow import CONFIG, GUIDE, HEFEI, silence
 
 
 def table() -> dict[State, dict[type, object]]:
-    return {
-        state: dict(row)
-        for state, row in compose(CallState("c1", HEFEI), Context(GUIDE, CONFIG)).items()
-    }
+    return {state: dict(row) for state, row in STATE_TABLE.items()}
 
 
 def test_every_state_has_a_row_and_takes_what_the_queue_and_the_recorder_report() -> None:
@@ -47,14 +40,13 @@ def test_only_a_new_call_starts() -> None:
     assert [state for state, row in rows.items() if Started in row] == [State.NEW]
 
 
-def test_every_menu_has_its_row() -> None:
-    call, context = CallState("c1", HEFEI), Context(GUIDE, CONFIG)
-    guidance, survey = Guidance(call, context), SurveyMenu(call, context)
-    messages = MessageBox(call, context, survey)
-    queue = Queueing(call, context, messages, survey)
-    service = AfterHours(call, context, guidance, queue, messages)
-    rows = menu_table(call, guidance, queue, service, messages, survey)
-    assert tuple(rows) == MENU_KINDS
+def test_every_menu_has_its_row_and_each_path_leads_to_a_part() -> None:
+    assert tuple(MENU_TABLE) == MENU_KINDS
+    parts = compose(CallState("c1", HEFEI), Context(GUIDE, CONFIG))
+    for kind in MENU_KINDS:
+        menu = parts.turns.menus[kind]
+        assert isinstance(menu, MenuRow)
+        assert all(callable(step) for step in vars(menu).values()), kind
 
 
 def test_an_ended_call_ignores_everything_it_takes() -> None:

@@ -106,7 +106,7 @@ from ivr.call.state import (
     State,
     always_after_hours,
 )
-from ivr.call.table import StateTable, compose
+from ivr.call.table import STATE_TABLE, Parts, compose
 
 # The events and commands are part of this module's interface.
 __all__ = [
@@ -186,7 +186,7 @@ class CallFlow:
 
     call: CallState
     context: Context
-    _table: StateTable
+    _parts: Parts
 
     def __init__(
         self,
@@ -205,7 +205,7 @@ class CallFlow:
 
     def _compose(self, call: CallState, context: Context) -> None:
         self.call, self.context = call, context
-        self._table = compose(call, context)
+        self._parts = compose(call, context)
 
     @classmethod
     def restore(
@@ -226,8 +226,8 @@ class CallFlow:
         return saved.snapshot(self.call)
 
     def handle(self, event: Event) -> list[Command]:
-        handler = self._table[self.call.state].get(type(event))
-        if handler is None:
+        rule = STATE_TABLE[self.call.state].get(type(event))
+        if rule is None:
             state = self.call.state.value
             raise FlowError(
                 f"no transition for {type(event).__name__} in state {state}",
@@ -235,7 +235,7 @@ class CallFlow:
                 state=state,
                 event=type(event).__name__,
             )
-        return handler(event)
+        return rule(self._parts, event)
 
     # What the controller, the desk and the tests read of a call.
     call_id = _Kept[str]("call")

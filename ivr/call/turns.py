@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ivr.call.events import Command, Event, Hangup, KeyPressed, StartTimer, Step, TimerFired
 from ivr.call.state import (
@@ -38,13 +39,28 @@ class MenuRow:
     hung_up: Callable[[], str]  # how the call ends if the caller hangs up now
 
 
+class MenuRows:
+    """The open menu's row, read from the table (paths among a call's parts,
+    `ivr.call.table.MENU_TABLE`) for the parts of this call."""
+
+    def __init__(self, table: Mapping[MenuKind, tuple[Callable[[Any], Any], ...]]) -> None:
+        self.table = table
+        self.parts: object = None  # set once the call's parts are built
+
+    def __getitem__(self, kind: MenuKind) -> MenuRow:
+        return MenuRow(*(get(self.parts) for get in self.table[kind]))
+
+
 class Turns:
-    def __init__(
-        self, call: CallState, context: Context, menus: Mapping[MenuKind, MenuRow]
-    ) -> None:
+    def __init__(self, call: CallState, context: Context, menus: MenuRows) -> None:
         self.call = call
         self.context = context
         self.menus = menus
+
+    @staticmethod
+    def nothing() -> tuple[str, ...]:
+        """The intro of a menu that says nothing before its choices."""
+        return ()
 
     def _open(self) -> MenuRow:
         return self.menus[self.call.menu]
