@@ -20,6 +20,7 @@ objects, not a copy of the table.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from operator import attrgetter
@@ -128,7 +129,7 @@ def compose(call: CallState, context: Context) -> Parts:
     service = AfterHours(call, context, guidance, queue, messages)
     turns = Turns(call, context, MenuRows(MENU_TABLE))
     parts = Parts(call, guidance, queue, service, messages, survey, turns)
-    turns.menus.parts = parts
+    turns.menus.parts = weakref.ref(parts)
     return parts
 
 

@@ -45,10 +45,14 @@ class MenuRows:
 
     def __init__(self, table: Mapping[MenuKind, tuple[Callable[[Any], Any], ...]]) -> None:
         self.table = table
-        self.parts: object = None  # set once the call's parts are built
+        # Set once the call's parts are built. Weak: the parts hold these rows
+        # (through `Turns`), and a cycle would keep every ended call's flow
+        # alive until the garbage collector's next full pass.
+        self.parts: Callable[[], object] = lambda: None
 
     def __getitem__(self, kind: MenuKind) -> MenuRow:
-        return MenuRow(*(get(self.parts) for get in self.table[kind]))
+        parts = self.parts()
+        return MenuRow(*(get(parts) for get in self.table[kind]))
 
 
 class Turns:
