@@ -49,7 +49,6 @@ from ivr.settings import Settings
 
 # Layout, layout and host_binary are ivr.dialplan's; tests and tools reach them here.
 __all__ = [
-    "ROOTFS_PACKAGES",
     "Layout",
     "ari_answers",
     "ari_get",
@@ -66,8 +65,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-# The chroot holds what the Asterisk image installs.
-ROOTFS_PACKAGES = ASTERISK_PACKAGES
 ROOTFS_STAMP = ".ivr-rootfs-ready"
 STOP_GRACE_S = 10.0
 MMDEBSTRAP_TIMEOUT_S = 1800.0
@@ -109,7 +106,8 @@ def ensure_rootfs(settings: Settings) -> Path:
         "--variant=apt",
         # The mirror's sid Release file can be past its Valid-Until date.
         "--aptopt=Acquire::Check-Valid-Until \"false\"",
-        "--include=" + ",".join(ROOTFS_PACKAGES),
+        # The chroot holds what the Asterisk image installs.
+        "--include=" + ",".join(ASTERISK_PACKAGES),
         "sid",
         str(building),
     ]
@@ -120,7 +118,7 @@ def ensure_rootfs(settings: Settings) -> Path:
         raise AsteriskError(f"mmdebstrap failed:\n{proc.stderr[-2000:]}")
     _prepare_rootfs(building)
     building.rename(root)
-    (root / ROOTFS_STAMP).write_text(" ".join(ROOTFS_PACKAGES) + "\n")
+    (root / ROOTFS_STAMP).write_text(" ".join(ASTERISK_PACKAGES) + "\n")
     return root
 
 

@@ -31,6 +31,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.audio.catalog import HASH_CHARS, Catalog, PromptEntry, write_atomically
+from ivr.db.migrate import migrated_session
 from ivr.db.models import ConfigVersionRow
 from ivr.directory.routing import Directory
 from ivr.errors import ConfigError, Conflict
@@ -202,8 +203,6 @@ async def in_force(
 def read_in_force(database_url: str, directory: Directory) -> tuple[MenuBook, Hours] | None:
     """`in_force` for the command line: None if nothing is published yet (the
     controller has not started on this database), so the files apply."""
-    from ivr.db.migrate import migrated_session
-
     async def read() -> tuple[MenuBook, Hours] | None:
         async with migrated_session(database_url) as session:
             if await stored.generation(session) == 0:
