@@ -13,8 +13,15 @@ Two menus are generated from the directory, never written by hand:
   home): first the provinces, then that province's department or one of the
   departments directly below it.
 
-More choices than keys come in pages of `PAGE_SIZE`, keys 1 to 8, with 9 for
-the next page; the keys are the same on every menu and said on every page.
+A department's **front page** comes first, because most callers want the
+service, not another department: self-service (`1`), a person in working
+hours or a message after hours (`2`), the departments below (`3`, when it
+has any), another province or city (`0`), back (`*`), repeat (`#`). The
+list of departments below is one key away, never read out on arrival.
+
+A list comes in pages of `PAGE_SIZE` names (keys 1 to 5) with 9 for the next
+page, so that no page takes longer than a caller will listen (issue 14: under
+15 seconds); the keys are the same on every list and said on every page.
 Everything here is pure: the call flow asks, and gets department codes and
 prompt ids back.
 """
@@ -26,12 +33,16 @@ from collections.abc import Sequence
 from ivr.audio.catalog import DEPARTMENT_PREFIX
 from ivr.directory.routing import Department, Directory
 
-PAGE_SIZE = 8
+PAGE_SIZE = 5
 KEY_MORE = "9"
 KEY_REGION = "0"
 KEY_BACK = "*"
 KEY_REPEAT = "#"
 BEIJING_CODE = "110000"
+# The front page's keys.
+KEY_SELF_SERVICE = "1"
+KEY_PERSON = "2"  # an operator in working hours, a message after hours
+KEY_BELOW = "3"
 
 # Prompt ids; their texts are in prompts/prompts.yaml.
 PROMPT_HELLO = "greeting.hello"
@@ -44,6 +55,10 @@ PROMPT_MORE = "menu.more"
 PROMPT_OTHER_REGION = "menu.other_region"
 PROMPT_BACK = "menu.back"
 PROMPT_REPEAT = "menu.repeat"
+PROMPT_FRONT_SELF_SERVICE = "front.self_service"
+PROMPT_FRONT_OPERATOR = "front.operator"
+PROMPT_FRONT_MESSAGE = "front.message"
+PROMPT_FRONT_BELOW = "front.below"
 DIGIT_PREFIX = "digit."
 PROMPTS_USED = (
     PROMPT_HELLO,
@@ -56,6 +71,10 @@ PROMPTS_USED = (
     PROMPT_OTHER_REGION,
     PROMPT_BACK,
     PROMPT_REPEAT,
+    PROMPT_FRONT_SELF_SERVICE,
+    PROMPT_FRONT_OPERATOR,
+    PROMPT_FRONT_MESSAGE,
+    PROMPT_FRONT_BELOW,
     *(f"{DIGIT_PREFIX}{key}" for key in range(1, PAGE_SIZE + 1)),
 )
 
@@ -172,6 +191,21 @@ def choices_prompts(
         prompts.append(PROMPT_MORE)
     if other_region:
         prompts.append(PROMPT_OTHER_REGION)
+    if back:
+        prompts.append(PROMPT_BACK)
+    prompts.append(PROMPT_REPEAT)
+    return tuple(prompts)
+
+
+def front_prompts(
+    *, self_service: bool, in_hours: bool, below: bool, back: bool
+) -> tuple[str, ...]:
+    """A department's front page: the service first, then where else to go."""
+    prompts = [PROMPT_FRONT_SELF_SERVICE] if self_service else []
+    prompts.append(PROMPT_FRONT_OPERATOR if in_hours else PROMPT_FRONT_MESSAGE)
+    if below:
+        prompts.append(PROMPT_FRONT_BELOW)
+    prompts.append(PROMPT_OTHER_REGION)
     if back:
         prompts.append(PROMPT_BACK)
     prompts.append(PROMPT_REPEAT)
