@@ -51,8 +51,8 @@ ENDED = "invalid_input"
 # Hefei's front page: a message (after hours), its counties, another region.
 HEFEI_CHOICES = ("front.message", "front.below", "menu.other_region", "menu.repeat")
 HEFEI_COUNTIES = (
-    "dept.340121", "menu.press", "digit.1",
-    "dept.340122", "menu.press", "digit.2",
+    "place.340121", "menu.press", "digit.1",
+    "place.340122", "menu.press", "digit.2",
     "menu.back", "menu.repeat",
 )
 

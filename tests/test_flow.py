@@ -99,7 +99,7 @@ def departments_of(commands: list[Command]) -> list[tuple[str, str | None]]:
 def offered(play: Play) -> list[str]:
     """The departments a prompt offers, in key order."""
     pairs = itertools.pairwise(play.prompts)
-    return [prompt.removeprefix("dept.") for prompt, nxt in pairs if nxt == "menu.press"]
+    return [prompt.removeprefix("place.") for prompt, nxt in pairs if nxt == "menu.press"]
 
 
 def finish_playback(flow: CallFlow) -> list[Command]:

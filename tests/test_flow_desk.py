@@ -69,7 +69,7 @@ def prompts_of(commands: list[Command]) -> tuple[str, ...]:
     return play_of(commands).prompts
 
 
-def test_in_hours_the_front_page_offers_a_person_on_two() -> None:
+def test_in_hours_the_front_page_offers_a_person_first_on_one() -> None:
     flow = in_hours(department=WUHU)
     commands = flow.handle(Started())
     assert Step("note", "service", "operators") in commands
@@ -77,18 +77,20 @@ def test_in_hours_the_front_page_offers_a_person_on_two() -> None:
         "greeting.hello", "dept.340200", "greeting.hotline",
         "front.operator", "menu.other_region", "menu.repeat",
     )
+    # No service menu in these tests: 2 offers nothing.
+    assert prompts_of(flow.handle(KeyPressed("2")))[0] == "menu.invalid"
     # The caller who wants a person need not wait for the menu to end.
-    commands = flow.handle(KeyPressed("2"))
+    commands = flow.handle(KeyPressed("1"))
     assert commands[-2:] == [Step("note", "desk", "operators"), JoinQueue(WUHU)]
     assert flow.state is State.QUEUED
 
 
-def test_a_desk_that_closed_while_the_caller_listened_takes_a_message_on_two() -> None:
+def test_a_desk_that_closed_while_the_caller_listened_takes_a_message_on_one() -> None:
     hours: list[Service] = ["operators"]
     flow = CallFlow("c1", GUIDE, WUHU, CONFIG, desk=lambda _: hours[0])
     flow.handle(Started())
     hours[0] = "after_hours"
-    commands = flow.handle(KeyPressed("2"))
+    commands = flow.handle(KeyPressed("1"))
     assert not only(commands, JoinQueue)
     assert prompts_of(commands) == ("message.intro",)
     assert flow.state is State.RECORDING

@@ -155,6 +155,15 @@ def test_one_on_the_front_page_opens_self_service_at_once() -> None:
     assert prompts_of(commands) == ("svc.enter", "svc.main", "svc.keys")
 
 
+def test_in_hours_two_on_the_front_page_opens_self_service() -> None:
+    flow = after_hours(desk="operators")
+    commands = flow.handle(Started())
+    assert prompts_of(commands)[3:5] == ("front.operator", "front.self_service_second")
+    commands = key(flow, "2")
+    assert Step("note", "service_menu") in commands
+    assert flow.menu == "service"
+
+
 def test_two_on_the_front_page_after_hours_takes_a_message() -> None:
     flow = after_hours()
     flow.handle(Started())

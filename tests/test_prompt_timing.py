@@ -1,9 +1,10 @@
 """The caller's time benchmark (benchmarks/prompts.py) on a small directory and a
 fake manifest whose durations are known: each time must be what they add up to.
 
-The sums below follow today's call flow: the greeting, then each choice as
-name + "请按" + digit, then the other keys; after hours, "hours closed" after
-the greeting and the self-service hint last.
+The sums below follow the call flow: the greeting, then the front page
+(in hours a person on 1 and self-service on 2; after hours self-service on 1
+and a message on 2; the departments below on 3; another region; repeat);
+in a list each choice is place + "请按" + digit, five to a page.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import pytest
 
 from benchmarks import prompts as bench
 from benchmarks.prompt_pages import Explorer
-from benchmarks.prompt_timing import NEVER, Clips, Timing, World, said_keys
+from benchmarks.prompt_timing import Clips, Timing, World, said_keys
 from ivr.call.flow import FlowConfig
 from ivr.call.guide import Guide
 from ivr.cli.prompt_ids import REQUIRED_PROMPTS
@@ -27,9 +28,10 @@ SMALL = Directory.load(SMALL_CSV)
 TIMEOUT = FlowConfig().digit_timeout
 
 # Seconds of each clip, and what it says (only 按K tells a key).
-HELLO, NAME, HOTLINE, CLOSED = 1.0, 1.5, 2.0, 2.0
+HELLO, NAME, PLACE, HOTLINE, CLOSED = 1.0, 1.5, 0.6, 2.0, 2.0
 PRESS, DIGIT, MORE, OTHER, BACK, REPEAT = 0.5, 0.25, 1.5, 2.5, 1.5, 1.0
-STAY, SELF_SERVICE, ENTER, KEYS, AFTER_INFO = 1.2, 1.0, 0.7, 3.0, 2.5
+OPERATOR, SELF_SERVICE_SECOND, SELF_SERVICE, MESSAGE, BELOW = 1.2, 1.1, 1.0, 0.8, 1.3
+ENTER, KEYS, AFTER_INFO = 0.7, 3.0, 2.5
 MAIN, MAIN_HEFEI, DUES, RATES = 9.0, 14.0, 2.0, 6.0
 CHOOSE_PROVINCE, CHOOSE_DEPARTMENT, NO_INPUT = 1.3, 1.4, 1.6
 CLIPS: dict[str, tuple[str, float]] = {
@@ -37,16 +39,19 @@ CLIPS: dict[str, tuple[str, float]] = {
     "greeting.hotline": ("12371党员咨询服务热线。", HOTLINE),
     "hours.closed": ("现在是非工作时间。", CLOSED),
     "menu.press": ("请按", PRESS),
-    **{f"digit.{key}": (str(key), DIGIT) for key in range(1, 9)},
+    **{f"digit.{key}": (str(key), DIGIT) for key in range(1, 6)},
     "menu.more": ("更多选择，请按9。", MORE),
     "menu.other_region": ("选择其他省份或城市，请按0。", OTHER),
     "menu.back": ("返回上一级，请按星号键。", BACK),
     "menu.repeat": ("重听，请按井号键。", REPEAT),
     "menu.no_input": ("对不起，没有收到您的按键。", NO_INPUT),
-    "desk.stay": ("需要人工服务，请不要挂机。", STAY),
+    "front.operator": ("人工服务，请按1；", OPERATOR),
+    "front.self_service_second": ("自助服务，请按2；", SELF_SERVICE_SECOND),
+    "front.self_service": ("自助服务，请按1；", SELF_SERVICE),
+    "front.message": ("留言，请按2；", MESSAGE),
+    "front.below": ("下级组织，请按3；", BELOW),
     "region.choose_province": ("请选择省份。", CHOOSE_PROVINCE),
     "region.choose_department": ("请选择组织部门。", CHOOSE_DEPARTMENT),
-    "svc.self_service": ("自助服务，请不要挂机。", SELF_SERVICE),
     "svc.enter": ("欢迎使用自助语音服务。", ENTER),
     "svc.keys": ("留言请按0，返回上一级请按星号键。", KEYS),
     "svc.after_info": ("重听请按井号键。", AFTER_INFO),
@@ -86,9 +91,11 @@ MENUS = {
 
 
 def manifest() -> dict[str, tuple[str, int]]:
-    """Every prompt the flow may play: those above, names of NAME seconds, the rest 1 s."""
+    """Every prompt the flow may play: those above, names of NAME seconds, places of
+    PLACE seconds, the rest 1 s."""
     entries = {prompt: ("", 1000) for prompt in REQUIRED_PROMPTS}
     entries.update({f"dept.{d.code}": (d.short_name, round(NAME * 1000)) for d in SMALL})
+    entries.update({f"place.{d.code}": (d.place, round(PLACE * 1000)) for d in SMALL})
     entries.update({prompt: (text, round(s * 1000)) for prompt, (text, s) in CLIPS.items()})
     return entries
 
@@ -106,16 +113,20 @@ def test_keys_are_told_by_the_text_or_a_digit_clip() -> None:
     assert said_keys("svc.x", "党员应当按月交纳党费。") == set()
 
 
-def test_after_hours_first_choice_silence_and_the_longest_page(world: World) -> None:
+GREETING = HELLO + NAME + HOTLINE
+
+
+def test_after_hours_self_service_is_the_first_key_and_what_silence_gives(world: World) -> None:
     times = Timing(world, "after_hours").times(CHANGFENG)
-    # A county with nothing below: the first key said is 0 (another region).
-    assert times.first_choice == pytest.approx(HELLO + NAME + HOTLINE + CLOSED + OTHER)
-    page = HELLO + NAME + HOTLINE + CLOSED + OTHER + REPEAT + SELF_SERVICE
+    # A county with nothing below: self-service (1) is the first key said.
+    assert times.first_choice == pytest.approx(GREETING + CLOSED + SELF_SERVICE)
+    page = GREETING + CLOSED + SELF_SERVICE + MESSAGE + OTHER + REPEAT
     # Pressing nothing: the page, the digit timeout, then the service menu's
     # welcome before its top level's own prompt starts.
     assert times.by_silence == pytest.approx(page + TIMEOUT + ENTER)
-    # 0 is said in time, but leads to the region menu: longer than silence.
-    assert times.best_key == "0" and times.by_key > times.by_silence
+    # 1 as soon as it is said: the welcome, and the top level starts.
+    assert times.best_key == "1"
+    assert times.by_key == pytest.approx(GREETING + CLOSED + SELF_SERVICE + ENTER)
 
     explorer = Explorer(world, "after_hours")
     county = explorer.department(CHANGFENG)
@@ -126,21 +137,22 @@ def test_after_hours_first_choice_silence_and_the_longest_page(world: World) -> 
     assert info is not None and info.seconds == pytest.approx(RATES + AFTER_INFO)
 
 
-
-def test_a_key_that_leaves_the_department_never_gets_there(world: World) -> None:
-    # At the province, 1 (Hefei) is said in time; 0 only after 10 s.
-    times = Timing(world, "after_hours").times(ANHUI)
-    choice = HELLO + NAME + HOTLINE + CLOSED + NAME + PRESS + DIGIT
-    assert times.first_choice == pytest.approx(choice)
-    assert times.keys == {"1": NEVER} and times.by_key == NEVER and times.best_key is None
-
+def test_the_departments_below_are_a_page_of_their_own(world: World) -> None:
     explorer = Explorer(world, "after_hours")
-    province = explorer.department(ANHUI)  # the national menu, and its own long page
-    own = choice + OTHER + REPEAT + SELF_SERVICE
+    province = explorer.department(ANHUI)  # the national menu
+    front = GREETING + CLOSED + SELF_SERVICE + MESSAGE + BELOW + OTHER + REPEAT
+    below = PLACE + PRESS + DIGIT + BACK + REPEAT  # Hefei, its capital
+    pages: dict[str, list[float]] = {}
+    for page in province.pages:
+        pages.setdefault(page.where, []).append(page.seconds)
+    # The front page with its greeting on arrival, without it back from the list.
+    assert sorted(pages["guidance"]) == pytest.approx([front - GREETING - CLOSED, front])
+    assert pages["below"] == pytest.approx([below])
+    # Here the front page is longer than the national menu's top.
+    assert front > ENTER + MAIN + KEYS
     longest = explorer.longest_page(province)
     assert longest is not None and longest.where == "guidance"
-    assert longest.seconds == pytest.approx(own)
-    assert own > ENTER + MAIN + KEYS
+    assert longest.seconds == pytest.approx(front)
 
 
 def test_the_region_menu_is_measured_once(world: World) -> None:
@@ -149,29 +161,29 @@ def test_the_region_menu_is_measured_once(world: World) -> None:
     explorer.department(ANHUI)
     pages = explorer.region_pages()
     provinces = len(SMALL.provinces())
+    assert provinces > 10  # three pages of five at most
     assert len({p.where for p in pages}) == len(pages)  # none twice
-    first = CHOOSE_PROVINCE + 8 * (NAME + PRESS + DIGIT) + MORE + BACK + REPEAT
-    second = (provinces - 8) * (NAME + PRESS + DIGIT) + BACK + REPEAT
+    choice = PLACE + PRESS + DIGIT
+    first = CHOOSE_PROVINCE + 5 * choice + MORE + BACK + REPEAT
+    second = 5 * choice + MORE + BACK + REPEAT
+    third = (provinces - 10) * choice + BACK + REPEAT
     seconds = {p.where: p.seconds for p in pages}
     assert seconds["regions provinces"] == pytest.approx(first)
     assert seconds["regions provinces page 2"] == pytest.approx(second)
-    anhui = CHOOSE_DEPARTMENT + 2 * (NAME + PRESS + DIGIT) + BACK + REPEAT  # Anhui, Hefei
+    assert seconds["regions provinces page 3"] == pytest.approx(third)
+    anhui = CHOOSE_DEPARTMENT + 2 * choice + BACK + REPEAT  # Anhui, Hefei
     assert seconds[f"regions {ANHUI}"] == pytest.approx(anhui)
 
 
-def test_in_hours_one_key_then_silence_reaches_the_queue(world: World) -> None:
+def test_in_hours_a_person_is_the_first_key_and_what_silence_gives(world: World) -> None:
     times = Timing(world, "operators").times(CHANGFENG)
-    said = HELLO + NAME + HOTLINE + OTHER  # 0 is said within the first 10 s
-    page = said + REPEAT + STAY
+    said = GREETING + OPERATOR  # 1: a person, the first key said
+    page = said + SELF_SERVICE_SECOND + OTHER + REPEAT
     assert times.first_choice == pytest.approx(said)
     assert times.by_silence == pytest.approx(page + TIMEOUT)
-    # 0 opens the region menu; silent there twice, the caller is back at the
-    # county's page, then silent once more: the queue.
-    provinces = CHOOSE_PROVINCE + 8 * (NAME + PRESS + DIGIT) + MORE + BACK + REPEAT
-    again = NO_INPUT + provinces - CHOOSE_PROVINCE
-    expected = said + provinces + TIMEOUT + again + TIMEOUT + page + TIMEOUT
-    assert times.best_key == "0"
-    assert times.by_key == pytest.approx(expected)
+    # 1 as soon as it is said: the caller joins the queue at once.
+    assert times.best_key == "1"
+    assert times.by_key == pytest.approx(said)
 
 
 def test_without_a_manifest_it_says_how_to_build_one(

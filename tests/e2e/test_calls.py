@@ -141,7 +141,8 @@ async def test_a_city_caller_moves_on_to_a_county_by_keys_and_back(platform: Pla
     assert keys_of(record) == ["3", "#", "5", "*"]
     heard = prompts_of(record)
     # The list, said twice (# repeats it), before the county's greeting.
-    assert heard.count("dept.340121") == 2 + 1
+    assert heard.count("place.340121") == 2
+    assert heard.count("dept.340121") == 1
     greetings = [heard[n : n + 3] for n, prompt in enumerate(heard) if prompt == "greeting.hello"]
     assert greetings == [greeting("340100"), greeting("340121"), greeting("340100")]
     assert record["department_code"] == "340100"
@@ -160,7 +161,7 @@ async def test_an_anonymous_caller_chooses_a_province_by_keys(platform: Platform
     assert prompts_of(record)[:2] == ["greeting.unplaced", "region.choose_province"]
     assert record["departments"] == ["000000", "340000"]
     assert record["department_code"] == "340000"
-    assert "dept.340000" in prompts_of(record)
+    assert "place.340000" in prompts_of(record)
     assert_played_cleanly(record)
 
 
