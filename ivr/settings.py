@@ -86,6 +86,10 @@ class Settings(BaseSettings):
 
     # Call flow timing.
     digit_timeout: float = 5.0
+    # How long a department's front page waits for a key before the caller
+    # gets what 1 gives (a person in hours, self-service after): short, since
+    # a caller who presses nothing wants the default and should not wait.
+    front_timeout: float = Field(default=2.0, gt=0, le=30)
     max_silences: int = 2
     max_invalid: int = 3
     # A prompt's end not reported this long after it should have come, or a

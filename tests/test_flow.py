@@ -72,7 +72,7 @@ class FakeGuide:
 
 
 GUIDE = cast(Guide, FakeGuide())
-CONFIG = FlowConfig(digit_timeout=5.0, max_silences=2, max_invalid=3)
+CONFIG = FlowConfig(digit_timeout=5.0, front_timeout=2.0, max_silences=2, max_invalid=3)
 GREETING_HEFEI = ("greeting.hello", "dept.340100", "greeting.hotline")
 # A department's front page after hours, with no service menu (these tests give none).
 FRONT = ("front.message", "front.below", "menu.other_region", "menu.repeat")
@@ -160,12 +160,15 @@ def test_a_department_with_nothing_below_still_offers_another_region() -> None:
     assert play_of(flow.handle(KeyPressed("3"))).prompts[0] == "menu.invalid"
 
 
-def test_after_the_choices_the_caller_gets_a_digit_timeout() -> None:
+def test_the_front_page_waits_briefly_a_list_the_whole_digit_timeout() -> None:
     flow = new_call()
     flow.handle(Started())
+    # Silence on the front page gives the default: no long wait for it.
     commands = finish_playback(flow)
-    assert commands == [StartTimer(flow.timer_id or "", 5.0)]
+    assert commands == [StartTimer(flow.timer_id or "", CONFIG.front_timeout)]
     assert flow.state is State.WAITING
+    open_list(flow)
+    assert finish_playback(flow) == [StartTimer(flow.timer_id or "", 5.0)]
 
 
 # -- voice guidance ------------------------------------------------------------
@@ -311,6 +314,16 @@ def test_two_silences_at_a_department_end_the_call_politely() -> None:
     commands = finish_playback(flow)
     assert commands[0] == Hangup()
     assert commands[-1] == Ended("silence")
+
+
+def test_silence_in_the_list_leads_back_to_the_front_page_and_its_keys() -> None:
+    flow = new_call()
+    flow.handle(Started())
+    open_list(flow)
+    play = play_of(silence(flow))
+    assert play.prompts == ("menu.no_input", *FRONT)
+    assert flow.menu == "guidance"  # 3 now lists the counties again, as said
+    assert offered(play_of(flow.handle(KeyPressed("3")))) == list(COUNTIES[:5])
 
 
 def test_a_key_resets_the_silence_count() -> None:

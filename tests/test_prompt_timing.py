@@ -25,7 +25,7 @@ from tests.directory_data import SMALL_CSV
 
 ANHUI, HEFEI, CHANGFENG = "340000", "340100", "340121"
 SMALL = Directory.load(SMALL_CSV)
-TIMEOUT = FlowConfig().digit_timeout
+TIMEOUT = FlowConfig().front_timeout  # the front page's wait for a key
 
 # Seconds of each clip, and what it says (only 按K tells a key).
 HELLO, NAME, PLACE, HOTLINE, CLOSED = 1.0, 1.5, 0.6, 2.0, 2.0

@@ -96,8 +96,10 @@ class Guidance:
         return self.call.wrong_key(self.context.config.max_invalid, *self.prompts())
 
     def silence(self) -> list[Command]:
-        """Nothing chosen and nothing else to offer: the choices again, then goodbye."""
+        """Nothing chosen and nothing else to offer: the front page's choices
+        again (from the list too), then goodbye."""
         if self._counted_silence():
+            self.call.menu, self.call.page = "guidance", 0
             return self.call.play(PROMPT_NO_INPUT, *self.prompts())
         return self.call.close("silence")
 

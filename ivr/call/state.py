@@ -96,6 +96,8 @@ def always_after_hours(_: str) -> Service:
 @dataclass(frozen=True)
 class FlowConfig:
     digit_timeout: float = 5.0
+    # The front page's wait: then the default (a person, or self-service).
+    front_timeout: float = 2.0
     max_silences: int = 2
     max_invalid: int = 3
     # Ask callers how the service was, after an operator's call or a message.

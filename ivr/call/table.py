@@ -142,39 +142,39 @@ def row(*paths: str) -> tuple[attrgetter[object], ...]:
     return tuple(attrgetter(path) for path in paths)
 
 
-# Each row: intro, prompts, key, wrong_key, silence, hung_up (see MenuRow).
+# Each row: intro, prompts, key, wrong_key, silence, hung_up, wait (see MenuRow).
 MENU_TABLE: Mapping[MenuKind, tuple[attrgetter[object], ...]] = {
     # The department's front page; choosing nothing goes on (AfterHours.chose_nothing).
     "guidance": row(
         "guidance.intro", "guidance.prompts", "front.key", "guidance.wrong_key",
-        "service.chose_nothing", "call.left",
+        "service.chose_nothing", "call.left", "turns.front_wait",
     ),
     # The departments below it, in pages; choosing nothing goes on, as above.
     "below": row(
         "turns.nothing", "guidance.below_prompts", "guidance.below_key",
-        "guidance.below_wrong_key", "service.chose_nothing", "call.left",
+        "guidance.below_wrong_key", "service.chose_nothing", "call.left", "turns.digit_wait",
     ),
     "regions": row(
         "guidance.region_intro", "guidance.region_prompts", "guidance.region_key",
-        "guidance.region_wrong_key", "guidance.region_silence", "call.left",
+        "guidance.region_wrong_key", "guidance.region_silence", "call.left", "turns.digit_wait",
     ),
     # Queued past the limit, or nobody on duty: wait, a message, a callback.
     "desk": row(
         "turns.nothing", "queue.prompts", "queue.key", "queue.wrong_key",
-        "queue.keep_waiting", "call.left",
+        "queue.keep_waiting", "call.left", "turns.digit_wait",
     ),
     "service": row(
         "service.intro", "service.prompts", "service.key", "service.wrong_key",
-        "service.silence", "call.left",
+        "service.silence", "call.left", "turns.digit_wait",
     ),
     "review": row(
         "turns.nothing", "messages.prompts", "messages.key", "messages.wrong_key",
-        "messages.silence", "messages.hung_up",
+        "messages.silence", "messages.hung_up", "turns.digit_wait",
     ),
     # Every key answers the survey (a non-score skips it), as silence does.
     "survey": row(
         "turns.nothing", "survey.prompts", "survey.key", "survey.skipped",
-        "survey.skipped", "survey.hung_up",
+        "survey.skipped", "survey.hung_up", "turns.digit_wait",
     ),
 }
 

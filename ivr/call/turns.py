@@ -37,6 +37,7 @@ class MenuRow:
     wrong_key: Callable[[], list[Command]]  # ... and then this
     silence: Callable[[], list[Command]]  # the digit timer fired: no key
     hung_up: Callable[[], str]  # how the call ends if the caller hangs up now
+    wait: Callable[[], float]  # seconds the caller has for a key after the prompts
 
 
 class MenuRows:
@@ -65,6 +66,14 @@ class Turns:
     def nothing() -> tuple[str, ...]:
         """The intro of a menu that says nothing before its choices."""
         return ()
+
+    def digit_wait(self) -> float:
+        """A menu's wait for a key: the caller is choosing."""
+        return self.context.config.digit_timeout
+
+    def front_wait(self) -> float:
+        """The front page's wait: short, since silence there chooses the default."""
+        return self.context.config.front_timeout
 
     def _open(self) -> MenuRow:
         return self.menus[self.call.menu]
@@ -105,7 +114,7 @@ class Turns:
         call = self.call
         call.state = State.WAITING
         call.timer_id = call.next_id("t")
-        return [StartTimer(call.timer_id, self.context.config.digit_timeout)]
+        return [StartTimer(call.timer_id, self._open().wait())]
 
     # -- recording, talking, closing ------------------------------------------------
 

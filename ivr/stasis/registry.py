@@ -50,6 +50,7 @@ class CallRegistry(Mapping[str, Call]):
         self._run = run
         self._config = flow.FlowConfig(
             digit_timeout=parts.settings.digit_timeout,
+            front_timeout=parts.settings.front_timeout,
             max_silences=parts.settings.max_silences,
             max_invalid=parts.settings.max_invalid,
             survey=parts.settings.survey,
