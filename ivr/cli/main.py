@@ -103,7 +103,7 @@ def _parser() -> argparse.ArgumentParser:
     call = sub.add_parser("call", help="place a real SIP call through Asterisk with SIPp")
     call.add_argument("--from", dest="caller", required=True, help="caller number")
     call.add_argument("--to", default="12371", help="digits to dial (default 12371)")
-    call.add_argument("--keys", default="", help="keys to press, e.g. 5,*")
+    call.add_argument("--keys", default="", help="keys to press, e.g. 3,5,*")
     call.add_argument("--first-key", type=float, default=DEFAULT_FIRST_KEY_S, metavar="S",
                       help="seconds after answer of the first key")
     call.add_argument("--gap", type=float, default=DEFAULT_KEY_GAP_S, metavar="S",
