@@ -48,10 +48,12 @@ SHANGHAI_CALLER = "02154321000"
 # a call in one key, the way a caller would hang up.
 END_KEY = "*"
 ENDED = "invalid_input"
-HEFEI_CHOICES = (
-    "dept.340121", "menu.press", "digit.1",
-    "dept.340122", "menu.press", "digit.2",
-    "menu.other_region", "menu.repeat",
+# Hefei's front page: a message (after hours), its counties, another region.
+HEFEI_CHOICES = ("front.message", "front.below", "menu.other_region", "menu.repeat")
+HEFEI_COUNTIES = (
+    "place.340121", "menu.press", "digit.1",
+    "place.340122", "menu.press", "digit.2",
+    "menu.back", "menu.repeat",
 )
 
 
@@ -61,9 +63,8 @@ def greeting(code: str) -> tuple[str, ...]:
 
 
 HEFEI = (*greeting("340100"), *HEFEI_CHOICES)
-SHANGHAI = (*greeting("310000"), "menu.other_region", "menu.repeat")
-CENTRAL = (*greeting("000000"), "dept.110000", "menu.press", "digit.1", "menu.other_region",
-           "menu.repeat")
+SHANGHAI = (*greeting("310000"), "front.message", "menu.other_region", "menu.repeat")
+CENTRAL = (*greeting("000000"), *HEFEI_CHOICES)
 # Short, so silence tests are quick; nothing else waits on it.
 DIGIT_TIMEOUT = 0.2
 # How late the fake answers every request about the slow call.
@@ -341,19 +342,21 @@ async def test_keys_repeat_move_on_to_a_county_and_back(rig: Rig, node: Node) ->
     assert await rig.wait_play(channel) == rig.media(*HEFEI)
     await fake.dtmf(channel, "#")
     assert await rig.wait_play(channel, 2) == rig.media(*HEFEI)
+    await fake.dtmf(channel, "3")
+    assert await rig.wait_play(channel, 3) == rig.media(*HEFEI_COUNTIES)
     await fake.dtmf(channel, "1")
-    county = (*greeting("340121"), "menu.other_region", "menu.back", "menu.repeat")
-    assert await rig.wait_play(channel, 3) == rig.media(*county)
+    county = (*greeting("340121"), "front.message", "menu.other_region", "menu.back", "menu.repeat")
+    assert await rig.wait_play(channel, 4) == rig.media(*county)
     await rig.wait_record(channel, lambda v: v.department_code == "340121", "the county")
     await fake.dtmf(channel, "*")
-    assert await rig.wait_play(channel, 4) == rig.media(*HEFEI)
+    assert await rig.wait_play(channel, 5) == rig.media(*HEFEI)
     # Back where the call started, `*` leads nowhere: invalid, and the end here.
     await fake.dtmf(channel, END_KEY)
-    assert await rig.wait_play(channel, 5) == rig.media("goodbye")
+    assert await rig.wait_play(channel, 6) == rig.media("goodbye")
     await fake.hangup(channel)  # the caller leaves during the goodbye
     view = await rig.call_done(channel)
     assert view.end_reason == ENDED
-    assert [value for kind, value, _ in summary(view) if kind == "key"] == ["#", "1", "*", "*"]
+    assert [value for kind, value, _ in summary(view) if kind == "key"] == ["#", "3", "1", "*", "*"]
     assert view.departments == ["340100", "340121", "340100"]
     assert (view.department_code, view.department_name) == ("340100", "中共合肥市委组织部")
 

@@ -9,6 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from ivr.call.guide import Guide
+from ivr.directory.departments import place_name
 from ivr.directory.routing import Department, Directory, MobileRange, Route, explain
 from ivr.errors import ConfigError, NotFound
 from tests.directory_data import full_directory
@@ -537,3 +539,38 @@ def test_mobile_ranges_are_found_by_bisection(tmp_path: Path) -> None:
         1390570: None,
     }
     assert list(directory.mobile_ranges()) == sorted(ranges, key=lambda r: r.first)
+
+
+@pytest.mark.parametrize(
+    ("short_name", "place"),
+    [
+        ("长丰县委组织部", "长丰县"),
+        ("合肥市委组织部", "合肥市"),
+        ("安徽省委组织部", "安徽省"),
+        # Autonomous counties, banners and prefectures as people say them.
+        ("镇沅彝族哈尼族拉祜族自治县委组织部", "镇沅县"),
+        ("积石山保安族东乡族撒拉族自治县委组织部", "积石山县"),
+        ("莫力达瓦达斡尔族自治旗委组织部", "莫力达瓦旗"),
+        ("延边朝鲜族自治州委组织部", "延边州"),
+        ("巴里坤哈萨克自治县委组织部", "巴里坤县"),
+        ("隆林各族自治县委组织部", "隆林县"),
+        ("广西壮族自治区党委组织部", "广西"),
+        ("内蒙古自治区党委组织部", "内蒙古"),
+        ("西藏自治区党委组织部", "西藏"),
+        # Where the name is the nationality's, or names no place, it stays whole.
+        ("东乡族自治县委组织部", "东乡族自治县"),
+        ("管城回族区委组织部", "管城回族区"),
+        ("中央组织部", "中央组织部"),
+    ],
+)
+def test_a_list_says_the_place_a_department_serves(short_name: str, place: str) -> None:
+    assert place_name(short_name) == place
+
+
+def test_no_two_departments_on_one_list_sound_alike() -> None:
+    guide = Guide(DIRECTORY)
+    lists = [guide.guidance(d.code) for d in DIRECTORY]
+    lists += [guide.regions(""), *(guide.regions(p.code) for p in DIRECTORY.provinces())]
+    for codes in lists:
+        places = [DIRECTORY.by_code(code).place for code in codes]
+        assert len(set(places)) == len(places), places

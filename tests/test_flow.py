@@ -40,8 +40,8 @@ ANHUI = "340000"
 HEFEI = "340100"
 WUHU = "340200"
 BEIJING = "110000"
-# Hefei's ten counties: more than one page.
-COUNTIES = tuple(f"3401{n:02d}" for n in range(21, 31))
+# Hefei's seven counties: a page of five, then two.
+COUNTIES = tuple(f"3401{n:02d}" for n in range(21, 28))
 PROVINCES = (BEIJING, "120000", "310000", ANHUI)
 
 
@@ -74,6 +74,8 @@ class FakeGuide:
 GUIDE = cast(Guide, FakeGuide())
 CONFIG = FlowConfig(digit_timeout=5.0, max_silences=2, max_invalid=3)
 GREETING_HEFEI = ("greeting.hello", "dept.340100", "greeting.hotline")
+# A department's front page after hours, with no service menu (these tests give none).
+FRONT = ("front.message", "front.below", "menu.other_region", "menu.repeat")
 
 
 def new_call(department: str = HEFEI, *, choose_region: bool = False) -> CallFlow:
@@ -97,12 +99,17 @@ def departments_of(commands: list[Command]) -> list[tuple[str, str | None]]:
 def offered(play: Play) -> list[str]:
     """The departments a prompt offers, in key order."""
     pairs = itertools.pairwise(play.prompts)
-    return [prompt.removeprefix("dept.") for prompt, nxt in pairs if nxt == "menu.press"]
+    return [prompt.removeprefix("place.") for prompt, nxt in pairs if nxt == "menu.press"]
 
 
 def finish_playback(flow: CallFlow) -> list[Command]:
     assert flow.playback_id is not None
     return flow.handle(PlaybackEnded(flow.playback_id, "done"))
+
+
+def open_list(flow: CallFlow) -> Play:
+    """The caller asks for the departments below (3 on the front page)."""
+    return play_of(flow.handle(KeyPressed("3")))
 
 
 def silence(flow: CallFlow) -> list[Command]:
@@ -115,21 +122,31 @@ def silence(flow: CallFlow) -> list[Command]:
 # -- arriving ------------------------------------------------------------------
 
 
-def test_start_answers_names_the_department_and_offers_its_first_page() -> None:
+def test_start_answers_names_the_department_and_offers_its_front_page() -> None:
     flow = new_call()
     commands = flow.handle(Started())
     assert isinstance(commands[0], Answer)
     assert departments_of(commands) == [(HEFEI, "routed")]
     play = play_of(commands)
     assert play.prompts[:3] == GREETING_HEFEI
-    # The tests here run after hours (the flow's default desk).
-    assert play.prompts[3] == "hours.closed"
-    assert offered(play) == list(COUNTIES[:8])
-    assert play.prompts[5:7] == ("menu.press", "digit.1")
-    # More than eight counties: 9 turns the page; 0 chooses another region.
-    assert play.prompts[-3:] == ("menu.more", "menu.other_region", "menu.repeat")
+    # The tests here run after hours (the flow's default desk): a message on 2,
+    # the counties on 3, another region on 0; no county is read out on arrival.
+    assert play.prompts[3:] == ("hours.closed", *FRONT)
+    assert offered(play) == []
     assert "menu.back" not in play.prompts  # nowhere to go back to yet
     assert flow.state is State.PROMPTING
+
+
+def test_three_lists_the_departments_below_five_to_a_page() -> None:
+    flow = new_call()
+    flow.handle(Started())
+    play = open_list(flow)
+    assert offered(play) == list(COUNTIES[:5])
+    assert play.prompts[1:3] == ("menu.press", "digit.1")
+    # More than five counties: 9 turns the page; * goes back to the front page.
+    assert play.prompts[-3:] == ("menu.more", "menu.back", "menu.repeat")
+    assert "greeting.hello" not in play.prompts
+    assert flow.menu == "below"
 
 
 def test_a_department_with_nothing_below_still_offers_another_region() -> None:
@@ -137,8 +154,10 @@ def test_a_department_with_nothing_below_still_offers_another_region() -> None:
     play = play_of(flow.handle(Started()))
     assert play.prompts == (
         "greeting.hello", "dept.340200", "greeting.hotline", "hours.closed",
-        "menu.other_region", "menu.repeat",
+        "front.message", "menu.other_region", "menu.repeat",
     )
+    # Nothing to list: 3 offers nothing here.
+    assert play_of(flow.handle(KeyPressed("3"))).prompts[0] == "menu.invalid"
 
 
 def test_after_the_choices_the_caller_gets_a_digit_timeout() -> None:
@@ -154,7 +173,8 @@ def test_after_the_choices_the_caller_gets_a_digit_timeout() -> None:
 
 def test_a_key_interrupts_the_prompt_and_transfers_to_that_county() -> None:
     flow = new_call()
-    first = play_of(flow.handle(Started()))
+    flow.handle(Started())
+    first = open_list(flow)
     commands = flow.handle(KeyPressed("2"))
     assert StopPlayback(first.playback_id) in commands
     assert departments_of(commands) == [(COUNTIES[1], "chosen")]
@@ -169,6 +189,7 @@ def test_a_key_interrupts_the_prompt_and_transfers_to_that_county() -> None:
 def test_star_goes_back_to_the_department_the_caller_came_from() -> None:
     flow = new_call()
     flow.handle(Started())
+    open_list(flow)
     flow.handle(KeyPressed("1"))
     commands = flow.handle(KeyPressed("*"))
     assert departments_of(commands) == [(HEFEI, "back")]
@@ -179,18 +200,20 @@ def test_star_goes_back_to_the_department_the_caller_came_from() -> None:
 def test_nine_turns_the_page_and_keys_then_mean_that_page() -> None:
     flow = new_call()
     flow.handle(Started())
+    open_list(flow)
     play = play_of(flow.handle(KeyPressed("9")))
-    assert offered(play) == list(COUNTIES[8:])
+    assert offered(play) == list(COUNTIES[5:])
     assert "greeting.hello" not in play.prompts
     assert "menu.more" not in play.prompts  # the last page
     assert "menu.back" in play.prompts  # back to the first page
     commands = flow.handle(KeyPressed("2"))
-    assert departments_of(commands) == [(COUNTIES[9], "chosen")]
+    assert departments_of(commands) == [(COUNTIES[6], "chosen")]
 
 
 def test_a_key_past_the_end_of_the_page_is_invalid() -> None:
     flow = new_call()
     flow.handle(Started())
+    open_list(flow)
     flow.handle(KeyPressed("9"))
     commands = flow.handle(KeyPressed("3"))  # the last page has two counties
     assert play_of(commands).prompts[0] == "menu.invalid"
@@ -200,10 +223,20 @@ def test_a_key_past_the_end_of_the_page_is_invalid() -> None:
 def test_star_on_a_later_page_goes_back_a_page() -> None:
     flow = new_call()
     flow.handle(Started())
+    open_list(flow)
     flow.handle(KeyPressed("9"))
     play = play_of(flow.handle(KeyPressed("*")))
     assert flow.page == 0
-    assert offered(play) == list(COUNTIES[:8])
+    assert offered(play) == list(COUNTIES[:5])
+
+
+def test_star_on_the_first_page_of_the_list_goes_back_to_the_front_page() -> None:
+    flow = new_call()
+    flow.handle(Started())
+    open_list(flow)
+    play = play_of(flow.handle(KeyPressed("*")))
+    assert play.prompts == FRONT  # the same department: no greeting again
+    assert (flow.menu, flow.department) == ("guidance", HEFEI)
 
 
 def test_hash_repeats_the_current_menu() -> None:
@@ -239,7 +272,7 @@ def test_star_in_the_region_menu_climbs_back_to_the_department() -> None:
     flow.handle(KeyPressed("4"))
     assert play_of(flow.handle(KeyPressed("*"))).prompts[0] == "region.choose_province"
     play = play_of(flow.handle(KeyPressed("*")))
-    assert play.prompts[:3] == ("greeting.hello", "dept.340200", "greeting.hotline")
+    assert play.prompts == ("front.message", "menu.other_region", "menu.repeat")
     assert flow.menu == "guidance" and flow.department == WUHU
 
 
@@ -273,8 +306,7 @@ def test_two_silences_at_a_department_end_the_call_politely() -> None:
     flow = new_call()
     flow.handle(Started())
     play = play_of(silence(flow))
-    assert play.prompts[0] == "menu.no_input"
-    assert offered(play) == list(COUNTIES[:8])
+    assert play.prompts == ("menu.no_input", *FRONT)
     assert play_of(silence(flow)).prompts == ("goodbye",)
     commands = finish_playback(flow)
     assert commands[0] == Hangup()
@@ -303,7 +335,9 @@ def test_invalid_keys_are_explained_and_the_third_ends_the_call() -> None:
     flow.handle(Started())
     for key in ("5", "*"):  # no choice 5; nowhere to go back to
         commands = flow.handle(KeyPressed(key))
-        assert play_of(commands).prompts == ("menu.invalid", "menu.other_region", "menu.repeat")
+        assert play_of(commands).prompts == (
+            "menu.invalid", "front.message", "menu.other_region", "menu.repeat"
+        )
     commands = flow.handle(KeyPressed("9"))
     assert play_of(commands).prompts == ("goodbye",)
     assert finish_playback(flow)[-1] == Ended("invalid_input")
@@ -376,14 +410,16 @@ def test_an_impossible_event_names_event_and_state() -> None:
 def test_snapshot_restores_where_the_caller_was_and_resumes_with_fresh_ids() -> None:
     flow = new_call()
     flow.handle(Started())
+    open_list(flow)
     flow.handle(KeyPressed("9"))
     flow.handle(KeyPressed("5"))
     restored = CallFlow.restore("c1", flow.snapshot(), GUIDE, CONFIG)
-    assert (restored.department, restored.page, restored.invalid) == (HEFEI, 1, 1)
+    assert (restored.department, restored.menu, restored.page) == (HEFEI, "below", 1)
+    assert restored.invalid == 1
     play = play_of(restored.handle(Resumed()))
     assert play.prompts[0] == "call.resumed"
-    assert offered(play) == list(COUNTIES[8:])
-    assert play.playback_id not in {"c1-p1", "c1-p2", "c1-p3"}
+    assert offered(play) == list(COUNTIES[5:])
+    assert play.playback_id not in {"c1-p1", "c1-p2", "c1-p3", "c1-p4"}
 
 
 def test_resuming_stops_the_prompt_the_previous_controller_left_playing() -> None:
@@ -405,6 +441,7 @@ def test_resuming_a_call_waiting_for_a_key_stops_nothing() -> None:
 def test_a_restored_call_still_goes_back_where_it_came_from() -> None:
     flow = new_call()
     flow.handle(Started())
+    open_list(flow)
     flow.handle(KeyPressed("1"))
     restored = CallFlow.restore("c1", flow.snapshot(), GUIDE, CONFIG)
     restored.handle(Resumed())

@@ -69,14 +69,31 @@ def prompts_of(commands: list[Command]) -> tuple[str, ...]:
     return play_of(commands).prompts
 
 
-def test_in_hours_the_greeting_asks_the_caller_to_hold_for_a_person() -> None:
+def test_in_hours_the_front_page_offers_a_person_first_on_one() -> None:
     flow = in_hours(department=WUHU)
     commands = flow.handle(Started())
     assert Step("note", "service", "operators") in commands
     assert prompts_of(commands) == (
         "greeting.hello", "dept.340200", "greeting.hotline",
-        "menu.other_region", "menu.repeat", "desk.stay",
+        "front.operator", "menu.other_region", "menu.repeat",
     )
+    # No service menu in these tests: 2 offers nothing.
+    assert prompts_of(flow.handle(KeyPressed("2")))[0] == "menu.invalid"
+    # The caller who wants a person need not wait for the menu to end.
+    commands = flow.handle(KeyPressed("1"))
+    assert commands[-2:] == [Step("note", "desk", "operators"), JoinQueue(WUHU)]
+    assert flow.state is State.QUEUED
+
+
+def test_a_desk_that_closed_while_the_caller_listened_takes_a_message_on_one() -> None:
+    hours: list[Service] = ["operators"]
+    flow = CallFlow("c1", GUIDE, WUHU, CONFIG, desk=lambda _: hours[0])
+    flow.handle(Started())
+    hours[0] = "after_hours"
+    commands = flow.handle(KeyPressed("1"))
+    assert not only(commands, JoinQueue)
+    assert prompts_of(commands) == ("message.intro",)
+    assert flow.state is State.RECORDING
 
 
 def test_after_hours_the_greeting_says_so_and_silence_never_queues() -> None:
@@ -84,7 +101,8 @@ def test_after_hours_the_greeting_says_so_and_silence_never_queues() -> None:
     commands = flow.handle(Started())
     assert Step("note", "service", "after_hours") in commands
     assert prompts_of(commands)[:4] == (*GREETING_HEFEI, "hours.closed")
-    assert "desk.stay" not in prompts_of(commands)
+    assert "front.operator" not in prompts_of(commands)
+    assert "front.message" in prompts_of(commands)
     assert not only(silence(flow), JoinQueue)
 
 
@@ -114,9 +132,10 @@ def test_a_department_moving_to_another_county_asks_again_whether_it_is_open() -
     opened = {HEFEI: "after_hours", "340121": "operators"}
     flow = CallFlow("c1", GUIDE, HEFEI, CONFIG, desk=lambda code: opened[code])  # type: ignore[arg-type,return-value]
     flow.handle(Started())
+    flow.handle(KeyPressed("3"))
     commands = flow.handle(KeyPressed("1"))
     assert Step("note", "service", "operators") in commands
-    assert prompts_of(commands)[-1] == "desk.stay"
+    assert "front.operator" in prompts_of(commands)
 
 
 def test_a_limit_passing_during_an_announcement_offers_the_choice_after_it() -> None:

@@ -35,7 +35,6 @@ from ivr.call.flow import (
 from ivr.call.guide import Guide
 from tests.test_flow import (
     ANHUI,
-    GREETING_HEFEI,
     HEFEI,
     FakeGuide,
     finish_playback,
@@ -138,20 +137,47 @@ def categories(commands: list) -> list[str]:  # type: ignore[type-arg]
 # -- into the service menu ------------------------------------------------------
 
 
-def test_after_hours_the_choices_end_with_self_service_and_silence_opens_it() -> None:
+def test_after_hours_the_front_page_offers_self_service_first_and_silence_opens_it() -> None:
     flow = after_hours()
     commands = flow.handle(Started())
-    assert prompts_of(commands)[-1] == "svc.self_service"
+    assert prompts_of(commands)[3:6] == ("hours.closed", "front.self_service", "front.message")
     commands = silence(flow)
     assert Step("note", "service_menu") in commands
     assert prompts_of(commands) == ("svc.enter", "svc.main", "svc.keys")
     assert flow.menu == "service"
 
 
+def test_one_on_the_front_page_opens_self_service_at_once() -> None:
+    flow = after_hours()
+    flow.handle(Started())
+    commands = key(flow, "1")
+    assert Step("note", "service_menu") in commands
+    assert prompts_of(commands) == ("svc.enter", "svc.main", "svc.keys")
+
+
+def test_in_hours_two_on_the_front_page_opens_self_service() -> None:
+    flow = after_hours(desk="operators")
+    commands = flow.handle(Started())
+    assert prompts_of(commands)[3:5] == ("front.operator", "front.self_service_second")
+    commands = key(flow, "2")
+    assert Step("note", "service_menu") in commands
+    assert flow.menu == "service"
+
+
+def test_two_on_the_front_page_after_hours_takes_a_message() -> None:
+    flow = after_hours()
+    flow.handle(Started())
+    commands = key(flow, "2")
+    assert prompts_of(commands) == ("message.intro",)
+    assert flow.state is State.RECORDING
+    (record,) = only(finish_playback(flow), RecordMessage)
+    assert isinstance(record, RecordMessage)
+
+
 def test_without_a_service_menu_silence_still_ends_the_call_as_before() -> None:
     flow = CallFlow("c1", GUIDE, HEFEI, FlowConfig())
     commands = flow.handle(Started())
-    assert "svc.self_service" not in prompts_of(commands)
+    assert "front.self_service" not in prompts_of(commands)
     silence(flow)
     commands = silence(flow)
     assert flow.end_reason == "silence"
@@ -169,9 +195,9 @@ def test_a_category_and_its_information_and_back_again() -> None:
     assert prompts_of(key(flow, "#")) == ("svc.dues.rates", "svc.after_info")
     assert prompts_of(key(flow, "*")) == ("svc.dues", "svc.keys")
     assert prompts_of(key(flow, "*")) == ("svc.main", "svc.keys")
-    # From the top, `*` returns to the department's own choices.
+    # From the top, `*` returns to the department's front page, without its greeting.
     commands = key(flow, "*")
-    assert prompts_of(commands)[: len(GREETING_HEFEI)] == GREETING_HEFEI
+    assert prompts_of(commands)[:2] == ("front.self_service", "front.message")
     assert flow.menu == "guidance"
 
 

@@ -96,7 +96,7 @@ def test_pages_split_the_choices_in_order_and_each_key_means_one_choice(
     offered: list[str] = []
     for page in range(pages):
         prompts = choices_prompts(choices, page, other_region=True, back=page > 0)
-        on_page = [p.removeprefix("dept.") for p in prompts if p.startswith("dept.")]
+        on_page = [p.removeprefix("place.") for p in prompts if p.startswith("place.")]
         assert len(on_page) <= PAGE_SIZE
         assert ("menu.more" in prompts) == (page + 1 < pages)
         offered += on_page

@@ -67,9 +67,12 @@ def wav_files(out_dir: Path) -> dict[str, int]:
 
 
 def test_every_prompt_and_one_name_per_department(catalog: Catalog) -> None:
-    names = {f"dept.{department.code}" for department in DIRECTORY}
+    names = {f"{kind}.{department.code}" for department in DIRECTORY for kind in ("dept", "place")}
     assert set(catalog.ids()) == set(REQUIRED_PROMPTS) | names
-    assert len(catalog) == len(REQUIRED_PROMPTS) + len(DIRECTORY)
+    assert len(catalog) == len(REQUIRED_PROMPTS) + 2 * len(DIRECTORY)
+    # A list says the place, a greeting the department.
+    assert catalog.text("place.340121") == "长丰县"
+    assert catalog.text("dept.340121") == "长丰县委组织部"
 
 
 def test_every_file_is_telephone_audio(catalog: Catalog) -> None:
@@ -112,7 +115,8 @@ def test_a_render_cache_is_shared_by_builds_and_gives_the_same_files(
     spec, directory = small
     cache = tmp_path / "cache"
     first = build(spec, directory, tmp_path / "a", cache)
-    assert len(list(cache.glob("*.wav"))) == len(first.ids())
+    # One render per text: 中央组织部 is both a department's name and its place.
+    assert len(list(cache.glob("*.wav"))) == len({first.text(i) for i in first.ids()})
     # A second build elsewhere takes every file from the cache: with the
     # tools gone it would fail if it tried to render anything.
     second = build_without_tools(spec, directory, tmp_path / "b", cache)
@@ -291,6 +295,8 @@ def test_unknown_voice_is_a_config_error(
         ({"prompts": {"goodbye": "再见"}}, "missing prompts"),
         ({"prompts": {"Bad Id": "再见"}}, "bad prompt id"),
         ({"prompts": {"dept.340100": "再见"}}, "bad prompt id"),
+        ({"prompts": {"place.340100": "再见"}}, "bad prompt id"),
+        ({"place": "{county}"}, "place may use"),
         ({"colour": "red"}, "colour"),
     ],
 )

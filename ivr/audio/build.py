@@ -36,7 +36,9 @@ from pydantic import (
 
 from ivr.audio.catalog import (
     DEPARTMENT_PREFIX,
+    GENERATED_PREFIXES,
     HASH_CHARS,
+    PLACE_PREFIX,
     Catalog,
     PromptEntry,
     intact,
@@ -64,7 +66,7 @@ FALLBACK_PROMPTS = ("fallback.apology", "fallback.thanks")
 RENDER_WORKERS = 4
 
 _ID = re.compile(r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*")
-_DEPARTMENT_FIELDS = frozenset({"short_name", "name"})
+_DEPARTMENT_FIELDS = frozenset({"short_name", "name", "place"})
 
 
 class PromptSpec(BaseModel):
@@ -77,6 +79,8 @@ class PromptSpec(BaseModel):
     sample_rate: Literal[8000] = 8000
     # How a department's name is said, from routing/departments.csv: `dept.<code>`.
     department: str = Field(default="{short_name}", min_length=1)
+    # How a list says the place a department serves: `place.<code>`.
+    place: str = Field(default="{place}", min_length=1)
     prompts: dict[str, str]
     pronounce: dict[str, str] = Field(default_factory=dict)
 
@@ -84,10 +88,10 @@ class PromptSpec(BaseModel):
     @classmethod
     def _check_prompts(cls, prompts: dict[str, str], info: ValidationInfo) -> dict[str, str]:
         for prompt_id, text in prompts.items():
-            if not _ID.fullmatch(prompt_id) or prompt_id.startswith(DEPARTMENT_PREFIX):
+            if not _ID.fullmatch(prompt_id) or prompt_id.startswith(GENERATED_PREFIXES):
                 raise ValueError(
                     f"bad prompt id {prompt_id!r} (a-z, 0-9, _ and dots; "
-                    f"{DEPARTMENT_PREFIX}* is generated)"
+                    f"{' and '.join(p + '*' for p in GENERATED_PREFIXES)} are generated)"
                 )
             if not text.strip():
                 raise ValueError(f"prompt {prompt_id} has no text")
@@ -97,15 +101,15 @@ class PromptSpec(BaseModel):
             raise ValueError(f"missing prompts: {', '.join(missing)}")
         return prompts
 
-    @field_validator("department")
+    @field_validator("department", "place")
     @classmethod
-    def _check_department(cls, template: str) -> str:
+    def _check_department(cls, template: str, info: ValidationInfo) -> str:
         fields = {
             field for _, field, _, _ in string.Formatter().parse(template) if field is not None
         }
         if not fields <= _DEPARTMENT_FIELDS:
             raise ValueError(
-                f"department may use {sorted(_DEPARTMENT_FIELDS)}, not {sorted(fields)}"
+                f"{info.field_name} may use {sorted(_DEPARTMENT_FIELDS)}, not {sorted(fields)}"
             )
         return template
 
@@ -126,6 +130,7 @@ def prompt_texts(
     spec: PromptSpec, directory: Directory, menu_texts: Mapping[str, str] | None = None
 ) -> dict[str, str]:
     """Every prompt's written text by id, with each department's name as `dept.<code>`
+    and its place as `place.<code>`
     and the service menu's node texts (`MenuBook.prompt_texts`) under their ids."""
     texts = dict(spec.prompts)
     for prompt_id, text in (menu_texts or {}).items():
@@ -137,9 +142,13 @@ def prompt_texts(
             )
         texts[prompt_id] = text
     for department in directory:
-        texts[DEPARTMENT_PREFIX + department.code] = spec.department.format(
-            short_name=department.short_name, name=department.name
-        )
+        fields = {
+            "short_name": department.short_name,
+            "name": department.name,
+            "place": department.place,
+        }
+        texts[DEPARTMENT_PREFIX + department.code] = spec.department.format(**fields)
+        texts[PLACE_PREFIX + department.code] = spec.place.format(**fields)
     return texts
 
 

@@ -27,6 +27,9 @@ from ivr.errors import ConfigError
 # Each department's name is the prompt `dept.<code>`: the build speaks it
 # from the directory and the call flow plays it (`ivr.call.guide`).
 DEPARTMENT_PREFIX = "dept."
+# ... and the place it serves, as a list says it (长丰县): `place.<code>`.
+PLACE_PREFIX = "place."
+GENERATED_PREFIXES = (DEPARTMENT_PREFIX, PLACE_PREFIX)
 
 log = logging.getLogger(__name__)
 

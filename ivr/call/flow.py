@@ -13,13 +13,15 @@ reading commands.
 
 A call is always at one department. It starts where routing placed it (or,
 when routing could not, at the central department with the region menu open,
-so that the caller chooses a province). The greeting names the department;
-its guidance menu (`ivr/call/guide.py`) offers the departments below it, `0`
-opens the region menu to choose any province or city, `*` goes back (a page,
-a menu, or the department the caller came from), `#` repeats, `9` turns the
-page. Each move records a `department` step, so the call's record keeps every
-department it passed through. A caller who chooses nothing goes to a person
-in working hours (the queue), or to the department's service menu after hours.
+so that the caller chooses a province). The greeting names the department,
+and its front page (`ivr/call/guide.py`) offers the service first: `1`
+self-service, `2` a person in working hours or a message after hours; then
+`3` the departments below it (a list in pages of five, `9` the next page),
+`0` the region menu to choose any province or city, `*` back (a page, a
+menu, or the department the caller came from), `#` repeat. Each move records
+a `department` step, so the call's record keeps every department it passed
+through. A caller who chooses nothing goes to a person in working hours (the
+queue), or to the department's service menu after hours.
 
 The machine is two levels, both in `ivr/call/table.py`:
 
@@ -29,8 +31,9 @@ The machine is two levels, both in `ivr/call/table.py`:
   naming both. What the queue and the recorder report (`LATE_NEWS`) may come
   in any state, and is ignored where it means nothing.
 - the sub-machines (`MenuKind`), one of which is open while the caller
-  chooses: the department's choices (`guidance`) and the region menu
-  (`regions`), in `ivr/call/guidance.py`; the choice offered in the queue
+  chooses: the department's front page (`guidance`; its service keys in
+  `ivr/call/front.py`), the departments below it (`below`) and the region
+  menu (`regions`), in `ivr/call/guidance.py`; the choice offered in the queue
   (`desk`, `ivr/call/queueing.py`); the service menu of after hours
   (`service`, `ivr/call/service.py`); the review of a message (`review`,
   `ivr/call/message.py`); the satisfaction survey (`survey`,

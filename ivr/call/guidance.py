@@ -1,9 +1,13 @@
-"""Voice guidance: the department's choices, the region menu, pages and `*`.
+"""Voice guidance: a department's front page, the departments below it, the
+region menu, pages and `*`.
 
-A part of the call flow (`ivr/call/flow.py`) holding two of its sub-machines:
-the `guidance` menu (the departments below the one the call is at) and the
-`regions` menu (any province, then a department in it). The menus themselves
-come from `ivr/call/guide.py`, generated from the directory.
+A part of the call flow (`ivr/call/flow.py`) holding three of its
+sub-machines: the `guidance` menu (a department's front page: the service,
+then the departments below, another region), the `below` menu (the
+departments below the one the call is at, in pages) and the `regions` menu
+(any province, then a department in it). The menus themselves come from
+`ivr/call/guide.py`, generated from the directory; the front page's service
+keys are the `front` part's (`ivr/call/front.py`).
 """
 
 from __future__ import annotations
@@ -12,9 +16,8 @@ from collections.abc import Callable, Sequence
 
 from ivr.call import guide as menus
 from ivr.call.events import Answer, Command, Event, Step
-from ivr.call.queueing import PROMPT_DESK_STAY, PROMPT_HOURS_CLOSED
+from ivr.call.queueing import PROMPT_HOURS_CLOSED
 from ivr.call.state import PROMPT_NO_INPUT, CallState, Context
-from ivr.publish.menus import PROMPT_SELF_SERVICE
 
 
 class Guidance:
@@ -44,45 +47,50 @@ class Guidance:
         self.call.service = self.context.desk(self.call.department)
         return [Step("note", "service", self.call.service)]
 
-    # -- the department's choices: a sub-machine ------------------------------------
+    # -- the department's front page: a sub-machine ---------------------------------
 
     def show(self, *before: str) -> list[Command]:
+        """The front page with its greeting, as on arrival."""
+        self.call.page = 0
         return self.call.play(*before, *self.intro(), *self.prompts())
 
-    def intro(self) -> tuple[str, ...]:
-        """What opens the first page: the greeting."""
+    def front(self) -> list[Command]:
+        """Back on the front page from a menu of the same department: no greeting."""
         call = self.call
-        if call.page > 0:
-            return ()
+        call.menu, call.region, call.page = "guidance", "", 0
+        return call.play(*self.prompts())
+
+    def intro(self) -> tuple[str, ...]:
+        """What opens the front page: the greeting."""
+        call = self.call
         if call.service == "after_hours":
             return (*menus.greeting_prompts(call.department), PROMPT_HOURS_CLOSED)
         return menus.greeting_prompts(call.department)
 
     def prompts(self) -> tuple[str, ...]:
-        """The current page's choices, said the same way on every menu."""
+        """The front page's choices: the service first, then where else to go."""
         call = self.call
-        back = call.page > 0 or bool(call.trail)
-        choices = self._choices()
-        prompts = menus.choices_prompts(choices, call.page, other_region=True, back=back)
-        if call.service != "after_hours":
-            return (*prompts, PROMPT_DESK_STAY)
-        if self.context.menus is not None:
-            return (*prompts, PROMPT_SELF_SERVICE)
-        return prompts
+        return menus.front_prompts(
+            self_service=self.context.menus is not None,
+            in_hours=call.service != "after_hours",
+            below=bool(self._choices()),
+            back=bool(call.trail),
+        )
 
     def key(self, digit: str) -> list[Command] | None:
-        """What a key does here; None if it offers nothing."""
-        choices = self._choices()
-        paged = self._turn_page(digit, choices, self.show)
-        if paged is not None:
-            return paged
+        """What a key of the front page does, but for the service's keys; None if
+        it offers nothing."""
+        if digit == menus.KEY_REPEAT:
+            return self.show()
         if digit == menus.KEY_BACK:
             trail = self.call.trail
             return self.arrive(trail.pop(), "back") if trail else None
         if digit == menus.KEY_REGION:
             return self._open_regions("")
-        code = menus.chosen(choices, self.call.page, digit)
-        return None if code is None else self.arrive(code, "chosen")
+        if digit == menus.KEY_BELOW and self._choices():
+            self.call.menu, self.call.page = "below", 0
+            return self.call.play(*self.below_prompts())
+        return None
 
     def wrong_key(self) -> list[Command]:
         return self.call.wrong_key(self.context.config.max_invalid, *self.prompts())
@@ -92,6 +100,28 @@ class Guidance:
         if self._counted_silence():
             return self.call.play(PROMPT_NO_INPUT, *self.prompts())
         return self.call.close("silence")
+
+    # -- the departments below: a sub-machine -----------------------------------------
+
+    def below_prompts(self) -> tuple[str, ...]:
+        """The current page's names, said the same way on every list."""
+        return menus.choices_prompts(self._choices(), self.call.page, other_region=False, back=True)
+
+    def below_key(self, digit: str) -> list[Command] | None:
+        """What a key does in the list; None if it offers nothing."""
+        call, choices = self.call, self._choices()
+        paged = self._turn_page(digit, choices, lambda: call.play(*self.below_prompts()))
+        if paged is not None:
+            return paged
+        if digit == menus.KEY_BACK:
+            return self.front()
+        if digit == menus.KEY_REGION:
+            return self._open_regions("")
+        code = menus.chosen(choices, call.page, digit)
+        return None if code is None else self.arrive(code, "chosen")
+
+    def below_wrong_key(self) -> list[Command]:
+        return self.call.wrong_key(self.context.config.max_invalid, *self.below_prompts())
 
     def _choices(self) -> tuple[str, ...]:
         return self.context.guide.guidance(self.call.department)
@@ -121,8 +151,7 @@ class Guidance:
         if digit == menus.KEY_BACK:
             if call.region:
                 return self._open_regions("")
-            call.menu = "guidance"  # back to the department the caller was at
-            return self.show()
+            return self.front()  # back to the department the caller was at
         code = menus.chosen(choices, call.page, digit)
         if code is None:
             return None
@@ -137,7 +166,7 @@ class Guidance:
         # No choice made: the caller stays with the department the call is at.
         call = self.call
         call.silences = 0
-        call.menu, call.region, call.page = "guidance", "", 0
+        call.menu, call.region = "guidance", ""
         return [Step("note", "no_region_chosen", call.department), *self.show()]
 
     def _open_regions(self, province: str) -> list[Command]:

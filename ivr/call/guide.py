@@ -13,8 +13,17 @@ Two menus are generated from the directory, never written by hand:
   home): first the provinces, then that province's department or one of the
   departments directly below it.
 
-More choices than keys come in pages of `PAGE_SIZE`, keys 1 to 8, with 9 for
-the next page; the keys are the same on every menu and said on every page.
+A department's **front page** comes first, because most callers want the
+service, not another department. `1` is what most callers want at that
+hour: a person in working hours, self-service after hours; `2` the other
+service: self-service in working hours, a message after hours. Then the
+departments below (`3`, when it has any), another province or city (`0`),
+back (`*`), repeat (`#`). The list of departments below is one key away,
+never read out on arrival.
+
+A list comes in pages of `PAGE_SIZE` names (keys 1 to 5) with 9 for the next
+page, so that no page takes longer than a caller will listen (issue 14: under
+15 seconds); the keys are the same on every list and said on every page.
 Everything here is pure: the call flow asks, and gets department codes and
 prompt ids back.
 """
@@ -23,15 +32,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ivr.audio.catalog import DEPARTMENT_PREFIX
+from ivr.audio.catalog import DEPARTMENT_PREFIX, PLACE_PREFIX
 from ivr.directory.routing import Department, Directory
 
-PAGE_SIZE = 8
+PAGE_SIZE = 5
 KEY_MORE = "9"
 KEY_REGION = "0"
 KEY_BACK = "*"
 KEY_REPEAT = "#"
 BEIJING_CODE = "110000"
+# The front page's keys: the first two as the module says, by the hour.
+KEY_FIRST = "1"
+KEY_SECOND = "2"
+KEY_BELOW = "3"
 
 # Prompt ids; their texts are in prompts/prompts.yaml.
 PROMPT_HELLO = "greeting.hello"
@@ -44,6 +57,11 @@ PROMPT_MORE = "menu.more"
 PROMPT_OTHER_REGION = "menu.other_region"
 PROMPT_BACK = "menu.back"
 PROMPT_REPEAT = "menu.repeat"
+PROMPT_FRONT_OPERATOR = "front.operator"  # 1, in working hours
+PROMPT_FRONT_SELF_SERVICE_SECOND = "front.self_service_second"  # 2, in working hours
+PROMPT_FRONT_SELF_SERVICE = "front.self_service"  # 1, after hours
+PROMPT_FRONT_MESSAGE = "front.message"  # 2, after hours
+PROMPT_FRONT_BELOW = "front.below"
 DIGIT_PREFIX = "digit."
 PROMPTS_USED = (
     PROMPT_HELLO,
@@ -56,13 +74,23 @@ PROMPTS_USED = (
     PROMPT_OTHER_REGION,
     PROMPT_BACK,
     PROMPT_REPEAT,
+    PROMPT_FRONT_OPERATOR,
+    PROMPT_FRONT_SELF_SERVICE_SECOND,
+    PROMPT_FRONT_SELF_SERVICE,
+    PROMPT_FRONT_MESSAGE,
+    PROMPT_FRONT_BELOW,
     *(f"{DIGIT_PREFIX}{key}" for key in range(1, PAGE_SIZE + 1)),
 )
 
 
 def department_prompt(code: str) -> str:
-    """The prompt that says a department's name."""
+    """The prompt that says a department's name (长丰县委组织部), as greetings do."""
     return DEPARTMENT_PREFIX + code
+
+
+def place_prompt(code: str) -> str:
+    """The prompt that says the place a department serves (长丰县), as lists do."""
+    return PLACE_PREFIX + code
 
 
 def capital_code(province: str) -> str:
@@ -164,14 +192,34 @@ def chosen(choices: Sequence[str], page: int, key: str) -> str | None:
 def choices_prompts(
     choices: Sequence[str], page: int, *, other_region: bool, back: bool
 ) -> tuple[str, ...]:
-    """What the caller hears for one page: each name with its key, then the other keys."""
+    """What the caller hears for one page: each place with its key, then the other keys."""
     prompts: list[str] = []
     for key, code in enumerate(choices[page * PAGE_SIZE : (page + 1) * PAGE_SIZE], 1):
-        prompts += [department_prompt(code), PROMPT_PRESS, f"{DIGIT_PREFIX}{key}"]
+        prompts += [place_prompt(code), PROMPT_PRESS, f"{DIGIT_PREFIX}{key}"]
     if page + 1 < page_count(choices):
         prompts.append(PROMPT_MORE)
     if other_region:
         prompts.append(PROMPT_OTHER_REGION)
+    if back:
+        prompts.append(PROMPT_BACK)
+    prompts.append(PROMPT_REPEAT)
+    return tuple(prompts)
+
+
+def front_prompts(
+    *, self_service: bool, in_hours: bool, below: bool, back: bool
+) -> tuple[str, ...]:
+    """A department's front page: the service first, then where else to go."""
+    if in_hours:
+        prompts = [PROMPT_FRONT_OPERATOR]
+        if self_service:
+            prompts.append(PROMPT_FRONT_SELF_SERVICE_SECOND)
+    else:
+        prompts = [PROMPT_FRONT_SELF_SERVICE] if self_service else []
+        prompts.append(PROMPT_FRONT_MESSAGE)
+    if below:
+        prompts.append(PROMPT_FRONT_BELOW)
+    prompts.append(PROMPT_OTHER_REGION)
     if back:
         prompts.append(PROMPT_BACK)
     prompts.append(PROMPT_REPEAT)

@@ -30,7 +30,6 @@ from ivr.call.state import CallState, Context, Service, State
 from ivr.call.survey import SurveyMenu
 
 PROMPT_HOURS_CLOSED = "hours.closed"
-PROMPT_DESK_STAY = "desk.stay"
 PROMPT_QUEUE_JOINED = "queue.joined"
 PROMPT_QUEUE_KEEP_WAITING = "queue.keep_waiting"
 PROMPT_DESK_NOBODY = "desk.nobody"
@@ -61,7 +60,6 @@ def position_prompts(position: int) -> tuple[str, ...]:
 # Every prompt of the queue, for the prompt build to require.
 PROMPTS_USED = (
     PROMPT_HOURS_CLOSED,
-    PROMPT_DESK_STAY,
     PROMPT_QUEUE_JOINED,
     PROMPT_QUEUE_KEEP_WAITING,
     PROMPT_DESK_NOBODY,

@@ -3,8 +3,8 @@ a sub-machine of the call flow), and where a caller goes who chooses nothing.
 
 A part of the call flow (`ivr/call/flow.py`). The menu is data (`ivr/publish/menus.py`):
 each department's effective tree of nodes, asked for with `Context.menus`.
-After hours, a caller who chooses no department hears the service menu of
-the department the call is at. Every level keeps the same keys, announced
+A caller reaches it from a department's front page (`1`, `ivr/call/front.py`)
+or, after hours, by choosing nothing there. Every level keeps the same keys, announced
 after its choices: `0` leave a message (`ivr/call/message.py`), `*` back one
 level (from the top, back to the department's choices), `#` repeat.
 """
@@ -65,10 +65,11 @@ class AfterHours:
         if service != "after_hours":
             return self.queue.to_desk(service)
         if self.context.menus is not None:
-            return self._enter()
+            return self.enter()
         return self.guidance.silence()
 
-    def _enter(self) -> list[Command]:
+    def enter(self) -> list[Command]:
+        """The service menu, from its top."""
         call = self.call
         call.menu, call.node, call.node_trail = "service", self._menu().root, []
         call.silences = call.invalid = call.misses = 0
@@ -106,8 +107,7 @@ class AfterHours:
             if call.node_trail:
                 call.node = call.node_trail.pop()
                 return [*self._category_step(call.node), *self._show()]
-            call.menu, call.page = "guidance", 0
-            return [Step("note", "service_menu_left"), *self.guidance.show()]
+            return [Step("note", "service_menu_left"), *self.guidance.front()]
         if digit == KEY_MESSAGE:
             return self.messages.start()
         node = self._node()

@@ -50,8 +50,12 @@ PROMPT_RESUMED = "call.resumed"
 PROMPT_ENDED_BY_SYSTEM = "call.ended_by_system"
 
 # The menu open while the caller chooses: one sub-machine each (ivr/call/table.py).
-MenuKind: TypeAlias = Literal["guidance", "regions", "desk", "service", "review", "survey"]
-MENU_KINDS: tuple[MenuKind, ...] = ("guidance", "regions", "desk", "service", "review", "survey")
+MenuKind: TypeAlias = Literal[
+    "guidance", "below", "regions", "desk", "service", "review", "survey"
+]
+MENU_KINDS: tuple[MenuKind, ...] = (
+    "guidance", "below", "regions", "desk", "service", "review", "survey"
+)
 # The automatic service's menus: its levels, the review of a message, the survey.
 SERVICE_MENUS: tuple[MenuKind, ...] = ("service", "review", "survey")
 # What a department offers now (ivr/desk/desk.py decides): operators on duty, a

@@ -14,7 +14,7 @@ menu again; what they still check is data (a stale playback or timer id,
 whether the call holds a place in the queue, whether a recording runs).
 Both tables are built once, at import: a rule names the part that handles
 an event and its method (`via("guidance.start")`), and `compose()` builds
-only the parts of one call around its `CallState`. A call costs seven small
+only the parts of one call around its `CallState`. A call costs eight small
 objects, not a copy of the table.
 """
 
@@ -44,6 +44,7 @@ from ivr.call.events import (
     Step,
     TimerFired,
 )
+from ivr.call.front import Front
 from ivr.call.guidance import Guidance
 from ivr.call.message import MessageBox
 from ivr.call.queueing import Queueing
@@ -70,6 +71,7 @@ class Parts:
 
     call: CallState
     guidance: Guidance
+    front: Front
     queue: Queueing
     service: AfterHours
     messages: MessageBox
@@ -127,8 +129,9 @@ def compose(call: CallState, context: Context) -> Parts:
     queue = Queueing(call, context, messages, survey)
     guidance = Guidance(call, context)
     service = AfterHours(call, context, guidance, queue, messages)
+    front = Front(call, context, guidance, service, queue, messages)
     turns = Turns(call, context, MenuRows(MENU_TABLE))
-    parts = Parts(call, guidance, queue, service, messages, survey, turns)
+    parts = Parts(call, guidance, front, queue, service, messages, survey, turns)
     turns.menus.parts = weakref.ref(parts)
     return parts
 
@@ -141,10 +144,15 @@ def row(*paths: str) -> tuple[attrgetter[object], ...]:
 
 # Each row: intro, prompts, key, wrong_key, silence, hung_up (see MenuRow).
 MENU_TABLE: Mapping[MenuKind, tuple[attrgetter[object], ...]] = {
-    # The department's choices; choosing nothing goes on (AfterHours.chose_nothing).
+    # The department's front page; choosing nothing goes on (AfterHours.chose_nothing).
     "guidance": row(
-        "guidance.intro", "guidance.prompts", "guidance.key", "guidance.wrong_key",
+        "guidance.intro", "guidance.prompts", "front.key", "guidance.wrong_key",
         "service.chose_nothing", "call.left",
+    ),
+    # The departments below it, in pages; choosing nothing goes on, as above.
+    "below": row(
+        "turns.nothing", "guidance.below_prompts", "guidance.below_key",
+        "guidance.below_wrong_key", "service.chose_nothing", "call.left",
     ),
     "regions": row(
         "guidance.region_intro", "guidance.region_prompts", "guidance.region_key",

@@ -72,7 +72,6 @@ MAX_DEPTH = 6  # levels, the root being the first
 PROMPT_KEYS = "svc.keys"  # after every menu node: 0 message, * back, # repeat
 PROMPT_AFTER_INFO = "svc.after_info"  # after an information leaf
 PROMPT_ENTER = "svc.enter"  # on entering the service menu
-PROMPT_SELF_SERVICE = "svc.self_service"  # after hours, after the guidance's choices
 PROMPT_CALLBACK_UNAVAILABLE = "svc.callback_unavailable"  # no number to call back
 PROMPT_CALLBACK_REGISTERED = "svc.callback_registered"
 PROMPT_TRANSFER = "svc.transfer"  # before a department or queue node's transfer
@@ -83,7 +82,6 @@ PROMPTS_USED = (
     PROMPT_KEYS,
     PROMPT_AFTER_INFO,
     PROMPT_ENTER,
-    PROMPT_SELF_SERVICE,
     PROMPT_CALLBACK_UNAVAILABLE,
     PROMPT_CALLBACK_REGISTERED,
     PROMPT_TRANSFER,

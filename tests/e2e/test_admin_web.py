@@ -106,7 +106,7 @@ def service_menu_at(platform: Platform) -> float:
     catalog = Catalog.load(platform.settings.prompt_build_dir)
     guidance = [
         "greeting.hello", f"dept.{COUNTY}", "greeting.hotline", "hours.closed",
-        "menu.other_region", "menu.repeat", "svc.self_service", "svc.enter",
+        "front.self_service", "front.message", "menu.other_region", "menu.repeat", "svc.enter",
     ]
     return sum(catalog.duration_ms(p) for p in guidance) / 1000 + DIGIT_TIMEOUT_S + 1.0
 

@@ -112,8 +112,11 @@ async def test_a_shanghai_mobile_reaches_the_shanghai_municipal_department(
 async def test_a_mobile_caller_away_from_home_chooses_another_city_with_0(
     platform: Platform,
 ) -> None:
-    # 0: another region; 9, 4: Anhui on the provinces' second page; 2: Hefei.
-    plan = CallPlan(caller=SHANGHAI_MOBILE, actions=keys_at("0", "9", "4", "2"), max_call_s=30)
+    # 0: another region; 9, 9, 2: Anhui on the provinces' third page (five
+    # to a page); 2: Hefei, after the provincial department.
+    plan = CallPlan(
+        caller=SHANGHAI_MOBILE, actions=keys_at("0", "9", "9", "2", "2"), max_call_s=30
+    )
     result, record = await platform.call(plan)
     assert result.answered
     assert record is not None
@@ -128,26 +131,29 @@ async def test_a_mobile_caller_away_from_home_chooses_another_city_with_0(
 
 
 async def test_a_city_caller_moves_on_to_a_county_by_keys_and_back(platform: Platform) -> None:
-    # Hefei's departments below it, in code order: four districts, then
-    # 长丰县 (340121) on key 5.
-    plan = CallPlan(caller=HEFEI_LANDLINE, actions=keys_at("5", "*"), max_call_s=30)
+    # 3: Hefei's departments below it, in code order: four districts, then
+    # 长丰县 (340121) on key 5; # says the list again; * goes back to Hefei.
+    plan = CallPlan(caller=HEFEI_LANDLINE, actions=keys_at("3", "#", "5", "*"), max_call_s=30)
     result, record = await platform.call(plan)
     assert result.answered
     assert record is not None
     assert record["departments"] == ["340100", "340121", "340100"]
-    assert keys_of(record) == ["5", "*"]
+    assert keys_of(record) == ["3", "#", "5", "*"]
     heard = prompts_of(record)
+    # The list, said twice (# repeats it), before the county's greeting.
+    assert heard.count("place.340121") == 2
+    assert heard.count("dept.340121") == 1
     greetings = [heard[n : n + 3] for n, prompt in enumerate(heard) if prompt == "greeting.hello"]
     assert greetings == [greeting("340100"), greeting("340121"), greeting("340100")]
     assert record["department_code"] == "340100"
-    # Both keys came long before Hefei's menu could have finished: barge-in.
+    # The keys came long before Hefei's menus could have finished: barge-in.
     assert result.duration_s < 15
     assert_played_cleanly(record)
 
 
 async def test_an_anonymous_caller_chooses_a_province_by_keys(platform: Platform) -> None:
-    # 9: the provinces' second page; 4: Anhui; 1: the provincial department.
-    plan = CallPlan(caller="anonymous", actions=keys_at("9", "4", "1"), max_call_s=30)
+    # 9, 9: the provinces' third page; 2: Anhui; 1: the provincial department.
+    plan = CallPlan(caller="anonymous", actions=keys_at("9", "9", "2", "1"), max_call_s=30)
     result, record = await platform.call(plan)
     assert result.answered
     assert record is not None
@@ -155,7 +161,7 @@ async def test_an_anonymous_caller_chooses_a_province_by_keys(platform: Platform
     assert prompts_of(record)[:2] == ["greeting.unplaced", "region.choose_province"]
     assert record["departments"] == ["000000", "340000"]
     assert record["department_code"] == "340000"
-    assert "dept.340000" in prompts_of(record)
+    assert "place.340000" in prompts_of(record)
     assert_played_cleanly(record)
 
 
@@ -176,17 +182,17 @@ async def test_caller_hanging_up_mid_prompt_ends_the_call_cleanly(platform: Plat
     platform.wait_no_channels()
 
 
-# A county department (reached here through the carrier's origin) offers
-# only "another region" and "repeat", so its menu is short.
+# A county department (reached here through the carrier's origin) has
+# nothing below it, so its front page is short.
 COUNTY = "340121"
 
 
 async def test_silence_at_a_department_after_hours_opens_its_service_menu(
     platform: Platform,
 ) -> None:
-    menu = ["menu.other_region", "menu.repeat"]
+    menu = ["front.self_service", "front.message", "menu.other_region", "menu.repeat"]
     # Nobody answers in person on this platform (no operators): after hours.
-    opening = [*greeting(COUNTY), "hours.closed", *menu, "svc.self_service"]
+    opening = [*greeting(COUNTY), "hours.closed", *menu]
     catalog = Catalog.load(platform.settings.prompt_build_dir)
     heard_s = sum(catalog.duration_ms(prompt) for prompt in opening) / 1000
     plan = CallPlan(

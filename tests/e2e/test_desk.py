@@ -244,13 +244,14 @@ async def test_a_long_wait_is_offered_a_message_and_the_message_is_kept(desk: Pl
         add_operator(desk, "opd1", county, phone)
         # On duty but paused: the caller waits in line, and nobody rings.
         desk.http_post("/api/operators/opd1/pause", {"reason": "meeting"})
-        # The greeting and the choices take ~20 s, the line's limit 8 s more,
-        # the announcement ~3 s: at 32 s the caller is offered a message and
-        # presses 2, then speaks after the message's introduction (~10 s).
+        # 1 on the front page (a person) joins the line at once; the line's limit is 8 s,
+        # and the offer (after any announcement) plays from about 10 s to
+        # 20 s: 14 s in line, the caller presses 2 (a message), then speaks
+        # after the message's introduction (~10 s).
         plan = CallPlan(
             caller="13800138004", origin=county, offer_pcma=True, max_call_s=CALL_S,
             actions=(
-                Pause(32000), Key("2"), Pause(11000),
+                Pause(1500), Key("1"), Pause(14000), Key("2"), Pause(11000),
                 Audio(str(G711A), 3000), Audio(str(G711A), 3000), Pause(1000), Hangup(),
             ),
         )
@@ -322,10 +323,11 @@ async def test_a_caller_who_asks_for_a_callback_is_called_back_at_their_turn(
         try:
             add_operator(desk, "opg1", county, phone)
             desk.http_post("/api/operators/opg1/pause", {"reason": "meeting"})
-            # Past the limit the caller presses 3 and hangs up after the goodbye.
+            # In line at once (1 on the front page); past the limit the caller
+            # presses 3 and hangs up after the goodbye.
             plan = CallPlan(
                 caller=number, origin=county, max_call_s=CALL_S,
-                actions=(Pause(32000), Key("3")),
+                actions=(Pause(1500), Key("1"), Pause(14000), Key("3")),
             )
             result, record = await desk.call(plan)
             assert record is not None and record["end_reason"] == "callback_requested"
@@ -434,9 +436,9 @@ async def test_the_clock_decides_between_operators_and_after_hours(desk: Platfor
             assert ("service", expected) in notes(record), when
             prompts = steps(record, "prompt")
             if expected == "operators":
-                assert "desk.stay" in prompts and "hours.closed" not in prompts, when
+                assert "front.operator" in prompts and "hours.closed" not in prompts, when
             else:
-                assert "hours.closed" in prompts and "desk.stay" not in prompts, when
+                assert "hours.closed" in prompts and "front.operator" not in prompts, when
     finally:
         desk.stop_controller()
         desk.start_controller(IVR_NOW=IN_HOURS)

@@ -2,11 +2,11 @@
 messages that become cases, and the cases' deadlines, supervision and report.
 
 The platform's clock is a Friday evening (IVR_NOW), after hours everywhere.
-Every call reaches one county of Hefei through the carrier's origin; its
-guidance is short (another region, repeat), so a caller who presses nothing
-there reaches the service menu after a known time, computed from the built
-prompts' lengths. Keys are then pressed every 1.2 s, long before any prompt
-ends: each is barge-in.
+Every call reaches one county of Hefei through the carrier's origin. Its
+front page offers self-service on 1, which some callers press at once; a
+caller who presses nothing reaches the service menu after a known time,
+computed from the built prompts' lengths. Keys are then pressed every 1.2 s,
+long before any prompt ends: each is barge-in.
 """
 
 from __future__ import annotations
@@ -78,11 +78,16 @@ def prompt_s(platform: Platform, *prompts: str) -> float:
 
 def service_menu_at(platform: Platform) -> float:
     """Seconds after the answer when the caller is in the service menu."""
-    guidance = [
+    front = [
         "greeting.hello", f"dept.{COUNTY}", "greeting.hotline", "hours.closed",
-        "menu.other_region", "menu.repeat", "svc.self_service",
+        "front.self_service", "front.message", "menu.other_region", "menu.repeat",
     ]
-    return prompt_s(platform, *guidance) + DIGIT_TIMEOUT_S + 1.0
+    return prompt_s(platform, *front) + DIGIT_TIMEOUT_S + 1.0
+
+
+def self_service_by_key() -> tuple[Action, ...]:
+    """A caller who knows the front page: 1 (self-service) while the greeting plays."""
+    return (Pause(1500), Key("1"), Pause(round(GAP_S * 1000)))
 
 
 def keys_every(gap_s: float, *keys: str) -> tuple[Action, ...]:
@@ -149,12 +154,7 @@ async def test_each_of_the_seven_categories_and_back(
     after_hours: Platform, silent_call: Future[dict[str, Any]]
 ) -> None:
     keys = [key for n in range(1, 8) for key in (str(n), "*")]
-    record = await call(
-        after_hours,
-        Pause(round((service_menu_at(after_hours) + 1.0) * 1000)),
-        *keys_every(GAP_S, *keys),
-        Hangup(),
-    )
+    record = await call(after_hours, *self_service_by_key(), *keys_every(GAP_S, *keys), Hangup())
     assert steps(record, "category") == list(CATEGORIES)
     assert notes(record, "service_menu") == [None]
     prompts = steps(record, "prompt")
@@ -208,7 +208,7 @@ async def test_a_message_in_a_category_becomes_a_case_with_its_recording(
     thanks = prompt_s(after_hours, "message.thanks")
     record = await call(
         after_hours,
-        Pause(round((service_menu_at(after_hours) + 1.0) * 1000)),
+        *self_service_by_key(),
         *keys_every(GAP_S, "3", "0"),  # dues, then leave a message there
         Pause(round(intro * 1000)),
         Audio(G711A, 3000),
