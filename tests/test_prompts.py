@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from ivr.audio import build as prompts
 from ivr.audio.catalog import Catalog
 from ivr.audio.speech import spoken
 from ivr.call.guide import department_prompt, greeting_prompts
 from ivr.cli.prompt_ids import REQUIRED_PROMPTS
-from ivr.cli.serve import fallback_sounds
+from ivr.cli.serve import build_prompts, fallback_sounds
 from ivr.dialplan import Layout, install_sounds
 from ivr.directory.routing import Directory
 from ivr.errors import ConfigError
@@ -84,7 +85,8 @@ def test_every_file_is_telephone_audio(catalog: Catalog) -> None:
             frames = audio.getnframes()
         assert frames > 0
         assert catalog.entries[prompt_id].duration_ms == round(frames * 1000 / 8000)
-        assert catalog.entries[prompt_id].duration_ms > 500
+        # The shortest, one syllable (digit.1, count.2), takes about a fifth of a second.
+        assert catalog.entries[prompt_id].duration_ms > 150
 
 
 def test_file_names_carry_the_content_hash(catalog: Catalog) -> None:
@@ -285,6 +287,45 @@ def test_unknown_voice_is_a_config_error(
     edit_spec(spec, voice=voice)
     with pytest.raises(ConfigError, match="espeak-ng has no voice"):
         build(spec, directory, tmp_path / "out")
+
+
+def test_the_voice_setting_wins_over_the_spec_and_is_checked_by_name(
+    small: tuple[Path, Directory], tmp_path: Path
+) -> None:
+    spec, directory = small
+    with pytest.raises(ConfigError, match=r"no voice 'nosuchvoice' \(set in IVR_TTS_VOICE"):
+        build(spec, directory, tmp_path / "out", voice="nosuchvoice")
+    edit_spec(spec, voice="nosuchvoice")
+    with pytest.raises(ConfigError, match=r"\(set in prompts.yaml"):
+        build(spec, directory, tmp_path / "out")
+    built = build(spec, directory, tmp_path / "out", voice="cmn-latn-pinyin")
+    assert built.has("goodbye")
+
+
+def test_the_settings_voice_and_speed_reach_the_build(
+    small: tuple[Path, Directory], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ivr prompts build` speaks at IVR_TTS_RATE, in IVR_TTS_VOICE when it is set."""
+    _, directory = small
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("IVR_TTS_VOICE", "nosuchvoice")
+    with pytest.raises(ConfigError, match="IVR_TTS_VOICE"):
+        build_prompts(Settings(state_dir=tmp_path / "a", cache_dir=cache), directory)
+    monkeypatch.delenv("IVR_TTS_VOICE")
+    ordinary = build_prompts(Settings(state_dir=tmp_path / "a", cache_dir=cache), directory)
+    monkeypatch.setenv("IVR_TTS_RATE", "300")
+    fast = build_prompts(Settings(state_dir=tmp_path / "a", cache_dir=cache), directory)
+    assert fast.entries["goodbye"].input != ordinary.entries["goodbye"].input
+    assert fast.entries["goodbye"].duration_ms < ordinary.entries["goodbye"].duration_ms
+
+
+@pytest.mark.parametrize("rate", ["79", "451", "fast"])
+def test_a_speed_espeak_cannot_take_is_refused(
+    rate: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_TTS_RATE", rate)
+    with pytest.raises(ValidationError, match="tts_rate"):
+        Settings()
 
 
 @pytest.mark.parametrize(

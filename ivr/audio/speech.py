@@ -1,9 +1,11 @@
 """Speaking a text as telephone audio: espeak-ng, then sox, through a render cache.
 
-espeak-ng speaks each text as WAV and sox turns it into telephone audio (8 kHz,
-mono, 16-bit). sox runs without dither (`-D`), which would otherwise add random
-noise, so the same text always gives the same bytes and so the same file name;
-the level is normalised so that every prompt plays equally loud.
+espeak-ng speaks each text as WAV at a `Speaker`'s speed (IVR_TTS_RATE) and in
+its voice (IVR_TTS_VOICE, else prompts.yaml's), and sox turns it into
+telephone audio (8 kHz, mono, 16-bit). sox runs without dither (`-D`), which
+would otherwise add random noise, so the same text always gives the same bytes
+and so the same file name; the level is normalised so that every prompt plays
+equally loud.
 
 What espeak-ng is given (`spoken`) is the written text with homophones for the
 words it misreads and digits spelled out. The render cache keeps audio by the
@@ -20,13 +22,16 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from ivr.audio.catalog import wav_duration_ms, write_atomically
 from ivr.errors import ConfigError
+from ivr.settings import TTS_RATE
 
+EFFECTS = ["gain", "-3", "rate", "gain", "-n", "-3"]  # headroom, resample, normalise
 # Part of every prompt's input hash: a change in how audio is made re-renders all.
-RENDERER = "espeak-ng stdin | sox -D gain -3 rate gain -n -3 | digits v1"
+RENDERER = f"espeak-ng -v VOICE -s RATE stdin | sox -D {' '.join(EFFECTS)} | digits v1"
 RENDER_TIMEOUT = 60.0  # seconds for one run of one tool
 INSTALL_HINT = "apt-get install espeak-ng sox"
 
@@ -35,6 +40,23 @@ _NUMBER = str.maketrans("0123456789", "零一二三四五六七八九")
 # A run of digits is a number to dial, said digit by digit the way hotlines say
 # them, with 幺 for 1 so that it cannot be heard as 7.
 _DIALLED = str.maketrans("0123456789", "零幺二三四五六七八九")
+
+
+@dataclass(frozen=True, slots=True)
+class Speaker:
+    """An espeak-ng voice at a speed in words a minute (espeak-ng's own is 175);
+    `chosen_by` says where the voice was chosen, for the error that refuses it."""
+
+    voice: str
+    rate: int = TTS_RATE
+    chosen_by: str = "prompts.yaml"
+
+    @classmethod
+    def chosen(cls, spec_voice: str, voice_setting: str = "", rate: int = TTS_RATE) -> Speaker:
+        """IVR_TTS_VOICE (`voice_setting`) when it is set, else prompts.yaml's voice."""
+        if voice_setting:
+            return cls(voice_setting, rate, "IVR_TTS_VOICE")
+        return cls(spec_voice, rate)
 
 
 def spoken(text: str, pronounce: Mapping[str, str]) -> str:
@@ -49,15 +71,17 @@ def _say_digits(match: re.Match[str]) -> str:
     return digits.translate(_NUMBER if len(digits) == 1 else _DIALLED)
 
 
-def render_input(voice: str, sample_rate: int, text: str, said: str) -> str:
+def render_input(speaker: Speaker, sample_rate: int, text: str, said: str) -> str:
     """The hash of all that shapes a text's audio: a build's `input`, the render cache's key."""
-    key = json.dumps([RENDERER, voice, sample_rate, text, said], ensure_ascii=False)
+    key = json.dumps(
+        [RENDERER, speaker.voice, speaker.rate, sample_rate, text, said], ensure_ascii=False
+    )
     return hashlib.sha256(key.encode()).hexdigest()
 
 
 def render_text(
     text: str,
-    voice: str,
+    speaker: Speaker,
     sample_rate: int,
     pronounce: Mapping[str, str] | None = None,
     cache_dir: Path | None = None,
@@ -68,11 +92,12 @@ def render_text(
 
     def speak_now() -> bytes:
         tools = find_tools()
-        check_voice(tools[0], voice)
+        check_voice(tools[0], speaker)
         with tempfile.TemporaryDirectory(prefix="ivr-speak-") as work:
-            return say(said, voice, sample_rate, tools, Path(work), "preview")
+            return say(said, speaker, sample_rate, tools, Path(work), "preview")
 
-    data = cached_or_spoken(render_input(voice, sample_rate, text, said), cache_dir, speak_now)
+    key = render_input(speaker, sample_rate, text, said)
+    data = cached_or_spoken(key, cache_dir, speak_now)
     checked_duration_ms(data, "preview")
     return data
 
@@ -90,8 +115,9 @@ def find_tools() -> tuple[str, str]:
     return found[0], found[1]
 
 
-def check_voice(espeak: str, voice: str) -> None:
+def check_voice(espeak: str, speaker: Speaker) -> None:
     """Refuse a voice espeak-ng does not list: it reads `no-such` as Norwegian, silently."""
+    voice = speaker.voice
     listing = _run([espeak, "--voices"], b"", "(voice list)").decode(errors="replace")
     known = set()
     for line in listing.splitlines()[1:]:
@@ -99,7 +125,12 @@ def check_voice(espeak: str, voice: str) -> None:
         if len(fields) >= 5:  # Pty Language Age/Gender VoiceName File ...
             known |= {fields[1].lower(), fields[3].lower(), fields[4].rsplit("/", 1)[-1].lower()}
     if voice.lower() not in known:
-        raise ConfigError(f"espeak-ng has no voice {voice!r} (see espeak-ng --voices)", voice=voice)
+        raise ConfigError(
+            f"espeak-ng has no voice {voice!r} (set in {speaker.chosen_by}; "
+            "see espeak-ng --voices)",
+            voice=voice,
+            chosen_by=speaker.chosen_by,
+        )
 
 
 def cached_or_spoken(key: str, cache_dir: Path | None, speak: Callable[[], bytes]) -> bytes:
@@ -115,17 +146,22 @@ def cached_or_spoken(key: str, cache_dir: Path | None, speak: Callable[[], bytes
 
 
 def say(
-    said: str, voice: str, sample_rate: int, tools: tuple[str, str], work_dir: Path, label: str
+    said: str,
+    speaker: Speaker,
+    sample_rate: int,
+    tools: tuple[str, str],
+    work_dir: Path,
+    label: str,
 ) -> bytes:
     """`said` spoken by espeak-ng and made telephone audio by sox; `label` names it in errors."""
     espeak, sox = tools
     # The text goes in on standard input, where it cannot be taken for an option.
-    speech = _run([espeak, "-v", voice, "--stdout"], said.encode(), label)
+    voice = ["-v", speaker.voice, "-s", str(speaker.rate)]
+    speech = _run([espeak, *voice, "--stdout"], said.encode(), label)
     partial = work_dir / f".{label}.partial.wav"
     rate = str(sample_rate)
     audio = ["-r", rate, "-c", "1", "-b", "16", "-e", "signed-integer", str(partial)]
-    effects = ["gain", "-3", "rate", "gain", "-n", "-3"]  # headroom, resample, normalise
-    _run([sox, "-D", "-V1", "-t", "wav", "-", *audio, *effects], speech, label)
+    _run([sox, "-D", "-V1", "-t", "wav", "-", *audio, *EFFECTS], speech, label)
     try:
         return partial.read_bytes()
     finally:
