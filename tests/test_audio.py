@@ -368,6 +368,33 @@ def test_a_voice_espeak_lacks_names_the_setting_that_chose_it() -> None:
     assert Speaker.chosen("cmn-latn-pinyin").voice == "cmn-latn-pinyin"
 
 
+@pytest.mark.parametrize("text", ["四", "慈利县", "余姚市", "好的，请继续等待。"])
+def test_a_clip_is_its_speech_with_a_short_pause_each_side(text: str) -> None:
+    """Clips are played one after another (hello, name, hotline), so the silence
+    espeak-ng leaves around the speech is cut to 30 ms before and 80 ms after, and
+    none of the speech goes with it: not the soft aspiration of 慈 (c-)."""
+    spec = prompts.load_spec(SPEC)
+    speaker = Speaker(spec.voice)
+    clip = _samples(speak(text, speaker, 8000, spec.pronounce))
+    start, end = _speech(clip)
+    assert 25 <= start / 8 <= 50  # ms
+    assert 60 <= (len(clip) - end) / 8 <= 100
+    said = speech.spoken(text, spec.pronounce)
+    espeak = ["espeak-ng", "-v", speaker.voice, "-s", str(speaker.rate), "--stdout"]
+    raw = subprocess.run(espeak, input=said.encode(), capture_output=True, check=True).stdout
+    with wave.open(io.BytesIO(raw), "rb") as opened:
+        rate = opened.getframerate()
+        spoken_start, spoken_end = _speech(array("h", opened.readframes(10**8)))
+    assert abs((end - start) / 8000 - (spoken_end - spoken_start) / rate) < 0.005
+
+
+def _speech(samples: array[int]) -> tuple[int, int]:
+    """Where the sound of `samples` starts and ends: above -60 dB of its peak."""
+    floor = max(abs(sample) for sample in samples) // 1000
+    loud = [i for i, sample in enumerate(samples) if abs(sample) > floor]
+    return loud[0], loud[-1]
+
+
 def _samples(wav: bytes) -> array[int]:
     with wave.open(io.BytesIO(wav), "rb") as opened:
         samples = array("h", opened.readframes(opened.getnframes()))
