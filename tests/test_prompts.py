@@ -358,13 +358,31 @@ def test_a_department_name_is_the_prompt_the_call_flow_plays_for_it() -> None:
 # What espeak-ng is given ---------------------------------------------------
 
 
+def said(text: str, pronounce: dict[str, str]) -> str:
+    """What espeak-ng is given, without the zero-width spaces between characters."""
+    return spoken(text, pronounce).replace("\u200b", "")
+
+
 def test_numbers_are_said_as_a_hotline_says_them() -> None:
-    assert spoken("拨打12371", {}) == "拨打幺二三七幺"
-    assert spoken("请按1，请按0", {}) == "请按一，请按零"
+    assert said("拨打12371", {}) == "拨打幺二三七幺"
+    assert said("请按1，请按0", {}) == "请按一，请按零"
 
 
 def test_pronunciation_replaces_words_espeak_misreads() -> None:
-    assert spoken("中共重庆市委组织部", {"重庆": "虫庆"}) == "中共虫庆市委组织部"
+    assert said("中共重庆市委组织部", {"重庆": "虫庆"}) == "中共虫庆市委组织部"
+
+
+def test_characters_are_given_apart_so_none_is_said_twice() -> None:
+    """espeak-ng 1.51 says 兰考县 as "lán kǎo kǎo xiàn" (its dictionary's 兰考)."""
+    assert spoken("兰考县，请按1", {}) == "兰\u200b考\u200b县，请\u200b按\u200b一"
+    phonemes = subprocess.run(
+        ["espeak-ng", "-q", "-x", "-v", "cmn-latn-pinyin"],
+        input=spoken("兰考县", {}),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert phonemes.split() == ["l'a35n_|", "kh'Au21_|", "S;'iE51n_|"]
 
 
 def test_espeak_reads_every_prompt_as_mandarin() -> None:

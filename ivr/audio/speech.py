@@ -11,9 +11,10 @@ and pads each clip with a short, fixed pause instead: the gap between two clips
 is always the same, and short.
 
 What espeak-ng is given (`spoken`) is the written text with homophones for the
-words it misreads and digits spelled out. The render cache keeps audio by the
-hash of all that shapes it (`render_input`), for every build on the machine and
-for the admin's previews alike: what an admin previews is what callers hear.
+words it misreads, digits spelled out, and its characters kept apart. The render
+cache keeps audio by the hash of all that shapes it (`render_input`), for every
+build on the machine and for the admin's previews alike: what an admin previews
+is what callers hear.
 """
 
 from __future__ import annotations
@@ -54,6 +55,13 @@ RENDER_TIMEOUT = 60.0  # seconds for one run of one tool
 INSTALL_HINT = "apt-get install espeak-ng sox"
 
 _DIGIT_RUN = re.compile(r"[0-9]+")
+# espeak-ng 1.51 says the last character of a word from its dictionary twice
+# (espeak-ng issue 685: 兰考县 as "lán kǎo kǎo xiàn", 嘉兴 "jiā xīng xìng"; 167 of
+# our names). A zero-width space between two characters keeps it to one
+# character at a time, with no pause; prompts.yaml's `pronounce` says the
+# characters it reads wrongly on their own.
+_BETWEEN_HAN = re.compile(r"(?<=[\u4e00-\u9fff])(?=[\u4e00-\u9fff])")
+_APART = "\u200b"
 _NUMBER = str.maketrans("0123456789", "零一二三四五六七八九")
 # A run of digits is a number to dial, said digit by digit the way hotlines say
 # them, with 幺 for 1 so that it cannot be heard as 7.
@@ -78,10 +86,11 @@ class Speaker:
 
 
 def spoken(text: str, pronounce: Mapping[str, str]) -> str:
-    """What espeak-ng is given for `text`: homophones for words it misreads, digits spelled."""
+    """What espeak-ng is given for `text`: homophones for words it misreads, digits
+    spelled, and a zero-width space between characters."""
     for written, said in pronounce.items():
         text = text.replace(written, said)
-    return _DIGIT_RUN.sub(_say_digits, text)
+    return _BETWEEN_HAN.sub(_APART, _DIGIT_RUN.sub(_say_digits, text))
 
 
 def _say_digits(match: re.Match[str]) -> str:
