@@ -385,6 +385,16 @@ def test_characters_are_given_apart_so_none_is_said_twice() -> None:
     assert phonemes.split() == ["l'a35n_|", "kh'Au21_|", "S;'iE51n_|"]
 
 
+def test_the_place_names_espeak_misreads_are_said_right() -> None:
+    pronounce = prompts.load_spec(SPEC).pronounce
+    assert said("嘉兴市", pronounce) == "嘉星市"
+    assert said("厦门市", pronounce) == "下门市"
+    assert said("中央都无权", pronounce) == "中央都无权"  # dōu: only a place's 都 is dū
+    assert said("江都区", pronounce) == "江嘟区"
+    assert said("正在为您转接", pronounce) == "正在为您转接"  # wèi
+    assert said("无为市", pronounce) == "无维市"
+
+
 def test_espeak_reads_every_prompt_as_mandarin() -> None:
     """espeak-ng's phonemes show `(en)` where it gave up on Mandarin (as `cmn` 1.51 does).
 
