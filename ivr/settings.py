@@ -28,8 +28,8 @@ HOTLINE_TZ = ZoneInfo("Asia/Shanghai")
 # A channel variable or header name, written into the dialplan as it is.
 _DIALPLAN_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
 # espeak-ng's speed in words a minute for the prompts (its own default is 175):
-# about 5.3 Mandarin characters a second, pauses at punctuation included, where
-# 175 gives 3.5 (prompts/README.md, "The voice").
+# about 5.2 Mandarin characters a second, pauses at punctuation included, where
+# 175 gives 3.4 (prompts/README.md, "The voice: how it is tuned").
 TTS_RATE = 250
 
 
