@@ -22,12 +22,15 @@ def _home() -> Path:
     return Path(os.path.expanduser("~"))
 
 
-# A channel variable or header name, written into the dialplan as it is.
 # The hotline's own clock: a time given without a zone (IVR_NOW, `--at`) is
 # Beijing time, and so is the "today" of operators' counts.
 HOTLINE_TZ = ZoneInfo("Asia/Shanghai")
 # A channel variable or header name, written into the dialplan as it is.
 _DIALPLAN_NAME = r"^[A-Za-z][A-Za-z0-9_-]{0,63}$"
+# espeak-ng's speed in words a minute for the prompts (its own default is 175):
+# about 5.2 Mandarin characters a second, pauses at punctuation included, where
+# 175 gives 3.4 (prompts/README.md, "The voice: how it is tuned").
+TTS_RATE = 250
 
 
 class Settings(BaseSettings):
@@ -137,6 +140,12 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     # How often a controller looks for menus and hours another one published.
     config_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+    # How prompts are spoken (`ivr prompts build` and the admin's preview alike):
+    # espeak-ng's speed in words a minute, and a voice that, when set, wins over
+    # prompts/prompts.yaml's `voice`. A change re-renders every prompt.
+    tts_rate: int = Field(default=TTS_RATE, ge=80, le=450)
+    tts_voice: str = ""  # empty: prompts.yaml's
 
     # Records are written in batches off the call path.
     record_batch_size: int = 200

@@ -28,6 +28,7 @@ from ivr.admin.keys import ARI, CLOCK, CONFIG, CONTROLLER, DIRECTORY, SESSIONS, 
 from ivr.admin.menus import MENU_ADMIN
 from ivr.audio.build import load_spec
 from ivr.audio.catalog import Catalog, PromptEntry
+from ivr.audio.speech import Speaker
 from ivr.cases.registry import Cases
 from ivr.cli.serve import HOURS_FILE, PROMPT_SPEC
 from ivr.db.engine import make_engine, make_sessionmaker
@@ -146,7 +147,8 @@ async def admin_app(
     app[ARI] = _Ari()  # type: ignore[assignment]
     app[CONTROLLER] = _Controller()  # type: ignore[assignment]
     app[CASES] = Cases(sessions, found, clock)
-    voice = Voice(load_spec(PROMPT_SPEC), tmp_path / "render-cache")
+    spec = load_spec(PROMPT_SPEC)
+    voice = Voice(spec, tmp_path / "render-cache", Speaker(spec.voice))
     app[MENU_ADMIN] = MenuAdmin(sessions, config, voice)
     add_routes(app, catalog.directory)
     if configure is not None:

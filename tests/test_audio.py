@@ -18,6 +18,7 @@ import pytest
 from ivr.audio import build as prompts
 from ivr.audio import speech
 from ivr.audio import uploads as audio
+from ivr.audio.speech import Speaker
 from ivr.audio.uploads import AudioRejected, AudioTooLarge, Converted, check_name, convert, speak
 from ivr.directory.routing import Directory
 from ivr.errors import ConfigError, DataError
@@ -306,15 +307,15 @@ def test_speak_gives_telephone_audio_and_uses_the_cache(
 ) -> None:
     spec = prompts.load_spec(SPEC)
     cache = tmp_path / "cache"
-    first = speak("请按1", spec.voice, 8000, spec.pronounce, cache)
+    first = speak("请按1", Speaker(spec.voice), 8000, spec.pronounce, cache)
     with wave.open(io.BytesIO(first), "rb") as wav:
         assert (wav.getnchannels(), wav.getsampwidth(), wav.getframerate()) == (1, 2, 8000)
         assert wav.getnframes() > 8000 // 4
     said = speech.spoken("请按1", spec.pronounce)
-    key = speech.render_input(spec.voice, 8000, "请按1", said)
+    key = speech.render_input(Speaker(spec.voice), 8000, "请按1", said)
     assert [path.name for path in cache.iterdir()] == [f"{key}.wav"]
     monkeypatch.setattr(speech, "_run", _no_tools)
-    assert speak("请按1", spec.voice, 8000, spec.pronounce, cache) == first
+    assert speak("请按1", Speaker(spec.voice), 8000, spec.pronounce, cache) == first
 
 
 def test_speak_says_what_a_build_says(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -326,19 +327,82 @@ def test_speak_says_what_a_build_says(tmp_path: Path, monkeypatch: pytest.Monkey
     spec = prompts.load_spec(SPEC)
     monkeypatch.setattr(speech, "_run", _no_tools)
     for prompt_id in ("goodbye", "dept.340000"):
-        wav = speak(catalog.text(prompt_id), spec.voice, 8000, spec.pronounce, cache)
+        wav = speak(catalog.text(prompt_id), Speaker(spec.voice), 8000, spec.pronounce, cache)
         assert wav == catalog.path(prompt_id).read_bytes()
 
 
 def test_speak_without_a_cache_renders_the_same_bytes(tmp_path: Path) -> None:
     spec = prompts.load_spec(SPEC)
-    cached = speak("再见", spec.voice, 8000, spec.pronounce, tmp_path / "cache")
-    assert speak("再见", spec.voice, 8000, spec.pronounce) == cached
+    cached = speak("再见", Speaker(spec.voice), 8000, spec.pronounce, tmp_path / "cache")
+    assert speak("再见", Speaker(spec.voice), 8000, spec.pronounce) == cached
 
 
 def test_speak_needs_a_text() -> None:
     with pytest.raises(DataError, match="no text"):
-        speak("  ", "cmn", 8000)
+        speak("  ", Speaker("cmn"), 8000)
+
+
+def test_a_faster_rate_is_another_render_and_shorter(tmp_path: Path) -> None:
+    """IVR_TTS_RATE is part of the render's hash: a changed speed is never served stale."""
+    spec = prompts.load_spec(SPEC)
+    text = "人工服务，请按1；"
+    said = speech.spoken(text, spec.pronounce)
+    slow, fast = Speaker(spec.voice, rate=175), Speaker(spec.voice, rate=300)
+    assert speech.render_input(slow, 8000, text, said) != speech.render_input(
+        fast, 8000, text, said
+    )
+    cache = tmp_path / "cache"
+    slow_wav = speak(text, slow, 8000, spec.pronounce, cache)
+    fast_wav = speak(text, fast, 8000, spec.pronounce, cache)
+    assert len(list(cache.iterdir())) == 2
+    assert _seconds(fast_wav) < 0.75 * _seconds(slow_wav)
+
+
+def test_a_voice_espeak_lacks_names_the_setting_that_chose_it() -> None:
+    chosen = Speaker.chosen("cmn-latn-pinyin", voice_setting="nosuchvoice", rate=250)
+    assert chosen == Speaker("nosuchvoice", 250, "IVR_TTS_VOICE")
+    refused = r"no voice 'nosuchvoice' \(set in IVR_TTS_VOICE"
+    with pytest.raises(ConfigError, match=refused) as caught:
+        speak("再见", chosen, 8000)
+    assert caught.value.details["chosen_by"] == "IVR_TTS_VOICE"
+    assert Speaker.chosen("cmn-latn-pinyin").voice == "cmn-latn-pinyin"
+
+
+@pytest.mark.parametrize("text", ["四", "慈利县", "余姚市", "好的，请继续等待。"])
+def test_a_clip_is_its_speech_with_a_short_pause_each_side(text: str) -> None:
+    """Clips are played one after another (hello, name, hotline), so the silence
+    espeak-ng leaves around the speech is cut to 30 ms before and 80 ms after, and
+    none of the speech goes with it: not the soft aspiration of 慈 (c-)."""
+    spec = prompts.load_spec(SPEC)
+    speaker = Speaker(spec.voice)
+    clip = _samples(speak(text, speaker, 8000, spec.pronounce))
+    start, end = _speech(clip)
+    assert 25 <= start / 8 <= 50  # ms
+    assert 60 <= (len(clip) - end) / 8 <= 100
+    said = speech.spoken(text, spec.pronounce)
+    espeak = ["espeak-ng", "-v", speaker.voice, "-s", str(speaker.rate), "--stdout"]
+    raw = subprocess.run(espeak, input=said.encode(), capture_output=True, check=True).stdout
+    with wave.open(io.BytesIO(raw), "rb") as opened:
+        rate = opened.getframerate()
+        spoken_start, spoken_end = _speech(array("h", opened.readframes(10**8)))
+    assert abs((end - start) / 8000 - (spoken_end - spoken_start) / rate) < 0.005
+
+
+def _speech(samples: array[int]) -> tuple[int, int]:
+    """Where the sound of `samples` starts and ends: above -60 dB of its peak."""
+    floor = max(abs(sample) for sample in samples) // 1000
+    loud = [i for i, sample in enumerate(samples) if abs(sample) > floor]
+    return loud[0], loud[-1]
+
+
+def _samples(wav: bytes) -> array[int]:
+    with wave.open(io.BytesIO(wav), "rb") as opened:
+        samples = array("h", opened.readframes(opened.getnframes()))
+    return samples
+
+
+def _seconds(wav: bytes) -> float:
+    return len(_samples(wav)) / 8000
 
 
 def _no_tools(*_: object) -> bytes:

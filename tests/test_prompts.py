@@ -12,13 +12,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from pydantic import ValidationError
 
 from ivr.audio import build as prompts
 from ivr.audio.catalog import Catalog
 from ivr.audio.speech import spoken
 from ivr.call.guide import department_prompt, greeting_prompts
 from ivr.cli.prompt_ids import REQUIRED_PROMPTS
-from ivr.cli.serve import fallback_sounds
+from ivr.cli.serve import build_prompts, fallback_sounds
 from ivr.dialplan import Layout, install_sounds
 from ivr.directory.routing import Directory
 from ivr.errors import ConfigError
@@ -84,7 +85,8 @@ def test_every_file_is_telephone_audio(catalog: Catalog) -> None:
             frames = audio.getnframes()
         assert frames > 0
         assert catalog.entries[prompt_id].duration_ms == round(frames * 1000 / 8000)
-        assert catalog.entries[prompt_id].duration_ms > 500
+        # The shortest, one syllable (digit.1, count.2), takes about a fifth of a second.
+        assert catalog.entries[prompt_id].duration_ms > 150
 
 
 def test_file_names_carry_the_content_hash(catalog: Catalog) -> None:
@@ -287,6 +289,45 @@ def test_unknown_voice_is_a_config_error(
         build(spec, directory, tmp_path / "out")
 
 
+def test_the_voice_setting_wins_over_the_spec_and_is_checked_by_name(
+    small: tuple[Path, Directory], tmp_path: Path
+) -> None:
+    spec, directory = small
+    with pytest.raises(ConfigError, match=r"no voice 'nosuchvoice' \(set in IVR_TTS_VOICE"):
+        build(spec, directory, tmp_path / "out", voice="nosuchvoice")
+    edit_spec(spec, voice="nosuchvoice")
+    with pytest.raises(ConfigError, match=r"\(set in prompts.yaml"):
+        build(spec, directory, tmp_path / "out")
+    built = build(spec, directory, tmp_path / "out", voice="cmn-latn-pinyin")
+    assert built.has("goodbye")
+
+
+def test_the_settings_voice_and_speed_reach_the_build(
+    small: tuple[Path, Directory], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`ivr prompts build` speaks at IVR_TTS_RATE, in IVR_TTS_VOICE when it is set."""
+    _, directory = small
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("IVR_TTS_VOICE", "nosuchvoice")
+    with pytest.raises(ConfigError, match="IVR_TTS_VOICE"):
+        build_prompts(Settings(state_dir=tmp_path / "a", cache_dir=cache), directory)
+    monkeypatch.delenv("IVR_TTS_VOICE")
+    ordinary = build_prompts(Settings(state_dir=tmp_path / "a", cache_dir=cache), directory)
+    monkeypatch.setenv("IVR_TTS_RATE", "300")
+    fast = build_prompts(Settings(state_dir=tmp_path / "a", cache_dir=cache), directory)
+    assert fast.entries["goodbye"].input != ordinary.entries["goodbye"].input
+    assert fast.entries["goodbye"].duration_ms < ordinary.entries["goodbye"].duration_ms
+
+
+@pytest.mark.parametrize("rate", ["79", "451", "fast"])
+def test_a_speed_espeak_cannot_take_is_refused(
+    rate: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("IVR_TTS_RATE", rate)
+    with pytest.raises(ValidationError, match="tts_rate"):
+        Settings()
+
+
 @pytest.mark.parametrize(
     ("changes", "message"),
     [
@@ -317,13 +358,41 @@ def test_a_department_name_is_the_prompt_the_call_flow_plays_for_it() -> None:
 # What espeak-ng is given ---------------------------------------------------
 
 
+def said(text: str, pronounce: dict[str, str]) -> str:
+    """What espeak-ng is given, without the zero-width spaces between characters."""
+    return spoken(text, pronounce).replace("\u200b", "")
+
+
 def test_numbers_are_said_as_a_hotline_says_them() -> None:
-    assert spoken("拨打12371", {}) == "拨打幺二三七幺"
-    assert spoken("请按1，请按0", {}) == "请按一，请按零"
+    assert said("拨打12371", {}) == "拨打幺二三七幺"
+    assert said("请按1，请按0", {}) == "请按一，请按零"
 
 
 def test_pronunciation_replaces_words_espeak_misreads() -> None:
-    assert spoken("中共重庆市委组织部", {"重庆": "虫庆"}) == "中共虫庆市委组织部"
+    assert said("中共重庆市委组织部", {"重庆": "虫庆"}) == "中共虫庆市委组织部"
+
+
+def test_characters_are_given_apart_so_none_is_said_twice() -> None:
+    """espeak-ng 1.51 says 兰考县 as "lán kǎo kǎo xiàn" (its dictionary's 兰考)."""
+    assert spoken("兰考县，请按1", {}) == "兰\u200b考\u200b县，请\u200b按\u200b一"
+    phonemes = subprocess.run(
+        ["espeak-ng", "-q", "-x", "-v", "cmn-latn-pinyin"],
+        input=spoken("兰考县", {}),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert phonemes.split() == ["l'a35n_|", "kh'Au21_|", "S;'iE51n_|"]
+
+
+def test_the_place_names_espeak_misreads_are_said_right() -> None:
+    pronounce = prompts.load_spec(SPEC).pronounce
+    assert said("嘉兴市", pronounce) == "嘉星市"
+    assert said("厦门市", pronounce) == "下门市"
+    assert said("中央都无权", pronounce) == "中央都无权"  # dōu: only a place's 都 is dū
+    assert said("江都区", pronounce) == "江嘟区"
+    assert said("正在为您转接", pronounce) == "正在为您转接"  # wèi
+    assert said("无为市", pronounce) == "无维市"
 
 
 def test_espeak_reads_every_prompt_as_mandarin() -> None:

@@ -4,7 +4,7 @@ Asterisk fetches prompts from the controller over HTTP and caches them by URL,
 so a URL must never change what it plays: every file is named after the hash
 of its own bytes, and a changed text gets a new name. `manifest.json` maps each
 prompt id to its file. A build re-renders only the prompts whose input (text,
-voice, rate, renderer) changed since the last build, and then removes the files
+voice, speed, sample rate, renderer) changed since the last build, and then removes the files
 no prompt uses any more. Speaking a text is `ivr.audio.speech`'s.
 
 Which prompts must be there is the caller's to say (`required`): the parts of
@@ -48,6 +48,7 @@ from ivr.audio.catalog import (
     write_manifest,
 )
 from ivr.audio.speech import (
+    Speaker,
     cached_or_spoken,
     check_voice,
     checked_duration_ms,
@@ -58,6 +59,7 @@ from ivr.audio.speech import (
 )
 from ivr.directory.routing import Directory
 from ivr.errors import ConfigError
+from ivr.settings import TTS_RATE
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +170,8 @@ def build(
     menu_texts: Mapping[str, str] | None = None,
     *,
     required: Collection[str] = (),
+    voice: str = "",
+    rate: int = TTS_RATE,
 ) -> Catalog:
     """Render every prompt that changed into `out_dir`, then write the manifest.
 
@@ -175,22 +179,25 @@ def build(
     the machine: a department's name is rendered once, not once per build.
     `menu_texts` are the service menu's texts by generated id (routing/menus.yaml).
     `required` are the ids the product plays: a spec without one of them fails.
+    `voice` (IVR_TTS_VOICE), when set, wins over the spec's; `rate` is espeak-ng's
+    speed in words a minute (IVR_TTS_RATE).
     """
     spec = load_spec(spec_path, required)
+    speaker = Speaker.chosen(spec.voice, voice, rate)
     out_dir.mkdir(parents=True, exist_ok=True)
     previous = previous_manifest(out_dir)
     entries: dict[str, PromptEntry] = {}
     jobs: list[_Job] = []
     for prompt_id, text in prompt_texts(spec, directory, menu_texts).items():
         said = spoken(text, spec.pronounce)
-        job = _Job(prompt_id, text, said, render_input(spec.voice, spec.sample_rate, text, said))
+        job = _Job(prompt_id, text, said, render_input(speaker, spec.sample_rate, text, said))
         old = previous.get(prompt_id)
         if old is not None and old.input == job.input and intact(out_dir, old):
             entries[prompt_id] = old
         else:
             jobs.append(job)
     if jobs:
-        entries.update(_render_all(jobs, spec, out_dir, cache_dir))
+        entries.update(_render_all(jobs, spec, speaker, out_dir, cache_dir))
     entries = dict(sorted(entries.items()))
     write_manifest(out_dir, entries)
     removed = remove_unreferenced(out_dir, entries)
@@ -208,24 +215,33 @@ def build(
 
 
 def _render_all(
-    jobs: list[_Job], spec: PromptSpec, out_dir: Path, cache_dir: Path | None
+    jobs: list[_Job], spec: PromptSpec, speaker: Speaker, out_dir: Path, cache_dir: Path | None
 ) -> dict[str, PromptEntry]:
     tools = find_tools()
-    check_voice(tools[0], spec.voice)
+    check_voice(tools[0], speaker)
     if cache_dir is not None:
         cache_dir.mkdir(parents=True, exist_ok=True)
     pool = ThreadPoolExecutor(max_workers=RENDER_WORKERS, thread_name_prefix="prompt")
     try:
-        rendered = pool.map(lambda job: _render(job, spec, tools, out_dir, cache_dir), jobs)
+        rendered = pool.map(
+            lambda job: _render(job, spec, speaker, tools, out_dir, cache_dir), jobs
+        )
         return {job.prompt_id: entry for job, entry in zip(jobs, rendered, strict=True)}
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _render(
-    job: _Job, spec: PromptSpec, tools: tuple[str, str], out_dir: Path, cache_dir: Path | None
+    job: _Job,
+    spec: PromptSpec,
+    speaker: Speaker,
+    tools: tuple[str, str],
+    out_dir: Path,
+    cache_dir: Path | None,
 ) -> PromptEntry:
-    data = cached_or_spoken(job.input, cache_dir, lambda: _speak(job, spec, tools, out_dir))
+    data = cached_or_spoken(
+        job.input, cache_dir, lambda: _speak(job, spec, speaker, tools, out_dir)
+    )
     digest = hashlib.sha256(data).hexdigest()
     name = f"{job.prompt_id}-{digest[:HASH_CHARS]}.wav"
     write_atomically(out_dir / name, data)
@@ -238,7 +254,7 @@ def _render(
     )
 
 
-def _speak(job: _Job, spec: PromptSpec, tools: tuple[str, str], out_dir: Path) -> bytes:
-    return say(job.spoken, spec.voice, spec.sample_rate, tools, out_dir, job.prompt_id)
-
-
+def _speak(
+    job: _Job, spec: PromptSpec, speaker: Speaker, tools: tuple[str, str], out_dir: Path
+) -> bytes:
+    return say(job.spoken, speaker, spec.sample_rate, tools, out_dir, job.prompt_id)

@@ -37,7 +37,7 @@ from typing import Any
 
 from ivr.audio import loudness
 from ivr.audio.loudness import TARGET_LUFS as TARGET_LUFS  # what an upload is levelled to
-from ivr.audio.speech import render_text
+from ivr.audio.speech import Speaker, render_text
 from ivr.errors import ConfigError, DataError
 
 log = logging.getLogger(__name__)
@@ -150,7 +150,7 @@ def convert(data: bytes, filename: str, sample_rate: int = 8000) -> Converted:
 
 def speak(
     text: str,
-    voice: str,
+    speaker: Speaker,
     sample_rate: int,
     pronounce: Mapping[str, str] | None = None,
     cache_dir: Path | None = None,
@@ -158,7 +158,7 @@ def speak(
     """`text` as WAV, exactly as the prompt build speaks it (and from its render cache)."""
     if not text.strip():
         raise DataError("there is no text to speak")
-    return render_text(text, voice, sample_rate, pronounce, cache_dir)
+    return render_text(text, speaker, sample_rate, pronounce, cache_dir)
 
 
 # The steps of a conversion ----------------------------------------------------

@@ -31,6 +31,7 @@ from ivr.admin.menus import MENU_ADMIN
 from ivr.ari.client import AriClient
 from ivr.audio import build as prompts
 from ivr.audio.catalog import Catalog
+from ivr.audio.speech import Speaker
 from ivr.cases.registry import Cases
 from ivr.cli.prompt_ids import REQUIRED_PROMPTS
 from ivr.db.migrate import migrated_sessions
@@ -124,6 +125,8 @@ def build_prompts(settings: Settings, directory: Directory) -> Catalog:
         settings.prompt_render_cache,
         menus.prompt_texts(),
         required=REQUIRED_PROMPTS,
+        voice=settings.tts_voice,
+        rate=settings.tts_rate,
     )
 
 
@@ -169,7 +172,9 @@ async def _admin_parts(
     await config.refresh(force=True)
     app[CONFIG] = config
     await first_admin(sessions, settings, app[CLOCK]())
-    voice = Voice(prompts.load_spec(PROMPT_SPEC, REQUIRED_PROMPTS), settings.prompt_render_cache)
+    spec = prompts.load_spec(PROMPT_SPEC, REQUIRED_PROMPTS)
+    speaker = Speaker.chosen(spec.voice, settings.tts_voice, settings.tts_rate)
+    voice = Voice(spec, settings.prompt_render_cache, speaker)
     app[MENU_ADMIN] = MenuAdmin(sessions, config, voice)
     return config
 

@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ivr.audio import uploads as audio
 from ivr.audio.build import PromptSpec
 from ivr.audio.catalog import wav_duration_ms
+from ivr.audio.speech import Speaker
 from ivr.db.audit import Author, audit
 from ivr.db.models import ConfigVersionRow
 from ivr.directory.routing import Directory
@@ -86,14 +87,16 @@ class MenuView(BaseModel):
 
 @dataclass(frozen=True, slots=True)
 class Voice:
-    """How a text is spoken: the prompt build's voice, rate and pronunciations."""
+    """How a text is spoken: as the prompt build speaks it, in the settings' voice (else
+    the spec's) and at their speed (`speaker`), with the spec's pronunciations."""
 
     spec: PromptSpec
     cache_dir: Path | None
+    speaker: Speaker
 
     def speak(self, text: str) -> bytes:
         return audio.speak(
-            text, self.spec.voice, self.spec.sample_rate, self.spec.pronounce, self.cache_dir
+            text, self.speaker, self.spec.sample_rate, self.spec.pronounce, self.cache_dir
         )
 
 

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_vali
 
 Kind = Literal["menu", "info", "message", "callback", "department", "queue", "hangup"]
 MAX_NODES = 200  # in one department's effective menu
-MAX_TEXT = 300  # characters; espeak-ng says about four a second
+MAX_TEXT = 300  # characters; espeak-ng says about five a second (IVR_TTS_RATE 250)
 NODE_ID = r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*"
 NodeId = Annotated[str, StringConstraints(pattern=f"^{NODE_ID}$", max_length=80)]
 
