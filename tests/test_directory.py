@@ -557,6 +557,9 @@ def test_mobile_ranges_are_found_by_bisection(tmp_path: Path) -> None:
         ("广西壮族自治区党委组织部", "广西"),
         ("内蒙古自治区党委组织部", "内蒙古"),
         ("西藏自治区党委组织部", "西藏"),
+        ("新疆维吾尔自治区党委组织部", "新疆"),
+        ("和布克赛尔蒙古自治县委组织部", "和布克赛尔县"),
+        ("阿克苏地委组织部", "阿克苏地区"),
         # Where the name is the nationality's, or names no place, it stays whole.
         ("东乡族自治县委组织部", "东乡族自治县"),
         ("管城回族区委组织部", "管城回族区"),

@@ -151,7 +151,7 @@ def test_show_a_county_inheriting_from_its_city_province_and_the_nation(
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "中共长丰县委组织部 (340121): service menu, 34 nodes"
-    assert lines[1].startswith("main  menu  “理论政策，请按1")
+    assert lines[1].startswith("main  menu  “理论政策按1，组织关系按2")
     assert lines[1].endswith("(inherited from 全国)")
     assert (
         "    3 dues.other  info  [dues]  “安徽的说法。”  (inherited from 安徽省委组织部)"

@@ -52,7 +52,7 @@ CLIPS: dict[str, tuple[str, float]] = {
     "front.below": ("下级组织，请按3；", BELOW),
     "region.choose_province": ("请选择省份。", CHOOSE_PROVINCE),
     "region.choose_department": ("请选择组织部门。", CHOOSE_DEPARTMENT),
-    "svc.enter": ("欢迎使用自助语音服务。", ENTER),
+    "svc.enter": ("自助服务。", ENTER),
     "svc.keys": ("留言请按0，返回上一级请按星号键。", KEYS),
     "svc.after_info": ("重听请按井号键。", AFTER_INFO),
     "svc.main": ("党费，请按1；预约回电，请按2。", MAIN),

@@ -39,8 +39,10 @@ _OPTIONAL_COLUMNS = frozenset({"timezone"})
 ANSWERS = "yes"
 
 # The 55 minority nationalities, as a place's name says them (蒙古族, 回族 ...;
-# 哈萨克, 塔吉克 and 锡伯 also without 族; 隆林各族自治县 names them all), for
-# `place_name`'s autonomous counties, banners and prefectures.
+# a few also without 族: 新疆维吾尔自治区, 巴里坤哈萨克自治县; 隆林各族自治县
+# names them all), for `place_name`'s autonomous regions, counties, banners
+# and prefectures. The place before them has two characters at least, so
+# that 内蒙古自治区 stays 内蒙古.
 _NATIONALITIES = (
     "蒙古 回 藏 维吾尔 苗 彝 壮 布依 朝鲜 满 侗 瑶 白 土家 哈尼 哈萨克 傣 黎 傈僳 佤 畲 "
     "高山 拉祜 水 东乡 纳西 景颇 柯尔克孜 土 达斡尔 仫佬 羌 布朗 撒拉 毛南 仡佬 锡伯 阿昌 "
@@ -48,19 +50,22 @@ _NATIONALITIES = (
     "珞巴 基诺 各"
 ).split()
 _AUTONOMOUS = re.compile(
-    "^(?P<place>.+?)(?:(?:" + "|".join(sorted(_NATIONALITIES, key=len, reverse=True))
-    + ")族|哈萨克|塔吉克|锡伯)+自治(?P<kind>县|旗|州|区)$"
+    "^(?P<place>..+?)(?:(?:" + "|".join(sorted(_NATIONALITIES, key=len, reverse=True))
+    + ")族|维吾尔|哈萨克|塔吉克|锡伯|蒙古)+自治(?P<kind>县|旗|州|区)$"
 )
 _OFFICE = re.compile("(?:党委|委)?组织部$")
 
 
 def place_name(short_name: str) -> str:
     """The place a department serves, as a list says it: 长丰县委组织部 is 长丰县,
-    镇沅彝族哈尼族拉祜族自治县委组织部 镇沅县, 广西壮族自治区党委组织部 广西.
+    镇沅彝族哈尼族拉祜族自治县委组织部 镇沅县, 广西壮族自治区党委组织部 广西,
+    阿克苏地委组织部 阿克苏地区.
     A department whose name is not a place's (中央组织部) keeps its name."""
     place = _OFFICE.sub("", short_name)
     if not place or place == "中央":
         return short_name
+    if place.endswith("地"):  # 阿克苏地委: a prefecture, 地区
+        return place + "区"
     autonomous = _AUTONOMOUS.match(place)
     if autonomous is None:
         return place.removesuffix("自治区")  # 西藏自治区, 内蒙古自治区
