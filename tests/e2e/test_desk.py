@@ -244,14 +244,15 @@ async def test_a_long_wait_is_offered_a_message_and_the_message_is_kept(desk: Pl
         add_operator(desk, "opd1", county, phone)
         # On duty but paused: the caller waits in line, and nobody rings.
         desk.http_post("/api/operators/opd1/pause", {"reason": "meeting"})
-        # 1 on the front page (a person) joins the line at once; the line's limit is 8 s,
-        # and the offer (after any announcement) plays from about 10 s to
-        # 20 s: 14 s in line, the caller presses 2 (a message), then speaks
-        # after the message's introduction (~10 s).
+        # 1 on the front page (a person) joins the line at once (1.5 s); the
+        # line's limit is 8 s, and the offer (after any announcement) starts
+        # 9.5 to 11 s in and waits until about 15.5 to 17 s: at 13 s the
+        # caller presses 2 (a message), then speaks after the message's
+        # introduction (~10 s).
         plan = CallPlan(
             caller="13800138004", origin=county, offer_pcma=True, max_call_s=CALL_S,
             actions=(
-                Pause(1500), Key("1"), Pause(14000), Key("2"), Pause(11000),
+                Pause(1500), Key("1"), Pause(11500), Key("2"), Pause(11000),
                 Audio(str(G711A), 3000), Audio(str(G711A), 3000), Pause(1000), Hangup(),
             ),
         )
@@ -327,7 +328,7 @@ async def test_a_caller_who_asks_for_a_callback_is_called_back_at_their_turn(
             # presses 3 and hangs up after the goodbye.
             plan = CallPlan(
                 caller=number, origin=county, max_call_s=CALL_S,
-                actions=(Pause(1500), Key("1"), Pause(14000), Key("3")),
+                actions=(Pause(1500), Key("1"), Pause(11500), Key("3")),
             )
             result, record = await desk.call(plan)
             assert record is not None and record["end_reason"] == "callback_requested"
