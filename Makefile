@@ -12,7 +12,7 @@ run: deps
 	$(IVR) db upgrade
 	@echo
 	@echo "  The 12371 IVR is starting. In a second terminal place a call:"
-	@echo "    $(IVR) call --from 055162345678 --to 12371 --keys 3,5,* --hangup-after 9"
+	@echo "    $(IVR) call --from 055162345678 --to 12371 --keys 3,5,* --hangup-after 12"
 	@echo "  or call sip:12371@127.0.0.1:$${IVR_SIP_PORT:-5060} from a softphone on this machine."
 	@echo "  Admin web: http://127.0.0.1:$${IVR_HTTP_PORT:-8080}/admin/ (user admin; on first start its"
 	@echo "    password is written to $${IVR_STATE_DIR:-~/.local/state/ivr12371}/initial-admin-password)"
