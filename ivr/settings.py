@@ -151,6 +151,10 @@ class Settings(BaseSettings):
     record_batch_size: int = 200
     record_flush_interval: float = 0.05
 
+    # The controller logs a WARNING when its event loop wakes this much later
+    # than asked (ivr/loop_lag.py): every caller waited that long.
+    loop_lag_warn_ms: float = Field(default=100, gt=0, le=60_000)
+
     # Fix the clock for tests and demos (ISO 8601).
     now: datetime | None = None
     # Name of this controller in logs and records (several may share a database).

@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from ivr.admin.app import ARI, CLOCK, CONTROLLER, SESSIONS, SETTINGS, add_routes
 from ivr.admin.keys import DIRECTORY as WEB_DIRECTORY
+from ivr.admin.keys import LOOP_LAG
 from ivr.ari.client import AriClient
 from ivr.audio.catalog import Catalog
 from ivr.cases.registry import Cases
@@ -26,6 +27,7 @@ from ivr.db.recorder import Recorder
 from ivr.desk import operator_store as stored_operators
 from ivr.desk import queues
 from ivr.directory.routing import Directory
+from ivr.loop_lag import LoopLag
 from ivr.publish import hours as working_hours
 from ivr.settings import REPO_ROOT, Settings
 from ivr.stasis.controller import Controller
@@ -119,6 +121,7 @@ async def app(tmp_path: Path) -> AsyncIterator[web.Application]:
     application[CONTROLLER] = controller
     application[CLOCK] = lambda: NOW
     application[WEB_DIRECTORY] = directory
+    application[LOOP_LAG] = LoopLag(warn_ms=100)  # never run: the test feeds it
     add_routes(application, prompt_dir)
     try:
         yield application
@@ -256,6 +259,15 @@ async def test_health_follows_the_ari_connection(
 
     app[ARI].connected.clear()
     assert (await client.get("/api/health")).status == 503
+
+
+async def test_health_reports_the_event_loops_lag(
+    client: TestClient[Any, Any], app: web.Application
+) -> None:
+    assert (await (await client.get("/api/health")).json())["loop_lag_worst_ms"] == 0.0
+    app[LOOP_LAG].observe(12.34, now=0.0)
+    body = await (await client.get("/api/health")).json()
+    assert body["loop_lag_worst_ms"] == 12.3 and body["loop_lag_recent_ms"] == 12.3
 
 
 # /prompts/ ---------------------------------------------------------------------------

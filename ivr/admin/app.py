@@ -20,7 +20,17 @@ from ivr.admin import overview as web_admin
 from ivr.admin import sessions as web_auth
 from ivr.admin import users as web_users
 from ivr.admin.auth import Role
-from ivr.admin.keys import API, ARI, CLOCK, CONFIG, CONTROLLER, DIRECTORY, SESSIONS, SETTINGS
+from ivr.admin.keys import (
+    API,
+    ARI,
+    CLOCK,
+    CONFIG,
+    CONTROLLER,
+    DIRECTORY,
+    LOOP_LAG,
+    SESSIONS,
+    SETTINGS,
+)
 from ivr.admin.openapi import Api, Handler, int_param
 from ivr.admin.sessions import allow_read, authenticate, record, refuse, who
 from ivr.db.models import PAUSE_REASON_MAX
@@ -57,6 +67,10 @@ class HealthOut(BaseModel):
     active_calls: int
     node: str
     now: str
+    # How late the event loop woke (ivr/loop_lag.py): the worst since start and
+    # of the last ten seconds; null without the watchdog.
+    loop_lag_worst_ms: float | None = None
+    loop_lag_recent_ms: float | None = None
 
 
 class OperatorOut(BaseModel):
@@ -168,7 +182,13 @@ async def health(request: web.Request) -> web.Response:
         "active_calls": len(controller.calls),
         "node": request.app[SETTINGS].node_name,
         "now": request.app[CLOCK]().isoformat(),
+        "loop_lag_worst_ms": None,
+        "loop_lag_recent_ms": None,
     }
+    watchdog = request.app.get(LOOP_LAG)
+    if watchdog is not None:
+        body["loop_lag_worst_ms"] = round(watchdog.worst_ms, 1)
+        body["loop_lag_recent_ms"] = round(watchdog.recent_worst_ms(), 1)
     return web.json_response(body, status=200 if connected else 503)
 
 

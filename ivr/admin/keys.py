@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from ivr.admin.openapi import Api
 from ivr.cases.views import RecordingStore
 from ivr.directory.routing import Directory
+from ivr.loop_lag import LoopLag
 from ivr.publish.in_force import Configuration
 from ivr.settings import Settings
 
@@ -48,3 +49,5 @@ CLOCK: web.AppKey[Callable[[], datetime]] = web.AppKey("clock")
 DIRECTORY = web.AppKey("directory", Directory)
 CONFIG = web.AppKey("config", Configuration)
 API = web.AppKey("api", Api)
+# Absent in apps built without the watchdog (tests of the HTTP side).
+LOOP_LAG = web.AppKey("loop_lag", LoopLag)

@@ -26,7 +26,16 @@ from ivr.admin import auth
 from ivr.admin import user_store as users
 from ivr.admin.app import UPLOAD_BODY_MAX, add_routes
 from ivr.admin.cases import CASES
-from ivr.admin.keys import ARI, CLOCK, CONFIG, CONTROLLER, DIRECTORY, SESSIONS, SETTINGS
+from ivr.admin.keys import (
+    ARI,
+    CLOCK,
+    CONFIG,
+    CONTROLLER,
+    DIRECTORY,
+    LOOP_LAG,
+    SESSIONS,
+    SETTINGS,
+)
 from ivr.admin.menus import MENU_ADMIN
 from ivr.ari.client import AriClient
 from ivr.audio import build as prompts
@@ -41,6 +50,7 @@ from ivr.directory import store as stored
 from ivr.directory.build.builder import for_import
 from ivr.directory.routing import Directory
 from ivr.errors import ConfigError
+from ivr.loop_lag import LoopLag
 from ivr.publish import hours as working_hours
 from ivr.publish import in_force as published
 from ivr.publish import menus as menu
@@ -133,6 +143,17 @@ def build_prompts(settings: Settings, directory: Directory) -> Catalog:
 def fallback_sounds(settings: Settings, catalog: Catalog) -> dict[str, Path]:
     """The prompts the native dialplan fallback plays from Asterisk's disk."""
     return {name.replace(".", "-"): catalog.path(name) for name in prompts.FALLBACK_PROMPTS}
+
+
+async def _loop_watch(app: web.Application) -> AsyncIterator[None]:
+    """The event-loop watchdog, first in and last out: it sees start-up and shutdown too."""
+    watchdog = LoopLag(app[SETTINGS].loop_lag_warn_ms)
+    app[LOOP_LAG] = watchdog
+    task = asyncio.create_task(watchdog.run(), name="loop-lag")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    log.info("event loop: worst lag %.0f ms, %d warnings", watchdog.worst_ms, watchdog.warnings)
 
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
@@ -264,6 +285,7 @@ def make_app(
     app[MENUS] = menus
     app[HOURS] = hours
     app[CLOCK] = make_clock(settings)
+    app.cleanup_ctx.append(_loop_watch)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_asterisk)
     add_routes(app, settings.prompt_build_dir)
