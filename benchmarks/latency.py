@@ -1,70 +1,68 @@
 """What the controller adds to answer and first-prompt time, and how it holds load.
 
 Runs on one real platform (Asterisk 22 and the controller, as the e2e tests
-start them) and compares two paths through the same Asterisk:
+start them) and sends the same callers through two paths of that Asterisk:
 
-- baseline: a plain dialplan IVR (`Answer(,i)`, which like ARI does not wait
-  for the caller's first audio frame, then `Playback()` of the same
-  greeting from Asterisk's disk), dialed as 92371;
-- controller: 12371 through Stasis, ARI and the controller, the greeting
+- plain: a plain dialplan IVR (`Answer(,i)`, which like ARI does not wait
+  for the caller's first audio frame, then `Background()` of the same two
+  prompts from Asterisk's disk, `#` saying them again), dialed as 92371;
+- controller: 12371 through Stasis, ARI and the controller, the prompts
   fetched over HTTP (cached by Asterisk after the first call).
+
+The callers are phones (benchmarks/callers.py): RTP the whole call, every
+fourth one pressing `#` (RFC 4733), holding `--hold` seconds, at each of
+`--rates` new calls a second for `--seconds`; then a crowd run (`--crowd-hold`
+20 s at `--crowd-rate` 30/s: 600 callers at once once the first hang up).
 
 Answer time is SIPp's INVITE-to-200 response time for every call.
 First-prompt time is measured in Asterisk's own log, from the first dialplan
 line of the call to Asterisk starting the first prompt, so the clock is the
-same for both paths. Nothing here asserts a time: it prints numbers.
+same for both paths. CPU is read from /proc before and after each path; the
+controller's RSS and its event loop's lag (`GET /api/health`) once a second.
+Nothing here asserts a time: it prints one table (markdown). It exits 1 when
+calls failed, 2 when channels were left up, else 0.
 
-    python -m benchmarks.latency [--calls 200] [--rate 20] [--hold 4]
+    python -m benchmarks.latency [--rates 50,100,150] [--seconds 60] [--hold 4]
+        [--crowd-rate 30] [--crowd-hold 20] [--press-every 4] [--json FILE]
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import os
+import json
 import re
 import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from benchmarks import callers
+from benchmarks.latency_table import PathRun, table
+from benchmarks.watch import Watch, cpu_seconds, memory_kib
 from devtools import asterisk
 from ivr.audio.catalog import Catalog
-from tests.e2e.harness import Platform, _free_port, start_platform
+from tests.e2e.harness import Platform, start_platform
 
 BASELINE_EXTEN = "92371"
 BASELINE = """\
 ; Written by benchmarks/latency.py: a plain dialplan IVR to compare against.
 exten => {exten},1,Answer(,i)
- same => n,Playback(${{IVR_SOUNDS}}/bench-greeting)
- same => n,Playback(${{IVR_SOUNDS}}/bench-choices)
- same => n,Wait(60)
+ same => n(menu),Background(${{IVR_SOUNDS}}/bench-greeting)
+ same => n,Background(${{IVR_SOUNDS}}/bench-choices)
+ same => n,WaitExten(60)
+; `#` says the menu again, as the controller's pages do.
+exten => #,1,Goto({exten},menu)
 """
+CONTROLLER_EXTEN = "12371"
 LOG_LINE = re.compile(
     r"^\[(?P<ts>[\d-]+ [\d:.]+)\] \w+\[\d+\]\[(?P<tag>C-[0-9a-f]+)\] (?P<rest>.*)"
 )
-
-
-@dataclass
-class PathResult:
-    name: str
-    calls: int
-    failed: int
-    answer_ms: list[float]
-    first_prompt_ms: list[float]
-    asterisk_cpu_s: float
-    controller_cpu_s: float
-
-
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time a process has used so far (its threads included)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+LEFTOVER_WAIT_S = 30.0
+SETTLE_S = 1.0  # after SIPp's last call, before the CPU is read again
+# The controller must not end a silent caller's call before the hold does.
+DIGIT_TIMEOUT_MARGIN_S = 30.0
 
 
 def install_baseline(platform: Platform) -> None:
@@ -80,136 +78,145 @@ def install_baseline(platform: Platform) -> None:
     asterisk.cli_command(platform.settings, lay, "dialplan reload")
 
 
-def run_sipp(platform: Platform, exten: str, calls: int, rate: float, hold_s: float,
-             workdir: Path) -> tuple[int, list[float]]:
-    """SIPp's built-in UAC: INVITE, answer, hold, BYE. Returns failures and answer times."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        "sipp", f"127.0.0.1:{platform.settings.sip_port}",
-        "-sn", "uac", "-s", exten, "-d", str(int(hold_s * 1000)),
-        "-m", str(calls), "-r", str(rate), "-l", str(int(rate * (hold_s + 5)) + 10),
-        "-i", "127.0.0.1", "-p", str(_free_port(2)), "-mp", str(_free_port(2)),
-        "-trace_rtt", "-rtt_freq", "1", "-trace_stat", "-fd", "1",
-        "-timeout", f"{int(calls / rate + hold_s + 60)}s", "-timeout_error",
-        "-nostdin", "-nd", "-max_socket", "4096",
-    ]
-    proc = subprocess.run(cmd, cwd=workdir, capture_output=True, text=True, check=False)
-    answer_ms: list[float] = []
-    for rtt in workdir.glob("*_rtt.csv"):
-        with rtt.open() as handle:
-            for row in csv.reader(handle, delimiter=";"):
-                if len(row) >= 2 and row[1].replace(".", "").isdigit():
-                    answer_ms.append(float(row[1]))
-    failed = 0
-    for stat in workdir.glob("*_[0-9]*.csv"):
-        if stat.name.endswith("_rtt.csv"):
-            continue
-        rows = list(csv.reader(stat.open(), delimiter=";"))
-        header, last = rows[0], rows[-1]
-        failed = int(last[header.index("FailedCall(C)")])
-    if proc.returncode not in (0, 1) and not answer_ms:
-        sys.exit(f"sipp failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return failed, answer_ms
-
-
-def first_prompt_times(log: Path, since: datetime, exten: str) -> list[float]:
+def first_prompt_times(log: Path, offset: int, exten: str) -> list[float]:
+    """From the call's first dialplan line to its first prompt, per call in
+    Asterisk's log from byte `offset` on."""
     started: dict[str, datetime] = {}
     played: dict[str, datetime] = {}
-    wanted: set[str] = set()
-    for line in log.read_text(errors="replace").splitlines():
+    with log.open("rb") as handle:
+        handle.seek(offset)
+        text = handle.read().decode(errors="replace")
+    for line in text.splitlines():
         match = LOG_LINE.match(line)
         if not match:
             continue
-        ts = datetime.strptime(match["ts"], "%Y-%m-%d %H:%M:%S.%f")
-        if ts < since:
-            continue
         tag, rest = match["tag"], match["rest"]
-        if f"[{exten}@from-callers:1]" in rest:
-            wanted.add(tag)
-            started.setdefault(tag, ts)
-        elif "Playing '" in rest and tag in wanted:
-            played.setdefault(tag, ts)
-    return [(played[t] - started[t]).total_seconds() * 1000 for t in played if t in started]
+        if f"[{exten}@from-callers:1]" in rest and tag not in started:
+            started[tag] = datetime.strptime(match["ts"], "%Y-%m-%d %H:%M:%S.%f")
+        elif "Playing '" in rest and tag in started and tag not in played:
+            played[tag] = datetime.strptime(match["ts"], "%Y-%m-%d %H:%M:%S.%f")
+    return [(played[t] - started[t]).total_seconds() * 1000 for t in played]
 
 
-def measure(platform: Platform, name: str, exten: str, args: argparse.Namespace,
-            workdir: Path) -> PathResult:
-    lay = asterisk.layout(platform.settings)
-    asterisk_pid = asterisk.running_pid(lay)
-    assert asterisk_pid is not None and platform.controller is not None
-    cpu_before = cpu_seconds(asterisk_pid), cpu_seconds(platform.controller.pid)
-    since = datetime.now()
-    failed, answer_ms = run_sipp(platform, exten, args.calls, args.rate, args.hold, workdir / name)
-    time.sleep(1.0)
-    cpu_after = cpu_seconds(asterisk_pid), cpu_seconds(platform.controller.pid)
-    log = lay.host(lay.log / "messages.log")
-    return PathResult(
-        name, args.calls, failed, answer_ms, first_prompt_times(log, since, exten),
-        asterisk_cpu_s=cpu_after[0] - cpu_before[0],
-        controller_cpu_s=cpu_after[1] - cpu_before[1],
-    )
-
-
-def leftover_channels(platform: Platform, timeout: float = 30.0) -> dict[str, str]:
-    """Channels Asterisk still has, by name, with the application they are in."""
+def leftover_channels(platform: Platform, timeout: float = LEFTOVER_WAIT_S) -> list[str]:
+    """Channels Asterisk still has, by name, once `timeout` has passed."""
     deadline = time.monotonic() + timeout
     while True:
         channels = platform.ari_channels()
         if not channels or time.monotonic() > deadline:
-            return {c["name"]: c.get("dialplan", {}).get("app_name", "") for c in channels}
+            return sorted(c["name"] for c in channels)
         time.sleep(0.5)
 
 
-def describe(values: list[float]) -> str:
-    if not values:
-        return "n/a"
-    values = sorted(values)
-    p95 = values[min(len(values) - 1, int(len(values) * 0.95))]
-    return f"median {statistics.median(values):6.2f} ms, p95 {p95:6.2f} ms (n={len(values)})"
+def measure(platform: Platform, path: str, load: callers.Load, workdir: Path,
+            crowd: bool) -> PathRun:
+    lay = asterisk.layout(platform.settings)
+    asterisk_pid = asterisk.running_pid(lay)
+    assert asterisk_pid is not None and platform.controller is not None
+    controller_pid = platform.controller.pid
+    log = lay.host(lay.log / "messages.log")
+    offset = log.stat().st_size
+    watch = Watch(platform, asterisk_pid, controller_pid)
+    before = cpu_seconds(asterisk_pid), cpu_seconds(controller_pid)
+    sipp = callers.run(platform, load, workdir / f"{path}-{load.rate:g}-{load.hold_s:g}", watch)
+    time.sleep(SETTLE_S)
+    after = cpu_seconds(asterisk_pid), cpu_seconds(controller_pid)
+    run = PathRun(
+        path=path, rate=load.rate, hold_s=load.hold_s, calls=load.calls, failed=sipp.failed,
+        answer_ms=sipp.answer_ms, first_prompt_ms=first_prompt_times(log, offset, load.exten),
+        asterisk_cpu_s=after[0] - before[0], controller_cpu_s=after[1] - before[1],
+        sipp_cpu_s=watch.sipp_cpu_s(), controller_peak_rss_kib=watch.peak_rss_kib(),
+        worst_loop_lag_ms=watch.worst_lag_ms(), peak_active_calls=watch.peak_active(),
+    )
+    if crowd:
+        # Everyone is in from the first hang-up (one hold after the start) to
+        # the last new call (`seconds` after the start).
+        steady = watch.steady(sipp.started + load.hold_s + SETTLE_S, sipp.started + load.seconds)
+        if steady is not None:
+            (run.steady_asterisk_cores, run.steady_controller_cores,
+             run.steady_controller_rss_kib) = steady
+    return run
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--rates", default="50,100,150",
+                        help="new calls per second, one run per rate (200,250 on request)")
+    parser.add_argument("--rate", type=float, help="one rate (the old option: --rates R)")
+    parser.add_argument("--seconds", type=float, default=60.0,
+                        help="seconds of new calls per rate and path")
+    parser.add_argument("--calls", type=int,
+                        help="calls per rate and path (the old option; wins over --seconds)")
+    parser.add_argument("--hold", type=float, default=4.0, help="seconds each caller stays")
+    parser.add_argument("--crowd-rate", type=float, default=30.0,
+                        help="the crowd run's calls per second (0: no crowd run)")
+    parser.add_argument("--crowd-hold", type=float, default=20.0,
+                        help="the crowd run's hold: rate × hold callers at once")
+    parser.add_argument("--press-every", type=int, default=4,
+                        help="every Nth caller presses # (0: nobody)")
+    parser.add_argument("--json", type=Path, help="also write every number to this file")
+    parser.add_argument("--keep", action="store_true", help="keep the work folder")
+    args = parser.parse_args(argv)
+    args.rate_list = [args.rate] if args.rate else [float(r) for r in args.rates.split(",")]
+    return args
+
+
+def loads(args: argparse.Namespace) -> list[tuple[float, float, bool]]:
+    """(rate, hold, crowd) of each run, in order."""
+    runs = [(rate, args.hold, False) for rate in args.rate_list]
+    if args.crowd_rate > 0:
+        runs.append((args.crowd_rate, args.crowd_hold, True))
+    return runs
+
+
+def run_all(platform: Platform, args: argparse.Namespace, workdir: Path
+            ) -> tuple[list[tuple[PathRun, PathRun]], list[str]]:
+    install_baseline(platform)
+    # Warm Asterisk's media cache so both paths play from local disk.
+    callers.run(platform, callers.Load(CONTROLLER_EXTEN, 2, 2, 1.0, 0), workdir / "warmup",
+                lambda _: None)
+    pairs: list[tuple[PathRun, PathRun]] = []
+    for rate, hold, crowd in loads(args):
+        calls = args.calls or round(rate * args.seconds)
+        done = []
+        for path, exten in (("plain", BASELINE_EXTEN), ("controller", CONTROLLER_EXTEN)):
+            load = callers.Load(exten, rate, calls, hold, args.press_every)
+            done.append(measure(platform, path, load, workdir, crowd))
+            left = leftover_channels(platform)
+            if left:
+                print(f"{path} at {rate:g}/s: {len(left)} channels still up "
+                      f"{LEFTOVER_WAIT_S:.0f} s after the last call: {', '.join(left[:5])} ...",
+                      file=sys.stderr)
+                return pairs, left
+        pairs.append((done[0], done[1]))
+    return pairs, []
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=20.0, help="new calls per second")
-    parser.add_argument("--hold", type=float, default=4.0, help="seconds each caller stays")
-    parser.add_argument("--keep", action="store_true", help="keep the work folder")
-    args = parser.parse_args(argv)
+    args = parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="ivr-bench-"))
-    platform = start_platform(workdir / "platform", IVR_RTP_START="32000", IVR_RTP_END="39999")
+    digit_timeout = max(args.hold, args.crowd_hold) + DIGIT_TIMEOUT_MARGIN_S
+    platform = start_platform(workdir / "platform", IVR_RTP_START="32000", IVR_RTP_END="39999",
+                              IVR_DIGIT_TIMEOUT=str(digit_timeout))
     try:
-        install_baseline(platform)
-        # Warm Asterisk's media cache so both paths play from local disk.
-        run_sipp(platform, "12371", 2, 2, 1, workdir / "warmup")
-        results = []
-        for name, exten in (("baseline (dialplan)", BASELINE_EXTEN), ("controller (ARI)", "12371")):
-            results.append(measure(platform, name, exten, args, workdir))
-            left = leftover_channels(platform)
-            if left:
-                print(f"{name}: {len(left)} channels still up 30 s after the last call: "
-                      f"{', '.join(sorted(left)[:5])} ...", file=sys.stderr)
-                return 2
+        pairs, left = run_all(platform, args, workdir)
+        assert platform.controller is not None
+        hwm_kib = memory_kib(platform.controller.pid, "VmHWM")
     finally:
         platform.stop()
         if not args.keep:
             shutil.rmtree(workdir, ignore_errors=True)
-    print(f"\n{args.calls} calls per path at {args.rate:g} calls/s, {args.hold:g} s each "
-          f"(about {args.rate * args.hold:.0f} at once)\n")
-    for result in results:
-        print(f"{result.name:22} failed {result.failed}/{result.calls}")
-        print(f"{'':22} answer       {describe(result.answer_ms)}")
-        print(f"{'':22} first prompt {describe(result.first_prompt_ms)}")
-        per_call = 1000 / result.calls
-        print(f"{'':22} CPU per call: Asterisk {result.asterisk_cpu_s * per_call:.2f} ms, "
-              f"controller {result.controller_cpu_s * per_call:.2f} ms")
-    base, ctl = results
-    if base.first_prompt_ms and ctl.first_prompt_ms:
-        added = statistics.median(ctl.first_prompt_ms) - statistics.median(base.first_prompt_ms)
-        print(f"\ncontroller adds {added:.2f} ms to the median first-prompt time")
-    if base.answer_ms and ctl.answer_ms:
-        added = statistics.median(ctl.answer_ms) - statistics.median(base.answer_ms)
-        print(f"controller adds {added:.2f} ms to the median answer time")
-    return 0 if all(r.failed == 0 for r in results) else 1
+    print(f"\nEvery {args.press_every}th caller presses # at {callers.PRESS_AT_S:g} s; "
+          f"all send RTP (sip-tester's g711a.pcap) the whole call.\n")
+    print(table(pairs))
+    print(f"\ncontroller's peak RSS since start (VmHWM): {hwm_kib / 1024:.0f} MiB")
+    if args.json:
+        runs = [run.to_json() for pair in pairs for run in pair]
+        args.json.write_text(json.dumps(
+            {"runs": runs, "controller_vmhwm_kib": hwm_kib, "channels_left": left}, indent=1))
+    if left:
+        return 2
+    return 0 if all(run.failed == 0 for pair in pairs for run in pair) else 1
 
 
 if __name__ == "__main__":
