@@ -37,7 +37,9 @@ bench: deps
 	# The caller's time, from the built audio (issue 14), then call latency.
 	$(IVR) prompts build
 	$(VENV)/bin/python -m benchmarks.prompts
-	$(VENV)/bin/python -m benchmarks.latency
+	# Callers with RTP and # presses at 50, 100, 150 calls/s (4 s), then 600 at
+	# once (20 s at 30/s): about 12 minutes. Fewer: LATENCY_ARGS='--rates 50'.
+	$(VENV)/bin/python -m benchmarks.latency $(LATENCY_ARGS)
 
 deps: $(INSTALLED)
 	scripts/setup-machine
