@@ -19,6 +19,7 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import uvloop
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -328,4 +329,8 @@ def serve(settings: Settings) -> None:
         print=None,
         access_log=None,
         handle_signals=True,
+        # libuv's loop: every event, request and database round trip wakes
+        # the loop, and uvloop's wake-ups and socket writes cost a fraction
+        # of asyncio's own.
+        loop=uvloop.new_event_loop(),
     )

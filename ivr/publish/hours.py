@@ -25,7 +25,7 @@ import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo
@@ -126,6 +126,11 @@ class DepartmentHours(BaseModel):
     openings: list[Period] = Field(default_factory=list)
 
 
+# What a department without hours of its own has: made once, since
+# `is_open` is asked on every call.
+NO_OWN_HOURS = DepartmentHours()
+
+
 class HoursSpec(BaseModel):
     """routing/hours.yaml."""
 
@@ -171,7 +176,7 @@ class Hours:
         """Whether department `code` is open at `at` (an aware time), and until when."""
         department = self._directory.by_code(code)
         local = at.astimezone(ZoneInfo(department.timezone))
-        own = self._spec.departments.get(code, DepartmentHours())
+        own = self._spec.departments.get(code, NO_OWN_HOURS)
         week, source = self._week(code)
         is_open, reason, complete = _evaluate(local, own, week)
         return Status(
@@ -181,7 +186,7 @@ class Hours:
     def is_open(self, code: str, at: datetime) -> bool:
         """`status(code, at).open`, without looking ahead: asked on every call."""
         local = at.astimezone(ZoneInfo(self._directory.by_code(code).timezone))
-        own = self._spec.departments.get(code, DepartmentHours())
+        own = self._spec.departments.get(code, NO_OWN_HOURS)
         return _evaluate(local, own, self._week(code)[0])[0]
 
     def _week(self, code: str) -> tuple[Week, str]:
@@ -224,8 +229,12 @@ def _evaluate(local: datetime, own: DepartmentHours, week: Week) -> tuple[bool, 
 DayKind = Literal["working", "make-up", "weekend", "holiday"]
 
 
+@lru_cache(maxsize=4096)
 def day_kind(day: date) -> tuple[DayKind, str, bool]:
-    """(kind of day, said for a person, whether the official calendar knew it)."""
+    """(kind of day, said for a person, whether the official calendar knew it).
+
+    Cached: asked on every call, and chinese-calendar scans its whole table
+    for every date it is asked about (about 30 µs)."""
     try:
         working = chinese_calendar.is_workday(day)
         holiday, name = chinese_calendar.get_holiday_detail(day)
