@@ -42,7 +42,7 @@ from ivr.errors import RemoteError
 log = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 200
-DEFAULT_FLUSH_INTERVAL = 0.2
+DEFAULT_FLUSH_INTERVAL = 0.05
 # Backoff between attempts while the database is unavailable.
 RETRY_MIN = 0.1
 RETRY_MAX = 5.0
