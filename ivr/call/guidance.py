@@ -54,11 +54,11 @@ class Guidance:
         self.call.page = 0
         return self.call.play(*before, *self.intro(), *self.prompts())
 
-    def front(self) -> list[Command]:
+    def front(self, *before: str) -> list[Command]:
         """Back on the front page from a menu of the same department: no greeting."""
         call = self.call
         call.menu, call.region, call.page = "guidance", "", 0
-        return call.play(*self.prompts())
+        return call.play(*before, *self.prompts())
 
     def intro(self) -> tuple[str, ...]:
         """What opens the front page: the greeting."""
@@ -99,8 +99,7 @@ class Guidance:
         """Nothing chosen and nothing else to offer: the front page's choices
         again (from the list too), then goodbye."""
         if self._counted_silence():
-            self.call.menu, self.call.page = "guidance", 0
-            return self.call.play(PROMPT_NO_INPUT, *self.prompts())
+            return self.front(PROMPT_NO_INPUT)
         return self.call.close("silence")
 
     # -- the departments below: a sub-machine -----------------------------------------
