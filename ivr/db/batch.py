@@ -1,22 +1,24 @@
 """Writing a batch of ops in one transaction, and numbering each call's steps.
 
-A batch becomes a handful of statements whatever its size: one multi-row
-INSERT of new calls, one UPDATE per combination of changed columns, one
-multi-row INSERT of steps. Inserts ignore rows that already exist, so a batch
-retried after an ambiguous failure (the commit went through but the answer
-was lost) does not fail forever.
+A batch becomes at most four statements whatever its size: a SELECT of step
+numbers (only for calls this controller has not seen: one taken back after a
+crash), one multi-row INSERT of the calls started in the batch (with what else
+the batch says about them folded in), one UPDATE of the other calls (a
+parameter left NULL keeps its column), one multi-row INSERT of steps. They run
+in one go on the driver's connection (`write`, through `run_sync`), so a batch
+costs one hand-over to the database, not one per statement. Inserts ignore
+rows that already exist, so a batch retried after an ambiguous failure (the
+commit went through but the answer was lost) does not fail forever.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import JSON, Connection, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.sql.dml import Insert
+from sqlalchemy.sql.dml import Insert, Update
 
 from ivr.db.models import call_steps_table, calls_table
 from ivr.db.ops import (
@@ -30,21 +32,28 @@ from ivr.db.ops import (
 )
 from ivr.errors import ConfigError
 
+# The columns of `calls` an op after the start may change.
+CHANGING = ("answered_at", "flow_state", "department_code", "department_name", "ended_at",
+            "end_reason")
+
 
 class BatchWriter:
     """Turns ops into rows; remembers the last step number of each open call."""
 
     def __init__(self) -> None:
         self._last_seq: dict[str, int] = {}
+        self._statements: dict[str, tuple[Insert, Insert, Update]] = {}
 
-    async def write(self, session: AsyncSession, ops: list[Op], now: datetime) -> list[Op]:
-        """Write `ops` in the session's transaction; returns the ops that were dropped.
+    def write(self, connection: Connection, ops: list[Op], now: datetime) -> list[Op]:
+        """Write `ops` in the connection's transaction; returns the ops that were dropped.
 
         An op is dropped only when its call is neither started in this batch
         nor stored: a bug in the caller, which must not block every later op.
+        A call started in the batch is new (its id is its channel's), so its
+        steps count from 1 without asking the database.
         """
-        started = {op.call_id for op in ops if isinstance(op, CallStarted)}
-        await self._learn_calls(session, {op.call_id for op in ops})
+        started = {op.call_id: op for op in ops if isinstance(op, CallStarted)}
+        self._learn_calls(connection, {op.call_id for op in ops} - started.keys())
         kept: list[Op] = []
         dropped: list[Op] = []
         for op in ops:
@@ -53,9 +62,17 @@ class BatchWriter:
             else:
                 dropped.append(op)
         self._number_steps(kept)
-        await self._insert_calls(session, [op for op in kept if isinstance(op, CallStarted)], now)
-        await self._update_calls(session, kept, now)
-        await self._insert_steps(session, [op for op in kept if isinstance(op, StepTaken)])
+        insert_calls, insert_steps, update_calls = self._statements_for(connection)
+        changes = _changes(kept)
+        new_rows = [_new_call(op, changes.pop(op.call_id, {}), now) for op in started.values()]
+        if new_rows:
+            connection.execute(insert_calls, new_rows)
+        if changes:
+            connection.execute(update_calls, [_update_row(call_id, values, now)
+                                              for call_id, values in changes.items()])
+        steps = [_step_row(op) for op in kept if isinstance(op, StepTaken)]
+        if steps:
+            connection.execute(insert_steps, steps)
         return dropped
 
     def committed(self, ops: list[Op]) -> None:
@@ -65,7 +82,7 @@ class BatchWriter:
             if isinstance(op, CallEnded):
                 self._last_seq.pop(op.call_id, None)
 
-    async def _learn_calls(self, session: AsyncSession, call_ids: set[str]) -> None:
+    def _learn_calls(self, connection: Connection, call_ids: set[str]) -> None:
         """Load the highest stored step number of calls not seen before.
 
         This is what lets a controller that takes a call back after a crash
@@ -81,7 +98,7 @@ class BatchWriter:
             .where(calls_table.c.id.in_(unknown))
             .group_by(calls_table.c.id)
         )
-        for call_id, last in await session.execute(query):
+        for call_id, last in connection.execute(query):
             self._last_seq[call_id] = last or 0
 
     def _number_steps(self, ops: list[Op]) -> None:
@@ -90,81 +107,98 @@ class BatchWriter:
                 op.seq = self._last_seq.get(op.call_id, 0) + 1
                 self._last_seq[op.call_id] = op.seq
 
-    async def _insert_calls(
-        self, session: AsyncSession, ops: list[CallStarted], now: datetime
-    ) -> None:
-        if not ops:
-            return
-        rows = [
-            {
-                "id": op.call_id,
-                "sip_call_id": op.sip_call_id,
-                "node": op.node,
-                "caller": op.caller,
-                "dialed": op.dialed,
-                "department_code": op.department_code,
-                "department_name": op.department_name,
-                "route_rule": op.route_rule,
-                "route_read": op.route_read,
-                "started_at": op.started_at,
-                "updated_at": now,
-            }
-            for op in ops
-        ]
-        await session.execute(_insert_new(session, calls_table, ["id"]), rows)
-
-    async def _update_calls(self, session: AsyncSession, ops: list[Op], now: datetime) -> None:
-        # Later ops win over earlier ones for the same column, as if applied in order.
-        changes: dict[str, dict[str, Any]] = defaultdict(dict)
-        for op in ops:
-            if isinstance(op, CallAnswered):
-                changes[op.call_id]["answered_at"] = op.at
-            elif isinstance(op, FlowStateSaved):
-                changes[op.call_id]["flow_state"] = op.state
-            elif isinstance(op, DepartmentReached):
-                changes[op.call_id].update(
-                    department_code=op.department_code, department_name=op.department_name
-                )
-            elif isinstance(op, CallEnded):
-                changes[op.call_id].update(ended_at=op.at, end_reason=op.reason)
-        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        for call_id, values in changes.items():
-            values["updated_at"] = now
-            row = {f"new_{column}": value for column, value in values.items()}
-            row["call_id"] = call_id
-            groups[tuple(sorted(values))].append(row)
-        table = calls_table
-        for columns, rows in groups.items():
-            new_values = {
-                name: bindparam(f"new_{name}", type_=table.c[name].type) for name in columns
-            }
-            statement = (
-                update(table)
-                .where(table.c.id == bindparam("call_id", type_=table.c.id.type))
-                .values(new_values)
+    def _statements_for(self, connection: Connection) -> tuple[Insert, Insert, Update]:
+        dialect = connection.dialect.name
+        made = self._statements.get(dialect)
+        if made is None:
+            made = self._statements[dialect] = (
+                # A call with no flow state yet keeps SQL NULL, not JSON 'null'.
+                _insert_new(dialect, calls_table, ["id"]).values(
+                    flow_state=bindparam("flow_state", type_=_JSON_OR_NULL)
+                ),
+                _insert_new(dialect, call_steps_table, ["call_id", "seq"]),
+                _update_changed(calls_table),
             )
-            await session.execute(statement, rows)
-
-    async def _insert_steps(self, session: AsyncSession, ops: list[StepTaken]) -> None:
-        if not ops:
-            return
-        rows = [
-            {
-                "call_id": op.call_id,
-                "seq": op.seq,
-                "at": op.at,
-                "kind": op.kind,
-                "value": op.value,
-                "detail": op.detail,
-            }
-            for op in ops
-        ]
-        await session.execute(_insert_new(session, call_steps_table, ["call_id", "seq"]), rows)
+        return made
 
 
-def _insert_new(session: AsyncSession, table: Table, key: list[str]) -> Insert:
+_JSON_OR_NULL = JSON(none_as_null=True)
+
+
+def _changes(ops: list[Op]) -> dict[str, dict[str, Any]]:
+    """Each call's changed columns; later ops win, as if applied in order."""
+    changes: dict[str, dict[str, Any]] = {}
+    for op in ops:
+        if isinstance(op, CallAnswered):
+            changes.setdefault(op.call_id, {})["answered_at"] = op.at
+        elif isinstance(op, FlowStateSaved):
+            changes.setdefault(op.call_id, {})["flow_state"] = op.state
+        elif isinstance(op, DepartmentReached):
+            changes.setdefault(op.call_id, {}).update(
+                department_code=op.department_code, department_name=op.department_name
+            )
+        elif isinstance(op, CallEnded):
+            changes.setdefault(op.call_id, {}).update(ended_at=op.at, end_reason=op.reason)
+    return changes
+
+
+def _new_call(op: CallStarted, changed: dict[str, Any], now: datetime) -> dict[str, Any]:
+    row = {
+        "id": op.call_id,
+        "sip_call_id": op.sip_call_id,
+        "node": op.node,
+        "caller": op.caller,
+        "dialed": op.dialed,
+        "department_code": op.department_code,
+        "department_name": op.department_name,
+        "route_rule": op.route_rule,
+        "route_read": op.route_read,
+        "started_at": op.started_at,
+        "answered_at": None,
+        "flow_state": None,
+        "ended_at": None,
+        "end_reason": None,
+        "updated_at": now,
+    }
+    row.update(changed)
+    return row
+
+
+def _update_row(call_id: str, changed: dict[str, Any], now: datetime) -> dict[str, Any]:
+    row = {f"new_{column}": changed.get(column) for column in CHANGING}
+    row["call_id"] = call_id
+    row["now"] = now
+    return row
+
+
+def _step_row(op: StepTaken) -> dict[str, Any]:
+    return {
+        "call_id": op.call_id,
+        "seq": op.seq,
+        "at": op.at,
+        "kind": op.kind,
+        "value": op.value,
+        "detail": op.detail,
+    }
+
+
+def _update_changed(table: Table) -> Update:
+    """One UPDATE for every changed call: a NULL parameter keeps its column."""
+    values: dict[str, Any] = {}
+    for name in CHANGING:
+        # NULL must stay SQL NULL, not become JSON 'null', for COALESCE to keep the column.
+        kind = _JSON_OR_NULL if name == "flow_state" else table.c[name].type
+        values[name] = func.coalesce(bindparam(f"new_{name}", type_=kind), table.c[name])
+    values["updated_at"] = bindparam("now", type_=table.c.updated_at.type)
+    return (
+        update(table)
+        .where(table.c.id == bindparam("call_id", type_=table.c.id.type))
+        .values(values)
+    )
+
+
+def _insert_new(dialect: str, table: Table, key: list[str]) -> Insert:
     """INSERT that skips rows whose `key` is already stored."""
-    dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
     if dialect == "sqlite":

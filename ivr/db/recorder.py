@@ -293,7 +293,8 @@ class Recorder:
     async def _write(self, batch: list[Op]) -> None:
         now = datetime.now(UTC)
         async with self._sessionmaker() as session, session.begin():
-            dropped = await self._writer.write(session, batch, now)
+            connection = await session.connection()
+            dropped = await connection.run_sync(self._writer.write, batch, now)
         self._writer.committed(batch)
         self.stats.commits += 1
         self.stats.written += len(batch) - len(dropped)
