@@ -46,6 +46,18 @@ def test_a_weekday_in_hours_is_open_until_lunch() -> None:
     assert status.calendar_complete
 
 
+def test_is_open_asked_on_every_call_turns_at_each_change_and_back_in_time() -> None:
+    hours = hours_with()  # its own memory of answers
+    moments = ["2026-11-24T10:00", "2026-11-24T11:59:59", "2026-11-24T12:00",
+               "2026-11-24T14:29", "2026-11-24T14:30", "2026-11-24T09:00",
+               "2026-10-01T10:00", "2026-11-24T12:30"]
+    assert [hours.is_open(HEFEI, at(moment)) for moment in moments] == [
+        True, True, False, False, True, True, False, False
+    ]
+    assert all(hours.is_open(HEFEI, at(m)) == NATIONAL.status(HEFEI, at(m)).open
+               for m in moments)
+
+
 def test_lunch_is_closed_until_the_afternoon() -> None:
     status = NATIONAL.status(HEFEI, at("2026-11-24T12:30"))
     assert not status.open

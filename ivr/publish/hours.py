@@ -167,6 +167,8 @@ class Hours:
     def __init__(self, spec: HoursSpec, directory: Directory) -> None:
         self._spec = spec
         self._directory = directory
+        # `is_open` per department: (open, from, until the next change).
+        self._known: dict[str, tuple[bool, datetime, datetime]] = {}
 
     @property
     def spec(self) -> HoursSpec:
@@ -184,10 +186,16 @@ class Hours:
         )
 
     def is_open(self, code: str, at: datetime) -> bool:
-        """`status(code, at).open`, without looking ahead: asked on every call."""
-        local = at.astimezone(ZoneInfo(self._directory.by_code(code).timezone))
-        own = self._spec.departments.get(code, NO_OWN_HOURS)
-        return _evaluate(local, own, self._week(code)[0])[0]
+        """`status(code, at).open`: asked on every call, so worked out once
+        per department until its next change (the spec never changes: a
+        publish makes new `Hours`)."""
+        known = self._known.get(code)
+        if known is not None and known[1] <= at < known[2]:
+            return known[0]
+        status = self.status(code, at)
+        until = status.next_change or at + timedelta(days=LOOKAHEAD_DAYS)
+        self._known[code] = (status.open, at, until)
+        return status.open
 
     def _week(self, code: str) -> tuple[Week, str]:
         for ancestor in self._directory.lineage(code):
