@@ -11,6 +11,7 @@ pending records are flushed after the last call stopped.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import time
@@ -268,6 +269,17 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
         await controller.close()
 
 
+async def _frozen_heap(app: web.Application) -> AsyncIterator[None]:
+    # What start-up loaded (the directory's 80,000 number ranges, prompts,
+    # menus) lives as long as the process: moved out of the collector's way,
+    # so that a full collection walks what the calls made, not all of it.
+    # It was a tenth of the controller's CPU under load.
+    gc.collect()
+    gc.freeze()
+    yield
+    gc.unfreeze()
+
+
 def make_app(
     settings: Settings,
     directory: Directory,
@@ -289,6 +301,7 @@ def make_app(
     app.cleanup_ctx.append(_loop_watch)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_asterisk)
+    app.cleanup_ctx.append(_frozen_heap)
     add_routes(app, settings.prompt_build_dir)
     return app
 
