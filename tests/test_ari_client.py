@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 import warnings
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -355,6 +356,25 @@ async def test_requests_travel_over_the_event_socket_once_connected(
     ]
     assert missing.value.http_status == 404
     assert fake.plays(channel.id) == [["sound:a", "sound:b"]]
+
+
+async def test_a_request_asterisk_never_answers_fails_after_its_timeout(
+    fake: FakeAri, tmp_path: Any
+) -> None:
+    channel = fake.add_channel(CHANNEL, "055162345678", "12371")
+    gate = fake.hold("POST", f"/channels/{channel.id}/answer")
+    async with AriClient(make_settings(fake, tmp_path, ari_request_timeout=0.3)) as client:
+        task = await _connected(fake, client)
+        try:
+            started = time.monotonic()
+            with pytest.raises(AriUnavailable, match="no answer over ARI's WebSocket"):
+                await client.answer(channel.id)
+            waited = time.monotonic() - started
+        finally:
+            gate.set()
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+    assert waited >= 0.3  # not before its time
 
 
 async def test_a_request_waiting_on_the_socket_fails_when_it_drops(

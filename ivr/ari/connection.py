@@ -19,6 +19,7 @@ import asyncio
 import base64
 import json
 import logging
+from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
 from typing import Any, Self
@@ -34,6 +35,9 @@ from ivr.settings import Settings
 log = logging.getLogger(__name__)
 
 Params = list[tuple[str, str]]
+# How often requests over the WebSocket are checked for their timeout: a
+# request fails between `ari_request_timeout` and this much later.
+EXPIRE_EVERY_S = 0.5
 
 
 class AriConnection:
@@ -48,6 +52,10 @@ class AriConnection:
         # The events connection, once requests may travel over it too.
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._waiting: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        # (deadline, request id) in the order sent: every request has the
+        # same timeout, so the oldest is always first. One sweep a
+        # `EXPIRE_EVERY_S` fails those past it, instead of a timer per request.
+        self._deadlines: deque[tuple[float, str]] = deque()
         self._next_request = 0
         self.connected = asyncio.Event()
 
@@ -140,12 +148,13 @@ class AriConnection:
         if body is not None:
             frame["content_type"] = "application/json"
             frame["message_body"] = json.dumps(body)
-        answer: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        answer: asyncio.Future[dict[str, Any]] = loop.create_future()
         self._waiting[request_id] = answer
+        self._deadlines.append((loop.time() + self.settings.ari_request_timeout, request_id))
         try:
             await ws.send_str(json.dumps(frame))
-            async with asyncio.timeout(self.settings.ari_request_timeout):
-                response = await answer
+            response = await answer
         except (aiohttp.ClientConnectionError, ConnectionResetError, TimeoutError) as exc:
             raise AriUnavailable(
                 f"{method} {path}: no answer over ARI's WebSocket ({exc!r})"
@@ -167,6 +176,19 @@ class AriConnection:
             if not waiting.done():
                 waiting.set_exception(ConnectionResetError("ARI WebSocket closed"))
         self._waiting.clear()
+        self._deadlines.clear()
+
+    async def _expire(self) -> None:
+        """Fail requests over the WebSocket that got no answer in time."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(EXPIRE_EVERY_S)
+            now = loop.time()
+            deadlines = self._deadlines
+            while deadlines and deadlines[0][0] <= now:
+                waiting = self._waiting.get(deadlines.popleft()[1])
+                if waiting is not None and not waiting.done():
+                    waiting.set_exception(TimeoutError("no RESTResponse in time"))
 
     # -- events --------------------------------------------------------------------
 
@@ -180,6 +202,7 @@ class AriConnection:
         `on_event` must not block: it only hands the event to its call.
         """
         delay = self.settings.ari_reconnect_min
+        expire: asyncio.Task[None] | None = None
         url = self._base.replace("http://", "ws://", 1) + "/events"
         params = {"app": self.settings.ari_app, "subscribeAll": "false"}
         while True:
@@ -198,10 +221,14 @@ class AriConnection:
                         log.exception("recovery after connect failed")
                     if self.settings.ari_rest_over_websocket:
                         self._ws = ws
+                        expire = asyncio.create_task(self._expire(), name="ari-expire")
                     await self._read(ws, on_event)
             except (aiohttp.ClientError, TimeoutError, AriError) as exc:
                 log.warning("ARI events unavailable (%s); retrying in %.1f s", exc, delay)
             finally:
+                if expire is not None:
+                    expire.cancel()
+                    expire = None
                 self._ws = None
                 self._drop_waiting()
                 self.connected.clear()
