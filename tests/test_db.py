@@ -297,6 +297,32 @@ async def test_flow_state_round_trips(db_sessionmaker: async_sessionmaker[AsyncS
     assert view is not None and view.flow_state == {"state": "queue"}
 
 
+async def test_a_playbacks_prompts_are_a_step_each_in_order(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    recorder = fast_recorder(db_sessionmaker)
+    await recorder.start()
+    start(recorder, "pp")
+    recorder.step("pp", T0, "key", "0")
+    recorder.prompts_played("pp", T0, ("region.intro", "province.11", "province.12"))
+    await recorder.flush()  # the next batch numbers on from the last prompt
+    recorder.step("pp", T0, "key", "1")
+    recorder.prompts_played("pp", T0, ("dept.110000",))
+    await recorder.stop()
+
+    async with db_sessionmaker() as session:
+        view = await get_call(session, "pp")
+    assert view is not None
+    assert [(s.seq, s.kind, s.value) for s in view.steps] == [
+        (1, "key", "0"),
+        (2, "prompt", "region.intro"),
+        (3, "prompt", "province.11"),
+        (4, "prompt", "province.12"),
+        (5, "key", "1"),
+        (6, "prompt", "dept.110000"),
+    ]
+
+
 class FlakySessions:
     """Hands out sessions on an unreachable database the first `failures` times."""
 

@@ -168,8 +168,8 @@ class CallState:
     ) -> list[Command]:
         self.state = state
         self.playback_id = self.next_id("p")
-        steps: list[Command] = [Step("prompt", prompt) for prompt in prompts]
-        return [Play(self.playback_id, prompts, seconds), *steps]
+        # The call's record gets a "prompt" step per prompt from the Play itself.
+        return [Play(self.playback_id, prompts, seconds)]
 
     def interrupt(self) -> list[Command]:
         """Stop what is playing or pending, so the caller is not talked over."""

@@ -16,9 +16,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Connection, Table, bindparam, func, select, update
+from sqlalchemy import JSON, Connection, Dialect, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert, Update
+from sqlalchemy.types import TypeDecorator
 
 from ivr.db.models import call_steps_table, calls_table
 from ivr.db.ops import (
@@ -28,6 +29,7 @@ from ivr.db.ops import (
     DepartmentReached,
     FlowStateSaved,
     Op,
+    PromptsPlayed,
     StepTaken,
 )
 from ivr.errors import ConfigError
@@ -70,7 +72,12 @@ class BatchWriter:
         if changes:
             connection.execute(update_calls, [_update_row(call_id, values, now)
                                               for call_id, values in changes.items()])
-        steps = [_step_row(op) for op in kept if isinstance(op, StepTaken)]
+        steps: list[dict[str, Any]] = []
+        for op in kept:
+            if isinstance(op, StepTaken):
+                steps.append(_step_row(op))
+            elif isinstance(op, PromptsPlayed):
+                steps.extend(_prompt_rows(op))
         if steps:
             connection.execute(insert_steps, steps)
         return dropped
@@ -103,9 +110,10 @@ class BatchWriter:
 
     def _number_steps(self, ops: list[Op]) -> None:
         for op in ops:
-            if isinstance(op, StepTaken) and op.seq is None:
+            if isinstance(op, StepTaken | PromptsPlayed) and op.seq is None:
                 op.seq = self._last_seq.get(op.call_id, 0) + 1
-                self._last_seq[op.call_id] = op.seq
+                count = len(op.prompts) if isinstance(op, PromptsPlayed) else 1
+                self._last_seq[op.call_id] = op.seq + count - 1
 
     def _statements_for(self, connection: Connection) -> tuple[Insert, Insert, Update]:
         dialect = connection.dialect.name
@@ -122,7 +130,18 @@ class BatchWriter:
         return made
 
 
-_JSON_OR_NULL = JSON(none_as_null=True)
+class _JsonText(TypeDecorator[str]):
+    """A JSON column's value given as JSON text (`ops.json_text`): sent as it is."""
+
+    impl = JSON
+    cache_ok = True
+
+    def bind_processor(self, dialect: Dialect) -> None:
+        return None
+
+
+# NULL stays SQL NULL (not JSON 'null'), so COALESCE keeps the column.
+_JSON_OR_NULL = _JsonText()
 
 
 def _changes(ops: list[Op]) -> dict[str, dict[str, Any]]:
@@ -182,11 +201,19 @@ def _step_row(op: StepTaken) -> dict[str, Any]:
     }
 
 
+def _prompt_rows(op: PromptsPlayed) -> list[dict[str, Any]]:
+    assert op.seq is not None
+    return [
+        {"call_id": op.call_id, "seq": op.seq + n, "at": op.at, "kind": "prompt",
+         "value": prompt, "detail": None}
+        for n, prompt in enumerate(op.prompts)
+    ]
+
+
 def _update_changed(table: Table) -> Update:
     """One UPDATE for every changed call: a NULL parameter keeps its column."""
     values: dict[str, Any] = {}
     for name in CHANGING:
-        # NULL must stay SQL NULL, not become JSON 'null', for COALESCE to keep the column.
         kind = _JSON_OR_NULL if name == "flow_state" else table.c[name].type
         values[name] = func.coalesce(bindparam(f"new_{name}", type_=kind), table.c[name])
     values["updated_at"] = bindparam("now", type_=table.c.updated_at.type)

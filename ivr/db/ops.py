@@ -39,17 +39,16 @@ def utc(at: datetime) -> datetime:
     return at.astimezone(UTC)
 
 
-def json_snapshot(state: dict[str, Any]) -> dict[str, Any]:
-    """A deep copy of `state` as plain JSON values.
+def json_text(state: dict[str, Any]) -> str:
+    """`state` as JSON text, taken when submitted (the caller may keep mutating
+    its dict), and written as it is: serialized once, however many batches.
 
-    Taken when submitted, so the caller may keep mutating its dict. NaN is
-    refused (PostgreSQL's json type rejects it); values JSON cannot express
-    are stored as their `str()`.
+    NaN is refused (PostgreSQL's json type rejects it); values JSON cannot
+    express are stored as their `str()`.
     """
-    snapshot = json.loads(json.dumps(state, allow_nan=False, default=str))
-    if not isinstance(snapshot, dict):
-        raise TypeError(f"flow state must be a JSON object, not {type(snapshot).__name__}")
-    return snapshot
+    if not isinstance(state, dict):
+        raise TypeError(f"flow state must be a JSON object, not {type(state).__name__}")
+    return json.dumps(state, allow_nan=False, default=str, ensure_ascii=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +83,21 @@ class StepTaken:
     seq: int | None = None
 
 
+@dataclass(slots=True)
+class PromptsPlayed:
+    """One playback's prompts: a "prompt" step each, in order, when written."""
+
+    call_id: str
+    at: datetime
+    prompts: tuple[str, ...]
+    # The first prompt's step number; given once by the writer, as `StepTaken.seq`.
+    seq: int | None = None
+
+
 @dataclass(frozen=True, slots=True)
 class FlowStateSaved:
     call_id: str
-    state: dict[str, Any]
+    state: str  # JSON text: `json_text`
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,4 +116,12 @@ class CallEnded:
     reason: str
 
 
-Op = CallStarted | CallAnswered | StepTaken | FlowStateSaved | DepartmentReached | CallEnded
+Op = (
+    CallStarted
+    | CallAnswered
+    | StepTaken
+    | PromptsPlayed
+    | FlowStateSaved
+    | DepartmentReached
+    | CallEnded
+)

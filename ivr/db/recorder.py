@@ -30,11 +30,12 @@ from ivr.db.ops import (
     DepartmentReached,
     FlowStateSaved,
     Op,
+    PromptsPlayed,
     StepKind,
     StepTaken,
     clip,
     clip_optional,
-    json_snapshot,
+    json_text,
     utc,
 )
 from ivr.errors import RemoteError
@@ -193,8 +194,18 @@ class Recorder:
             )
         )
 
+    def prompts_played(self, call_id: str, at: datetime, prompts: tuple[str, ...]) -> None:
+        """A playback's prompts: written as one "prompt" step each, in order."""
+        self._submit(
+            lambda: PromptsPlayed(
+                clip(call_id, models.ID_MAX),
+                utc(at),
+                tuple(clip(prompt, models.STEP_VALUE_MAX) for prompt in prompts),
+            )
+        )
+
     def flow_state(self, call_id: str, state: dict[str, Any]) -> None:
-        self._submit(lambda: FlowStateSaved(clip(call_id, models.ID_MAX), json_snapshot(state)))
+        self._submit(lambda: FlowStateSaved(clip(call_id, models.ID_MAX), json_text(state)))
 
     def department_reached(self, call_id: str, code: str, name: str) -> None:
         """The department the call is at now; the `department` steps keep the way there."""

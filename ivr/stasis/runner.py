@@ -19,6 +19,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable
 
+from ivr.audio.catalog import Catalog
 from ivr.call import flow
 from ivr.call.guide import Guide
 from ivr.desk.desk import DESK_EVENTS, Desk
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 
 # A Play of this prefix plays a stored recording (a caller's message) back.
 RECORDING_MEDIA = "recording:"
+# Playlists remembered at most (a department's pages, the region menu's).
+PLAYLISTS_KEPT = 4096
 
 
 class CallRunner:
@@ -50,6 +53,8 @@ class CallRunner:
         self._guide = guide
         self._desk = desk
         self._casework = casework
+        self._playlists: dict[tuple[str, ...], tuple[list[str], float]] = {}
+        self._playlists_of: Catalog | None = None
 
     async def run(self, call: Call) -> None:
         """The call's task, until its flow has ended."""
@@ -101,6 +106,22 @@ class CallRunner:
         await self._ari.hangup_quietly(call.call_id)
 
     # -- playbacks Asterisk lost track of -----------------------------------------------
+
+    def _playlist(self, prompts: tuple[str, ...]) -> tuple[list[str], float]:
+        """`playlist(prompts)` of the catalog in force, remembered: the same
+        few hundred pages come back on every call. A publish brings a new
+        catalog, and with it an empty memory."""
+        catalog = self._in_force.catalog
+        if catalog is not self._playlists_of:
+            self._playlists_of = catalog
+            self._playlists.clear()
+        found = self._playlists.get(prompts)
+        if found is None:
+            if len(self._playlists) >= PLAYLISTS_KEPT:
+                self._playlists.clear()
+            found = playlist(catalog, self._settings.prompt_base_url, prompts)
+            self._playlists[prompts] = found
+        return found
 
     def _arm(self, call: Call, check: PlaybackCheck, seconds: float) -> None:
         self._disarm(call, check.playback_id)
@@ -217,18 +238,11 @@ class CallRunner:
     async def _play(
         self, call: Call, playback_id: str, prompts: tuple[str, ...], seconds: float
     ) -> None:
-        media = [self._media(prompt) for prompt in prompts]
+        media, said_s = self._playlist(prompts)
         await self._ari_call(call, self._ari.play(call.call_id, playback_id, media))
-        said = [p for p in prompts if not p.startswith(RECORDING_MEDIA)]
-        catalog = self._in_force.catalog
-        length = seconds + sum(catalog.duration_ms(p) for p in said) / 1000
+        self._recorder.prompts_played(call.call_id, self._now(), prompts)
         check = PlaybackCheck(playback_id, stopped=False)
-        self._arm(call, check, length + self._settings.playback_grace)
-
-    def _media(self, prompt: str) -> str:
-        if prompt.startswith(RECORDING_MEDIA):
-            return prompt  # the caller's own message, played back from Asterisk
-        return self._in_force.catalog.media_uri(prompt, self._settings.prompt_base_url)
+        self._arm(call, check, seconds + said_s + self._settings.playback_grace)
 
     async def _ari_call(
         self, call: Call, request: Awaitable[None], *, gone_ok: bool = False
@@ -248,3 +262,17 @@ class CallRunner:
                     call.queue.put_nowait(flow.HungUp())
                 return
             raise
+
+
+def playlist(catalog: Catalog, base_url: str, prompts: tuple[str, ...]) -> tuple[list[str], float]:
+    """What ARI plays for `prompts`, and how long the catalog's prompts among
+    them last (s)."""
+    media: list[str] = []
+    said_ms = 0
+    for prompt in prompts:
+        if prompt.startswith(RECORDING_MEDIA):
+            media.append(prompt)  # the caller's own message, played back from Asterisk
+        else:
+            media.append(catalog.media_uri(prompt, base_url))
+            said_ms += catalog.duration_ms(prompt)
+    return media, said_ms / 1000
