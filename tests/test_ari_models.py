@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from devtools import asterisk
 from ivr.ari import codegen
+from ivr.ari.connection import read_frame
 from ivr.ari.models import (
     EVENT_TYPES,
     Channel,
@@ -199,6 +200,45 @@ def test_fields_from_a_newer_asterisk_are_kept() -> None:
 def test_malformed_events_raise_validation_error(data: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         parse_event(data)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        event_json("StasisStart", args=["hotline", "12371"], channel=channel_json()),
+        event_json("PlaybackFinished", playback=playback_json("failed")),
+        event_json("ChannelDtmfReceived", digit="#", duration_ms=120, channel=channel_json()),
+        # "type" last, after a nested object with a "type" of its own.
+        {"application": APP, "timestamp": "2024-05-14T09:30:12.345+0800",
+         "channel": channel_json(type="StasisEnd"), "type": "ChannelHangupRequest"},
+        event_json("ChannelFutureThing", channel=channel_json(), level=3),
+    ],
+)
+def test_an_event_read_from_the_socket_is_what_parse_event_makes(data: dict[str, Any]) -> None:
+    text = json.dumps(data)
+
+    event = read_frame(text)
+
+    assert event == parse_event(json.loads(text))
+    assert type(event) is type(parse_event(data))
+
+
+def test_an_answer_on_the_socket_is_handed_back_as_it_came() -> None:
+    data = {"type": "RESTResponse", "transaction_id": "", "request_id": "7", "status_code": 204,
+            "reason_phrase": "No Content", "uri": "channels/c1/answer",
+            "asterisk_id": "52:54:00:12:34:56", "application": APP}
+
+    assert read_frame(json.dumps(data)) == data
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"type": "PlaybackFinished", "application": "ivr12371"}', '{"type": "StasisStart"',
+     '["StasisStart"]'],
+)
+def test_a_malformed_frame_is_an_error_not_an_event(text: str) -> None:
+    with pytest.raises((ValidationError, ValueError, AttributeError)):
+        read_frame(text)
 
 
 def test_event_types_map_each_type_string_to_its_class() -> None:

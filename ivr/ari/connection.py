@@ -19,6 +19,7 @@ import asyncio
 import base64
 import json
 import logging
+import re
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
@@ -28,13 +29,14 @@ from urllib.parse import urlencode
 import aiohttp
 from pydantic import ValidationError
 
-from ivr.ari.models import Event, parse_event
+from ivr.ari.models import EVENT_TYPES, Event, RESTResponse, parse_event
 from ivr.errors import AriError, AriUnavailable
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
 
 Params = list[tuple[str, str]]
+_TYPE = re.compile(r'"type"\s*:\s*"(\w+)"')
 # How often requests over the WebSocket are checked for their timeout: a
 # request fails between `ari_request_timeout` and this much later.
 EXPIRE_EVERY_S = 0.5
@@ -244,16 +246,40 @@ class AriConnection:
                     break
                 continue
             try:
-                data = json.loads(message.data)
-                if data.get("type") == "RESTResponse":
-                    self._answered(data)
-                    continue
-                event = parse_event(data)
+                read = read_frame(message.data)
             except (ValueError, ValidationError, AttributeError) as exc:
                 log.error("unreadable ARI event dropped: %s", exc)
                 continue
-            on_event(event)
+            if isinstance(read, dict):
+                self._answered(read)
+            else:
+                on_event(read)
         log.warning("ARI events connection closed")
+
+
+def read_frame(text: str) -> Event | dict[str, Any]:
+    """An event, read straight from its JSON text into its class; an answer to
+    a request over the WebSocket (`RESTResponse`) as a dict.
+
+    The class is guessed from the first `"type"` in the text (Asterisk writes
+    it first) and kept only if the event read says the same; anything else
+    takes the long way (`json.loads`, then `parse_event`), which also names
+    what is wrong with a malformed event.
+    """
+    guess = _TYPE.search(text)
+    event_class = EVENT_TYPES.get(guess[1]) if guess is not None else None
+    if event_class is not None and event_class is not RESTResponse:
+        try:
+            event = event_class.model_validate_json(text)
+        except ValidationError:
+            pass
+        else:
+            if event.type == guess[1]:  # type: ignore[index]
+                return event
+    data = json.loads(text)
+    if data.get("type") == "RESTResponse":
+        return data  # type: ignore[no-any-return]
+    return parse_event(data)
 
 
 @lru_cache(maxsize=256)
