@@ -427,9 +427,10 @@ class FakeAri:
         await socket.send_str(json.dumps(event))
 
     async def stasis_start(
-        self, channel_id: str, caller: str, dialed: str = "12371"
+        self, channel_id: str, caller: str, dialed: str = "12371", *, state: str = "Ring"
     ) -> FakeChannel:
-        channel = self.add_channel(channel_id, caller, dialed)
+        """A caller enters Stasis: `Ring` as if the dialplan had not answered."""
+        channel = self.add_channel(channel_id, caller, dialed, state=state)
         await self.send(
             event_json("StasisStart", channel.app, args=[dialed], channel=channel.json())
         )

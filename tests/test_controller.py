@@ -31,7 +31,7 @@ from ivr.desk import queues
 from ivr.directory.routing import Directory
 from ivr.publish import hours as working_hours
 from ivr.settings import REPO_ROOT, Settings
-from ivr.stasis.calls import EVENTS_USED, MARK_VARIABLE
+from ivr.stasis.calls import EVENTS_USED
 from ivr.stasis.controller import Controller
 from ivr.stasis.parts import Collaborators
 
@@ -273,7 +273,7 @@ def route_lines(caller: str, dialed: str = "12371") -> list[str]:
 # One call, start to end ---------------------------------------------------------------
 
 
-async def test_a_call_is_answered_marked_greeted_and_ended_by_a_key(rig: Rig, node: Node) -> None:
+async def test_a_call_is_answered_greeted_and_ended_by_a_key(rig: Rig, node: Node) -> None:
     fake = rig.fake
     channel = "1763892000.11"
     await fake.stasis_start(channel, HEFEI_CALLER, "12371")
@@ -282,19 +282,17 @@ async def test_a_call_is_answered_marked_greeted_and_ended_by_a_key(rig: Rig, no
     assert media == rig.media(*HEFEI)
     assert re.fullmatch(rf"sound:{PROMPT_BASE}/prompts/greeting\.hello-[0-9a-f]+\.wav", media[0])
     assert re.fullmatch(rf"sound:{PROMPT_BASE}/prompts/dept\.340100-[0-9a-f]+\.wav", media[1])
-    play = fake.requests_for(channel)[2]
+    play = fake.requests_for(channel)[1]
     assert play.params == [("media", ",".join(media))], "media must be ONE comma-separated value"
     assert fake.calls_of(channel) == [
         f"POST /channels/{channel}/answer",
-        f"POST /channels/{channel}/variable",
         f"POST /channels/{channel}/play/{channel}-p1",
     ]
-    assert fake.channels[channel].variables == {MARK_VARIABLE: channel}
     assert fake.channels[channel].state == "Up"
 
     await fake.dtmf(channel, END_KEY)
     assert await rig.wait_play(channel, 2) == rig.media("goodbye")
-    assert fake.calls_of(channel)[3:] == [
+    assert fake.calls_of(channel)[2:] == [
         f"DELETE /playbacks/{channel}-p1",
         f"POST /channels/{channel}/play/{channel}-p2",
     ]
@@ -361,6 +359,19 @@ async def test_keys_repeat_move_on_to_a_county_and_back(rig: Rig, node: Node) ->
     assert (view.department_code, view.department_name) == ("340100", "中共合肥市委组织部")
 
 
+async def test_a_call_the_dialplan_answered_is_greeted_without_asking_to_answer(
+    rig: Rig, node: Node
+) -> None:
+    fake = rig.fake
+    channel = "1763892000.12"
+    await fake.stasis_start(channel, HEFEI_CALLER, state="Up")
+
+    assert await rig.wait_play(channel) == rig.media(*HEFEI)
+    assert fake.calls_of(channel) == [f"POST /channels/{channel}/play/{channel}-p1"]
+    view = await run_to_goodbye(rig, channel)
+    assert view.answered_at is not None
+
+
 async def test_two_silences_end_the_call_politely(rig: Rig, node: Node) -> None:
     fake = rig.fake
     channel = "1763892000.14"
@@ -411,7 +422,6 @@ async def test_interleaved_events_of_two_calls_are_each_handled_in_order(
 
     assert fake.calls_of(a) == [
         f"POST /channels/{a}/answer",
-        f"POST /channels/{a}/variable",
         f"POST /channels/{a}/play/{a}-p1",
         f"DELETE /playbacks/{a}-p1",
         f"POST /channels/{a}/play/{a}-p2",
@@ -421,7 +431,6 @@ async def test_interleaved_events_of_two_calls_are_each_handled_in_order(
     ]
     assert fake.calls_of(b) == [
         f"POST /channels/{b}/answer",
-        f"POST /channels/{b}/variable",
         f"POST /channels/{b}/play/{b}-p1",
         f"DELETE /playbacks/{b}-p1",
         f"POST /channels/{b}/play/{b}-p2",
@@ -459,7 +468,6 @@ async def test_a_slow_call_does_not_delay_another(rig: Rig, node: Node) -> None:
     assert view.end_reason == ENDED
     assert fake.calls_of(slow) == [
         f"POST /channels/{slow}/answer",
-        f"POST /channels/{slow}/variable",
         f"POST /channels/{slow}/play/{slow}-p1",
         f"DELETE /playbacks/{slow}-p1",
         f"POST /channels/{slow}/play/{slow}-p2",
@@ -510,7 +518,6 @@ async def test_a_503_on_play_ends_the_call_and_the_next_call_works(rig: Rig, nod
     assert view.end_reason == "ari_error"
     assert fake.calls_of(channel) == [
         f"POST /channels/{channel}/answer",
-        f"POST /channels/{channel}/variable",
         f"POST /channels/{channel}/play/{channel}-p1",
         f"DELETE /channels/{channel}",
     ]
@@ -632,8 +639,11 @@ async def test_a_command_cut_by_a_dropped_connection_does_not_end_the_call(
     assert view.end_reason == ENDED
 
 
-async def seed_open_call(rig: Rig, channel: str, caller: str) -> None:
-    """A record as a controller that died in the greeting left it."""
+async def seed_open_call(
+    rig: Rig, channel: str, caller: str, *, flow_state: bool = True
+) -> None:
+    """A record as a controller that died in the greeting left it (or, without
+    `flow_state`, before it saved the flow's state)."""
     route = DIRECTORY.resolve(caller, "12371")
     call = flow.CallFlow(channel, Guide(DIRECTORY), route.department.code)
     call.handle(flow.Started())
@@ -652,24 +662,26 @@ async def seed_open_call(rig: Rig, channel: str, caller: str) -> None:
     )
     rig.recorder.call_answered(channel, now)
     rig.recorder.step(channel, now, "prompt", "greeting.hello")
-    rig.recorder.flow_state(channel, call.snapshot())
+    if flow_state:
+        rig.recorder.flow_state(channel, call.snapshot())
     await rig.recorder.flush()
 
 
 async def test_recovery_after_a_reconnect_takes_back_ends_and_closes(rig: Rig, node: Node) -> None:
     fake = rig.fake
     kept, orphan, foreign, gone = "1763892000.71", "1763892000.72", "1763892000.73", "1763892000.74"
-    in_dialplan = "1763892000.75"
+    in_dialplan, lost = "1763892000.75", "1763892000.78"
     await fake.go_down()  # no reconnect before everything below is in place
-    # While nobody listened: a call of ours with an open record, one of ours
-    # whose record was lost, one of another application, one in the
-    # dialplan, and an open record whose channel is gone.
+    # While nobody listened: a call of ours with an open record, one whose
+    # record has no flow state yet, one with no record (its controller died
+    # before writing it), one of another application, one in the dialplan,
+    # and an open record whose channel is gone.
     await seed_open_call(rig, kept, HEFEI_CALLER)
     await seed_open_call(rig, gone, HEFEI_CALLER)
-    fake.add_channel(kept, HEFEI_CALLER, state="Up", variables={MARK_VARIABLE: kept})
-    fake.add_channel(
-        orphan, SHANGHAI_CALLER, "02112371", state="Up", variables={MARK_VARIABLE: orphan}
-    )
+    await seed_open_call(rig, orphan, HEFEI_CALLER, flow_state=False)
+    fake.add_channel(kept, HEFEI_CALLER, state="Up")
+    fake.add_channel(orphan, HEFEI_CALLER, state="Up")
+    fake.add_channel(lost, SHANGHAI_CALLER, "02112371", state="Up")
     fake.add_channel(foreign, "13800138000", app="another-app", state="Up")
     fake.add_channel(in_dialplan, "13900139000", app="")  # not in any Stasis application
     await fake.go_up()
@@ -685,7 +697,12 @@ async def test_recovery_after_a_reconnect_takes_back_ends_and_closes(rig: Rig, n
     await fake.wait_request("DELETE", f"/channels/{re.escape(orphan)}")
     orphan_view = await rig.call_done(orphan)
     assert orphan_view.end_reason == "ended_after_recovery"
-    assert orphan_view.dialed == "02112371"
+    # No record: served as a new call, routed by what was dialed; the
+    # dialplan answered it, so no answer is asked for.
+    assert await rig.wait_play(lost) == rig.media(*SHANGHAI)
+    assert commands(fake, lost) == [f"POST /channels/{lost}/play/{lost}-p1"]
+    lost_view = await run_to_goodbye(rig, lost)
+    assert (lost_view.department_code, lost_view.dialed) == ("310000", "02112371")
     # Another application's channel is not ours to touch.
     assert fake.requests_for(foreign) == [] and fake.requests_for(in_dialplan) == []
     assert foreign in fake.channels and in_dialplan in fake.channels
@@ -754,7 +771,6 @@ async def test_a_call_entering_stasis_during_recovery_is_a_new_call_not_an_orpha
     listing.set()
 
     assert await rig.wait_play(channel) == rig.media(*HEFEI)
-    assert fake.channels[channel].variables == {MARK_VARIABLE: channel}
     view = await run_to_goodbye(rig, channel)
     assert view.department_code == "340100"
     assert summary(view)[:4] == [
@@ -776,10 +792,7 @@ async def test_an_unmarked_channel_left_unanswered_is_taken_as_a_new_call(
     fake.add_channel(channel, SHANGHAI_CALLER, "12371")
     await fake.wait_connected(2)
     assert await rig.wait_play(channel) == rig.media(*SHANGHAI)
-    assert commands(fake, channel)[:2] == [
-        f"POST /channels/{channel}/answer",
-        f"POST /channels/{channel}/variable",
-    ]
+    assert commands(fake, channel)[:1] == [f"POST /channels/{channel}/answer"]
     view = await run_to_goodbye(rig, channel)
     assert (view.department_code, view.dialed) == ("310000", "12371")
 

@@ -101,8 +101,7 @@ class Queueing:
         return [*commands, *self._offer_choice(PROMPT_DESK_NOBODY)]
 
     def called_back(self, _: Event) -> list[Command]:
-        # The caller answered us; `Answer` marks the channel as ours (for a
-        # controller that takes it back) before anything plays.
+        # The caller answered us; `Answer` records it before anything plays.
         self.call.queued, self.call.service = True, "operators"
         return [
             Answer(),

@@ -1,9 +1,9 @@
 """A call as the controller carries it, and what our channels carry in Asterisk.
 
 `Call` is one call's live state beside its flow: its event queue, timers,
-task, its place in a queue and its operator's leg. The mark and the
-`Stasis()` arguments are how a controller recognises a channel of ours,
-including one a dead controller left behind (`ivr/stasis/recovery.py`).
+task, its place in a queue and its operator's leg. The `Stasis()` arguments
+are how a controller recognises a channel of ours, including one a dead
+controller left behind (`ivr/stasis/recovery.py`).
 """
 
 from __future__ import annotations
@@ -18,9 +18,6 @@ from ivr.call.flow import CallFlow
 from ivr.call.flow import Event as FlowEvent
 from ivr.desk.desk import DeskEvent, Leg
 
-# Set on every channel we take, so a controller that starts later can tell
-# our channels from anyone else's.
-MARK_VARIABLE = "IVR_CALL"
 # The events a call needs. Asterisk sends nothing else to the app: every
 # other event (variable set, state change, playback started...) would cost
 # a WebSocket frame and a parse per call for nothing.
@@ -66,6 +63,9 @@ class Call:
     )
     timers: dict[str, asyncio.TimerHandle] = field(default_factory=dict)
     task: asyncio.Task[None] | None = None
+    # The channel was up when the call began (the dialplan answers callers
+    # before Stasis; a callback is up once the caller picks up).
+    up: bool = False
     saved_state: dict[str, Any] | None = None
     joined: bool = False  # has a place in a queue (an entry in the database)
     # The queue entry's id: the call's own, or for a callback the call that asked.

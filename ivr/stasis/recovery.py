@@ -1,15 +1,15 @@
 """After every (re)connect: take back, or end politely, every channel of ours.
 
-Theory of operation. Every channel the controller takes is marked with
-`IVR_CALL`, and each call's flow is saved whenever it changes. When the
-connection to Asterisk comes back (or a controller starts), `recover`:
+Theory of operation. Every call the controller takes has a record, and its
+flow is saved there whenever it changes. When the connection to Asterisk
+comes back (or a controller starts), `recover`:
 
 - ends the calls whose channel went while nobody listened (`channel_gone`);
 - resynchronises live calls: answered if the answer never ran, told their
   prompt is over if it ended unheard;
 - takes back each call with an open record where the caller was (a queued
-  caller keeps their place in line), starts a channel nobody ever answered
-  as a new call, and ends any other channel of ours politely;
+  caller keeps their place in line), starts a channel with no record as a
+  new call, and ends any other channel of ours politely;
 - gives operators' legs back to their calls, or hangs them up;
 - frees the places and operators of calls that are gone.
 
@@ -27,7 +27,7 @@ from ivr.cases.messages import MessageBox
 from ivr.db.queries import get_call, open_calls
 from ivr.desk.desk import LEG_ARG, Desk, Leg
 from ivr.errors import AriError
-from ivr.stasis.calls import EVENTS_USED, MARK_VARIABLE, Call, call_args, stasis_args
+from ivr.stasis.calls import EVENTS_USED, Call, call_args, stasis_args
 from ivr.stasis.features import FEATURE_ARG
 from ivr.stasis.parts import Collaborators
 from ivr.stasis.registry import CallRegistry
@@ -120,15 +120,15 @@ class Recovery:
     async def _take_back(self, channel: Channel) -> None:
         async with self._sessionmaker() as session:
             view = await get_call(session, channel.id)
-        marked = await self._ari.get_variable(channel.id, MARK_VARIABLE)
-        if view is None and marked is None:
-            # No controller ever took it: a call that entered Stasis while we
-            # connected (its StasisStart waits behind this recovery), or one the
-            # previous controller died before answering. A new call.
+        if view is None:
+            # No record: a call that entered Stasis while we connected (its
+            # StasisStart waits behind this recovery), one the previous
+            # controller never took, or one it took in the last moments
+            # before its records were written. Served as a new call.
             log.info("starting call %s found in Stasis", channel.id)
             self._calls.start_call(channel, *call_args(stasis_args(channel)[1:], channel))
             return
-        if view is not None and view.ended_at is None and view.flow_state:
+        if view.ended_at is None and view.flow_state:
             # A callback's record reads the entry of the call that asked for it.
             entry_id = view.route_read if view.dialed == CALLBACK_DIALED else None
             call = self._calls.resume(channel.id, view.flow_state, view.caller, entry_id)
@@ -138,8 +138,7 @@ class Recovery:
             self._calls.launch(call, flow.Resumed())
             return
         log.info("ending orphaned channel %s politely", channel.id)
-        dialed = call_args(stasis_args(channel)[1:], channel)[0] if view is None else None
-        self._calls.end_orphan(channel, dialed)
+        self._calls.end_orphan(channel)
 
     async def _take_back_leg(self, channel: Channel) -> None:
         """An operator's leg left by a controller that died: back to its call, or hung up."""

@@ -85,6 +85,7 @@ class CallRegistry(Mapping[str, Call]):
         call = self._new_call(
             channel.id, route.department, channel.caller.number, choose_region=unplaced
         )
+        call.up = channel.state == "Up"
         self.launch(call, flow.Started())
 
     def start_callback(self, channel: Channel, placed: PlacedCallback) -> None:
@@ -96,6 +97,7 @@ class CallRegistry(Mapping[str, Call]):
         )
         call = self._new_call(channel.id, department, placed.caller, choose_region=False)
         call.entry_id, call.joined = placed.entry_id, True
+        call.up = channel.state == "Up"
         self.launch(call, flow.CalledBack())
 
     def resume(
@@ -118,12 +120,10 @@ class CallRegistry(Mapping[str, Call]):
         call.joined = restored.queued or restored.state is flow.State.CONNECTED
         return call
 
-    def end_orphan(self, channel: Channel, dialed: str | None) -> None:
-        """A channel of ours with nothing to resume: told politely, then hung
-        up. `dialed` opens its record; None when it has one already."""
+    def end_orphan(self, channel: Channel) -> None:
+        """A channel of ours whose record has nothing to resume from (ended,
+        or no flow state yet): told politely, then hung up."""
         default = self._directory.default
-        if dialed is not None:
-            self._record_start(channel, dialed, default, "default", "")
         call = self._new_call(channel.id, default, channel.caller.number, choose_region=False)
         self.launch(call, flow.Orphaned())
 

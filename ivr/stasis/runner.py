@@ -24,7 +24,7 @@ from ivr.call import flow
 from ivr.call.guide import Guide
 from ivr.desk.desk import DESK_EVENTS, Desk
 from ivr.errors import AriError, AriUnavailable
-from ivr.stasis.calls import MARK_VARIABLE, STOP_ATTEMPTS, Call, PlaybackCheck
+from ivr.stasis.calls import STOP_ATTEMPTS, Call, PlaybackCheck
 from ivr.stasis.casework import Casework
 from ivr.stasis.parts import Collaborators, InForce
 
@@ -224,16 +224,10 @@ class CallRunner:
                 await self._casework.execute(call, command)
 
     async def _answer(self, call: Call) -> None:
-        channel, ari = call.call_id, self._ari
-        # The mark lets a controller that starts later find this call.
-        # Sent with the answer, before the first prompt: Asterisk runs
-        # a channel's commands in order, so a mark sent during a
-        # playback would wait for the prompt to end.
-        await asyncio.gather(
-            self._ari_call(call, ari.answer(channel)),
-            self._ari_call(call, ari.set_variable(channel, MARK_VARIABLE, channel)),
-        )
-        self._recorder.call_answered(channel, self._now())
+        if not call.up:  # a channel the dialplan did not answer
+            await self._ari_call(call, self._ari.answer(call.call_id))
+            call.up = True
+        self._recorder.call_answered(call.call_id, self._now())
 
     async def _play(
         self, call: Call, playback_id: str, prompts: tuple[str, ...], seconds: float
