@@ -8,6 +8,9 @@ per caller, so sequence numbers and timestamps keep counting through the
 repeats and the key, as a phone's do (sip-tester's captures, replayed as
 shipped, start over each time, and Asterisk drops a repeated key press).
 
+SIPp runs at batch priority (`chrt --batch`): it shares the machine with
+what it measures, and must not win the CPU from it on every RTP wake-up.
+
 `run` starts SIPp and calls `sample()` every `SAMPLE_S` until it exits, so
 the caller of `run` can watch CPU, memory and the controller while the load
 runs.
@@ -117,6 +120,11 @@ def run(platform: Platform, load: Load, folder: Path,
         "-timeout", f"{int(load.seconds + load.hold_s + SIPP_GRACE_S)}s", "-timeout_error",
         "-nostdin", "-nd", "-max_socket", "4096",
     ]
+    # The callers are not on the server in real life: at batch priority
+    # SIPp's hundreds of RTP threads never preempt what they are measuring
+    # on wake-up (on 2 cores they otherwise took the CPU from under Asterisk
+    # and the controller alike).
+    cmd = ["chrt", "--batch", "0", *cmd]
     with (folder / "stderr.txt").open("wb") as err:
         started = time.monotonic()
         sipp = subprocess.Popen(cmd, cwd=folder, stdout=subprocess.DEVNULL, stderr=err)
