@@ -23,7 +23,7 @@ Nothing here asserts a time: it prints one table (markdown). It exits 1 when
 calls failed, 2 when channels were left up, else 0.
 
     python -m benchmarks.latency [--rates 50,100,150] [--seconds 60] [--hold 4]
-        [--crowd-rate 30] [--crowd-hold 20] [--press-every 4] [--json FILE]
+        [--crowd-rate 30] [--crowd-hold 20] [--press-every 4] [--settle 35] [--json FILE]
 """
 
 from __future__ import annotations
@@ -61,6 +61,7 @@ LOG_LINE = re.compile(
 )
 LEFTOVER_WAIT_S = 30.0
 SETTLE_S = 1.0  # after SIPp's last call, before the CPU is read again
+SETTLE_BETWEEN_S = 35.0  # before each run: PJSIP's Timer J/H (32 s) and a margin
 # The controller must not end a silent caller's call before the hold does.
 DIGIT_TIMEOUT_MARGIN_S = 30.0
 
@@ -154,6 +155,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="the crowd run's hold: rate × hold callers at once")
     parser.add_argument("--press-every", type=int, default=4,
                         help="every Nth caller presses # (0: nobody)")
+    parser.add_argument("--settle", type=float, default=SETTLE_BETWEEN_S,
+                        help="seconds between runs, for Asterisk to forget the last one")
     parser.add_argument("--json", type=Path, help="also write every number to this file")
     parser.add_argument("--keep", action="store_true", help="keep the work folder")
     args = parser.parse_args(argv)
@@ -181,6 +184,10 @@ def run_all(platform: Platform, args: argparse.Namespace, workdir: Path
         done = []
         for path, exten in (("plain", BASELINE_EXTEN), ("controller", CONTROLLER_EXTEN)):
             load = callers.Load(exten, rate, calls, hold, args.press_every)
+            # Each path starts from a settled Asterisk: PJSIP keeps every
+            # finished call's transactions for 32 s (64 × T1), and the path
+            # measured in that wake was slower by up to a second at 100/s.
+            time.sleep(args.settle)
             done.append(measure(platform, path, load, workdir, crowd))
             left = leftover_channels(platform)
             if left:
