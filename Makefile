@@ -37,8 +37,11 @@ bench: deps
 	# The caller's time, from the built audio (issue 14), then call latency.
 	$(IVR) prompts build
 	$(VENV)/bin/python -m benchmarks.prompts
+	# The recorder's CPU per call, SQLite and PostgreSQL (a few seconds).
+	$(VENV)/bin/python -m benchmarks.recorder
 	# Callers with RTP and # presses at 50, 100, 150 calls/s (4 s), then 600 at
-	# once (20 s at 30/s): about 12 minutes. Fewer: LATENCY_ARGS='--rates 50'.
+	# once (20 s at 30/s), each run after 35 s of quiet: about 17 minutes.
+	# Fewer: LATENCY_ARGS='--rates 50'; more: LATENCY_ARGS='--rates 200,250'.
 	$(VENV)/bin/python -m benchmarks.latency $(LATENCY_ARGS)
 
 deps: $(INSTALLED)

@@ -1,10 +1,10 @@
 """CPU the recorder spends per call, apart from Asterisk and the network.
 
-Feeds a `Recorder` the records of a typical call (start, answer, a dozen
-steps, flow states, a department, the end) for `--calls` calls, `--per-batch`
-calls to a transaction (at 50 new calls a second and a 50 ms flush, about
-2.5), and prints the process CPU per call, for SQLite and, when it answers,
-PostgreSQL. Nothing here asserts a time.
+Feeds a `Recorder` the records of the latency benchmark's call (start,
+route, answer, the region menu said twice, a key, flow states, the end) for
+`--calls` calls, `--per-batch` calls to a transaction (at 50 new calls a
+second and a 50 ms flush, about 2.5), and prints the process CPU per call,
+for SQLite and, when it answers, PostgreSQL. Nothing here asserts a time.
 
     python -m benchmarks.recorder [--calls 2000] [--per-batch 2.5] [--postgres URL]
 """
@@ -18,30 +18,60 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy.engine import make_url
+
 from ivr.db import Recorder, make_engine, make_sessionmaker, upgrade
 
-STEPS = [("prompt", "greeting"), ("prompt", "region.choose_province"), ("key", "#"),
-         ("prompt", "region.choose_province"), ("key", "1"), ("department", "110000"),
-         ("prompt", "front"), ("note", "hangup")]
+POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/ivr_bench"
+# What a caller the directory cannot place records in the latency benchmark:
+# the route, the region menu (greeting and 24 pieces) said twice (`#`), the end.
+STEPS = [("route", "caller: not a number"), ("route", "default"), ("note", "service")]
+REGION_PAGE = ("greeting.unplaced", "region.choose_province",
+               *(f"province.{n}" for n in range(11, 34)))
 
 
 def one_call(recorder: Recorder, call_id: str) -> None:
     now = datetime.now(UTC)
     recorder.call_started(
-        call_id, sip_call_id=f"sip-{call_id}", node="bench", caller="13800138000",
+        call_id, sip_call_id=f"sip-{call_id}", node="bench", caller="sipp",
         dialed="12371", department_code="000000", department_name="(unplaced)",
-        route_rule="unplaced", route_read="", started_at=now,
+        route_rule="default", route_read="", started_at=now,
     )
-    recorder.call_answered(call_id, now)
-    for n, (kind, value) in enumerate(STEPS):
+    for kind, value in STEPS:
         recorder.step(call_id, now, kind, value)  # type: ignore[arg-type]
-        if n % 2:
-            recorder.flow_state(call_id, {"state": "menu", "page": n, "trail": ["110000"]})
-    recorder.department_reached(call_id, "110000", "北京市委组织部")
+    recorder.call_answered(call_id, now)
+    recorder.prompts_played(call_id, now, REGION_PAGE)
+    recorder.flow_state(call_id, {"state": "prompting", "menu": "regions", "counter": 1})
+    recorder.step(call_id, now, "key", "#")
+    recorder.prompts_played(call_id, now, REGION_PAGE)
+    recorder.flow_state(call_id, {"state": "prompting", "menu": "regions", "counter": 2})
+    recorder.step(call_id, now, "note", "closing", "caller_hangup")
     recorder.call_ended(call_id, now, "caller_hangup")
 
 
+async def fresh_postgres(url: str) -> None:
+    """The benchmark's own database, created if missing and emptied."""
+    sa_url = make_url(url)
+    name = sa_url.database or "ivr_bench"
+    where = {"host": sa_url.host or "127.0.0.1", "port": sa_url.port or 5432,
+             "user": sa_url.username or "postgres", "password": sa_url.password}
+    admin = await asyncpg.connect(database="postgres", timeout=5, **where)
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    own = await asyncpg.connect(database=name, timeout=5, **where)
+    try:
+        await own.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+    finally:
+        await own.close()
+
+
 async def measure(url: str, calls: int, per_batch: float) -> float:
+    if make_url(url).get_backend_name() == "postgresql":
+        await fresh_postgres(url)
     await upgrade(url)
     engine = make_engine(url)
     recorder = Recorder(make_sessionmaker(engine), flush_interval=60.0)
@@ -65,7 +95,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--per-batch", type=float, default=2.5)
-    parser.add_argument("--postgres", default="postgresql+asyncpg://postgres@127.0.0.1:5432/ivr_bench")
+    parser.add_argument("--postgres", default=POSTGRES_URL,
+                        help="a database this benchmark may empty (created if missing)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
@@ -73,7 +104,7 @@ def main() -> None:
         print(f"SQLite:     {ms:.3f} ms CPU per call")
     try:
         ms = asyncio.run(measure(args.postgres, args.calls, args.per_batch))
-    except OSError as exc:
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
         print(f"PostgreSQL: not measured ({exc})")
     else:
         print(f"PostgreSQL: {ms:.3f} ms CPU per call")
