@@ -13,6 +13,9 @@ The callers are phones (benchmarks/callers.py): RTP the whole call, every
 fourth one pressing `#` (RFC 4733), holding `--hold` seconds, at each of
 `--rates` new calls a second for `--seconds`; then a crowd run (`--crowd-hold`
 20 s at `--crowd-rate` 30/s: 600 callers at once once the first hang up).
+Every run starts after `--settle` seconds of quiet, and SIPp runs at batch
+priority (benchmarks/callers.py), so neither the last run nor the callers
+take the CPU from the run being measured.
 
 Answer time is SIPp's INVITE-to-200 response time for every call.
 First-prompt time is measured in Asterisk's own log, from the first dialplan
