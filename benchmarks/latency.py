@@ -197,6 +197,8 @@ def run_all(platform: Platform, args: argparse.Namespace, workdir: Path
                 print(f"{path} at {rate:g}/s: {len(left)} channels still up "
                       f"{LEFTOVER_WAIT_S:.0f} s after the last call: {', '.join(left[:5])} ...",
                       file=sys.stderr)
+                if len(done) == 2:  # the table still says how both paths did
+                    pairs.append((done[0], done[1]))
                 return pairs, left
         pairs.append((done[0], done[1]))
     return pairs, []
