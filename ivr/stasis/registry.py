@@ -83,9 +83,8 @@ class CallRegistry(Mapping[str, Call]):
             self._recorder.step(channel.id, now, "route", line)
         unplaced = route.rule == "default"
         call = self._new_call(
-            channel.id, route.department, channel.caller.number, choose_region=unplaced
+            channel, route.department, channel.caller.number, choose_region=unplaced
         )
-        call.up = channel.state == "Up"
         self.launch(call, flow.Started())
 
     def start_callback(self, channel: Channel, placed: PlacedCallback) -> None:
@@ -95,9 +94,8 @@ class CallRegistry(Mapping[str, Call]):
         self._record_start(
             channel, "callback", department, "callback", placed.entry_id, caller=placed.caller
         )
-        call = self._new_call(channel.id, department, placed.caller, choose_region=False)
+        call = self._new_call(channel, department, placed.caller, choose_region=False)
         call.entry_id, call.joined = placed.entry_id, True
-        call.up = channel.state == "Up"
         self.launch(call, flow.CalledBack())
 
     def resume(
@@ -124,7 +122,7 @@ class CallRegistry(Mapping[str, Call]):
         """A channel of ours whose record has nothing to resume from (ended,
         or no flow state yet): told politely, then hung up."""
         default = self._directory.default
-        call = self._new_call(channel.id, default, channel.caller.number, choose_region=False)
+        call = self._new_call(channel, default, channel.caller.number, choose_region=False)
         self.launch(call, flow.Orphaned())
 
     def launch(self, call: Call, first: flow.Event) -> None:
@@ -150,10 +148,10 @@ class CallRegistry(Mapping[str, Call]):
             self._calls.pop(call.call_id, None)
 
     def _new_call(
-        self, call_id: str, department: Department, caller: str, *, choose_region: bool
+        self, channel: Channel, department: Department, caller: str, *, choose_region: bool
     ) -> Call:
         call_flow = flow.CallFlow(
-            call_id,
+            channel.id,
             self._guide,
             department.code,
             self._config,
@@ -162,7 +160,7 @@ class CallRegistry(Mapping[str, Call]):
             callback_ok=self._can_call_back(caller),
             menus=self._in_force.service_menus(),
         )
-        return Call(call_id, call_flow, caller)
+        return Call(channel.id, call_flow, caller, up=channel.state == "Up")
 
     def _can_call_back(self, caller: str) -> bool:
         """A callback needs a way out and a number that can be dialled."""
