@@ -32,8 +32,6 @@ log = logging.getLogger(__name__)
 
 # A Play of this prefix plays a stored recording (a caller's message) back.
 RECORDING_MEDIA = "recording:"
-# Playlists remembered at most (a department's pages, the region menu's).
-PLAYLISTS_KEPT = 4096
 
 
 class CallRunner:
@@ -53,8 +51,6 @@ class CallRunner:
         self._guide = guide
         self._desk = desk
         self._casework = casework
-        self._playlists: dict[tuple[str, ...], tuple[list[str], float]] = {}
-        self._playlists_of: Catalog | None = None
 
     async def run(self, call: Call) -> None:
         """The call's task, until its flow has ended."""
@@ -106,22 +102,6 @@ class CallRunner:
         await self._ari.hangup_quietly(call.call_id)
 
     # -- playbacks Asterisk lost track of -----------------------------------------------
-
-    def _playlist(self, prompts: tuple[str, ...]) -> tuple[list[str], float]:
-        """`playlist(prompts)` of the catalog in force, remembered: the same
-        few hundred pages come back on every call. A publish brings a new
-        catalog, and with it an empty memory."""
-        catalog = self._in_force.catalog
-        if catalog is not self._playlists_of:
-            self._playlists_of = catalog
-            self._playlists.clear()
-        found = self._playlists.get(prompts)
-        if found is None:
-            if len(self._playlists) >= PLAYLISTS_KEPT:
-                self._playlists.clear()
-            found = playlist(catalog, self._settings.prompt_base_url, prompts)
-            self._playlists[prompts] = found
-        return found
 
     def _arm(self, call: Call, check: PlaybackCheck, seconds: float) -> None:
         self._disarm(call, check.playback_id)
@@ -232,7 +212,8 @@ class CallRunner:
     async def _play(
         self, call: Call, playback_id: str, prompts: tuple[str, ...], seconds: float
     ) -> None:
-        media, said_s = self._playlist(prompts)
+        catalog, base_url = self._in_force.catalog, self._settings.prompt_base_url
+        media, said_s = playlist(catalog, base_url, prompts)
         await self._ari_call(call, self._ari.play(call.call_id, playback_id, media))
         self._recorder.prompts_played(call.call_id, self._now(), prompts)
         check = PlaybackCheck(playback_id, stopped=False)
