@@ -267,18 +267,19 @@ def read_frame(text: str) -> Event | dict[str, Any]:
     what is wrong with a malformed event.
     """
     guess = _TYPE.search(text)
-    event_class = EVENT_TYPES.get(guess[1]) if guess is not None else None
+    kind = guess[1] if guess is not None else ""
+    event_class = EVENT_TYPES.get(kind)
     if event_class is not None and event_class is not RESTResponse:
         try:
             event = event_class.model_validate_json(text)
         except ValidationError:
             pass
         else:
-            if event.type == guess[1]:  # type: ignore[index]
+            if event.type == kind:
                 return event
-    data = json.loads(text)
+    data: dict[str, Any] = json.loads(text)
     if data.get("type") == "RESTResponse":
-        return data  # type: ignore[no-any-return]
+        return data
     return parse_event(data)
 
 
