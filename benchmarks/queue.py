@@ -29,6 +29,7 @@ from pathlib import Path
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from benchmarks.scratch import fresh_postgres
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
 from ivr.desk import line_store as lines
@@ -65,18 +66,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 async def _postgres_ready() -> bool:
-    try:
-        import asyncpg  # type: ignore[import-untyped]
-
-        admin = await asyncpg.connect("postgresql://postgres@127.0.0.1:5432/postgres")
-    except (OSError, ImportError):
+    if await fresh_postgres(POSTGRES) is not None:
         print("(PostgreSQL not reachable: SQLite only)")
         return False
-    try:
-        await admin.execute("DROP DATABASE IF EXISTS ivr_bench_queue")
-        await admin.execute("CREATE DATABASE ivr_bench_queue")
-    finally:
-        await admin.close()
     return True
 
 

@@ -18,9 +18,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy.engine import make_url
-
+from benchmarks.scratch import fresh_postgres
 from ivr.db import Recorder, make_engine, make_sessionmaker, upgrade
 
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/ivr_bench"
@@ -50,28 +48,7 @@ def one_call(recorder: Recorder, call_id: str) -> None:
     recorder.call_ended(call_id, now, "caller_hangup")
 
 
-async def fresh_postgres(url: str) -> None:
-    """The benchmark's own database, created if missing and emptied."""
-    sa_url = make_url(url)
-    name = sa_url.database or "ivr_bench"
-    where = {"host": sa_url.host or "127.0.0.1", "port": sa_url.port or 5432,
-             "user": sa_url.username or "postgres", "password": sa_url.password}
-    admin = await asyncpg.connect(database="postgres", timeout=5, **where)
-    try:
-        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await admin.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await admin.close()
-    own = await asyncpg.connect(database=name, timeout=5, **where)
-    try:
-        await own.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
-    finally:
-        await own.close()
-
-
 async def measure(url: str, calls: int, per_batch: float) -> float:
-    if make_url(url).get_backend_name() == "postgresql":
-        await fresh_postgres(url)
     await upgrade(url)
     engine = make_engine(url)
     recorder = Recorder(make_sessionmaker(engine), flush_interval=60.0)
@@ -96,18 +73,18 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=2000)
     parser.add_argument("--per-batch", type=float, default=2.5)
     parser.add_argument("--postgres", default=POSTGRES_URL,
-                        help="a database this benchmark may empty (created if missing)")
+                        help="a database this benchmark drops and makes again")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.sqlite3'}"
         ms = asyncio.run(measure(url, args.calls, args.per_batch))
         print(f"SQLite:     {ms:.3f} ms CPU per call")
-    try:
-        ms = asyncio.run(measure(args.postgres, args.calls, args.per_batch))
-    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
-        print(f"PostgreSQL: not measured ({exc})")
-    else:
-        print(f"PostgreSQL: {ms:.3f} ms CPU per call")
+    problem = asyncio.run(fresh_postgres(args.postgres))
+    if problem is not None:
+        print(f"PostgreSQL: not measured ({problem})")
+        return
+    ms = asyncio.run(measure(args.postgres, args.calls, args.per_batch))
+    print(f"PostgreSQL: {ms:.3f} ms CPU per call")
 
 
 if __name__ == "__main__":
