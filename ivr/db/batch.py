@@ -191,23 +191,24 @@ def _update_row(call_id: str, changed: dict[str, Any], now: datetime) -> dict[st
 
 
 def _step_row(op: StepTaken) -> dict[str, Any]:
-    return {
-        "call_id": op.call_id,
-        "seq": op.seq,
-        "at": op.at,
-        "kind": op.kind,
-        "value": op.value,
-        "detail": op.detail,
-    }
+    assert op.seq is not None
+    return _row(op.call_id, op.seq, op.at, op.kind, op.value, op.detail)
 
 
 def _prompt_rows(op: PromptsPlayed) -> list[dict[str, Any]]:
     assert op.seq is not None
     return [
-        {"call_id": op.call_id, "seq": op.seq + n, "at": op.at, "kind": "prompt",
-         "value": prompt, "detail": None}
+        _row(op.call_id, op.seq + n, op.at, "prompt", prompt, None)
         for n, prompt in enumerate(op.prompts)
     ]
+
+
+def _row(
+    call_id: str, seq: int, at: datetime, kind: str, value: str, detail: str | None
+) -> dict[str, Any]:
+    """A `call_steps` row."""
+    return {"call_id": call_id, "seq": seq, "at": at, "kind": kind, "value": value,
+            "detail": detail}
 
 
 def _update_changed(table: Table) -> Update:
