@@ -25,6 +25,7 @@ from ivr.directory.routing import Directory
 from ivr.errors import ConfigError
 from ivr.publish import menus as menu
 from ivr.settings import Settings
+from ivr.stasis.runner import playlist
 
 ROOT = Path(__file__).resolve().parent.parent
 SPEC = ROOT / "prompts" / "prompts.yaml"
@@ -143,6 +144,31 @@ def test_media_uri(catalog: Catalog) -> None:
     assert catalog.media_uri("goodbye", "http://127.0.0.1:8080/") == (
         f"sound:http://127.0.0.1:8080/prompts/{file}"
     )
+
+
+def test_prompts_said_in_turn_are_one_page_until_a_recording(catalog: Catalog) -> None:
+    ids = [i for i in catalog.ids() if i.startswith("dept.")][:30]
+    stems = [catalog.file(i).removesuffix(".wav") for i in ids]
+    base = "http://127.0.0.1:8080/prompts/join/"
+    # A page that long is two pages; each URL stays short.
+    assert catalog.page_uris(ids, "http://127.0.0.1:8080/") == [
+        f"sound:{base}{'+'.join(stems[:24])}.wav",
+        f"sound:{base}{'+'.join(stems[24:])}.wav",
+    ]
+    assert catalog.page_uris(ids[:1], "http://127.0.0.1:8080") == [
+        catalog.media_uri(ids[0], "http://127.0.0.1:8080")
+    ]
+
+    # A caller's own message is Asterisk's, and splits the page around it.
+    said = (ids[0], ids[1], "recording:m1", "goodbye")
+    media, seconds = playlist(catalog, "http://127.0.0.1:8080", said)
+    assert media == [
+        f"sound:{base}{stems[0]}+{stems[1]}.wav",
+        "recording:m1",
+        catalog.media_uri("goodbye", "http://127.0.0.1:8080"),
+    ]
+    prompts_ms = sum(catalog.duration_ms(i) for i in (ids[0], ids[1], "goodbye"))
+    assert seconds == prompts_ms / 1000
 
 
 def test_unknown_prompt_is_a_config_error(catalog: Catalog) -> None:

@@ -4,6 +4,7 @@ recorded calls, health, and the prompt files."""
 from __future__ import annotations
 
 import asyncio
+import io
 import wave
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -315,6 +316,71 @@ async def test_a_symlink_out_of_the_prompt_folder_is_not_followed(
     status, data = await raw_get(client, "/prompts/leak.wav")
     assert status in (403, 404)
     assert SECRET.encode() not in data
+
+
+def write_tone(path: Path, sample: bytes, frames: int, rate: int = 8000) -> bytes:
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(sample * frames)
+    return sample * frames
+
+
+async def test_a_menu_page_is_served_as_its_prompts_joined(
+    client: TestClient[Any, Any], tmp_path: Path
+) -> None:
+    first = write_tone(tmp_path / "prompts" / "front.hello-00000000000000aa.wav", b"\x01\x00", 400)
+    second = write_tone(tmp_path / "prompts" / "dept.340100-00000000000000bb.wav", b"\x02\x00", 800)
+    response = await client.get(
+        "/prompts/join/front.hello-00000000000000aa+dept.340100-00000000000000bb"
+        "+front.hello-00000000000000aa.wav"
+    )
+    assert response.status == 200
+    assert response.content_type in ("audio/x-wav", "audio/wav", "audio/wave")
+    assert "immutable" in response.headers.get("Cache-Control", "")
+    with wave.open(io.BytesIO(await response.read()), "rb") as page:
+        assert (page.getnchannels(), page.getsampwidth(), page.getframerate()) == (1, 2, 8000)
+        assert page.getnframes() == 1600  # 0.2 s
+        assert page.readframes(1600) == first + second + first
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("greeting.999999-0000000000000000+greeting.340100-0123456789abcdef.wav", 404),
+        ("greeting.340100-0123456789abcdef.wav", 400),  # one prompt is not a page
+        ("greeting.340100-0123456789abcdef+..%2fsettings.wav", 400),
+        ("greeting.340100-0123456789abcdef+greeting.340100-0123456789abcdef.mp3", 400),
+        ("+".join(["greeting.340100-0123456789abcdef"] * 25) + ".wav", 400),
+    ],
+)
+async def test_a_page_that_names_no_prompts_is_refused(
+    client: TestClient[Any, Any], name: str, status: int
+) -> None:
+    response = await client.get(f"/prompts/join/{name}")
+    assert response.status == status
+    body = await response.json()
+    assert body["message"]
+    assert SECRET not in await response.text()
+
+
+async def test_a_page_does_not_follow_a_symlink_or_mix_formats(
+    client: TestClient[Any, Any], tmp_path: Path
+) -> None:
+    prompts = tmp_path / "prompts"
+    (prompts / "leak-00000000000000cc.wav").symlink_to(tmp_path / "settings.py")
+    status, data = await raw_get(
+        client, f"/prompts/join/leak-00000000000000cc+{PROMPT.removesuffix('.wav')}.wav"
+    )
+    assert status == 404 and SECRET.encode() not in data
+
+    write_tone(prompts / "wide-00000000000000dd.wav", b"\x01\x00", 1600, rate=16000)
+    response = await client.get(
+        f"/prompts/join/wide-00000000000000dd+{PROMPT.removesuffix('.wav')}.wav"
+    )
+    assert response.status == 400
+    assert "one format" in (await response.json())["message"]
 
 
 # Operators -------------------------------------------------------------------------

@@ -7,6 +7,7 @@ API errors are JSON with a stable `error_id` and a message a person reads.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,7 @@ from ivr.admin.keys import (
 )
 from ivr.admin.openapi import Api, Handler, int_param
 from ivr.admin.sessions import allow_read, authenticate, record, refuse, who
+from ivr.audio.join import JOIN_DIR, join_page
 from ivr.db.models import PAUSE_REASON_MAX
 from ivr.db.queries import CallView, find_by_sip_call_id, get_call, recent_calls
 from ivr.desk import line_store as lines
@@ -60,6 +62,7 @@ UPLOAD_BODY_MAX = 11 * 1024 * 1024
 STATIC_DIR = Path(__file__).parent / "static"
 
 routes = Api("calls", "1")
+PROMPT_DIR = web.AppKey("prompt_dir", Path)
 
 
 class HealthOut(BaseModel):
@@ -316,6 +319,12 @@ async def immutable_prompts(request: web.Request, handler: Handler) -> web.Strea
     return response
 
 
+async def joined_page(request: web.Request) -> web.Response:
+    """A menu page's prompts as one WAV (`ivr.audio.join`)."""
+    wav = await asyncio.to_thread(join_page, request.app[PROMPT_DIR], request.match_info["name"])
+    return web.Response(body=wav, content_type="audio/wav")
+
+
 async def admin_page(request: web.Request) -> web.StreamResponse:
     raise web.HTTPFound("/admin/")
 
@@ -346,6 +355,8 @@ def add_routes(app: web.Application, prompt_dir: Path) -> None:
     app.router.add_get("/", admin_page)
     app.router.add_get("/admin/", admin_index)
     app.router.add_static("/admin/", STATIC_DIR, follow_symlinks=False)
+    app[PROMPT_DIR] = prompt_dir
+    app.router.add_get(f"/prompts/{JOIN_DIR}/{{name}}", joined_page)  # before the files
     app.router.add_static("/prompts/", prompt_dir, follow_symlinks=False)
     app.middlewares.append(json_errors)
     app.middlewares.append(authenticate)

@@ -16,12 +16,13 @@ import logging
 import os
 import threading
 import wave
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
+from ivr.audio.join import MAX_PIECES, page_path
 from ivr.errors import ConfigError
 
 # Each department's name is the prompt `dept.<code>`: the build speaks it
@@ -93,6 +94,16 @@ class Catalog:
     def media_uri(self, prompt_id: str, base_url: str) -> str:
         """What ARI plays: Asterisk fetches the file over HTTP and caches it by URL."""
         return f"sound:{base_url.rstrip('/')}/prompts/{self.file(prompt_id)}"
+
+    def page_uris(self, prompt_ids: Sequence[str], base_url: str) -> list[str]:
+        """What ARI plays for prompts said in turn: as few joined pages as
+        the prompt server makes (`ivr.audio.join`), in order."""
+        files = [self.file(prompt_id) for prompt_id in prompt_ids]
+        base = base_url.rstrip("/")
+        return [
+            f"sound:{base}/prompts/{page_path(files[at : at + MAX_PIECES])}"
+            for at in range(0, len(files), MAX_PIECES)
+        ]
 
     def _entry(self, prompt_id: str) -> PromptEntry:
         try:

@@ -149,10 +149,8 @@ class OperatorLegs(Generic[CallT]):
         self.state.waiting.pop(call.call_id, None)
         if self.queues.rules(call.flow.department).whisper:
             leg.whisper_id = f"{leg.id}-w"
-            media = [
-                self.catalog.media_uri(prompt, self.settings.prompt_base_url)
-                for prompt in (f"dept.{call.flow.department}", PROMPT_WHISPER)
-            ]
+            whisper = (f"dept.{call.flow.department}", PROMPT_WHISPER)
+            media = self.catalog.page_uris(whisper, self.settings.prompt_base_url)
             try:
                 await self.ari.play(leg.id, leg.whisper_id, media)
                 return

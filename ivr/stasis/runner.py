@@ -241,13 +241,17 @@ class CallRunner:
 
 def playlist(catalog: Catalog, base_url: str, prompts: tuple[str, ...]) -> tuple[list[str], float]:
     """What ARI plays for `prompts`, and how long the catalog's prompts among
-    them last (s)."""
+    them last (s). Runs of the catalog's prompts are joined into pages."""
     media: list[str] = []
     said_ms = 0
+    run: list[str] = []
     for prompt in prompts:
         if prompt.startswith(RECORDING_MEDIA):
+            media += catalog.page_uris(run, base_url)
+            run = []
             media.append(prompt)  # the caller's own message, played back from Asterisk
         else:
-            media.append(catalog.media_uri(prompt, base_url))
+            run.append(prompt)
             said_ms += catalog.duration_ms(prompt)
+    media += catalog.page_uris(run, base_url)
     return media, said_ms / 1000
