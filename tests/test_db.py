@@ -460,6 +460,34 @@ async def test_seq_continues_after_the_call_is_taken_back(
     ]
 
 
+async def test_seq_continues_after_a_playback_when_the_call_is_taken_back(
+    db_sessionmaker: async_sessionmaker[AsyncSession],
+) -> None:
+    first = fast_recorder(db_sessionmaker)
+    await first.start()
+    start(first, "page", node="node-a")
+    first.prompts_played("page", T0, ("greeting.hello", "dept.340100", "menu.repeat"))
+    await first.stop()  # the controller dies while the page plays
+
+    second = fast_recorder(db_sessionmaker)
+    await second.start()
+    second.step("page", T0, "note", "taken back", "node-b")
+    second.prompts_played("page", T0, ("call.resumed",))
+    await second.stop()
+
+    async with db_sessionmaker() as session:
+        view = await get_call(session, "page")
+    assert view is not None
+    assert [(s.seq, s.kind, s.value) for s in view.steps] == [
+        (1, "prompt", "greeting.hello"),
+        (2, "prompt", "dept.340100"),
+        (3, "prompt", "menu.repeat"),
+        (4, "note", "taken back"),
+        (5, "prompt", "call.resumed"),
+    ]
+    assert all(s.detail is None for s in view.steps if s.kind == "prompt")
+
+
 async def test_open_calls_lists_only_calls_not_ended(
     db_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:

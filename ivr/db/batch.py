@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.sql.dml import Insert, Update
 from sqlalchemy.types import TypeDecorator
 
-from ivr.db.models import call_steps_table, calls_table
+from ivr.db.models import PAGE_STEP, call_steps_table, calls_table
 from ivr.db.ops import (
     CallAnswered,
     CallEnded,
@@ -76,8 +76,8 @@ class BatchWriter:
         for op in kept:
             if isinstance(op, StepTaken):
                 steps.append(_step_row(op))
-            elif isinstance(op, PromptsPlayed):
-                steps.extend(_prompt_rows(op))
+            elif isinstance(op, PromptsPlayed) and op.prompts:
+                steps.append(_page_row(op))
         if steps:
             connection.execute(insert_steps, steps)
         return dropped
@@ -195,12 +195,12 @@ def _step_row(op: StepTaken) -> dict[str, Any]:
     return _row(op.call_id, op.seq, op.at, op.kind, op.value, op.detail)
 
 
-def _prompt_rows(op: PromptsPlayed) -> list[dict[str, Any]]:
+def _page_row(op: PromptsPlayed) -> dict[str, Any]:
+    """One row for a playback's prompts, numbered with the last of their steps
+    (so the highest stored number stays the call's last step)."""
     assert op.seq is not None
-    return [
-        _row(op.call_id, op.seq + n, op.at, "prompt", prompt, None)
-        for n, prompt in enumerate(op.prompts)
-    ]
+    last = op.seq + len(op.prompts) - 1
+    return _row(op.call_id, last, op.at, PAGE_STEP, str(len(op.prompts)), " ".join(op.prompts))
 
 
 def _row(

@@ -85,7 +85,8 @@ class StepTaken:
 
 @dataclass(slots=True)
 class PromptsPlayed:
-    """One playback's prompts: a "prompt" step each, in order, when written."""
+    """One playback's prompts: a "prompt" step each, in order, when read back
+    (stored as one row: `PAGE_STEP`)."""
 
     call_id: str
     at: datetime

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, computed_field
+from pydantic import BaseModel, ConfigDict, Field, computed_field, field_validator
 from sqlalchemy import Executable, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from ivr.db.models import Call
+from ivr.db.models import PAGE_STEP, Call
 from ivr.errors import DataError
 
 
@@ -81,11 +81,34 @@ class CallView(BaseModel):
     steps: list[StepView]
     queue: QueueView | None = Field(validation_alias="queue_entry")
 
+    @field_validator("steps", mode="before")
+    @classmethod
+    def _a_step_per_prompt(cls, rows: Any) -> Any:
+        """A stored playback (`PAGE_STEP`) is a "prompt" step per prompt."""
+        if not isinstance(rows, list) or not any(_is_page(row) for row in rows):
+            return rows
+        steps: list[Any] = []
+        for row in rows:
+            if not _is_page(row):
+                steps.append(row)
+                continue
+            prompts = (row.detail or "").split()
+            first = row.seq - len(prompts) + 1
+            steps += [
+                StepView(seq=first + n, at=row.at, kind="prompt", value=prompt, detail=None)
+                for n, prompt in enumerate(prompts)
+            ]
+        return steps
+
     @computed_field  # type: ignore[prop-decorator]
     @property
     def departments(self) -> list[str]:
         """Every department the call passed through, in order (codes)."""
         return [step.value for step in self.steps if step.kind == "department"]
+
+
+def _is_page(row: Any) -> bool:
+    return getattr(row, "kind", None) == PAGE_STEP
 
 
 # Steps come in a second query for all the calls at once, ordered by the

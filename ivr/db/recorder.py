@@ -195,7 +195,7 @@ class Recorder:
         )
 
     def prompts_played(self, call_id: str, at: datetime, prompts: tuple[str, ...]) -> None:
-        """A playback's prompts: written as one "prompt" step each, in order."""
+        """A playback's prompts: one row, read back as a "prompt" step each, in order."""
         self._submit(
             lambda: PromptsPlayed(
                 clip(call_id, models.ID_MAX),

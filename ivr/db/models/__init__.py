@@ -56,7 +56,7 @@ from ivr.db.models.base import (
     Base,
     UtcDateTime,
 )
-from ivr.db.models.calls import Call, CallStep
+from ivr.db.models.calls import PAGE_STEP, Call, CallStep
 from ivr.db.models.cases import CaseEventRow, CaseRow, MessageRow, SurveyRow
 from ivr.db.models.desk import (
     OperatorDepartmentRow,
@@ -122,6 +122,7 @@ __all__ = [
     "NOTE_MAX",
     "OPERATOR_ID_MAX",
     "OPERATOR_NAME_MAX",
+    "PAGE_STEP",
     "PASSWORD_HASH_MAX",
     "PAUSE_REASON_MAX",
     "PROMPT_ID_MAX",

@@ -67,6 +67,13 @@ class Call(Base):
     )
 
 
+# A playback's prompts are stored as one row of this kind, numbered with the
+# last of their steps, the prompts in `detail` (space-separated), and read back
+# as a "prompt" step each (`ivr.db.queries`): a menu page is 20 prompts, and
+# a row each was most of what the records cost per call.
+PAGE_STEP = "prompts"
+
+
 class CallStep(Base):
     __tablename__ = "call_steps"
     __table_args__ = (UniqueConstraint("call_id", "seq"),)
@@ -76,7 +83,7 @@ class CallStep(Base):
     # Order within the call, from 1.
     seq: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(UtcDateTime())
-    # "prompt", "key", "route" or "note".
+    # "prompt", "key", "route", "note", ... or PAGE_STEP.
     kind: Mapped[str] = mapped_column(String(STEP_KIND_MAX))
     value: Mapped[str] = mapped_column(String(STEP_VALUE_MAX))
     # A prompt's playback outcome ("done", "failed", "stopped") or free text.
