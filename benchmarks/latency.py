@@ -4,9 +4,10 @@ Runs on one real platform (Asterisk 22 and the controller, as the e2e tests
 start them) and sends the same callers through two paths of that Asterisk:
 
 - plain: a plain dialplan IVR (`Answer(,i)`, which like ARI does not wait
-  for the caller's first audio frame, then `Background()` of the same two
-  prompts from Asterisk's disk, `#` saying them again), dialed as 92371;
-- controller: 12371 through Stasis, ARI and the controller, the prompts
+  for the caller's first audio frame, then `Background()` of the
+  controller's first page as one file from Asterisk's disk, `#` saying it
+  again), dialed as 92371;
+- controller: 12371 through Stasis, ARI and the controller, the page
   fetched over HTTP (cached by Asterisk after the first call).
 
 The callers are phones (benchmarks/callers.py): RTP the whole call, every
@@ -46,19 +47,26 @@ from benchmarks.latency_table import PathRun, table
 from benchmarks.watch import Watch, cpu_seconds, memory_kib
 from devtools import asterisk
 from ivr.audio.catalog import Catalog
+from ivr.audio.join import join_files
+from ivr.call import flow
+from ivr.call.guide import Guide
+from ivr.directory.routing import Directory
+from ivr.settings import REPO_ROOT
 from tests.e2e.harness import Platform, start_platform
 
 BASELINE_EXTEN = "92371"
 BASELINE = """\
 ; Written by benchmarks/latency.py: a plain dialplan IVR to compare against.
 exten => {exten},1,Answer(,i)
- same => n(menu),Background(${{IVR_SOUNDS}}/bench-greeting)
- same => n,Background(${{IVR_SOUNDS}}/bench-choices)
+ same => n(menu),Background(${{IVR_SOUNDS}}/bench-page)
  same => n,WaitExten(60)
 ; `#` says the menu again, as the controller's pages do.
 exten => #,1,Goto({exten},menu)
 """
 CONTROLLER_EXTEN = "12371"
+BASELINE_SOUND = "bench-page"
+CALLER_ID = "sipp"  # benchmarks/caller.xml's From
+DIRECTORY_CSV = REPO_ROOT / "routing" / "departments.csv"
 LOG_LINE = re.compile(
     r"^\[(?P<ts>[\d-]+ [\d:.]+)\] \w+\[\d+\]\[(?P<tag>C-[0-9a-f]+)\] (?P<rest>.*)"
 )
@@ -72,14 +80,23 @@ DIGIT_TIMEOUT_MARGIN_S = 30.0
 def install_baseline(platform: Platform) -> None:
     lay = asterisk.layout(platform.settings)
     catalog = Catalog.load(platform.settings.prompt_build_dir)
-    sounds = lay.host(lay.sounds)
-    # SIPp's caller id `sipp` places no call: the controller greets it and
-    # asks for a province; the baseline plays the same two prompts.
-    shutil.copyfile(catalog.path("greeting.unplaced"), sounds / "bench-greeting.wav")
-    shutil.copyfile(catalog.path("region.choose_province"), sounds / "bench-choices.wav")
+    page = [catalog.file(prompt) for prompt in first_page(Directory.load(DIRECTORY_CSV))]
+    # The baseline says what the controller says, as one file: Asterisk plays
+    # the same audio on both paths for as long as a caller stays.
+    wav = join_files(catalog.directory, page)
+    (lay.host(lay.sounds) / f"{BASELINE_SOUND}.wav").write_bytes(wav)
     local = lay.host(lay.etc / "extensions_local.conf")
     local.write_text(BASELINE.format(exten=BASELINE_EXTEN))
     asterisk.cli_command(platform.settings, lay, "dialplan reload")
+
+
+def first_page(directory: Directory) -> tuple[str, ...]:
+    """The controller's first page for SIPp's callers: their caller id `sipp`
+    places no call, so the greeting and the first page of the region menu."""
+    route = directory.resolve(CALLER_ID, CONTROLLER_EXTEN, "")
+    unplaced = route.rule == "default"
+    call = flow.CallFlow("bench", Guide(directory), route.department.code, choose_region=unplaced)
+    return next(c.prompts for c in call.handle(flow.Started()) if isinstance(c, flow.Play))
 
 
 def first_prompt_times(log: Path, offset: int, exten: str) -> list[float]:

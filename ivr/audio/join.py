@@ -62,9 +62,14 @@ def join_page(directory: Path, name: str) -> bytes:
 
     Raises `DataError` for a malformed name or pieces that do not share one
     format, and `NotFound` when a piece is not in `directory`."""
+    return join_files(directory, pieces(name))
+
+
+def join_files(directory: Path, files: Sequence[str]) -> bytes:
+    """The WAV of prompt `files` of `directory` end to end (see `join_page`)."""
     frames: list[bytes] = []
     shapes: set[tuple[int, int, int]] = set()
-    for file in pieces(name):
+    for file in files:
         path = directory / file
         if path.is_symlink() or not path.is_file():
             raise NotFound(f"no prompt {file}")
@@ -72,7 +77,7 @@ def join_page(directory: Path, name: str) -> bytes:
             shapes.add((audio.getnchannels(), audio.getsampwidth(), audio.getframerate()))
             frames.append(audio.readframes(audio.getnframes()))
     if len(shapes) != 1:
-        raise DataError(f"the prompts of {name} are not all in one format")
+        raise DataError(f"the prompts of {'+'.join(files)} are not all in one format")
     channels, width, rate = shapes.pop()
     out = io.BytesIO()
     with wave.open(out, "wb") as joined:
