@@ -80,11 +80,6 @@ class FakeChannel:
     protocol_id: str = ""
     language: str = "en"
     variables: dict[str, str] = field(default_factory=dict)
-    codec: str = ""  # the dialplan's fourth Stasis argument, if any
-
-    def stasis_args(self) -> list[str]:
-        """`Stasis()`'s arguments after the application's name."""
-        return [self.dialed, "", self.codec] if self.codec else [self.dialed]
 
     def json(self) -> dict[str, Any]:
         in_stasis = bool(self.app)
@@ -103,7 +98,7 @@ class FakeChannel:
                 "exten": "s" if in_stasis else self.dialed,
                 "priority": 2 if in_stasis else 1,
                 "app_name": "Stasis" if in_stasis else "Wait",
-                "app_data": ",".join([self.app, *self.stasis_args()]) if in_stasis else "30",
+                "app_data": f"{self.app},{self.dialed}" if in_stasis else "30",
             },
             "creationtime": TIMESTAMP,
             "language": self.language,
@@ -398,7 +393,6 @@ class FakeAri:
         app: str | None = None,
         state: str = "Ring",
         variables: dict[str, str] | None = None,
-        codec: str = "",
     ) -> FakeChannel:
         """A channel that exists already (say, left in Stasis while nobody listened)."""
         channel = FakeChannel(
@@ -408,7 +402,6 @@ class FakeAri:
             self.app if app is None else app,
             state=state,
             variables=dict(variables or {}),
-            codec=codec,
         )
         self.channels[channel_id] = channel
         return channel
@@ -434,18 +427,13 @@ class FakeAri:
         await socket.send_str(json.dumps(event))
 
     async def stasis_start(
-        self,
-        channel_id: str,
-        caller: str,
-        dialed: str = "12371",
-        *,
-        state: str = "Ring",
-        codec: str = "",
+        self, channel_id: str, caller: str, dialed: str = "12371", *, state: str = "Ring"
     ) -> FakeChannel:
         """A caller enters Stasis: `Ring` as if the dialplan had not answered."""
-        channel = self.add_channel(channel_id, caller, dialed, state=state, codec=codec)
-        args = channel.stasis_args()
-        await self.send(event_json("StasisStart", channel.app, args=args, channel=channel.json()))
+        channel = self.add_channel(channel_id, caller, dialed, state=state)
+        await self.send(
+            event_json("StasisStart", channel.app, args=[dialed], channel=channel.json())
+        )
         return channel
 
     async def dtmf(self, channel_id: str, digit: str) -> None:

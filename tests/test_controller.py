@@ -168,12 +168,12 @@ class Rig:
 
         await wait_until(answered, what=f"recovery's channel listing #{count}")
 
-    def media(self, *prompt_ids: str, codec: str = "wav") -> list[str]:
+    def media(self, *prompt_ids: str) -> list[str]:
         """What ARI is asked to play for prompts said in turn: one URL, of the
-        prompt's file or of the prompt server's page joining them (in `codec`)."""
+        prompt's file or of the prompt server's page joining them."""
         stems = "+".join(self.catalog.file(p).removesuffix(".wav") for p in prompt_ids)
-        folder = "/join" if len(prompt_ids) > 1 or codec != "wav" else ""
-        return [f"sound:{PROMPT_BASE}/prompts{folder}/{stems}.{codec}"]
+        folder = "/join" if len(prompt_ids) > 1 else ""
+        return [f"sound:{PROMPT_BASE}/prompts{folder}/{stems}.wav"]
 
     async def record(self, call_id: str) -> CallView | None:
         await self.recorder.flush()
@@ -378,19 +378,6 @@ async def test_a_call_the_dialplan_answered_is_greeted_without_asking_to_answer(
     assert fake.calls_of(channel) == [f"POST /channels/{channel}/play/{channel}-p1"]
     view = await run_to_goodbye(rig, channel)
     assert view.answered_at is not None
-
-
-@pytest.mark.parametrize(("codec", "page"), [("alaw", "alaw"), ("ulaw", "ulaw"), ("g722", "wav")])
-async def test_a_caller_hears_pages_in_its_own_codec(
-    rig: Rig, node: Node, codec: str, page: str
-) -> None:
-    fake = rig.fake
-    channel = f"1763892000.13{len(codec)}{codec[0]}"
-    await fake.stasis_start(channel, HEFEI_CALLER, state="Up", codec=codec)
-
-    assert await rig.wait_play(channel) == rig.media(*HEFEI, codec=page)
-    await fake.dtmf(channel, END_KEY)
-    assert await rig.wait_play(channel, 2) == rig.media("goodbye", codec=page)
 
 
 async def test_two_silences_end_the_call_politely(rig: Rig, node: Node) -> None:
@@ -686,18 +673,6 @@ async def seed_open_call(
     if flow_state:
         rig.recorder.flow_state(channel, call.snapshot())
     await rig.recorder.flush()
-
-
-async def test_a_call_taken_back_keeps_its_codec(rig: Rig, node: Node) -> None:
-    fake = rig.fake
-    channel = "1763892000.79"
-    await fake.go_down()
-    await seed_open_call(rig, channel, HEFEI_CALLER)
-    fake.add_channel(channel, HEFEI_CALLER, state="Up", codec="ulaw")
-    await fake.go_up()
-    await fake.wait_connected(2)
-
-    assert await rig.wait_play(channel) == rig.media("call.resumed", *HEFEI, codec="ulaw")
 
 
 async def test_recovery_after_a_reconnect_takes_back_ends_and_closes(rig: Rig, node: Node) -> None:

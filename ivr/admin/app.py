@@ -321,9 +321,8 @@ async def immutable_prompts(request: web.Request, handler: Handler) -> web.Strea
 
 async def joined_page(request: web.Request) -> web.Response:
     """A menu page's prompts as one WAV (`ivr.audio.join`)."""
-    name = request.match_info["name"]
-    audio, content_type = await asyncio.to_thread(join_page, request.app[PROMPT_DIR], name)
-    return web.Response(body=audio, content_type=content_type)
+    wav = await asyncio.to_thread(join_page, request.app[PROMPT_DIR], request.match_info["name"])
+    return web.Response(body=wav, content_type="audio/wav")
 
 
 async def admin_page(request: web.Request) -> web.StreamResponse:

@@ -95,15 +95,13 @@ class Catalog:
         """What ARI plays: Asterisk fetches the file over HTTP and caches it by URL."""
         return f"sound:{base_url.rstrip('/')}/prompts/{self.file(prompt_id)}"
 
-    def page_uris(
-        self, prompt_ids: Sequence[str], base_url: str, page_format: str = "wav"
-    ) -> list[str]:
+    def page_uris(self, prompt_ids: Sequence[str], base_url: str) -> list[str]:
         """What ARI plays for prompts said in turn: as few joined pages as
-        the prompt server makes (`ivr.audio.join`), in order, in `page_format`."""
+        the prompt server makes (`ivr.audio.join`), in order."""
         files = [self.file(prompt_id) for prompt_id in prompt_ids]
         base = base_url.rstrip("/")
         return [
-            f"sound:{base}/prompts/{page_path(files[at : at + MAX_PIECES], page_format)}"
+            f"sound:{base}/prompts/{page_path(files[at : at + MAX_PIECES])}"
             for at in range(0, len(files), MAX_PIECES)
         ]
 

@@ -11,19 +11,14 @@ asks for a page as one URL naming its files in order,
 and the prompt server joins them. Every piece's name carries its content
 hash, so a page's URL names its content for good: Asterisk fetches each
 page once and keeps it in its media cache. The pieces are joined by `+`
-because ARI takes a playlist as one comma-separated value. A page asked
-for as `.alaw` or `.ulaw` comes in that G.711 codec: the caller's own, so
-Asterisk sends it as it is instead of transcoding every 20 ms frame.
+because ARI takes a playlist as one comma-separated value.
 """
 
 from __future__ import annotations
 
-import functools
 import io
 import re
-import sys
 import wave
-from array import array
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -37,103 +32,37 @@ MAX_PIECES = 24
 # A built or published prompt's file name without `.wav` (`catalog.py`,
 # `in_force.prompt_file`): nothing that could name a path.
 _PIECE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*-[0-9a-f]{16}")
-# What a page comes in: WAV as the prompts are stored, or the caller's G.711
-# codec, which Asterisk sends without transcoding (8 kHz, a byte a sample).
-CONTENT_TYPES = {"wav": "audio/wav", "alaw": "audio/x-alaw-basic", "ulaw": "audio/basic"}
-_WAV = ".wav"
+_SUFFIX = ".wav"
 
 
-def page_path(files: Sequence[str], page_format: str = "wav") -> str:
+def page_path(files: Sequence[str]) -> str:
     """The path, under the prompt server's `/prompts/`, of `files` said in turn."""
-    if len(files) == 1 and page_format == "wav":
+    if len(files) == 1:
         return files[0]
-    stems = [file.removesuffix(_WAV) for file in files]
-    return f"{JOIN_DIR}/{SEPARATOR.join(stems)}.{page_format}"
+    stems = [file.removesuffix(_SUFFIX) for file in files]
+    return f"{JOIN_DIR}/{SEPARATOR.join(stems)}{_SUFFIX}"
 
 
-def pieces(name: str) -> tuple[list[str], str]:
-    """The prompt files a joined page's name lists, in order, and its format;
-    `DataError` for a name no page has."""
-    stem, _, page_format = name.rpartition(".")
-    if page_format not in CONTENT_TYPES:
-        raise DataError(f"a page comes as {', '.join(CONTENT_TYPES)}, not {name!r}")
-    stems = stem.split(SEPARATOR)
-    if len(stems) > MAX_PIECES:
-        raise DataError(f"a joined page has at most {MAX_PIECES} prompts, not {len(stems)}")
-    for piece in stems:
-        if not _PIECE.fullmatch(piece):
-            raise DataError(f"{piece!r} is not a prompt's file name")
-    return [piece + _WAV for piece in stems], page_format
+def pieces(name: str) -> list[str]:
+    """The prompt files a joined page's name lists, in order; `DataError`
+    for a name no page has."""
+    if not name.endswith(_SUFFIX):
+        raise DataError(f"a joined page's name ends in {_SUFFIX}: {name!r}")
+    stems = name.removesuffix(_SUFFIX).split(SEPARATOR)
+    if not 2 <= len(stems) <= MAX_PIECES:
+        raise DataError(f"a joined page has 2 to {MAX_PIECES} prompts, not {len(stems)}")
+    for stem in stems:
+        if not _PIECE.fullmatch(stem):
+            raise DataError(f"{stem!r} is not a prompt's file name")
+    return [stem + _SUFFIX for stem in stems]
 
 
-def join_page(directory: Path, name: str) -> tuple[bytes, str]:
-    """A joined page's audio (its prompts end to end, in its format) and content type.
+def join_page(directory: Path, name: str) -> bytes:
+    """The WAV of a joined page: its prompts' audio end to end.
 
-    Raises `DataError` for a malformed name, pieces that do not share one
-    format or a codec their rate cannot take, and `NotFound` when a piece is
-    not in `directory`."""
-    files, page_format = pieces(name)
-    wav = join_files(directory, files)
-    if page_format == "wav":
-        return wav, CONTENT_TYPES["wav"]
-    return g711(wav, page_format), CONTENT_TYPES[page_format]
-
-
-def g711(wav: bytes, codec: str) -> bytes:
-    """8 kHz 16-bit mono WAV as raw A-law or μ-law."""
-    with wave.open(io.BytesIO(wav), "rb") as audio:
-        shape = (audio.getnchannels(), audio.getsampwidth(), audio.getframerate())
-        frames = audio.readframes(audio.getnframes())
-    if shape != (1, 2, G711_RATE):
-        raise DataError(f"{codec} needs 8 kHz 16-bit mono audio, not {shape}")
-    samples = array("H", frames)  # as unsigned: an index into the table
-    if sys.byteorder == "big":
-        samples.byteswap()  # WAV is little-endian
-    return bytes(map(_table(codec).__getitem__, samples))
-
-
-G711_RATE = 8000
-
-
-@functools.cache
-def _table(codec: str) -> bytes:
-    """The code of every 16-bit sample (indexed as unsigned)."""
-    encode = _alaw if codec == "alaw" else _ulaw
-    return bytes(encode(n - 65536 if n >= 32768 else n) for n in range(65536))
-
-
-# ITU-T G.711, as in the reference coder (Sun's g711.c).
-_A_ENDS = (0x1F, 0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF)
-_U_ENDS = (0x3F, 0x7F, 0xFF, 0x1FF, 0x3FF, 0x7FF, 0xFFF, 0x1FFF)
-_U_BIAS, _U_CLIP = 0x84, 8159
-
-
-def _segment(value: int, ends: tuple[int, ...]) -> int:
-    return next((n for n, end in enumerate(ends) if value <= end), len(ends))
-
-
-def _alaw(sample: int) -> int:
-    pcm = sample >> 3
-    mask = 0xD5
-    if pcm < 0:
-        mask, pcm = 0x55, -pcm - 1
-    segment = _segment(pcm, _A_ENDS)
-    if segment >= 8:
-        return 0x7F ^ mask
-    step = (pcm >> 1) if segment < 2 else (pcm >> segment)
-    return ((segment << 4) | (step & 0x0F)) ^ mask
-
-
-def _ulaw(sample: int) -> int:
-    pcm = sample >> 2
-    mask = 0xFF
-    if pcm < 0:
-        mask, pcm = 0x7F, -pcm
-    pcm = min(pcm, _U_CLIP) + (_U_BIAS >> 2)
-    segment = _segment(pcm, _U_ENDS)
-    if segment >= 8:
-        return 0x7F ^ mask
-    return ((segment << 4) | ((pcm >> (segment + 1)) & 0x0F)) ^ mask
+    Raises `DataError` for a malformed name or pieces that do not share one
+    format, and `NotFound` when a piece is not in `directory`."""
+    return join_files(directory, pieces(name))
 
 
 def join_files(directory: Path, files: Sequence[str]) -> bytes:

@@ -33,12 +33,6 @@ EVENTS_USED = [
 ]
 
 
-# The caller's codec as the dialplan passes it (`CHANNEL(audionativeformat)`,
-# Stasis's fourth argument): a page in that codec is sent as it is, where a
-# WAV page is transcoded frame by frame. Any other codec gets WAV.
-PAGE_CODECS = frozenset({"alaw", "ulaw"})
-PAGE_DEFAULT = "wav"
-
 # Asking Asterisk to stop a playback again this many times at most.
 STOP_ATTEMPTS = 3
 
@@ -77,7 +71,6 @@ class Call:
     # The queue entry's id: the call's own, or for a callback the call that asked.
     entry_id: str = ""
     leg: Leg | None = None  # the operator being rung or talked to
-    page_format: str = PAGE_DEFAULT  # what the caller's pages are asked for in
     offers: int = 0  # operators rung so far
 
     def __post_init__(self) -> None:
@@ -87,13 +80,6 @@ class Call:
 def stasis_args(channel: Channel) -> list[str]:
     """`Stasis(app,dialed)`'s arguments, as the channel's dialplan shows them."""
     return (channel.dialplan.app_data or "").split(",")
-
-
-def page_format(channel: Channel) -> str:
-    """The format to play the caller's pages in: its codec, if pages come in it."""
-    args = stasis_args(channel)
-    codec = args[3] if len(args) > 3 else ""
-    return codec if codec in PAGE_CODECS else PAGE_DEFAULT
 
 
 def call_args(args: Sequence[str], channel: Channel) -> tuple[str, str]:

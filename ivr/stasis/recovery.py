@@ -131,7 +131,7 @@ class Recovery:
         if view.ended_at is None and view.flow_state:
             # A callback's record reads the entry of the call that asked for it.
             entry_id = view.route_read if view.dialed == CALLBACK_DIALED else None
-            call = self._calls.resume(channel, view.flow_state, view.caller, entry_id)
+            call = self._calls.resume(channel.id, view.flow_state, view.caller, entry_id)
             log.info("taking back call %s (%s)", channel.id, call.flow.state.value)
             if call.flow.queued:
                 await self._desk.rejoin(channel.id, call.entry_id)

@@ -25,7 +25,7 @@ from ivr.call.guide import Guide
 from ivr.desk.desk import PlacedCallback
 from ivr.directory.numbers import read_caller
 from ivr.directory.routing import Department
-from ivr.stasis.calls import Call, page_format
+from ivr.stasis.calls import Call
 from ivr.stasis.parts import Collaborators, InForce
 
 
@@ -99,19 +99,19 @@ class CallRegistry(Mapping[str, Call]):
         self.launch(call, flow.CalledBack())
 
     def resume(
-        self, channel: Channel, saved: dict[str, Any], caller: str, entry_id: str | None
+        self, channel_id: str, saved: dict[str, Any], caller: str, entry_id: str | None
     ) -> Call:
         """A call with its flow as a dead controller saved it, ready to
         `launch`; `entry_id` is the queue entry it serves when not its own."""
         restored = flow.CallFlow.restore(
-            channel.id,
+            channel_id,
             saved,
             self._guide,
             self._config,
             self._service,
             self._in_force.service_menus(),
         )
-        call = Call(channel.id, restored, caller, page_format=page_format(channel))
+        call = Call(channel_id, restored, caller)
         if entry_id is not None:
             call.entry_id = entry_id
         restored.callback_ok = self._can_call_back(call.caller)
@@ -160,8 +160,7 @@ class CallRegistry(Mapping[str, Call]):
             callback_ok=self._can_call_back(caller),
             menus=self._in_force.service_menus(),
         )
-        up = channel.state == "Up"
-        return Call(channel.id, call_flow, caller, up=up, page_format=page_format(channel))
+        return Call(channel.id, call_flow, caller, up=channel.state == "Up")
 
     def _can_call_back(self, caller: str) -> bool:
         """A callback needs a way out and a number that can be dialled."""

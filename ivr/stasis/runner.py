@@ -213,7 +213,7 @@ class CallRunner:
         self, call: Call, playback_id: str, prompts: tuple[str, ...], seconds: float
     ) -> None:
         catalog, base_url = self._in_force.catalog, self._settings.prompt_base_url
-        media, said_s = playlist(catalog, base_url, prompts, call.page_format)
+        media, said_s = playlist(catalog, base_url, prompts)
         await self._ari_call(call, self._ari.play(call.call_id, playback_id, media))
         self._recorder.prompts_played(call.call_id, self._now(), prompts)
         check = PlaybackCheck(playback_id, stopped=False)
@@ -239,9 +239,7 @@ class CallRunner:
             raise
 
 
-def playlist(
-    catalog: Catalog, base_url: str, prompts: tuple[str, ...], page_format: str = "wav"
-) -> tuple[list[str], float]:
+def playlist(catalog: Catalog, base_url: str, prompts: tuple[str, ...]) -> tuple[list[str], float]:
     """What ARI plays for `prompts`, and how long the catalog's prompts among
     them last (s). Runs of the catalog's prompts are joined into pages."""
     media: list[str] = []
@@ -249,11 +247,11 @@ def playlist(
     run: list[str] = []
     for prompt in prompts:
         if prompt.startswith(RECORDING_MEDIA):
-            media += catalog.page_uris(run, base_url, page_format)
+            media += catalog.page_uris(run, base_url)
             run = []
             media.append(prompt)  # the caller's own message, played back from Asterisk
         else:
             run.append(prompt)
             said_ms += catalog.duration_ms(prompt)
-    media += catalog.page_uris(run, base_url, page_format)
+    media += catalog.page_uris(run, base_url)
     return media, said_ms / 1000
