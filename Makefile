@@ -39,6 +39,9 @@ bench: deps
 	$(VENV)/bin/python -m benchmarks.prompts
 	# The recorder's CPU per call, SQLite and PostgreSQL (a few seconds).
 	$(VENV)/bin/python -m benchmarks.recorder
+	# The controller's own CPU per call against the fake ARI, nothing else on
+	# the clock (3 rounds of 3000 calls at 50/s: about 4 minutes).
+	$(VENV)/bin/python -m benchmarks.controller
 	# Callers with RTP and # presses at 50, 100, 150 calls/s (4 s), then 600 at
 	# once (20 s at 30/s), each run after 35 s of quiet: about 17 minutes.
 	# Fewer: LATENCY_ARGS='--rates 50'; more: LATENCY_ARGS='--rates 200,250'.
