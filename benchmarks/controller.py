@@ -3,7 +3,7 @@
 `benchmarks.latency` reads the controller's CPU beside Asterisk and SIPp on
 the same two cores, and its figure moves by a third from run to run: a cut
 worth 5% cannot be seen there. Here the controller (as `ivr serve` builds
-it, SQLite records included) runs alone in this process, and the test
+and runs it: SQLite records, uvloop, a frozen heap) runs alone in this process, and the test
 suite's fake ARI runs in a child process that places `--calls` calls at
 `--rate` a second: each enters Stasis answered, as the dialplan answers
 callers, hears its first page for `--hold` seconds, and hangs up. The figure
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import statistics
 import sys
@@ -28,10 +29,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import uvloop
+
 from ivr.ari.client import AriClient
 from ivr.audio.catalog import Catalog
 from ivr.cases.registry import Cases
-from ivr.cli.serve import HOURS_FILE, QUEUES_FILE
+from ivr.cli.serve import GC_THRESHOLDS, HOURS_FILE, QUEUES_FILE
 from ivr.db import Recorder, make_engine, make_sessionmaker, upgrade
 from ivr.desk import queues
 from ivr.directory.routing import Directory
@@ -100,6 +103,8 @@ async def measure(calls: int, rate: float, hold: float, workdir: Path) -> float:
         hours=working_hours.load(HOURS_FILE, directory),
     ))
     events = asyncio.create_task(ari.run_events(controller.recover, controller.on_event))
+    gc.freeze()  # as `ivr serve` does once started
+    gc.set_threshold(*GC_THRESHOLDS)
     try:
         await asyncio.sleep(1.0)  # connected and recovered
         started = time.process_time()
@@ -122,6 +127,7 @@ async def measure(calls: int, rate: float, hold: float, workdir: Path) -> float:
         await ari.__aexit__(None, None, None)
         await recorder.stop()
         await engine.dispose()
+        gc.unfreeze()
     return spent * 1000 / calls
 
 
@@ -139,7 +145,9 @@ def main() -> None:
     per_call = []
     for _ in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="ivr-bench-ctl-") as work:
-            per_call.append(asyncio.run(measure(args.calls, args.rate, args.hold, Path(work))))
+            # On uvloop, as `ivr serve` runs.
+            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+                per_call.append(runner.run(measure(args.calls, args.rate, args.hold, Path(work))))
     runs = ", ".join(f"{ms:.2f}" for ms in per_call)
     print(f"controller CPU per call, {args.calls} calls at {args.rate:g}/s: "
           f"median {statistics.median(per_call):.2f} ms (rounds: {runs})")
