@@ -85,20 +85,9 @@ class CallView(BaseModel):
     @classmethod
     def _a_step_per_prompt(cls, rows: Any) -> Any:
         """A stored playback (`PAGE_STEP`) is a "prompt" step per prompt."""
-        if not isinstance(rows, list) or not any(_is_page(row) for row in rows):
+        if not isinstance(rows, list):
             return rows
-        steps: list[Any] = []
-        for row in rows:
-            if not _is_page(row):
-                steps.append(row)
-                continue
-            prompts = (row.detail or "").split()
-            first = row.seq - len(prompts) + 1
-            steps += [
-                StepView(seq=first + n, at=row.at, kind="prompt", value=prompt, detail=None)
-                for n, prompt in enumerate(prompts)
-            ]
-        return steps
+        return [step for row in rows for step in _as_steps(row)]
 
     @computed_field  # type: ignore[prop-decorator]
     @property
@@ -107,8 +96,17 @@ class CallView(BaseModel):
         return [step.value for step in self.steps if step.kind == "department"]
 
 
-def _is_page(row: Any) -> bool:
-    return getattr(row, "kind", None) == PAGE_STEP
+def _as_steps(row: Any) -> list[Any]:
+    """A stored step row as the steps it stands for: itself, or a playback's
+    prompts, numbered up to the row's own number."""
+    if getattr(row, "kind", None) != PAGE_STEP:
+        return [row]
+    prompts = (row.detail or "").split()
+    first = row.seq - len(prompts) + 1
+    return [
+        StepView(seq=first + n, at=row.at, kind="prompt", value=prompt, detail=None)
+        for n, prompt in enumerate(prompts)
+    ]
 
 
 # Steps come in a second query for all the calls at once, ordered by the
