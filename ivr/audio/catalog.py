@@ -93,15 +93,14 @@ class Catalog:
 
     def media_uri(self, prompt_id: str, base_url: str) -> str:
         """What ARI plays: Asterisk fetches the file over HTTP and caches it by URL."""
-        return f"sound:{base_url.rstrip('/')}/prompts/{self.file(prompt_id)}"
+        return _sound(base_url, self.file(prompt_id))
 
     def page_uris(self, prompt_ids: Sequence[str], base_url: str) -> list[str]:
         """What ARI plays for prompts said in turn: as few joined pages as
         the prompt server makes (`ivr.audio.join`), in order."""
         files = [self.file(prompt_id) for prompt_id in prompt_ids]
-        base = base_url.rstrip("/")
         return [
-            f"sound:{base}/prompts/{page_path(files[at : at + MAX_PIECES])}"
+            _sound(base_url, page_path(files[at : at + MAX_PIECES]))
             for at in range(0, len(files), MAX_PIECES)
         ]
 
@@ -110,6 +109,11 @@ class Catalog:
             return self.entries[prompt_id]
         except KeyError:
             raise ConfigError(f"unknown prompt {prompt_id!r}", prompt_id=prompt_id) from None
+
+
+def _sound(base_url: str, path: str) -> str:
+    """The ARI media of `path` under the prompt server's `/prompts/`."""
+    return f"sound:{base_url.rstrip('/')}/prompts/{path}"
 
 
 def wav_duration_ms(data: bytes) -> int:
