@@ -34,7 +34,7 @@ import uvloop
 from ivr.ari.client import AriClient
 from ivr.audio.catalog import Catalog
 from ivr.cases.registry import Cases
-from ivr.cli.serve import GC_THRESHOLDS, HOURS_FILE, QUEUES_FILE
+from ivr.cli.serve import DIRECTORY_FILE, HOURS_FILE, QUEUES_FILE, freeze_heap
 from ivr.db import Recorder, make_engine, make_sessionmaker, upgrade
 from ivr.desk import queues
 from ivr.directory.routing import Directory
@@ -43,7 +43,6 @@ from ivr.settings import REPO_ROOT, Settings
 from ivr.stasis.controller import Controller
 from ivr.stasis.parts import Collaborators
 
-DIRECTORY_CSV = REPO_ROOT / "routing" / "departments.csv"
 CALLER = "055162345678"  # a Hefei landline: routed, greeted, a menu page
 WAIT_S = 60.0
 
@@ -91,7 +90,7 @@ async def measure(calls: int, rate: float, hold: float, workdir: Path) -> float:
     sessions = make_sessionmaker(engine)
     recorder = Recorder(sessions, flush_interval=settings.record_flush_interval)
     await recorder.start()
-    directory = Directory.load(DIRECTORY_CSV)
+    directory = Directory.load(DIRECTORY_FILE)
     ari = AriClient(settings)
     await ari.__aenter__()
     controller = Controller(Collaborators(
@@ -103,8 +102,7 @@ async def measure(calls: int, rate: float, hold: float, workdir: Path) -> float:
         hours=working_hours.load(HOURS_FILE, directory),
     ))
     events = asyncio.create_task(ari.run_events(controller.recover, controller.on_event))
-    gc.freeze()  # as `ivr serve` does once started
-    gc.set_threshold(*GC_THRESHOLDS)
+    freeze_heap()  # as `ivr serve` does once started
     try:
         await asyncio.sleep(1.0)  # connected and recovered
         started = time.process_time()

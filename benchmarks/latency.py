@@ -50,8 +50,8 @@ from ivr.audio.catalog import Catalog
 from ivr.audio.join import join_files
 from ivr.call import flow
 from ivr.call.guide import Guide
+from ivr.cli.serve import DIRECTORY_FILE
 from ivr.directory.routing import Directory
-from ivr.settings import REPO_ROOT
 from tests.e2e.harness import Platform, start_platform
 
 BASELINE_EXTEN = "92371"
@@ -66,7 +66,6 @@ exten => #,1,Goto({exten},menu)
 CONTROLLER_EXTEN = "12371"
 BASELINE_SOUND = "bench-page"
 CALLER_ID = "sipp"  # benchmarks/caller.xml's From
-DIRECTORY_CSV = REPO_ROOT / "routing" / "departments.csv"
 LOG_LINE = re.compile(
     r"^\[(?P<ts>[\d-]+ [\d:.]+)\] \w+\[\d+\]\[(?P<tag>C-[0-9a-f]+)\] (?P<rest>.*)"
 )
@@ -80,7 +79,7 @@ DIGIT_TIMEOUT_MARGIN_S = 30.0
 def install_baseline(platform: Platform) -> None:
     lay = asterisk.layout(platform.settings)
     catalog = Catalog.load(platform.settings.prompt_build_dir)
-    page = [catalog.file(prompt) for prompt in first_page(Directory.load(DIRECTORY_CSV))]
+    page = [catalog.file(prompt) for prompt in first_page(Directory.load(DIRECTORY_FILE))]
     # The baseline says what the controller says, as one file: Asterisk plays
     # the same audio on both paths for as long as a caller stays.
     wav = join_files(catalog.directory, page)

@@ -273,7 +273,8 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
 GC_THRESHOLDS = (20_000, 10, 10)
 
 
-async def _frozen_heap(app: web.Application) -> AsyncIterator[None]:
+def freeze_heap() -> None:
+    """Set the collector for serving calls, once start-up has loaded everything."""
     # What start-up loaded (the directory's 80,000 number ranges, prompts,
     # menus) lives as long as the process: moved out of the collector's way,
     # so that a full collection walks what the calls made, not all of it.
@@ -284,6 +285,10 @@ async def _frozen_heap(app: web.Application) -> AsyncIterator[None]:
     # a young collection ran several times a call and walked calls still
     # in progress (another tenth of the CPU). Most of them are gone by 20,000.
     gc.set_threshold(*GC_THRESHOLDS)
+
+
+async def _frozen_heap(app: web.Application) -> AsyncIterator[None]:
+    freeze_heap()
     yield
     gc.unfreeze()
 
