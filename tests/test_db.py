@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from ivr.db import (
+    CallView,
     Recorder,
     find_by_sip_call_id,
     get_call,
@@ -297,6 +298,14 @@ async def test_flow_state_round_trips(db_sessionmaker: async_sessionmaker[AsyncS
     assert view is not None and view.flow_state == {"state": "queue"}
 
 
+async def stored_view(sessions: async_sessionmaker[AsyncSession], call_id: str) -> CallView:
+    """A call as read back from the database."""
+    async with sessions() as session:
+        view = await get_call(session, call_id)
+    assert view is not None
+    return view
+
+
 async def test_a_playbacks_prompts_are_a_step_each_in_order(
     db_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
@@ -310,9 +319,7 @@ async def test_a_playbacks_prompts_are_a_step_each_in_order(
     recorder.prompts_played("pp", T0, ("dept.110000",))
     await recorder.stop()
 
-    async with db_sessionmaker() as session:
-        view = await get_call(session, "pp")
-    assert view is not None
+    view = await stored_view(db_sessionmaker, "pp")
     assert [(s.seq, s.kind, s.value) for s in view.steps] == [
         (1, "key", "0"),
         (2, "prompt", "region.intro"),
@@ -475,9 +482,7 @@ async def test_seq_continues_after_a_playback_when_the_call_is_taken_back(
     second.prompts_played("page", T0, ("call.resumed",))
     await second.stop()
 
-    async with db_sessionmaker() as session:
-        view = await get_call(session, "page")
-    assert view is not None
+    view = await stored_view(db_sessionmaker, "page")
     assert [(s.seq, s.kind, s.value) for s in view.steps] == [
         (1, "prompt", "greeting.hello"),
         (2, "prompt", "dept.340100"),
