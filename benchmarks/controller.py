@@ -88,7 +88,7 @@ async def measure(calls: int, rate: float, hold: float, workdir: Path) -> float:
     settings = Settings(state_dir=workdir, database_url=database_url, digit_timeout=hold + 30,
                         **fake)
     sessions = make_sessionmaker(engine)
-    recorder = Recorder(sessions, flush_interval=settings.record_flush_interval)
+    recorder = Recorder(engine, flush_interval=settings.record_flush_interval)
     await recorder.start()
     directory = Directory.load(DIRECTORY_FILE)
     ari = AriClient(settings)

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from benchmarks.scratch import fresh_postgres
-from ivr.db import Recorder, make_engine, make_sessionmaker, upgrade
+from ivr.db import Recorder, make_engine, upgrade
 
 POSTGRES_URL = "postgresql+asyncpg://postgres@127.0.0.1:5432/ivr_bench"
 # What a caller the directory cannot place records in the latency benchmark:
@@ -51,7 +51,7 @@ def one_call(recorder: Recorder, call_id: str) -> None:
 async def measure(url: str, calls: int, per_batch: float) -> float:
     await upgrade(url)
     engine = make_engine(url)
-    recorder = Recorder(make_sessionmaker(engine), flush_interval=60.0)
+    recorder = Recorder(engine, flush_interval=60.0)
     await recorder.start()
     started = time.process_time()
     owed = 0.0

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ivr.admin.app import add_routes
 from ivr.admin.auth import Role
@@ -96,6 +96,7 @@ def silent_catalog(folder: Path, texts: dict[str, str]) -> Catalog:
 @dataclass
 class AdminApp:
     app: web.Application
+    engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     config: Configuration
     clock: Clock
@@ -155,7 +156,7 @@ async def admin_app(
         configure(app)
     server = TestServer(app)
     await server.start_server()
-    admin = AdminApp(app, sessions, config, clock, server)
+    admin = AdminApp(app, engine, sessions, config, clock, server)
     try:
         yield admin
     finally:

@@ -90,7 +90,7 @@ class World:
 async def seed(admin: AdminApp) -> dict[str, str]:
     """A call, a caller in line, an operator and a case in each department."""
     directory = admin.app[DIRECTORY]
-    recorder = Recorder(admin.sessions, flush_interval=0.01)
+    recorder = Recorder(admin.engine, flush_interval=0.01)
     await recorder.start()
     for code in DEPARTMENTS:
         recorder.call_started(

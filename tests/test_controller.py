@@ -243,7 +243,7 @@ async def rig(tmp_path: Path, catalog: Catalog) -> AsyncIterator[Rig]:
             record_flush_interval=0.01,
             **fake.settings(),
         )
-        recorder = Recorder(make_sessionmaker(engine), flush_interval=0.01)
+        recorder = Recorder(engine, flush_interval=0.01)
         await recorder.start()
         setup = Rig(fake, settings, engine, recorder, catalog)
         try:

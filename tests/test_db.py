@@ -7,7 +7,6 @@ import logging
 import math
 import sys
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import Column, Integer, MetaData, event, func, select, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -30,24 +30,22 @@ from ivr.db import (
     find_by_sip_call_id,
     get_call,
     make_engine,
-    make_sessionmaker,
     open_calls,
     recent_calls,
     upgrade,
 )
 from ivr.db.models import Base, Call, CallStep
+from ivr.db.recorder import Connects
 from ivr.errors import DataError
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 T0 = datetime(2024, 11, 23, 10, 0, 0, 123456, tzinfo=UTC)
 
 
-def fast_recorder(
-    sessions: Callable[[], AsyncSession], stop_timeout: float | None = 10.0
-) -> Recorder:
+def fast_recorder(engine: Connects, stop_timeout: float | None = 10.0) -> Recorder:
     """A recorder with short timings, so failure tests take milliseconds, not seconds."""
     return Recorder(
-        sessions, flush_interval=0.01, retry_min=0.01, retry_max=0.05, stop_timeout=stop_timeout
+        engine, flush_interval=0.01, retry_min=0.01, retry_max=0.05, stop_timeout=stop_timeout
     )
 
 
@@ -126,9 +124,10 @@ async def test_migrations_from_several_processes_at_once(database_url: str) -> N
 
 
 async def test_full_call_is_recorded_and_read_back(
+    db_engine: AsyncEngine,
     db_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    recorder = fast_recorder(db_sessionmaker)
+    recorder = fast_recorder(db_engine)
     await recorder.start()
     start(recorder, "1732380000.42")
     recorder.call_answered("1732380000.42", T0 + timedelta(seconds=1))
@@ -160,9 +159,10 @@ async def test_full_call_is_recorded_and_read_back(
 
 
 async def test_recent_calls_newest_first_and_limited(
+    db_engine: AsyncEngine,
     db_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    recorder = fast_recorder(db_sessionmaker)
+    recorder = fast_recorder(db_engine)
     await recorder.start()
     for minute in range(5):
         start(recorder, f"c{minute}", at=T0 + timedelta(minutes=minute))
@@ -187,12 +187,13 @@ async def _one_call(recorder: Recorder, n: int, steps: int) -> None:
 
 
 async def test_300_concurrent_calls_in_few_transactions(
+    db_engine: AsyncEngine,
     db_sessionmaker: async_sessionmaker[AsyncSession], database_url: str
 ) -> None:
     calls, steps = 300, 10
     # A long interval: on a loaded machine a short one could cut a batch
     # early; here only a full batch or flush() starts a write.
-    recorder = Recorder(db_sessionmaker, batch_size=200, flush_interval=5.0)
+    recorder = Recorder(db_engine, batch_size=200, flush_interval=5.0)
     await recorder.start()
     began = time.perf_counter()
     await asyncio.gather(*(_one_call(recorder, n, steps) for n in range(calls)))
@@ -220,11 +221,12 @@ async def test_300_concurrent_calls_in_few_transactions(
 
 
 async def test_datetimes_round_trip_timezone_aware(
+    db_engine: AsyncEngine,
     db_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
     beijing = timezone(timedelta(hours=8))
     local = datetime(2024, 11, 23, 18, 30, 15, 654321, tzinfo=beijing)
-    recorder = fast_recorder(db_sessionmaker)
+    recorder = fast_recorder(db_engine)
     await recorder.start()
     start(recorder, "tz", at=local)
     recorder.call_answered("tz", local + timedelta(microseconds=1))
@@ -257,9 +259,10 @@ async def test_datetimes_round_trip_timezone_aware(
     ],
 )
 async def test_caller_id_stored_as_given(
+    db_engine: AsyncEngine,
     db_sessionmaker: async_sessionmaker[AsyncSession], given: str, stored: str
 ) -> None:
-    recorder = fast_recorder(db_sessionmaker)
+    recorder = fast_recorder(db_engine)
     await recorder.start()
     start(recorder, "caller", caller=given)
     await recorder.stop()
@@ -269,7 +272,9 @@ async def test_caller_id_stored_as_given(
     assert view.caller == stored
 
 
-async def test_flow_state_round_trips(db_sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+async def test_flow_state_round_trips(
+    db_engine: AsyncEngine, db_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
     state: dict[str, Any] = {
         "state": "menu",
         "department": {"code": "110000", "name": "北京"},
@@ -279,7 +284,7 @@ async def test_flow_state_round_trips(db_sessionmaker: async_sessionmaker[AsyncS
         "answered": True,
         "playback": None,
     }
-    recorder = fast_recorder(db_sessionmaker)
+    recorder = fast_recorder(db_engine)
     await recorder.start()
     start(recorder, "fs")
     recorder.flow_state("fs", {"state": "greeting"})
@@ -307,9 +312,10 @@ async def stored_view(sessions: async_sessionmaker[AsyncSession], call_id: str) 
 
 
 async def test_a_playbacks_prompts_are_a_step_each_in_order(
+    db_engine: AsyncEngine,
     db_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    recorder = fast_recorder(db_sessionmaker)
+    recorder = fast_recorder(db_engine)
     await recorder.start()
     start(recorder, "pp")
     recorder.step("pp", T0, "key", "0")
@@ -330,21 +336,19 @@ async def test_a_playbacks_prompts_are_a_step_each_in_order(
     ]
 
 
-class FlakySessions:
-    """Hands out sessions on an unreachable database the first `failures` times."""
+class FlakyEngine:
+    """Connects to an unreachable database the first `failures` times."""
 
-    def __init__(
-        self, good: async_sessionmaker[AsyncSession], bad: AsyncEngine, failures: int
-    ) -> None:
+    def __init__(self, good: AsyncEngine, bad: AsyncEngine, failures: int) -> None:
         self._good = good
-        self._bad = make_sessionmaker(bad)
+        self._bad = bad
         self.failures = failures
 
-    def __call__(self) -> AsyncSession:
+    def connect(self) -> AsyncConnection:
         if self.failures > 0:
             self.failures -= 1
-            return self._bad()
-        return self._good()
+            return self._bad.connect()
+        return self._good.connect()
 
 
 def unreachable_engine(database_url: str, tmp_path: Path) -> AsyncEngine:
@@ -355,13 +359,14 @@ def unreachable_engine(database_url: str, tmp_path: Path) -> AsyncEngine:
 
 
 async def test_recorder_keeps_ops_while_database_is_down(
+    db_engine: AsyncEngine,
     db_sessionmaker: async_sessionmaker[AsyncSession],
     database_url: str,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     bad = unreachable_engine(database_url, tmp_path)
-    sessions = FlakySessions(db_sessionmaker, bad, failures=3)
+    sessions = FlakyEngine(db_engine, bad, failures=3)
     recorder = fast_recorder(sessions)
     await recorder.start()
     start(recorder, "down")
@@ -395,7 +400,7 @@ async def test_failure_inside_a_batch_rolls_it_back_and_retries(
             raise ConnectionResetError("connection lost during the batch")
 
     event.listen(db_engine.sync_engine, "before_cursor_execute", fail_step_inserts)
-    recorder = fast_recorder(db_sessionmaker)
+    recorder = fast_recorder(db_engine)
     await recorder.start()
     start(recorder, "mid")
     recorder.call_answered("mid", T0)
@@ -413,13 +418,14 @@ async def test_failure_inside_a_batch_rolls_it_back_and_retries(
 
 
 async def test_stop_gives_up_after_its_timeout_and_says_so(
+    db_engine: AsyncEngine,
     db_sessionmaker: async_sessionmaker[AsyncSession],
     database_url: str,
     tmp_path: Path,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     bad = unreachable_engine(database_url, tmp_path)
-    sessions = FlakySessions(db_sessionmaker, bad, failures=10**6)
+    sessions = FlakyEngine(db_engine, bad, failures=10**6)
     recorder = fast_recorder(sessions, stop_timeout=0.2)
     await recorder.start()
     start(recorder, "lost")
@@ -431,9 +437,10 @@ async def test_stop_gives_up_after_its_timeout_and_says_so(
 
 
 async def test_seq_continues_after_the_call_is_taken_back(
+    db_engine: AsyncEngine,
     db_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    first = fast_recorder(db_sessionmaker)
+    first = fast_recorder(db_engine)
     await first.start()
     start(first, "crash", node="node-a")
     for digit in "123":
@@ -445,7 +452,7 @@ async def test_seq_continues_after_the_call_is_taken_back(
         [orphan] = await open_calls(session, "node-a")
     assert orphan.flow_state == {"state": "menu", "digits": "123"}
 
-    second = fast_recorder(db_sessionmaker)
+    second = fast_recorder(db_engine)
     await second.start()
     second.step("crash", T0, "note", "taken back", "node-b")
     second.step("crash", T0, "key", "4")
@@ -468,15 +475,16 @@ async def test_seq_continues_after_the_call_is_taken_back(
 
 
 async def test_seq_continues_after_a_playback_when_the_call_is_taken_back(
+    db_engine: AsyncEngine,
     db_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    first = fast_recorder(db_sessionmaker)
+    first = fast_recorder(db_engine)
     await first.start()
     start(first, "page", node="node-a")
     first.prompts_played("page", T0, ("greeting.hello", "dept.340100", "menu.repeat"))
     await first.stop()  # the controller dies while the page plays
 
-    second = fast_recorder(db_sessionmaker)
+    second = fast_recorder(db_engine)
     await second.start()
     second.step("page", T0, "note", "taken back", "node-b")
     second.prompts_played("page", T0, ("call.resumed",))
@@ -494,9 +502,10 @@ async def test_seq_continues_after_a_playback_when_the_call_is_taken_back(
 
 
 async def test_open_calls_lists_only_calls_not_ended(
+    db_engine: AsyncEngine,
     db_sessionmaker: async_sessionmaker[AsyncSession],
 ) -> None:
-    recorder = fast_recorder(db_sessionmaker)
+    recorder = fast_recorder(db_engine)
     await recorder.start()
     start(recorder, "a1", node="node-a", at=T0)
     start(recorder, "a2", node="node-a", at=T0 + timedelta(seconds=1))
@@ -511,10 +520,11 @@ async def test_open_calls_lists_only_calls_not_ended(
 
 
 async def test_bad_records_are_logged_and_never_raise(
+    db_engine: AsyncEngine,
     db_sessionmaker: async_sessionmaker[AsyncSession], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.ERROR, logger="ivr.db.recorder")
-    recorder = fast_recorder(db_sessionmaker)
+    recorder = fast_recorder(db_engine)
     await recorder.start()
     recorder.flow_state("x", {"ratio": math.nan})  # PostgreSQL's json refuses NaN
     recorder.step("never-started", T0, "key", "1")

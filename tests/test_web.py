@@ -88,7 +88,7 @@ async def app(tmp_path: Path) -> AsyncIterator[web.Application]:
     await upgrade(database_url)
     engine = make_engine(database_url)
     sessions = make_sessionmaker(engine)
-    recorder = Recorder(sessions, flush_interval=0.01)
+    recorder = Recorder(engine, flush_interval=0.01)
     await recorder.start()
     await record_calls(recorder)
 

@@ -45,7 +45,8 @@ from ivr.audio.catalog import Catalog
 from ivr.audio.speech import Speaker
 from ivr.cases.registry import Cases
 from ivr.cli.prompt_ids import REQUIRED_PROMPTS
-from ivr.db.migrate import migrated_sessions
+from ivr.db.engine import make_sessionmaker
+from ivr.db.migrate import migrated_engine, migrated_sessions
 from ivr.db.recorder import Recorder
 from ivr.desk import queues
 from ivr.directory import store as stored
@@ -160,9 +161,10 @@ async def _loop_watch(app: web.Application) -> AsyncIterator[None]:
 
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
-    async with migrated_sessions(settings.database_url) as sessions:
+    async with migrated_engine(settings.database_url) as engine:
+        sessions = make_sessionmaker(engine)
         recorder = Recorder(
-            sessions,
+            engine,
             batch_size=settings.record_batch_size,
             flush_interval=settings.record_flush_interval,
         )

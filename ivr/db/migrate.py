@@ -5,7 +5,8 @@ installed wheel with no `alembic.ini`. Usage: `await upgrade(url)` at start-up,
 or `python -m ivr.db upgrade [URL]` (default: the configured database).
 
 `migrated_sessions(url)` is the one way a process opens its database:
-migrate, then sessions on an engine that is disposed of at the end.
+migrate, then sessions on an engine that is disposed of at the end
+(`migrated_engine(url)` for a server, whose recorder keeps a connection).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ivr.db.engine import make_engine, make_sessionmaker
 
@@ -80,15 +81,23 @@ def _upgrade_with(connection: Connection, revision: str) -> None:
 
 
 @asynccontextmanager
-async def migrated_sessions(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
-    """Sessions on the database at `url`, migrated first; the engine is
-    disposed of when the block ends."""
+async def migrated_engine(url: str) -> AsyncIterator[AsyncEngine]:
+    """The engine of the database at `url`, migrated first; disposed of when
+    the block ends."""
     await upgrade(url)
     engine = make_engine(url)
     try:
-        yield make_sessionmaker(engine)
+        yield engine
     finally:
         await engine.dispose()
+
+
+@asynccontextmanager
+async def migrated_sessions(url: str) -> AsyncIterator[async_sessionmaker[AsyncSession]]:
+    """Sessions on the database at `url`, migrated first; the engine is
+    disposed of when the block ends."""
+    async with migrated_engine(url) as engine:
+        yield make_sessionmaker(engine)
 
 
 @asynccontextmanager
