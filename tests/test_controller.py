@@ -170,10 +170,9 @@ class Rig:
 
     def media(self, *prompt_ids: str) -> list[str]:
         """What ARI is asked to play for prompts said in turn: one URL, of the
-        prompt's file or of the prompt server's page joining them."""
-        stems = "+".join(self.catalog.file(p).removesuffix(".wav") for p in prompt_ids)
-        folder = "/join" if len(prompt_ids) > 1 else ""
-        return [f"sound:{PROMPT_BASE}/prompts{folder}/{stems}.wav"]
+        prompt's file or of the prompt server's page joining them (the URL's
+        form is tested in test_prompts.py)."""
+        return self.catalog.page_uris(prompt_ids, PROMPT_BASE)
 
     async def record(self, call_id: str) -> CallView | None:
         await self.recorder.flush()

@@ -77,7 +77,7 @@ def join_files(directory: Path, files: Sequence[str]) -> bytes:
             shapes.add((audio.getnchannels(), audio.getsampwidth(), audio.getframerate()))
             frames.append(audio.readframes(audio.getnframes()))
     if len(shapes) != 1:
-        raise DataError(f"the prompts of {'+'.join(files)} are not all in one format")
+        raise DataError(f"the prompts of {SEPARATOR.join(files)} are not all in one format")
     channels, width, rate = shapes.pop()
     out = io.BytesIO()
     with wave.open(out, "wb") as joined:
