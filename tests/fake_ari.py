@@ -208,6 +208,8 @@ class FakeAri:
         app.router.add_delete("/ari/playbacks/{id}", self._stop_playback)
         app.router.add_delete("/ari/channels/{id}", self._hangup)
         app.router.add_post("/ari/channels/{id}/variable", self._set_variable)
+        app.router.add_post("/ari/channels/{id}/moh", self._moh)
+        app.router.add_delete("/ari/channels/{id}/moh", self._moh)
         app.router.add_get("/ari/channels/{id}/variable", self._get_variable)
         app.router.add_get("/ari/channels", self._list_channels)
         app.router.add_get("/ari/asterisk/info", self._info)
@@ -655,6 +657,12 @@ class FakeAri:
             return _error(404, "Channel not found")
         if self.auto_events:
             await self._ended(channel, channel.json(), required=False)
+        return web.Response(status=204)
+
+    async def _moh(self, request: web.Request) -> web.Response:
+        """Music on hold started or stopped: the fake plays nothing."""
+        if self._channel(request) is None:
+            return _error(404, "Channel not found")
         return web.Response(status=204)
 
     async def _set_variable(self, request: web.Request) -> web.Response:

@@ -12,8 +12,10 @@ import re
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from ivr.ari.client import AriClient
@@ -25,9 +27,10 @@ from ivr.cases.registry import Cases
 from ivr.cli.serve import HOURS_FILE, QUEUES_FILE
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
+from ivr.db.models import Call, OperatorRow, QueueEntryRow
 from ivr.db.queries import CallView, get_call
 from ivr.db.recorder import Recorder
-from ivr.desk import queues
+from ivr.desk import line_store, operator_store, queues
 from ivr.directory.routing import Directory
 from ivr.publish import hours as working_hours
 from ivr.settings import REPO_ROOT, Settings
@@ -47,6 +50,7 @@ SHANGHAI_CALLER = "02154321000"
 # One invalid key ends a call here, so `*` (nowhere to go back to yet) ends
 # a call in one key, the way a caller would hang up.
 END_KEY = "*"
+PERSON_KEY = "1"  # in hours, the front page's key for a person
 ENDED = "invalid_input"
 # Hefei's front page: a message (after hours), its counties, another region.
 HEFEI_CHOICES = ("front.message", "front.below", "menu.other_region", "menu.repeat")
@@ -79,8 +83,9 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
 class Node:
     """One controller process: its ARI client, its controller, its event reader."""
 
-    def __init__(self, rig: Rig) -> None:
+    def __init__(self, rig: Rig, clock: Callable[[], datetime]) -> None:
         self.rig = rig
+        self.clock = clock
         self.ari = AriClient(rig.settings)
         self.controller: Controller | None = None
         self.events: asyncio.Task[None] | None = None
@@ -94,7 +99,7 @@ class Node:
                 ari=self.ari,
                 recorder=rig.recorder,
                 sessionmaker=rig.sessions,
-                clock=lambda: datetime.now(UTC),
+                clock=self.clock,
                 directory=DIRECTORY,
                 queues=queues.load(QUEUES_FILE, DIRECTORY),
                 cases=Cases(rig.sessions, DIRECTORY, lambda: datetime.now(UTC)),
@@ -141,8 +146,8 @@ class Rig:
         assert controller is not None
         return controller
 
-    async def start_node(self) -> Node:
-        node = Node(self)
+    async def start_node(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Node:
+        node = Node(self, clock)
         self.nodes.append(node)
         listings = self.listings()
         await node.start()
@@ -755,6 +760,88 @@ async def test_a_new_controller_takes_back_a_call_the_old_one_left(rig: Rig, nod
     assert view.end_reason == ENDED
     assert [s.seq for s in view.steps] == list(range(1, len(view.steps) + 1))
     assert ("note", "resumed", "prompting") in summary(view)
+
+
+def in_hours() -> Callable[[], datetime]:
+    """A clock running from a working morning (10:00 in Beijing, a Tuesday)."""
+    offset = datetime(2026, 11, 24, 2, 0, tzinfo=UTC) - datetime.now(UTC)
+    return lambda: datetime.now(UTC) + offset
+
+
+async def paused_operator(rig: Rig, department: str) -> None:
+    """An operator of `department` in a meeting: callers join the line and
+    hear that nobody is free."""
+    async with rig.sessions() as session, session.begin():
+        await operator_store.add_operator(
+            session, DIRECTORY, "op1", name="张敏", endpoint="op1",
+            departments=[department], at=datetime.now(UTC),
+        )
+        await session.execute(
+            update(OperatorRow).where(OperatorRow.id == "op1").values(status="paused")
+        )
+
+
+async def in_line_rows(rig: Rig, call_id: str) -> list[QueueEntryRow]:
+    async with rig.sessions() as session:
+        return list(await session.scalars(select(QueueEntryRow).where(
+            QueueEntryRow.call_id == call_id)))
+
+
+async def test_a_caller_is_saved_as_in_line_before_the_line_holds_a_place(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A controller killed between the two must not leave a place taken for
+    # a call that its record says is still at the menu.
+    saved: list[dict[str, Any]] = []
+    join = line_store.join
+
+    async def join_and_look(session: AsyncSession, call_id: str, *args: Any) -> int:
+        saved.append(await session.scalar(select(Call.flow_state).where(Call.id == call_id)))
+        return await join(session, call_id, *args)
+
+    monkeypatch.setattr(line_store, "join", join_and_look)
+    await paused_operator(rig, "340100")
+    await rig.start_node(in_hours())
+    channel = "1763892000.91"
+    await rig.fake.stasis_start(channel, HEFEI_CALLER)
+    await rig.wait_play(channel)
+    await rig.fake.dtmf(channel, PERSON_KEY)
+    await wait_until(lambda: bool(saved), what="the call to join the line")
+    assert saved[0]["queued"] is True
+    assert [row.status for row in await in_line_rows(rig, channel)] == ["waiting"]
+
+
+async def test_a_call_saved_as_in_line_without_a_place_takes_one_when_taken_back(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    join = line_store.join
+    died = asyncio.Event()
+
+    async def die_before_joining(*_: Any) -> int:
+        died.set()
+        await asyncio.Event().wait()  # the controller is killed here
+        raise AssertionError("unreachable")
+
+    monkeypatch.setattr(line_store, "join", die_before_joining)
+    await paused_operator(rig, "340100")
+    node = await rig.start_node(in_hours())
+    channel = "1763892000.92"
+    await rig.fake.stasis_start(channel, HEFEI_CALLER)
+    await rig.wait_play(channel)
+    await rig.fake.dtmf(channel, PERSON_KEY)
+    await asyncio.wait_for(died.wait(), WAIT)
+    await node.stop()
+    assert await in_line_rows(rig, channel) == []
+
+    monkeypatch.setattr(line_store, "join", join)
+    await rig.start_node(in_hours())
+    view = await rig.wait_record(
+        channel, lambda v: ("note", "resumed", "queued") in summary(v), "the call taken back"
+    )
+    assert view.ended_at is None
+    assert [row.status for row in await in_line_rows(rig, channel)] == ["waiting"]
+    await rig.fake.hangup(channel)
+    await rig.call_done(channel)
 
 
 async def test_recovery_failing_does_not_stop_the_events(rig: Rig) -> None:

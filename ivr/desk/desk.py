@@ -210,12 +210,13 @@ class Desk(Generic[CallT]):
         self.poke()
         return position
 
-    async def rejoin(self, call_id: str, entry_id: str) -> None:
-        """A queued call taken back after a restart: its place is in the database."""
+    async def rejoin(self, call_id: str, entry_id: str) -> bool:
+        """A queued call taken back after a restart: its place is in the
+        database. False when it has none (its controller died before taking it)."""
         async with self._sessionmaker() as session, session.begin():
             entry = await lines.get_entry(session, entry_id)
             if entry is None:
-                return
+                return False
             if entry.status == "ringing" and entry.offers:
                 # The ring died with the previous controller.
                 operator = str(entry.offers[-1]["operator"])
@@ -230,6 +231,7 @@ class Desk(Generic[CallT]):
             entry.department_code, entry.entered_at, self._now(), entry_id
         )
         self.poke()
+        return True
 
     async def leave(self, call: CallT, outcome: str) -> None:
         """The caller is out of line (a message, a hang-up, the end of a talk)."""

@@ -133,8 +133,11 @@ class Recovery:
             entry_id = view.route_read if view.dialed == CALLBACK_DIALED else None
             call = self._calls.resume(channel.id, view.flow_state, view.caller, entry_id)
             log.info("taking back call %s (%s)", channel.id, call.flow.state.value)
-            if call.flow.queued:
-                await self._desk.rejoin(channel.id, call.entry_id)
+            placed = not call.flow.queued or await self._desk.rejoin(channel.id, call.entry_id)
+            if not placed and call.entry_id == channel.id:
+                # Saved as in line by a controller that died before taking
+                # the place (`CallRunner`, JoinQueue): it takes one now.
+                await self._desk.join(channel.id, call.flow.department, call.caller)
             self._calls.launch(call, flow.Resumed())
             return
         log.info("ending orphaned channel %s politely", channel.id)

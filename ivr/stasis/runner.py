@@ -92,6 +92,10 @@ class CallRunner:
             call.flow.state = flow.State.ENDED
         for command in commands:
             await self._execute(call, command)
+        self._save_state(call)
+
+    def _save_state(self, call: Call) -> None:
+        """Hand the flow's state to the recorder, if it changed since last saved."""
         snapshot = call.flow.snapshot()
         if snapshot != call.saved_state:
             call.saved_state = snapshot
@@ -192,6 +196,12 @@ class CallRunner:
                     await self._desk.leave(call, reason)
             case flow.JoinQueue(department):
                 call.joined = True
+                # The saved state says "in line" before the line does: a
+                # controller killed in between leaves a call that is taken
+                # back in line (and takes its place then), never one taken
+                # back at the menu before with its place already held.
+                self._save_state(call)
+                await self._recorder.flush()
                 position = await self._desk.join(channel, department, call.caller)
                 self._recorder.step(channel, self._now(), "note", "queued", str(position))
                 call.queue.put_nowait(flow.Queued(position))
