@@ -5,7 +5,7 @@ IVR := $(VENV)/bin/ivr
 PYTEST := $(VENV)/bin/pytest
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test deps bench clean
+.PHONY: run cluster test deps bench clean
 
 run: deps
 	$(IVR) asterisk up
@@ -19,6 +19,15 @@ run: deps
 	@echo "  Ctrl-C stops the controller and Asterisk."
 	@echo
 	trap '$(IVR) asterisk down' EXIT; $(IVR) serve
+
+# The multi-node shape on this machine (README "A cluster on one machine"):
+# Kamailio on 127.0.0.1:5060, Asterisks on 127.0.0.2 and 127.0.0.3, two
+# controllers (HTTP 8081, 8082) on PostgreSQL. `ivr cluster down` stops it.
+cluster: deps
+	scripts/setup-machine --for-tests
+	scripts/ensure-postgres
+	$(IVR) cluster up
+	$(IVR) cluster status
 
 test: deps
 	scripts/setup-machine --for-tests

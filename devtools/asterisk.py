@@ -50,6 +50,7 @@ from ivr.settings import Settings
 # Layout, layout and host_binary are ivr.dialplan's; tests and tools reach them here.
 __all__ = [
     "Layout",
+    "alive",
     "ari_answers",
     "ari_get",
     "cli_command",
@@ -60,6 +61,7 @@ __all__ = [
     "layout",
     "running_pid",
     "status",
+    "tail",
     "up",
 ]
 
@@ -210,7 +212,7 @@ def up(settings: Settings, sounds: dict[str, Path]) -> str:
             lay.pidfile.unlink(missing_ok=True)
             raise AsteriskError(
                 f"Asterisk exited with status {proc.returncode} while starting:\n"
-                + _tail(lay.console_log)
+                + tail(lay.console_log)
             )
         version = ari_answers(settings, timeout=1.0)
         if version:
@@ -220,7 +222,7 @@ def up(settings: Settings, sounds: dict[str, Path]) -> str:
     down(settings)
     raise AsteriskError(
         f"ARI did not answer within {settings.asterisk_ready_timeout:.0f} s:\n"
-        + _tail(lay.console_log)
+        + tail(lay.console_log)
     )
 
 
@@ -233,11 +235,11 @@ def down(settings: Settings) -> str:
         return "Asterisk is not running"
     os.kill(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_S
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.1)
-    if _alive(pid):
+    if alive(pid):
         os.kill(pid, signal.SIGKILL)
-        while _alive(pid):
+        while alive(pid):
             time.sleep(0.05)
     lay.pidfile.unlink(missing_ok=True)
     return f"Asterisk stopped (pid {pid})"
@@ -249,7 +251,7 @@ def kill(settings: Settings) -> None:
     pid = running_pid(lay)
     if pid is not None:
         os.kill(pid, signal.SIGKILL)
-        while _alive(pid):
+        while alive(pid):
             time.sleep(0.05)
     lay.pidfile.unlink(missing_ok=True)
 
@@ -280,7 +282,7 @@ def _reload(settings: Settings, lay: Layout) -> None:
     cli_command(settings, lay, "core reload")
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -316,7 +318,7 @@ def _check_ports_free(settings: Settings) -> None:
                 ) from exc
 
 
-def _tail(path: Path, lines: int = 30) -> str:
+def tail(path: Path, lines: int = 30) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except FileNotFoundError:

@@ -8,11 +8,12 @@ development machine; production overrides them through the environment.
 from __future__ import annotations
 
 import os
+import re
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,17 @@ class Settings(BaseSettings):
     ari_port: int = 8088
     ari_user: str = "ivr"
     ari_password: str = "ivr-local-dev-only"
-    ari_app: str = "ivr12371"
+    ari_app: str = Field(default="ivr12371", pattern=_DIALPLAN_NAME)
+    # The Stasis applications an Asterisk offers its calls to, one per
+    # controller (comma-separated; empty: `ari_app` alone). Asterisk gives
+    # each application name to one WebSocket, so every controller of a
+    # cluster has its own, and the dialplan tries them in turn from a random
+    # one (dialplan/extensions.conf, [stasis]).
+    stasis_apps: str = ""
+    # Every Asterisk this controller serves (comma-separated name=host:port of
+    # their ARI; empty: ari_host:ari_port alone). Each gets its own ARI
+    # connection and carries its calls as node `{node_name}@{name}`.
+    asterisks: str = ""
     # Asterisk's HTTP server allows `sessionlimit` (100 by default) sessions;
     # the pool stays well below it so requests are never refused for that.
     ari_pool_size: int = 20
@@ -164,6 +175,22 @@ class Settings(BaseSettings):
     # Name of this controller in logs and records (several may share a database).
     node_name: str = Field(default_factory=lambda: os.uname().nodename)
 
+    @field_validator("stasis_apps")
+    @classmethod
+    def _application_names(cls, value: str) -> str:
+        for app in (app.strip() for app in value.split(",")):
+            if app and not re.match(_DIALPLAN_NAME, app):
+                raise ValueError(f"{app!r} is not a Stasis application name")
+        return value
+
+    @field_validator("asterisks")
+    @classmethod
+    def _asterisk_list(cls, value: str) -> str:
+        names = [name for name, _, _ in _asterisk_entries(value)]
+        if len(set(names)) != len(names):
+            raise ValueError("an Asterisk's name is given twice")
+        return value
+
     @model_validator(mode="after")
     def _fill_derived(self) -> Settings:
         if not self.database_url:
@@ -171,6 +198,25 @@ class Settings(BaseSettings):
         if not self.prompt_base_url:
             self.prompt_base_url = f"http://{self.http_host}:{self.http_port}"
         return self
+
+    def per_asterisk(self) -> list[Settings]:
+        """The settings of each Asterisk's connection: its ARI address, and
+        the node name its calls are recorded under."""
+        entries = _asterisk_entries(self.asterisks)
+        if not entries:
+            return [self]
+        return [
+            self.model_copy(
+                update={"ari_host": host, "ari_port": port, "node_name": f"{self.node_name}@{name}"}
+            )
+            for name, host, port in entries
+        ]
+
+    @property
+    def offered_apps(self) -> list[str]:
+        """`stasis_apps` as a list: the applications the dialplan tries."""
+        apps = [app.strip() for app in self.stasis_apps.split(",") if app.strip()]
+        return apps or [self.ari_app]
 
     @property
     def ari_base_url(self) -> str:
@@ -192,3 +238,19 @@ class Settings(BaseSettings):
     @property
     def rootfs_dir(self) -> Path:
         return self.cache_dir / "rootfs"
+
+
+_ASTERISK_ENTRY = re.compile(r"^([A-Za-z0-9_-]{1,32})=([0-9A-Za-z.:-]+):([0-9]{1,5})$")
+
+
+def _asterisk_entries(value: str) -> list[tuple[str, str, int]]:
+    """`asterisks` read: (name, ARI host, ARI port) in the order given."""
+    entries = []
+    for item in (part.strip() for part in value.split(",")):
+        if not item:
+            continue
+        match = _ASTERISK_ENTRY.match(item)
+        if match is None:
+            raise ValueError(f"{item!r} is not name=host:port")
+        entries.append((match.group(1), match.group(2), int(match.group(3))))
+    return entries

@@ -70,6 +70,10 @@ class _Ari:
     def __init__(self) -> None:
         self.connected = asyncio.Event()
 
+    @property
+    def connections(self) -> dict[str, bool]:
+        return {"test": self.connected.is_set()}
+
 
 class _Controller:
     def __init__(self) -> None:

@@ -67,6 +67,8 @@ PROMPT_DIR = web.AppKey("prompt_dir", Path)
 
 class HealthOut(BaseModel):
     ari_connected: bool
+    # Each Asterisk this controller serves, by node name: connected or not.
+    asterisks: dict[str, bool]
     active_calls: int
     node: str
     now: str
@@ -179,9 +181,12 @@ async def show_call(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     ari = request.app[ARI]
     controller = request.app[CONTROLLER]
-    connected = ari.connected.is_set()
+    connections = dict(ari.connections)
+    # Serving calls on one Asterisk of several is serving.
+    connected = any(connections.values())
     body = {
         "ari_connected": connected,
+        "asterisks": connections,
         "active_calls": len(controller.calls),
         "node": request.app[SETTINGS].node_name,
         "now": request.app[CLOCK]().isoformat(),

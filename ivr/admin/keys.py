@@ -8,7 +8,6 @@ composition root) puts the real ones on the app, and they fit these
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Protocol
@@ -34,11 +33,14 @@ class LiveCalls(Protocol):
 
 
 class Asterisk(RecordingStore, Protocol):
-    """What the web app needs of ARI (`ivr.ari.client.AriClient`): whether it is
-    connected (for health), and a case's recording (`RecordingStore`)."""
+    """What the web app needs of ARI (`ivr.ari.client.AriClient`, or every
+    Asterisk a controller serves: `ivr.stasis.fleet.Fleet`): which Asterisks
+    are connected, for health, and a case's recording (`RecordingStore`)."""
 
     @property
-    def connected(self) -> asyncio.Event: ...
+    def connections(self) -> Mapping[str, bool]:
+        """Whether each Asterisk's events connection is up, by node name."""
+        ...
 
 
 SETTINGS = web.AppKey("settings", Settings)

@@ -61,6 +61,11 @@ class AriConnection:
         self._next_request = 0
         self.connected = asyncio.Event()
 
+    @property
+    def connections(self) -> dict[str, bool]:
+        """Whether this Asterisk's events connection is up, by its node name."""
+        return {self.settings.node_name: self.connected.is_set()}
+
     async def __aenter__(self) -> Self:
         connector = aiohttp.TCPConnector(
             limit=self.settings.ari_pool_size,

@@ -71,6 +71,13 @@ def _parser() -> argparse.ArgumentParser:
     asterisk.add_argument("--json", action="store_true")
     asterisk.set_defaults(handler=_asterisk)
 
+    cluster = sub.add_parser(
+        "cluster",
+        help="Kamailio, two Asterisks and two controllers on PostgreSQL, on this machine",
+    )
+    cluster.add_argument("action", choices=["up", "down", "status"])
+    cluster.set_defaults(handler=_cluster)
+
     db = sub.add_parser("db", help="the records database")
     db.add_argument("action", choices=["upgrade"])
     db.set_defaults(handler=_db)
@@ -142,6 +149,34 @@ def _asterisk(settings: Settings, args: argparse.Namespace) -> int:
             for key, value in state.items():
                 print(f"{key:>8}: {value}")
         return 0 if state["ari"] else 3
+    return 0
+
+
+def _cluster(settings: Settings, args: argparse.Namespace) -> int:
+    try:
+        from devtools import cluster
+    except ImportError as exc:
+        return _without_devtools("cluster", exc)
+    from ivr.cli.serve import build_prompts, fallback_sounds, load_directory
+
+    spec = cluster.Cluster.standard(settings)
+    if args.action == "up":
+        print(cluster.ensure_database(spec.database_url))
+        shared = spec.controller_settings()
+        catalog = build_prompts(shared, load_directory(shared))
+        for line in cluster.up(spec, fallback_sounds(shared, catalog)):
+            print(line)
+        print(f"Call sip:12371@{spec.door.host}:{spec.door.port}; `ivr cluster down` stops it all.")
+    elif args.action == "down":
+        for line in cluster.down(spec):
+            print(line)
+    else:
+        state = cluster.status(spec)
+        print(json.dumps(state, indent=2, ensure_ascii=False))
+        healthy = state["door"]["running"] and all(
+            (health or {}).get("ari_connected") for health in state["controllers"].values()
+        )
+        return 0 if healthy else 3
     return 0
 
 
@@ -222,7 +257,7 @@ def _call(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _without_devtools(command: str, exc: ImportError) -> int:
-    """`ivr call` and `ivr asterisk` are development tools: outside the wheel."""
+    """`ivr call`, `ivr asterisk` and `ivr cluster` are development tools: outside the wheel."""
     if not (exc.name or "").startswith("devtools"):
         raise exc
     print(

@@ -17,6 +17,7 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -61,6 +62,7 @@ from ivr.publish.drafts import MenuAdmin, Voice
 from ivr.publish.in_force import Configuration
 from ivr.settings import HOTLINE_TZ, REPO_ROOT, Settings
 from ivr.stasis.controller import Controller
+from ivr.stasis.fleet import Fleet, Node
 from ivr.stasis.parts import Collaborators
 
 log = logging.getLogger(__name__)
@@ -237,38 +239,52 @@ async def first_admin(
 
 
 async def _asterisk(app: web.Application) -> AsyncIterator[None]:
+    """A controller for each Asterisk this process serves (one unless
+    IVR_ASTERISKS lists several), on one recorder, directory and configuration."""
     settings = app[SETTINGS]
     config = app[CONFIG]
     in_force = config.now()
-    async with AriClient(settings) as ari:
-        controller = Controller(
-            Collaborators(
-                settings=settings,
-                ari=ari,
-                recorder=app[RECORDER],
-                sessionmaker=app[SESSIONS],
-                clock=app[CLOCK],
-                directory=app[DIRECTORY],
-                queues=queues.load(settings.queues_file, app[DIRECTORY]),
-                cases=app[CASES],
-                catalog=in_force.catalog,
-                hours=in_force.hours,
-                menus=in_force.menus,
+    async with AsyncExitStack() as stack:
+        nodes = []
+        for node_settings in settings.per_asterisk():
+            ari = await stack.enter_async_context(AriClient(node_settings))
+            controller = Controller(
+                Collaborators(
+                    settings=node_settings,
+                    ari=ari,
+                    recorder=app[RECORDER],
+                    sessionmaker=app[SESSIONS],
+                    clock=app[CLOCK],
+                    directory=app[DIRECTORY],
+                    queues=queues.load(settings.queues_file, app[DIRECTORY]),
+                    cases=app[CASES],
+                    catalog=in_force.catalog,
+                    hours=in_force.hours,
+                    menus=in_force.menus,
+                )
             )
-        )
-        config.on_change(controller.publish)
-        app[ARI] = ari
-        app[CONTROLLER] = controller
-        await controller.desk.refresh()
-        events = asyncio.create_task(
-            ari.run_events(controller.recover, controller.on_event), name="ari-events"
-        )
-        dispatcher = asyncio.create_task(controller.desk.run(), name="queue-dispatcher")
+            await controller.desk.refresh()
+            nodes.append(Node(ari, controller))
+        fleet = Fleet(nodes)
+        config.on_change(fleet.publish)
+        app[ARI] = fleet
+        app[CONTROLLER] = fleet
+        tasks = []
+        for node in nodes:
+            name = node.ari.settings.node_name
+            tasks.append(asyncio.create_task(
+                node.ari.run_events(node.controller.recover, node.controller.on_event),
+                name=f"ari-events {name}",
+            ))
+            tasks.append(asyncio.create_task(
+                node.controller.desk.run(), name=f"queue-dispatcher {name}"
+            ))
         yield
-        events.cancel()
-        dispatcher.cancel()
-        await asyncio.gather(events, dispatcher, return_exceptions=True)
-        await controller.close()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for node in nodes:
+            await node.controller.close()
 
 
 # The collector's generation thresholds once started (Python's are 700, 10, 10).

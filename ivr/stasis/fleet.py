@@ -1,0 +1,86 @@
+"""Every Asterisk one controller process serves, seen as one.
+
+A controller connects to each Asterisk of its cluster (`Settings.asterisks`)
+and runs one `Controller` per connection: a call lives on one Asterisk, and
+everything about it (its channel, its prompts, its operator's leg) goes
+through that Asterisk's connection. What the rest of the process sees is
+the fleet: the calls of all of them, which Asterisks are connected, a case's
+recording from whichever Asterisk keeps it, a publication put in force on
+all of them. With one Asterisk the fleet is that one controller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from ivr.ari.client import AriClient
+from ivr.errors import AriError
+from ivr.publish.in_force import Published
+from ivr.stasis.calls import Call
+from ivr.stasis.controller import Controller
+
+
+@dataclass(frozen=True)
+class Node:
+    """One Asterisk's connection and the controller carrying its calls."""
+
+    ari: AriClient
+    controller: Controller
+
+
+class Fleet:
+    def __init__(self, nodes: list[Node]) -> None:
+        if not nodes:
+            raise ValueError("a fleet needs at least one Asterisk")
+        self.nodes = nodes
+
+    @property
+    def calls(self) -> Mapping[str, Call]:
+        """The calls in progress on every Asterisk, by id."""
+        return _AllCalls([node.controller.calls for node in self.nodes])
+
+    @property
+    def connections(self) -> dict[str, bool]:
+        merged: dict[str, bool] = {}
+        for node in self.nodes:
+            merged.update(node.ari.connections)
+        return merged
+
+    async def stored_recording_file(self, name: str) -> bytes:
+        """A recording from whichever Asterisk keeps it (names are unique:
+        they carry the channel's id)."""
+        missing: AriError | None = None
+        for node in self.nodes:
+            try:
+                return await node.ari.stored_recording_file(name)
+            except AriError as exc:
+                if exc.http_status != 404 and node.ari.connected.is_set():
+                    raise
+                missing = exc
+        assert missing is not None
+        raise missing
+
+    def publish(self, published: Published) -> None:
+        for node in self.nodes:
+            node.controller.publish(published)
+
+
+class _AllCalls(Mapping[str, Call]):
+    """Several controllers' calls as one mapping (a call is on one Asterisk)."""
+
+    def __init__(self, parts: list[Mapping[str, Call]]) -> None:
+        self._parts = parts
+
+    def __getitem__(self, call_id: str) -> Call:
+        for part in self._parts:
+            if call_id in part:
+                return part[call_id]
+        raise KeyError(call_id)
+
+    def __iter__(self) -> Iterator[str]:
+        for part in self._parts:
+            yield from part
+
+    def __len__(self) -> int:
+        return sum(len(part) for part in self._parts)
