@@ -78,6 +78,8 @@ class Cluster:
     asterisks: tuple[AsteriskSpec, ...]
     controllers: tuple[ControllerSpec, ...]
     database_url: str
+    # More IVR_* settings for every controller (the drills' shorter timeouts).
+    extra_env: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def standard(cls, base: Settings) -> Cluster:
@@ -172,6 +174,7 @@ class Cluster:
                 f"{a.name}={a.host}:{a.ari_port}" for a in self.asterisks
             ),
             "IVR_HTTP_PORT": str(spec.http_port),
+            **dict(self.extra_env),
             **extra,
         }
 

@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     # cluster has its own, and the dialplan tries them in turn from a random
     # one (dialplan/extensions.conf, [stasis]).
     stasis_apps: str = ""
+    # A controller serves its Stasis application while it holds the
+    # application's lease in the database, renewed this often for this long;
+    # another takes its calls over once it has expired (ivr/stasis/takeover.py).
+    lease_renew: float = Field(default=0.5, gt=0, le=10)
+    lease_seconds: float = Field(default=2.5, gt=0, le=60)
     # Every Asterisk this controller serves (comma-separated name=host:port of
     # their ARI; empty: ari_host:ari_port alone). Each gets its own ARI
     # connection and carries its calls as node `{node_name}@{name}`.
@@ -193,6 +198,8 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _fill_derived(self) -> Settings:
+        if self.lease_seconds < 2 * self.lease_renew:
+            raise ValueError("lease_seconds must be at least twice lease_renew")
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.state_dir / 'ivr.sqlite3'}"
         if not self.prompt_base_url:

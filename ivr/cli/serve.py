@@ -17,7 +17,6 @@ import os
 import time
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ProcessPoolExecutor
-from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -64,6 +63,7 @@ from ivr.settings import HOTLINE_TZ, REPO_ROOT, Settings
 from ivr.stasis.controller import Controller
 from ivr.stasis.fleet import Fleet, Node
 from ivr.stasis.parts import Collaborators
+from ivr.stasis.takeover import Membership
 
 log = logging.getLogger(__name__)
 
@@ -239,15 +239,19 @@ async def first_admin(
 
 
 async def _asterisk(app: web.Application) -> AsyncIterator[None]:
-    """A controller for each Asterisk this process serves (one unless
-    IVR_ASTERISKS lists several), on one recorder, directory and configuration."""
+    """This process's own Stasis application on every Asterisk it serves (one
+    unless IVR_ASTERISKS lists several), and those it takes over from
+    controllers that died (`Membership`), on one recorder, directory and
+    configuration."""
     settings = app[SETTINGS]
     config = app[CONFIG]
-    in_force = config.now()
-    async with AsyncExitStack() as stack:
+
+    async def make_nodes(serving: Settings) -> list[Node]:
+        in_force = config.now()
         nodes = []
-        for node_settings in settings.per_asterisk():
-            ari = await stack.enter_async_context(AriClient(node_settings))
+        for node_settings in serving.per_asterisk():
+            ari = AriClient(node_settings)
+            await ari.__aenter__()
             controller = Controller(
                 Collaborators(
                     settings=node_settings,
@@ -264,27 +268,22 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
                 )
             )
             await controller.desk.refresh()
-            nodes.append(Node(ari, controller))
-        fleet = Fleet(nodes)
-        config.on_change(fleet.publish)
-        app[ARI] = fleet
-        app[CONTROLLER] = fleet
-        tasks = []
-        for node in nodes:
-            name = node.ari.settings.node_name
-            tasks.append(asyncio.create_task(
-                node.ari.run_events(node.controller.recover, node.controller.on_event),
-                name=f"ari-events {name}",
-            ))
-            tasks.append(asyncio.create_task(
-                node.controller.desk.run(), name=f"queue-dispatcher {name}"
-            ))
-        yield
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for node in nodes:
-            await node.controller.close()
+            node = Node(ari, controller)
+            node.start()
+            nodes.append(node)
+        return nodes
+
+    fleet = Fleet()
+    config.on_change(fleet.publish)
+    app[ARI] = fleet
+    app[CONTROLLER] = fleet
+    membership = Membership(settings, app[SESSIONS], fleet, make_nodes)
+    await membership.join()
+    renewals = asyncio.create_task(membership.run(), name="leases")
+    yield
+    renewals.cancel()
+    await asyncio.gather(renewals, return_exceptions=True)
+    await membership.leave()
 
 
 # The collector's generation thresholds once started (Python's are 700, 10, 10).

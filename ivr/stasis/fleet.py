@@ -11,29 +11,69 @@ all of them. With one Asterisk the fleet is that one controller.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ivr.ari.client import AriClient
-from ivr.errors import AriError
+from ivr.errors import AriError, AriUnavailable
 from ivr.publish.in_force import Published
 from ivr.stasis.calls import Call
 from ivr.stasis.controller import Controller
 
 
-@dataclass(frozen=True)
+@dataclass
 class Node:
-    """One Asterisk's connection and the controller carrying its calls."""
+    """One Asterisk's connection and the controller carrying its calls (of
+    one Stasis application: this process's own, or one it took over)."""
 
-    ari: AriClient
+    ari: AriClient  # entered (`__aenter__`) by whoever made the node
     controller: Controller
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, init=False)
+
+    @property
+    def app(self) -> str:
+        return self.ari.settings.ari_app
+
+    @property
+    def name(self) -> str:
+        return self.ari.settings.node_name
+
+    def start(self) -> None:
+        """Connect for events (taking back the application's calls on every
+        connect) and run the operator queue's dispatcher."""
+        self._tasks = [
+            asyncio.create_task(
+                self.ari.run_events(self.controller.recover, self.controller.on_event),
+                name=f"ari-events {self.name}",
+            ),
+            asyncio.create_task(self.controller.desk.run(), name=f"queue-dispatcher {self.name}"),
+        ]
+
+    async def stop(self) -> None:
+        """Stop serving: the calls stay in Stasis for whoever serves the
+        application next (this process again, or another)."""
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.controller.close()
+        await self.ari.__aexit__(None, None, None)
 
 
 class Fleet:
-    def __init__(self, nodes: list[Node]) -> None:
-        if not nodes:
-            raise ValueError("a fleet needs at least one Asterisk")
-        self.nodes = nodes
+    """The nodes of every application this process serves now."""
+
+    def __init__(self) -> None:
+        self.nodes: list[Node] = []
+
+    def add(self, nodes: list[Node]) -> None:
+        self.nodes.extend(nodes)
+
+    def remove(self, app: str) -> list[Node]:
+        """Take `app`'s nodes out (the caller stops them)."""
+        gone = [node for node in self.nodes if node.app == app]
+        self.nodes = [node for node in self.nodes if node.app != app]
+        return gone
 
     @property
     def calls(self) -> Mapping[str, Call]:
@@ -58,8 +98,7 @@ class Fleet:
                 if exc.http_status != 404 and node.ari.connected.is_set():
                     raise
                 missing = exc
-        assert missing is not None
-        raise missing
+        raise missing or AriUnavailable("no Asterisk is connected")
 
     def publish(self, published: Published) -> None:
         for node in self.nodes:

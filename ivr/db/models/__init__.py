@@ -13,6 +13,7 @@ from sqlalchemy import Table
 from ivr.db.models.base import (
     ACTOR_MAX,
     ADDRESS_MAX,
+    APP_MAX,
     AREA_CODE_MAX,
     AUDIT_ACTION_MAX,
     AUDIT_TARGET_MAX,
@@ -29,6 +30,7 @@ from ivr.db.models.base import (
     DIVISION_CODE_LENGTH,
     END_REASON_MAX,
     FILE_NAME_MAX,
+    HOLDER_MAX,
     ID_MAX,
     IMPORT_SOURCE_MAX,
     LEVEL_MAX,
@@ -58,6 +60,7 @@ from ivr.db.models.base import (
 )
 from ivr.db.models.calls import PAGE_STEP, Call, CallStep
 from ivr.db.models.cases import CaseEventRow, CaseRow, MessageRow, SurveyRow
+from ivr.db.models.cluster import LeaseRow
 from ivr.db.models.desk import (
     OperatorDepartmentRow,
     OperatorEventRow,
@@ -93,10 +96,12 @@ config_versions_table: Table = Base.metadata.tables["config_versions"]
 config_drafts_table: Table = Base.metadata.tables["config_drafts"]
 audio_table: Table = Base.metadata.tables["audio"]
 prompt_uploads_table: Table = Base.metadata.tables["prompt_uploads"]
+leases_table: Table = Base.metadata.tables["leases"]
 
 __all__ = [
     "ACTOR_MAX",
     "ADDRESS_MAX",
+    "APP_MAX",
     "AREA_CODE_MAX",
     "AUDIT_ACTION_MAX",
     "AUDIT_TARGET_MAX",
@@ -113,6 +118,7 @@ __all__ = [
     "DIVISION_CODE_LENGTH",
     "END_REASON_MAX",
     "FILE_NAME_MAX",
+    "HOLDER_MAX",
     "ID_MAX",
     "IMPORT_SOURCE_MAX",
     "LEVEL_MAX",
@@ -149,6 +155,7 @@ __all__ = [
     "ConfigVersionRow",
     "DepartmentRow",
     "DirectoryImport",
+    "LeaseRow",
     "MessageRow",
     "MobileRangeRow",
     "OperatorDepartmentRow",
@@ -170,6 +177,7 @@ __all__ = [
     "config_versions_table",
     "departments_table",
     "directory_imports_table",
+    "leases_table",
     "messages_table",
     "mobile_ranges_table",
     "operator_departments_table",

@@ -14,6 +14,8 @@ from sqlalchemy.types import TypeDecorator
 ID_MAX = 128
 SIP_CALL_ID_MAX = 255
 NODE_MAX = 64
+APP_MAX = 64  # a Stasis application's name (Settings.ari_app)
+HOLDER_MAX = 96  # a controller process: node name, pid, random
 CALLER_MAX = 128
 DIALED_MAX = 64
 DEPARTMENT_CODE_MAX = 32
