@@ -57,8 +57,10 @@ __all__ = [
     "down",
     "ensure_rootfs",
     "host_binary",
+    "keep_child",
     "kill",
     "layout",
+    "reap_child",
     "running_pid",
     "status",
     "tail",
@@ -144,6 +146,20 @@ def _prepare_rootfs(root: Path) -> None:
 
 # -- the process --------------------------------------------------------------
 
+# Background processes this process started (Asterisk, Kamailio, controllers),
+# by pid: kept referenced while they run, and reaped when stopped.
+_children: dict[int, subprocess.Popen[bytes]] = {}
+
+
+def keep_child(proc: subprocess.Popen[bytes]) -> None:
+    _children[proc.pid] = proc
+
+
+def reap_child(pid: int) -> None:
+    proc = _children.pop(pid, None)
+    if proc is not None:
+        proc.wait(timeout=STOP_GRACE_S)
+
 
 def running_pid(lay: Layout) -> int | None:
     """The pid of the Asterisk this state folder started, if it still runs."""
@@ -205,6 +221,7 @@ def up(settings: Settings, sounds: dict[str, Path]) -> str:
         start_new_session=True,
     )
     out.close()
+    keep_child(proc)
     lay.pidfile.write_text(f"{proc.pid}\n")
     deadline = time.monotonic() + settings.asterisk_ready_timeout
     while time.monotonic() < deadline:
@@ -241,6 +258,7 @@ def down(settings: Settings) -> str:
         os.kill(pid, signal.SIGKILL)
         while alive(pid):
             time.sleep(0.05)
+    reap_child(pid)
     lay.pidfile.unlink(missing_ok=True)
     return f"Asterisk stopped (pid {pid})"
 
@@ -253,6 +271,7 @@ def kill(settings: Settings) -> None:
         os.kill(pid, signal.SIGKILL)
         while alive(pid):
             time.sleep(0.05)
+        reap_child(pid)
     lay.pidfile.unlink(missing_ok=True)
 
 

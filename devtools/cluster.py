@@ -39,7 +39,7 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import make_url
 
 from devtools import asterisk, kamailio
-from devtools.asterisk import alive
+from devtools.asterisk import alive, keep_child, reap_child
 from ivr.errors import AsteriskError
 from ivr.frontdoor import FrontDoor, SipNode
 from ivr.settings import REPO_ROOT, Settings
@@ -252,6 +252,7 @@ def start_controller(cluster: Cluster, spec: ControllerSpec, **extra: str) -> st
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+    keep_child(proc)
     cluster.pidfile(spec).write_text(f"{proc.pid}\n")
     deadline = time.monotonic() + CONTROLLER_START_S
     while time.monotonic() < deadline:
@@ -298,6 +299,7 @@ def stop_controller(cluster: Cluster, spec: ControllerSpec, sig: int = signal.SI
         time.sleep(0.05)
     if alive(pid):
         os.kill(pid, signal.SIGKILL)
+    reap_child(pid)
     return f"controller {spec.name} stopped (pid {pid})"
 
 

@@ -14,7 +14,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from devtools.asterisk import alive, tail
+from devtools.asterisk import alive, keep_child, reap_child, tail
 from ivr.errors import AsteriskError
 from ivr.frontdoor import FrontDoor, command, install, kamailio_binary
 
@@ -61,6 +61,7 @@ def up(door: FrontDoor) -> str:
         start_new_session=True,
     )
     out.close()
+    keep_child(proc)
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -88,6 +89,7 @@ def down(door: FrontDoor) -> str:
         time.sleep(0.1)
     if alive(pid):
         os.killpg(pid, signal.SIGKILL)
+    reap_child(pid)
     door.pidfile.unlink(missing_ok=True)
     return f"Kamailio stopped (pid {pid})"
 

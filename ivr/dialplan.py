@@ -155,7 +155,7 @@ def template_values(settings: Settings, lay: Layout) -> dict[str, str]:
         "cache_dir": str(lay.cache),
         "sounds_dir": str(lay.sounds),
         "recordings_dir": str(lay.recordings),
-        "system_name": "ivr12371",
+        "system_name": _system_name(settings),
         "entity_id": _entity_id(settings),
         "ari_host": settings.ari_host,
         "ari_port": str(settings.ari_port),
@@ -173,6 +173,14 @@ def template_values(settings: Settings, lay: Layout) -> dict[str, str]:
         "rtp_end": str(settings.rtp_end),
         "rtp_timeout": str(settings.rtp_timeout),
     }
+
+
+def _system_name(settings: Settings) -> str:
+    # Asterisk prefixes every channel's unique id (the controller's call id)
+    # with it: two Asterisks started in the same second would otherwise give
+    # the same ids to different calls.
+    node = re.sub(r"[^A-Za-z0-9-]", "-", settings.node_name)[:32]
+    return f"ivr12371-{node}" if node else "ivr12371"
 
 
 def _entity_id(settings: Settings) -> str:
