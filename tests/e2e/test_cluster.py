@@ -6,21 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 import os
 import shutil
 import signal
+import subprocess
+import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
 import pytest
+from sqlalchemy.engine import make_url
 
 from devtools import asterisk, cluster, kamailio
-from devtools.callermedia import Hangup, Pause
+from devtools.callermedia import Hangup, Key, Pause
 from devtools.calls import wait_for_record
 from devtools.sipcall import CallPlan, CallResult, place_call
+from devtools.sipoperator import OperatorPhone, SipOperator
 from ivr.cli.serve import build_prompts, fallback_sounds, load_directory
 from ivr.settings import Settings
 
@@ -32,6 +40,18 @@ pytestmark = pytest.mark.e2e
 # of the other sees it (0.5 s), and it connects and takes the calls back.
 TAKEOVER_LIMIT_S = 5.0
 RECORD_WAIT_S = 30.0
+IN_HOURS = "2026-11-24T10:00:00+08:00"  # a Tuesday, a working day
+# Callers wait in line long enough for a kill and a takeover.
+QUEUE_RULES = """\
+default:
+  ring_seconds: 6
+  wrap_up_seconds: 1
+  max_wait_seconds: 120
+  announce_every_seconds: 30
+  whisper: false
+"""
+IN_LINE = "340121"  # 长丰县: the drills' operators are its
+PUSH_WAIT_S = 10.0
 
 
 @pytest.fixture(scope="module")
@@ -45,7 +65,16 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster.Cluster]
         database=f"ivr_cluster_e2e_{n}",
         rtp_base=36000 + 1000 * n,
     )
-    spec = dataclasses.replace(spec, extra_env=(("IVR_DIGIT_TIMEOUT", str(DIGIT_TIMEOUT_S)),))
+    rules = spec.folder / "queues.yaml"
+    rules.write_text(QUEUE_RULES, encoding="utf-8")
+    spec = dataclasses.replace(
+        spec,
+        extra_env=(
+            ("IVR_DIGIT_TIMEOUT", str(DIGIT_TIMEOUT_S)),
+            ("IVR_NOW", IN_HOURS),
+            ("IVR_QUEUES_FILE", str(rules)),
+        ),
+    )
     cluster.drop_database(spec.database_url)
     cluster.ensure_database(spec.database_url)
     shared = spec.controller_settings()
@@ -85,6 +114,55 @@ def channels(spec: cluster.Cluster) -> dict[str, list[dict[str, Any]]]:
     }
 
 
+def ivr(spec: cluster.Cluster, *args: str) -> str:
+    """The `ivr` command on the cluster's database, as its controllers see it."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "ivr", *args],
+        env=spec.controller_env(spec.controllers[0]),
+        capture_output=True, text=True, timeout=120, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc.stdout
+
+
+def api(
+    spec: cluster.Cluster, controller: cluster.ControllerSpec, path: str, body: Any = None
+) -> Any:
+    """POST to one controller's API as the national admin."""
+    token = ivr(spec, "users", "token", "admin").strip()
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{controller.http_port}{path}",
+        data=json.dumps(body).encode() if body is not None else b"",
+        method="POST",
+        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return json.load(response)
+
+
+def add_operator(
+    spec: cluster.Cluster, operator_id: str, department: str, phone: SipOperator
+) -> None:
+    ivr(spec, "operators", "add", operator_id, "--name", operator_id.upper(),
+        "--departments", department, "--contact", phone.contact)
+    api(spec, spec.controllers[0], f"/api/operators/{operator_id}/sign-in")
+    # Every controller gives every Asterisk the phone within a tick.
+    for node in spec.asterisks:
+        wait_until(
+            lambda node=node: _knows(spec.asterisk_settings(node), operator_id),
+            PUSH_WAIT_S,
+            f"Asterisk {node.name} to learn {operator_id}'s phone",
+        )
+
+
+def _knows(settings: Settings, operator_id: str) -> bool:
+    try:
+        asterisk.ari_get(settings, f"/endpoints/PJSIP/{operator_id}")
+    except (urllib.error.URLError, OSError):
+        return False
+    return True
+
+
 def wait_until(predicate: Any, timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -99,6 +177,23 @@ async def call(spec: cluster.Cluster, plan: CallPlan) -> tuple[CallResult, dict[
     result = await place_call(plan, settings)
     record = await asyncio.to_thread(wait_for_record, settings, plan.call_id, RECORD_WAIT_S)
     return result, record
+
+
+async def nodes_of(spec: cluster.Cluster, callers: list[str]) -> list[str]:
+    """The node serving each caller's call in progress, in the order given."""
+    url = make_url(spec.database_url)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=url.database
+    )
+    try:
+        rows = await connection.fetch(
+            "SELECT caller, node FROM calls WHERE ended_at IS NULL AND caller = ANY($1)", callers
+        )
+    finally:
+        await connection.close()
+    by_caller = {row["caller"]: row["node"] for row in rows}
+    assert sorted(by_caller) == sorted(callers), by_caller
+    return [by_caller[caller] for caller in callers]
 
 
 def _at(step: dict[str, Any]) -> float:
@@ -126,41 +221,77 @@ async def test_drill_1_a_killed_controllers_callers_are_taken_over_within_5_s(
     drill: cluster.Cluster,
 ) -> None:
     # 40 callers in menus, spread over both Asterisks and both controllers,
-    # each staying 20 s (the kill comes at about 5 s) and hanging up.
-    plans = [
+    # each staying 20 s (the kill comes at about 6 s) and hanging up; and 4
+    # in line for an operator who is paused until after the kill.
+    menus = [
         CallPlan(caller=f"0551700000{n:02d}", actions=(Pause(20_000), Hangup()), max_call_s=45)
         for n in range(40)
     ]
-    calls = [asyncio.create_task(call(drill, plan)) for plan in plans]
-    await asyncio.sleep(1.0)
-    wait_until(
-        lambda: sum(len(c) for c in channels(drill).values()) == 40, 20, "40 callers in Stasis"
-    )
-    await asyncio.sleep(2.0)
-    victim, survivor = drill.controllers
-    killed_at = time.time()
-    cluster.stop_controller(drill, victim, signal.SIGKILL)
+    # 1 on the front page: a person. The line's order is the order they pressed.
+    in_line = [
+        CallPlan(caller=f"1380013810{n}", origin=IN_LINE, actions=(Pause(1500), Key("1")),
+                 max_call_s=90)
+        for n in range(4)
+    ]
+    phone = SipOperator(OperatorPhone("opk1", ring_s=1, hangup_after_s=2, calls=4))
+    async with phone:
+        add_operator(drill, "opk1", IN_LINE, phone)
+        api(drill, drill.controllers[0], "/api/operators/opk1/pause", {"reason": "meeting"})
+        calls = [asyncio.create_task(call(drill, plan)) for plan in menus]
+        lines = []
+        for plan in in_line:
+            lines.append(asyncio.create_task(call(drill, plan)))
+            await asyncio.sleep(0.6)
+        wait_until(
+            lambda: sum(len(c) for c in channels(drill).values()) == 44, 20, "44 callers in"
+        )
+        await asyncio.sleep(3.0)  # all four have pressed 1
+        # The victim is the controller serving the first caller in line, so
+        # that a place in line is taken over whatever the dialplans chose.
+        nodes = await nodes_of(drill, [plan.caller for plan in in_line])
+        victim = next(c for c in drill.controllers if nodes[0].startswith(f"{c.name}@"))
+        survivor = next(c for c in drill.controllers if c is not victim)
+        # The calls' clock (IVR_NOW) is the survivor's: it writes the resumed steps.
+        health = cluster.controller_health(survivor)
+        assert health is not None
+        killed_at = datetime.fromisoformat(health["now"]).timestamp()
+        cluster.stop_controller(drill, victim, signal.SIGKILL)
+        await asyncio.sleep(TAKEOVER_LIMIT_S)
+        api(drill, survivor, "/api/operators/opk1/resume")
+        done = await asyncio.gather(*calls)
+        served = await asyncio.gather(*lines)
+        answered = await phone.result(timeout_s=60)
 
-    done = await asyncio.gather(*calls)
     taken_over = []
-    for result, record in done:
-        assert result.answered and result.ended_by == "caller", result.sipp_log
+    for result, record in done + served:
+        assert result.answered, result.sipp_log
         assert record is not None, "no record"
         steps = [(_at(s), s["kind"], s["value"]) for s in record["steps"]]
         story = "\n".join(f"{at:.3f} {kind} {value[:50]}" for at, kind, value in steps)
-        assert record["end_reason"] == "caller_hangup", story
         assert [s for s in steps if s[1] == "error"] == [], story
         if not record["node"].startswith(f"{victim.name}@"):
             continue
         resumed = [at for at, kind, value in steps if (kind, value) == ("note", "resumed")]
         assert len(resumed) == 1, story
-        # Served again: the caller heard that the call goes on.
-        assert ("prompt", "call.resumed") in [(kind, value) for _, kind, value in steps], story
         taken_over.append((record["node"], resumed[0] - killed_at))
+    for result, record in done:
+        assert result.ended_by == "caller" and record is not None
+        assert record["end_reason"] == "caller_hangup"
+    # The line held its order across the kill: the operator answered the
+    # four in the order they joined, whichever controller served each.
+    assert answered.answered == 4, answered.sipp_log
+    order = [next(p.caller for p in in_line if p.caller in c.from_) for c in answered.calls]
+    joined = sorted((r["queue"]["entered_at"], r["caller"]) for _, r in served if r)
+    assert order == [caller for _, caller in joined]
+    for _, record in served:
+        assert record is not None and record["end_reason"] == "completed", record
     assert {node for node, _ in taken_over} == {f"{victim.name}@a", f"{victim.name}@b"}
     delays = sorted(delay for _, delay in taken_over)
     assert delays[-1] <= TAKEOVER_LIMIT_S, delays
-    print(f"takeover of {len(delays)} calls after the kill: {delays[0]:.2f} to {delays[-1]:.2f} s")
+    lined = [r["node"] for _, r in served if r and r["node"].startswith(f"{victim.name}@")]
+    assert lined, "no caller in line was taken over"
+    print(f"takeover of {len(delays)} calls ({len(lined)} in line) after the kill: "
+          f"{delays[0]:.2f} to {delays[-1]:.2f} s")
     wait_until(lambda: not any(channels(drill).values()), 10, "no channel left in Stasis")
 
     # The killed controller comes back and gets its application back.
