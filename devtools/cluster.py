@@ -150,6 +150,9 @@ class Cluster:
                 "rtp_start": spec.rtp_start,
                 "rtp_end": spec.rtp_end,
                 "node_name": f"asterisk-{spec.name}",
+                # Callers come through the door only; any other address is
+                # an operator's phone, known by its name.
+                "sip_caller_networks": f"{self.door.host}/32",
                 "stasis_apps": ",".join(c.app for c in self.controllers),
             }
         )

@@ -50,7 +50,8 @@ default:
   announce_every_seconds: 30
   whisper: false
 """
-IN_LINE = "340121"  # 长丰县: the drills' operators are its
+IN_LINE = "340121"  # 长丰县: drill 1's operator is its
+OPERATORS_DESK = "127.0.0.4"  # where operators' phones call from (not the door)
 PUSH_WAIT_S = 10.0
 
 
@@ -346,6 +347,38 @@ async def test_drill_2_a_killed_asterisk_gets_no_new_calls(drill: cluster.Cluste
           for n in range(4))
     )
     assert {record["node"].split("@")[1] for _, record in done if record} == {"a", "b"}
+
+
+async def test_drill_5_an_operator_signed_in_on_one_asterisk_answers_callers_on_both(
+    drill: cluster.Cluster,
+) -> None:
+    county = "340122"
+    home = drill.asterisks[0]
+    phone = SipOperator(OperatorPhone("opm1", ring_s=1, hangup_after_s=3, calls=2))
+    async with phone:
+        ivr(drill, "operators", "add", "opm1", "--name", "M", "--departments", county,
+            "--contact", phone.contact)
+        for node in drill.asterisks:
+            wait_until(lambda node=node: _knows(drill.asterisk_settings(node), "opm1"),
+                       PUSH_WAIT_S, f"Asterisk {node.name} to learn opm1's phone")
+        # The operator signs in from the desk phone, through Asterisk a.
+        sign_in = CallPlan(caller="opm1", to="*21", local_ip=OPERATORS_DESK, max_call_s=15)
+        result = await place_call(sign_in, drill.asterisk_settings(home))
+        assert result.answered and result.ended_by == "asterisk", result.sipp_log
+        # Two callers through the door: Kamailio gives one to each Asterisk.
+        done = []
+        for n in range(2):
+            plan = CallPlan(caller=f"1380013820{n}", origin=county,
+                            actions=(Pause(1500), Key("1")), max_call_s=40)
+            done.append(await call(drill, plan))
+        answered = await phone.result(timeout_s=30)
+
+    assert answered.answered == 2, answered.sipp_log
+    assert {record["node"].split("@")[1] for _, record in done if record} == {"a", "b"}
+    for result, record in done:
+        assert result.answered, result.sipp_log
+        assert record is not None and record["end_reason"] == "completed", record
+        assert record["queue"]["operator_id"] == "opm1"
 
 
 def _fallback(spec: cluster.Cluster) -> dict[str, Path]:
