@@ -35,9 +35,10 @@ from devtools.callermedia import (
     media_capture,
     read_rtp_payload,
 )
-from tests.e2e.harness import Platform, _free_port
+from tests.e2e.harness import _free_port
 
 SCENARIO = Path(__file__).with_name("caller.xml")
+CALLER_ID = "sipp"  # caller.xml's From
 SPEECH = SIPP_PCAP_DIR / "g711a.pcap"
 PRESS_KEY = "#"  # says the menu again, on every page of the IVR and in the plain dialplan
 PRESS_AT_S = 2.0  # after the answer: during the first prompt
@@ -102,15 +103,16 @@ def write_injection(folder: Path, press_every: int) -> Path:
     return path
 
 
-def run(platform: Platform, load: Load, folder: Path,
+def run(target: str, load: Load, folder: Path,
         sample: Callable[[subprocess.Popen[bytes]], None]) -> SippResult:
-    """Place `load.calls` calls and wait for the last; `sample(sipp)` every SAMPLE_S."""
+    """Place `load.calls` calls to `target` (host:port, loopback) and wait for
+    the last; `sample(sipp)` every SAMPLE_S."""
     folder.mkdir(parents=True, exist_ok=True)
     write_captures(folder, load.hold_s)
     injection = write_injection(folder, load.press_every)
     at_once = int(load.rate * (load.hold_s + 5)) + 10
     cmd = [
-        "sipp", f"127.0.0.1:{platform.settings.sip_port}",
+        "sipp", target,
         "-sf", str(SCENARIO), "-inf", str(injection), "-s", load.exten,
         "-d", str(round(load.hold_s * 1000)),
         "-m", str(load.calls), "-r", str(load.rate), "-l", str(at_once),

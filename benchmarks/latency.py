@@ -65,7 +65,7 @@ exten => #,1,Goto({exten},menu)
 """
 CONTROLLER_EXTEN = "12371"
 BASELINE_SOUND = "bench-page"
-CALLER_ID = "sipp"  # benchmarks/caller.xml's From
+CALLER_ID = callers.CALLER_ID
 LOG_LINE = re.compile(
     r"^\[(?P<ts>[\d-]+ [\d:.]+)\] \w+\[\d+\]\[(?P<tag>C-[0-9a-f]+)\] (?P<rest>.*)"
 )
@@ -118,6 +118,11 @@ def first_prompt_times(log: Path, offset: int, exten: str) -> list[float]:
     return [(played[t] - started[t]).total_seconds() * 1000 for t in played]
 
 
+def target(platform: Platform) -> str:
+    """Where SIPp's callers call: the platform's Asterisk."""
+    return f"127.0.0.1:{platform.settings.sip_port}"
+
+
 def leftover_channels(platform: Platform, timeout: float = LEFTOVER_WAIT_S) -> list[str]:
     """Channels Asterisk still has, by name, once `timeout` has passed."""
     deadline = time.monotonic() + timeout
@@ -138,7 +143,8 @@ def measure(platform: Platform, path: str, load: callers.Load, workdir: Path,
     offset = log.stat().st_size
     watch = Watch(platform, asterisk_pid, controller_pid)
     before = cpu_seconds(asterisk_pid), cpu_seconds(controller_pid)
-    sipp = callers.run(platform, load, workdir / f"{path}-{load.rate:g}-{load.hold_s:g}", watch)
+    folder = workdir / f"{path}-{load.rate:g}-{load.hold_s:g}"
+    sipp = callers.run(target(platform), load, folder, watch)
     time.sleep(SETTLE_S)
     after = cpu_seconds(asterisk_pid), cpu_seconds(controller_pid)
     run = PathRun(
@@ -195,7 +201,7 @@ def run_all(platform: Platform, args: argparse.Namespace, workdir: Path
             ) -> tuple[list[tuple[PathRun, PathRun]], list[str]]:
     install_baseline(platform)
     # Warm Asterisk's media cache so both paths play from local disk.
-    callers.run(platform, callers.Load(CONTROLLER_EXTEN, 2, 2, 1.0, 0), workdir / "warmup",
+    callers.run(target(platform), callers.Load(CONTROLLER_EXTEN, 2, 2, 1.0, 0), workdir / "warmup",
                 lambda _: None)
     pairs: list[tuple[PathRun, PathRun]] = []
     for rate, hold, crowd in loads(args):

@@ -95,11 +95,15 @@ class Cluster:
             door_port=base.sip_port,
             asterisks=asterisks,
             controllers=(ControllerSpec("c1", 8081), ControllerSpec("c2", 8082)),
-            database=DEFAULT_DATABASE,
+            database_url=os.environ.get(
+                "IVR_CLUSTER_DATABASE_URL", _postgres_url(DEFAULT_DATABASE)
+            ),
         )
 
     @classmethod
-    def on_free_ports(cls, folder: Path, base: Settings, database: str, rtp_base: int) -> Cluster:
+    def on_free_ports(
+        cls, folder: Path, base: Settings, database_url: str, rtp_base: int
+    ) -> Cluster:
         """The same shape on ports nobody uses now (the drills, in parallel)."""
         asterisks = tuple(
             AsteriskSpec(
@@ -115,7 +119,7 @@ class Cluster:
         )
         return cls._made(
             folder, base, _free_port(socket.SOCK_DGRAM, "127.0.0.1"), asterisks, controllers,
-            database,
+            database_url,
         )
 
     @classmethod
@@ -126,7 +130,7 @@ class Cluster:
         door_port: int,
         asterisks: tuple[AsteriskSpec, ...],
         controllers: tuple[ControllerSpec, ...],
-        database: str,
+        database_url: str,
     ) -> Cluster:
         door = FrontDoor(
             host="127.0.0.1",
@@ -134,8 +138,7 @@ class Cluster:
             nodes=tuple(SipNode(spec.host, spec.sip_port) for spec in asterisks),
             folder=folder / "kamailio",
         )
-        url = make_url(os.environ.get("IVR_CLUSTER_DATABASE_URL", _postgres_url(database)))
-        return cls(folder, base, door, asterisks, controllers, url.render_as_string(False))
+        return cls(folder, base, door, asterisks, controllers, database_url)
 
     # -- each part's settings ------------------------------------------------------
 
@@ -354,22 +357,6 @@ def ensure_database(url: str) -> str:
             f"PostgreSQL at {parsed.host}:{parsed.port} ({exc}); scripts/ensure-postgres starts it"
         ) from exc
     return f"database {parsed.database}: " + ("created" if made else "there")
-
-
-def drop_database(url: str) -> None:
-    parsed = make_url(url)
-
-    async def drop() -> None:
-        admin = await asyncpg.connect(
-            host=parsed.host or "127.0.0.1", port=parsed.port or 5432,
-            user=parsed.username or "postgres", password=parsed.password, database="postgres",
-        )
-        try:
-            await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
-        finally:
-            await admin.close()
-
-    asyncio.run(drop())
 
 
 def _free_port(kind: int, host: str) -> int:

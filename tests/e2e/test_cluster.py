@@ -10,8 +10,10 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -24,9 +26,11 @@ import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.engine import make_url
 
+from benchmarks import callers
 from devtools import asterisk, cluster, kamailio
 from devtools.callermedia import Hangup, Key, Pause
 from devtools.calls import wait_for_record
+from devtools.postgres import PostgresServer
 from devtools.sipcall import CallPlan, CallResult, place_call
 from devtools.sipoperator import OperatorPhone, SipOperator
 from ivr.cli.serve import build_prompts, fallback_sounds, load_directory
@@ -56,14 +60,32 @@ PUSH_WAIT_S = 10.0
 
 
 @pytest.fixture(scope="module")
-def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster.Cluster]:
+def database_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server of the drills' own: drill 4 stops it under load.
+    Its folder is outside pytest's, which only root may enter."""
+    folder = Path(tempfile.mkdtemp(prefix="ivr-drill-postgres-"))
+    server = PostgresServer(folder, _free_tcp_port())
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def drill(
+    tmp_path_factory: pytest.TempPathFactory, database_server: PostgresServer
+) -> Iterator[cluster.Cluster]:
     worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw")
     n = int(worker) if worker.isdigit() else 0
     base = Settings(state_dir=tmp_path_factory.mktemp("cluster-base"))
+    server = database_server
     spec = cluster.Cluster.on_free_ports(
         tmp_path_factory.mktemp("cluster"),
         base,
-        database=f"ivr_cluster_e2e_{n}",
+        database_url=server.url("ivr_cluster"),
         rtp_base=36000 + 1000 * n,
     )
     rules = spec.folder / "queues.yaml"
@@ -76,7 +98,6 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster.Cluster]
             ("IVR_QUEUES_FILE", str(rules)),
         ),
     )
-    cluster.drop_database(spec.database_url)
     cluster.ensure_database(spec.database_url)
     shared = spec.controller_settings()
     catalog = build_prompts(shared, load_directory(shared))
@@ -94,7 +115,13 @@ def drill(tmp_path_factory: pytest.TempPathFactory) -> Iterator[cluster.Cluster]
                         log.read_bytes()
                     )
                 shutil.rmtree(lay.host(lay.base), ignore_errors=True)
-        cluster.drop_database(spec.database_url)
+
+
+def _free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def door_settings(spec: cluster.Cluster) -> Settings:
@@ -347,6 +374,50 @@ async def test_drill_2_a_killed_asterisk_gets_no_new_calls(drill: cluster.Cluste
           for n in range(4))
     )
     assert {record["node"].split("@")[1] for _, record in done if record} == {"a", "b"}
+
+
+async def test_drill_4_postgresql_away_for_10_s_under_20_calls_a_second(
+    drill: cluster.Cluster, database_server: PostgresServer, tmp_path: Path
+) -> None:
+    # 300 callers at 20 a second, each hearing the first page for 4 s; the
+    # database stops 2 s in and is back 10 s later.
+    load = callers.Load(exten="12371", rate=20, calls=300, hold_s=4, press_every=0)
+    target = f"{drill.door.host}:{drill.door.port}"
+    sipp = asyncio.create_task(
+        asyncio.to_thread(callers.run, target, load, tmp_path / "sipp", lambda _: None)
+    )
+    await asyncio.sleep(2.0)
+    await asyncio.to_thread(database_server.stop)
+    stopped = time.monotonic()
+    await asyncio.sleep(10.0)
+    await asyncio.to_thread(database_server.start)
+    print(f"PostgreSQL was away {time.monotonic() - stopped:.1f} s")
+    result = await sipp
+    assert result.failed == 0, f"{result.failed} of {load.calls} calls failed"
+    assert len(result.answer_ms) == load.calls
+
+    # Every call's record reaches the database once it is back: counted.
+    async def ended() -> int:
+        url = make_url(drill.database_url)
+        connection = await asyncpg.connect(
+            host=url.host, port=url.port, user=url.username, database=url.database
+        )
+        try:
+            count: int = await connection.fetchval(
+                "SELECT count(*) FROM calls WHERE caller = $1 AND ended_at IS NOT NULL",
+                callers.CALLER_ID,
+            )
+            return count
+        finally:
+            await connection.close()
+
+    deadline = time.monotonic() + 60
+    count = await ended()
+    while count < load.calls and time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        count = await ended()
+    assert count == load.calls
+    wait_until(lambda: not any(channels(drill).values()), 20, "no channel left")
 
 
 async def test_drill_5_an_operator_signed_in_on_one_asterisk_answers_callers_on_both(
