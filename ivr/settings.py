@@ -63,6 +63,9 @@ class Settings(BaseSettings):
     # another takes its calls over once it has expired (ivr/stasis/takeover.py).
     lease_renew: float = Field(default=0.5, gt=0, le=10)
     lease_seconds: float = Field(default=2.5, gt=0, le=60)
+    # An Asterisk that does not let us back in this long is gone, and its
+    # calls with it: their records end `node_lost`.
+    node_lost_after: float = Field(default=10.0, gt=0, le=600)
     # Every Asterisk this controller serves (comma-separated name=host:port of
     # their ARI; empty: ari_host:ari_port alone). Each gets its own ARI
     # connection and carries its calls as node `{node_name}@{name}`.

@@ -178,6 +178,8 @@ class FakeAri:
         # Connections of the event socket so far, and the open ones by app.
         self.ws_connects = 0
         self.auth_failures = 0
+        # Asterisk's start time, as /asterisk/info tells it: a restart changes it.
+        self.restarts = 0
         self.sockets: dict[str, web.WebSocketResponse] = {}
         self.events_sent: list[dict[str, Any]] = []
         self.max_connections = 0
@@ -246,6 +248,7 @@ class FakeAri:
     async def restart(self) -> None:
         """Asterisk restarted: connections cut, channels, playbacks and filters gone."""
         await self.go_down()
+        self.restarts += 1
         self.channels.clear()
         self.playbacks.clear()
         self.allowed.clear()
@@ -715,7 +718,10 @@ class FakeAri:
         return web.json_response(
             {
                 "system": {"version": VERSION, "entity_id": ASTERISK_ID},
-                "status": {"startup_time": TIMESTAMP, "last_reload_time": TIMESTAMP},
+                "status": {
+                    "startup_time": f"{TIMESTAMP} (start {self.restarts})",
+                    "last_reload_time": TIMESTAMP,
+                },
             }
         )
 

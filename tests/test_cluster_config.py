@@ -129,7 +129,9 @@ class _Controller:
 
 
 def fleet(*parts: tuple[_Recordings, dict[str, Any]]) -> Fleet:
-    return Fleet([Node(ari, _Controller(calls)) for ari, calls in parts])  # type: ignore[arg-type]
+    serving = Fleet()
+    serving.add([Node(ari, _Controller(calls)) for ari, calls in parts])  # type: ignore[arg-type]
+    return serving
 
 
 async def test_a_recording_is_found_on_whichever_asterisk_keeps_it() -> None:

@@ -547,11 +547,35 @@ async def test_asterisk_gone_during_a_call_ends_its_record(rig: Rig, node: Node)
     await fake.restart()  # its channels are gone
     await fake.wait_connected(2)
     view = await rig.wait_record(channel, lambda v: v.ended_at is not None, "the record closed")
-    # Found gone by recovery, or lost with a request Asterisk never answered
-    # (the play's answer can be in flight when the connection is cut).
-    assert view.end_reason in ("channel_gone", "asterisk_unavailable")
+    # Found gone with the Asterisk that restarted, or lost with a request
+    # Asterisk never answered (the play's answer can be in flight when the
+    # connection is cut).
+    assert view.end_reason in ("node_lost", "asterisk_unavailable")
     await wait_until(lambda: channel not in rig.controller.calls, what="the call to leave")
     await run_short_call(rig, "1763892000.54")
+
+
+async def test_the_calls_of_an_asterisk_that_stays_away_end_as_node_lost(rig: Rig) -> None:
+    rig.settings = rig.settings.model_copy(update={"node_lost_after": 0.5})
+    node = await rig.start_node()
+    watch = asyncio.create_task(rig.controller.watch_asterisk())
+    try:
+        fake = rig.fake
+        channel = "1763892000.55"
+        await fake.stasis_start(channel, HEFEI_CALLER)
+        await rig.wait_play(channel)
+        await fake.go_down()  # and stays down: no event will ever end the call
+        view = await rig.wait_record(channel, lambda v: v.ended_at is not None, "node_lost")
+        assert view.end_reason == "node_lost"
+        await wait_until(lambda: channel not in rig.controller.calls, what="the call to leave")
+        # Back, it carries new calls as before.
+        await fake.go_up()
+        await fake.wait_connected(2)
+        await run_short_call(rig, "1763892000.56")
+    finally:
+        watch.cancel()
+        await asyncio.gather(watch, return_exceptions=True)
+    assert node.events is not None and not node.events.done()
 
 
 # Playbacks Asterisk loses track of ------------------------------------------------------

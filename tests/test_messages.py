@@ -17,6 +17,7 @@ from ivr.ari.client import AriClient
 from ivr.cases import message_store as stored
 from ivr.cases.messages import MessageBox, parse_fallback, wav_seconds
 from ivr.cases.registry import Cases
+from ivr.db.models import Call
 from ivr.errors import AriError
 
 from .test_db_operators import DIRECTORY, Sessions
@@ -150,6 +151,32 @@ async def test_recordings_that_ended_unheard_are_settled_from_what_asterisk_kept
     assert (case.recording, case.recording_seconds) == ("c1-m5", 4.0)
     async with db_sessionmaker() as session:
         assert [m.name for m in await stored.unfinished(session)] == ["c2-m3"]
+
+
+async def test_each_asterisk_settles_only_the_messages_of_its_own_calls(
+    db_sessionmaker: Sessions,
+) -> None:
+    # In a cluster each Asterisk keeps the recordings it made: a's controller
+    # must not call b's message lost because a does not have it.
+    async with db_sessionmaker() as session, session.begin():
+        for call_id, node in (("call-a", "c1@a"), ("call-b", "c1@b")):
+            session.add(Call(
+                id=call_id, node=node, caller="055162345678", dialed="12371",
+                department_code="340121", department_name="", route_rule="", route_read="",
+                started_at=NOW, updated_at=NOW,
+            ))
+    cases = Cases(db_sessionmaker, DIRECTORY, lambda: NOW)
+    on_a = MessageBox(
+        ari=FakeRecordings({"a-m1": wav(2.0)}), sessionmaker=db_sessionmaker,
+        directory=DIRECTORY, cases=cases, now=lambda: NOW, node="c1@a",
+    )
+    for name, call_id in (("a-m1", "call-a"), ("b-m1", "call-b")):
+        await on_a.started(name, call_id=call_id, department="340121",
+                           caller="055162345678", source=name, category="dues")
+    assert await on_a.settle() == {"a-m1": 2.0}
+    async with db_sessionmaker() as session:
+        assert [m.name for m in await stored.unfinished(session)] == ["b-m1"]
+        assert [m.name for m in await stored.unfinished(session, "c1@b")] == ["b-m1"]
 
 
 async def test_fallback_messages_become_cases_once_routed_by_the_caller(

@@ -60,6 +60,9 @@ class AriConnection:
         self._deadlines: deque[tuple[float, str]] = deque()
         self._next_request = 0
         self.connected = asyncio.Event()
+        # Set whenever the events connection is down (from the start, too).
+        self.disconnected = asyncio.Event()
+        self.disconnected.set()
 
     @property
     def connections(self) -> dict[str, bool]:
@@ -219,6 +222,7 @@ class AriConnection:
                 ) as ws:
                     log.info("ARI events connected for app %s", self.settings.ari_app)
                     delay = self.settings.ari_reconnect_min
+                    self.disconnected.clear()
                     self.connected.set()
                     try:
                         # Over HTTP: nothing reads this connection's answers yet.
@@ -239,6 +243,7 @@ class AriConnection:
                 self._ws = None
                 self._drop_waiting()
                 self.connected.clear()
+                self.disconnected.set()
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.ari_reconnect_max)
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from ivr.db.models import CALLER_MAX, MessageRow, messages_table
+from ivr.db.models import CALLER_MAX, Call, MessageRow, messages_table
 
 
 async def start_message(
@@ -54,9 +54,12 @@ async def finish_message(
     return await session.get(MessageRow, name, populate_existing=True)
 
 
-async def unfinished(session: AsyncSession) -> list[MessageRow]:
-    """Messages still recording, as far as the records know."""
+async def unfinished(session: AsyncSession, node: str | None = None) -> list[MessageRow]:
+    """Messages still recording, as far as the records know; of the calls of
+    `node` only, when given (in a cluster, each Asterisk keeps its own)."""
     query = select(MessageRow).where(MessageRow.status == "recording")
+    if node is not None:
+        query = query.join(Call, Call.id == MessageRow.call_id).where(Call.node == node)
     return list((await session.scalars(query)).all())
 
 

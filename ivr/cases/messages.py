@@ -93,7 +93,11 @@ class MessageBox:
         directory: Directory,
         cases: Cases,
         now: Callable[[], datetime],
+        node: str | None = None,
     ) -> None:
+        """`node`: the node whose calls' messages this box settles (each
+        Asterisk keeps its own recordings); None: every message."""
+        self._node = node
         self._ari = ari
         self._sessionmaker = sessionmaker
         self._directory = directory
@@ -144,7 +148,7 @@ class MessageBox:
         register what it kept. Returns each settled recording's length, for
         a call still waiting on one."""
         async with self._sessionmaker() as session:
-            pending = await stored.unfinished(session)
+            pending = await stored.unfinished(session, self._node)
         settled: dict[str, float] = {}
         for message in pending:
             if await self._ari.recording_live(message.name):

@@ -23,6 +23,9 @@ the others through their public methods only.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+
 from ivr.ari.models import Event
 from ivr.call import flow
 from ivr.call.guide import Guide
@@ -38,6 +41,8 @@ from ivr.stasis.registry import CallRegistry
 from ivr.stasis.router import EventRouter
 from ivr.stasis.runner import CallRunner
 
+log = logging.getLogger(__name__)
+
 
 class Controller:
     def __init__(self, parts: Collaborators) -> None:
@@ -48,6 +53,7 @@ class Controller:
             directory=parts.directory,
             cases=parts.cases,
             now=parts.clock,
+            node=parts.settings.node_name,
         )
         self.casework = Casework(
             messages=self.messages, cases=parts.cases, recorder=parts.recorder, now=parts.clock
@@ -68,6 +74,8 @@ class Controller:
         )
         self._router = EventRouter(parts.ari, self.calls, self.desk, self.casework, features)
         self._recovery = Recovery(parts, self.calls, self.desk, self.messages)
+        self._ari = parts.ari
+        self._node_lost_after = parts.settings.node_lost_after
         self.recoveries = 0  # ended since start (done or failed): one per (re)connect
 
     def _desk(self, parts: Collaborators) -> Desk:
@@ -91,6 +99,23 @@ class Controller:
     def on_event(self, event: Event) -> None:
         """Hand an event to its call. Runs on the reader: never blocks."""
         self._router.on_event(event)
+
+    async def watch_asterisk(self) -> None:
+        """End the calls of an Asterisk that stays away `node_lost_after`
+        seconds (`node_lost`): no event will ever end them."""
+        while True:
+            await self._ari.disconnected.wait()
+            try:
+                async with asyncio.timeout(self._node_lost_after):
+                    await self._ari.connected.wait()
+                continue
+            except TimeoutError:
+                pass
+            try:
+                await self._recovery.lost()
+            except Exception:
+                log.exception("calls of a lost Asterisk not closed")
+            await self._ari.connected.wait()
 
     async def recover(self) -> None:
         """Take back, or end politely, every channel of ours left in Stasis."""

@@ -48,6 +48,9 @@ class Node:
                 name=f"ari-events {self.name}",
             ),
             asyncio.create_task(self.controller.desk.run(), name=f"queue-dispatcher {self.name}"),
+            asyncio.create_task(
+                self.controller.watch_asterisk(), name=f"watch {self.name}"
+            ),
         ]
 
     async def stop(self) -> None:

@@ -4,7 +4,8 @@ Theory of operation. Every call the controller takes has a record, and its
 flow is saved there whenever it changes. When the connection to Asterisk
 comes back (or a controller starts), `recover`:
 
-- ends the calls whose channel went while nobody listened (`channel_gone`);
+- ends the calls whose channel went while nobody listened (`channel_gone`,
+  or `node_lost` when Asterisk itself restarted and took them with it);
 - resynchronises live calls: answered if the answer never ran, told their
   prompt is over if it ended unheard;
 - takes back each call with an open record where the caller was (a queued
@@ -36,6 +37,10 @@ log = logging.getLogger(__name__)
 
 # A callback's record says `dialed: callback`, and reads the entry it serves.
 CALLBACK_DIALED = "callback"
+# How a call ends that no event will ever end: its channel went while nobody
+# listened, or its Asterisk died with it.
+CHANNEL_GONE = "channel_gone"
+NODE_LOST = "node_lost"
 
 
 class Recovery:
@@ -50,6 +55,16 @@ class Recovery:
         self._calls = calls
         self._desk = desk
         self._messages = messages
+        # When the Asterisk we last connected to started: another start means
+        # it restarted, and every call it had is lost with it.
+        self._asterisk_started: str | None = None
+
+    async def lost(self) -> None:
+        """Asterisk has not answered for `node_lost_after`: the calls it
+        carried are gone with it (a live Asterisk would have let us back)."""
+        self._end_calls_gone(set(), NODE_LOST)
+        await self._close_records_gone(set(), NODE_LOST)
+        await self._desk.sweep(set())
 
     async def recover(self) -> None:
         try:
@@ -59,9 +74,10 @@ class Recovery:
             log.warning("Asterisk did not take the event filter: %s", exc)
         self._desk.forget_phones()
         await self._desk.refresh()
+        gone = await self._gone_reason()
         channels = await self._ari.channels()
         live = {channel.id for channel in channels}
-        self._end_calls_gone(live)
+        self._end_calls_gone(live, gone)
         by_id = {channel.id: channel for channel in channels}
         for call in list(self._calls.values()):
             if call.call_id in by_id:
@@ -79,24 +95,37 @@ class Recovery:
         await self._settle_messages()
         # By queue entry: a callback's channel serves the entry of the call that asked.
         await self._desk.sweep({call.entry_id for call in self._calls.values()})
-        await self._close_records_gone(live)
+        await self._close_records_gone(live, gone)
 
-    def _end_calls_gone(self, live: set[str]) -> None:
+    async def _gone_reason(self) -> str:
+        """Why calls whose channel is gone ended: the caller left while
+        nobody listened, or Asterisk restarted (its start time changed)."""
+        try:
+            info = await self._ari.info()
+        except AriError as exc:
+            log.warning("Asterisk's start time unknown (%s): calls gone count as channel_gone", exc)
+            return CHANNEL_GONE
+        started = str(info.get("status", {}).get("startup_time", ""))
+        restarted = self._asterisk_started not in (None, started)
+        self._asterisk_started = started
+        return NODE_LOST if restarted else CHANNEL_GONE
+
+    def _end_calls_gone(self, live: set[str], reason: str) -> None:
         for call_id, call in list(self._calls.items()):
             if call_id not in live and call.task is not None:
                 # Its channel went while nobody listened (Asterisk restarted,
                 # or the caller left): no event will ever end this call.
                 call.task.cancel()
-                self._recorder.call_ended(call_id, self._now(), "channel_gone")
+                self._recorder.call_ended(call_id, self._now(), reason)
 
-    async def _close_records_gone(self, live: set[str]) -> None:
+    async def _close_records_gone(self, live: set[str], reason: str) -> None:
         """Calls this node recorded as open whose channel is gone (Asterisk
         restarted, or the caller left while nobody listened)."""
         async with self._sessionmaker() as session:
             stale = await open_calls(session, node=self._settings.node_name)
         for view in stale:
             if view.id not in live and view.id not in self._calls:
-                self._recorder.call_ended(view.id, self._now(), "channel_gone")
+                self._recorder.call_ended(view.id, self._now(), reason)
 
     async def _resync(self, call: Call, channel: Channel) -> None:
         """Settle a live call with what happened while nobody listened.
