@@ -122,3 +122,35 @@ def command(door: FrontDoor, binary: str) -> list[str]:
         binary, "-DD", "-E", "-f", str(door.config), "-P", str(door.pidfile),
         "-m", "64", "-M", "8",
     ]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Render a front door's files into a folder (the Kamailio image does,
+    at build time): `python -m ivr.frontdoor --listen H:P --asterisk H:P ... FOLDER`."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m ivr.frontdoor", description=main.__doc__)
+    parser.add_argument("--listen", required=True, help="host:port callers dial")
+    parser.add_argument("--asterisk", action="append", required=True, help="host:port, repeated")
+    parser.add_argument("folder", type=Path)
+    args = parser.parse_args(argv)
+
+    def address(text: str) -> SipNode:
+        host, _, port = text.rpartition(":")
+        if not host or not port.isdigit():
+            parser.error(f"{text!r} is not host:port")
+        return SipNode(host, int(port))
+
+    listen = address(args.listen)
+    door = FrontDoor(
+        host=listen.host,
+        port=listen.port,
+        nodes=tuple(address(text) for text in args.asterisk),
+        folder=args.folder,
+    )
+    install(door)
+    print(f"{door.config}: {door.uri} in front of " + ", ".join(n.uri for n in door.nodes))
+
+
+if __name__ == "__main__":
+    main()

@@ -11,6 +11,7 @@ import ast
 import fnmatch
 import re
 import shlex
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from urllib.parse import SplitResult, urlsplit
 import pytest
 import yaml
 
-from ivr import dialplan
+from ivr import dialplan, frontdoor
 from ivr.cli import serve as service
 from ivr.dialplan import ASTERISK_PACKAGES, layout
 from ivr.settings import Settings
@@ -27,7 +28,10 @@ from ivr.settings import Settings
 REPO = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = REPO / "docker-compose.yml"
 ENTRYPOINT = REPO / "docker" / "asterisk-entrypoint.sh"
-SERVICES = ("asterisk", "controller", "postgres")
+ASTERISKS = ("asterisk-a", "asterisk-b")
+CONTROLLERS = ("controller-1", "controller-2")
+SERVICES = ("kamailio", *ASTERISKS, *CONTROLLERS, "postgres")
+DOOR_ENTRYPOINT = REPO / "docker" / "kamailio-entrypoint.sh"
 # `${NAME:?message}`: compose refuses to start when NAME is unset or empty.
 REQUIRED_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]+\}")
 
@@ -201,14 +205,15 @@ def published_ports(entry: Any) -> tuple[set[int], set[int]]:
 # The services ---------------------------------------------------------------
 
 
-def test_three_services_in_the_compose_spec_form() -> None:
+def test_the_cluster_in_the_compose_spec_form() -> None:
     assert "version" not in COMPOSE, "the compose spec has no `version:` key"
     assert set(SERVICES) <= set(COMPOSE["services"])
     assert service_of("postgres")["image"].startswith("postgres:")
-    assert service_of("controller")["command"] in (["ivr", "serve"], "ivr serve")
+    for name in CONTROLLERS:
+        assert service_of(name)["command"] in (["ivr", "serve"], "ivr serve")
 
 
-@pytest.mark.parametrize("name", ["asterisk", "controller"])
+@pytest.mark.parametrize("name", ["kamailio", *ASTERISKS, *CONTROLLERS])
 def test_build_context_and_dockerfile_exist(name: str) -> None:
     context, dockerfile = build_of(name)
     assert context.is_dir(), f"{name}: build context {context} is missing"
@@ -244,7 +249,7 @@ def test_dockerignore_keeps_local_state_out() -> None:
 # Settings ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["asterisk", "controller"])
+@pytest.mark.parametrize("name", [*ASTERISKS, *CONTROLLERS])
 def test_environment_names_real_settings(name: str) -> None:
     env = environment(name)
     assert env, f"{name} gets no environment"
@@ -257,6 +262,10 @@ def test_environment_names_real_settings(name: str) -> None:
         assert variable.startswith("IVR_"), f"{name}: {variable} is not read by Settings"
         field = variable.removeprefix("IVR_").lower()
         assert field in Settings.model_fields, f"{name}: {variable} is no setting in ivr.settings"
+    # And each is a valid value of its setting (IVR_ASTERISKS, IVR_STASIS_APPS...).
+    Settings(**{
+        k.removeprefix("IVR_").lower(): with_defaults(v) for k, v in env.items() if "${" not in v
+    })
 
 
 def test_passwords_come_from_required_variables() -> None:
@@ -276,59 +285,98 @@ def test_passwords_come_from_required_variables() -> None:
                         f"{name}: {key} holds a password in plain text"
                     )
                     found += 1
-    # asterisk's and the controller's ARI password, postgres's, and the database URL
-    assert found >= 4
+    # each Asterisk's and controller's ARI password, postgres's, the database URLs
+    assert found >= 7
 
 
-def test_both_sides_of_ari_agree() -> None:
-    ast_env, ctl_env = environment("asterisk"), environment("controller")
-    for key in ("IVR_ARI_USER", "IVR_ARI_PASSWORD", "IVR_ARI_PORT"):
-        assert ast_env[key] == ctl_env[key], f"{key} differs between asterisk and controller"
-    assert ctl_env["IVR_ARI_HOST"] == "asterisk"
-    assert ast_env["IVR_ARI_HOST"] == "0.0.0.0"  # reachable from the controller's container
+def backend_address(name: str) -> str:
+    address: str = service_of(name)["networks"]["backend"]["ipv4_address"]
+    return address
 
 
-def test_controller_reaches_its_neighbours_by_service_name() -> None:
-    env = environment("controller")
-    prompts = urlsplit(env["IVR_PROMPT_BASE_URL"])
-    assert (prompts.hostname, prompts.port) == ("controller", int(env["IVR_HTTP_PORT"]))
-    assert env["IVR_HTTP_HOST"] == "0.0.0.0"  # Asterisk fetches prompts from outside
-    database, variables = split_url(env["IVR_DATABASE_URL"])
-    assert database.scheme == "postgresql+asyncpg"
-    assert (database.hostname, database.port) == ("postgres", 5432)
+def test_every_controller_reaches_every_asterisk_with_the_same_credentials() -> None:
+    for controller in CONTROLLERS:
+        ctl_env = environment(controller)
+        targets = Settings(asterisks=ctl_env["IVR_ASTERISKS"]).per_asterisk()
+        assert sorted(t.ari_host for t in targets) == sorted(map(backend_address, ASTERISKS))
+        for asterisk in ASTERISKS:
+            ast_env = environment(asterisk)
+            for key in ("IVR_ARI_USER", "IVR_ARI_PASSWORD"):
+                assert ast_env[key] == ctl_env[key], f"{key}: {asterisk} and {controller} differ"
+            assert ast_env["IVR_ARI_HOST"] == "0.0.0.0"  # reachable from the controllers
+            assert {t.ari_port for t in targets} == {int(ast_env["IVR_ARI_PORT"])}
+
+
+def test_every_asterisk_offers_calls_to_every_controllers_own_application() -> None:
+    apps = [environment(c)["IVR_ARI_APP"] for c in CONTROLLERS]
+    assert len(set(apps)) == len(apps), "two controllers share a Stasis application"
+    names = [environment(n)["IVR_NODE_NAME"] for n in (*ASTERISKS, *CONTROLLERS)]
+    assert len(set(names)) == len(names), "two parts share a node name"
+    for asterisk in ASTERISKS:
+        env = environment(asterisk)
+        assert Settings(stasis_apps=env["IVR_STASIS_APPS"]).offered_apps == apps
+        # Callers come through the door only.
+        assert env["IVR_SIP_CALLER_NETWORKS"] == backend_address("kamailio") + "/32"
+
+
+def test_the_door_sends_calls_to_every_asterisk() -> None:
+    nodes = environment("kamailio")["DOOR_ASTERISKS"].split(",")
+    expected = [f"{backend_address(n)}:{environment(n)['IVR_SIP_PORT']}" for n in ASTERISKS]
+    assert nodes == expected
+
+
+def test_controllers_reach_their_neighbours_by_service_name() -> None:
     postgres = environment("postgres")
-    assert database.username == postgres["POSTGRES_USER"]
-    assert variables[database.password or ""] == postgres["POSTGRES_PASSWORD"]
-    assert database.path == "/" + postgres["POSTGRES_DB"]
-    depends = service_of("controller")["depends_on"]
-    for name in ("asterisk", "postgres"):
-        assert depends[name]["condition"] == "service_healthy"
-        assert "healthcheck" in service_of(name), f"{name} has no healthcheck to wait for"
+    for name in CONTROLLERS:
+        env = environment(name)
+        prompts = urlsplit(env["IVR_PROMPT_BASE_URL"])
+        assert (prompts.hostname, prompts.port) == (name, int(env["IVR_HTTP_PORT"]))
+        assert env["IVR_HTTP_HOST"] == "0.0.0.0"  # Asterisk fetches prompts from outside
+        database, variables = split_url(env["IVR_DATABASE_URL"])
+        assert database.scheme == "postgresql+asyncpg"
+        assert (database.hostname, database.port) == ("postgres", 5432)
+        assert database.username == postgres["POSTGRES_USER"]
+        assert variables[database.password or ""] == postgres["POSTGRES_PASSWORD"]
+        assert database.path == "/" + postgres["POSTGRES_DB"]
+        depends = service_of(name)["depends_on"]
+        for needed in (*ASTERISKS, "postgres"):
+            assert depends[needed]["condition"] == "service_healthy"
+            assert "healthcheck" in service_of(needed), f"{needed} has no healthcheck to wait for"
 
 
 # Network ----------------------------------------------------------------------
 
 
 def test_ari_is_not_published() -> None:
-    ari_port = int(environment("asterisk")["IVR_ARI_PORT"])
+    ari_port = int(environment("asterisk-a")["IVR_ARI_PORT"])
     for name, svc in COMPOSE["services"].items():
         for entry in svc.get("ports", []):
             host, container = published_ports(entry)
             assert ari_port not in container | host, f"{name} publishes ARI: {entry}"
 
 
-def test_sip_and_rtp_are_published() -> None:
-    env = environment("asterisk")
-    container: set[int] = set()
-    for entry in service_of("asterisk")["ports"]:
-        container |= published_ports(entry)[1]
-    assert int(env["IVR_SIP_PORT"]) in container
-    start, end = (int(with_defaults(env[k])) for k in ("IVR_RTP_START", "IVR_RTP_END"))
-    assert set(range(start, end + 1)) <= container
+def test_sip_at_the_door_and_each_asterisks_own_rtp_are_published() -> None:
+    door: set[int] = set()
+    for entry in service_of("kamailio")["ports"]:
+        door |= published_ports(entry)[1]
+    assert 5060 in door
+    taken: set[int] = set()
+    for name in ASTERISKS:
+        env = environment(name)
+        host_side: set[int] = set()
+        for entry in service_of(name)["ports"]:
+            host, _ = published_ports(entry)
+            assert int(env["IVR_SIP_PORT"]) not in host, f"{name}: SIP goes through the door"
+            host_side |= host
+        start, end = (int(with_defaults(env[k])) for k in ("IVR_RTP_START", "IVR_RTP_END"))
+        assert set(range(start, end + 1)) <= host_side
+        assert not host_side & taken, f"{name}'s RTP ports overlap another Asterisk's"
+        taken |= host_side
 
 
-def test_asterisk_healthcheck_asks_ari() -> None:
-    test = service_of("asterisk")["healthcheck"]["test"]
+@pytest.mark.parametrize("name", ASTERISKS)
+def test_asterisk_healthcheck_asks_ari(name: str) -> None:
+    test = service_of(name)["healthcheck"]["test"]
     command = test if isinstance(test, str) else " ".join(test)
     assert "/ari/asterisk/info" in command
     assert "$${IVR_ARI_PASSWORD}" in command  # read in the container, not written here
@@ -353,23 +401,25 @@ def test_named_volumes_are_declared() -> None:
             assert source in declared, f"{name} mounts {source}, not declared under volumes:"
 
 
-def test_recordings_outlive_asterisk_and_the_controller_shares_no_disk_with_it() -> None:
+@pytest.mark.parametrize("name", ASTERISKS)
+def test_recordings_outlive_asterisk_and_no_controller_shares_its_disk(name: str) -> None:
     # The image sets IVR_ASTERISK_BINARY, so ivr.dialplan uses host mode.
-    state = Path(environment("asterisk")["IVR_STATE_DIR"])
+    state = Path(environment(name)["IVR_STATE_DIR"])
     asterisk_side = layout(Settings(state_dir=state, asterisk_binary="/usr/sbin/asterisk"))
     assert asterisk_side.root is None
     # Callers' messages (and the fallback's) are kept in the state volume...
-    assert mounts("asterisk")["asterisk-state"] == str(state)
+    assert mounts(name)[f"{name}-state"] == str(state)
     assert asterisk_side.recordings.is_relative_to(state)
-    # ...and the controller fetches them through ARI, so Asterisk may be elsewhere.
-    assert set(mounts("controller")) == {"controller-state"}
+    # ...and the controllers fetch them through ARI, so Asterisk may be elsewhere.
+    for controller in CONTROLLERS:
+        assert set(mounts(controller)) == {f"{controller}-state"}
 
 
 # The Asterisk image -----------------------------------------------------------
 
 
 def test_asterisk_image_installs_the_chroot_packages() -> None:
-    _, dockerfile = build_of("asterisk")
+    _, dockerfile = build_of("asterisk-a")
     final = parse_dockerfile(dockerfile)[-1]
     assert final.base.startswith("debian:sid")
     installed = apt_installed(final)
@@ -387,7 +437,7 @@ def test_asterisk_image_uses_functions_that_exist() -> None:
     match = re.search(r"<<'PY'\n(.*?)\nPY\n", script, re.DOTALL)
     assert match, "the entrypoint's Python heredoc is missing"
     compile(match.group(1), str(ENTRYPOINT), "exec")
-    _, dockerfile = build_of("asterisk")
+    _, dockerfile = build_of("asterisk-a")
     text = script + dockerfile.read_text(encoding="utf-8")
     calls = set(re.findall(r"\b(dialplan|service)\.([a-zA-Z_]\w*)\(", text))
     assert ("dialplan", "install_config") in calls
@@ -399,7 +449,7 @@ def test_asterisk_image_uses_functions_that_exist() -> None:
 
 def test_entrypoint_renders_the_configuration(tmp_path: Path) -> None:
     """What the entrypoint does before exec'ing Asterisk works with its settings."""
-    env = {k: v for k, v in environment("asterisk").items() if "${" not in v}
+    env = {k: v for k, v in environment("asterisk-a").items() if "${" not in v}
     settings = Settings(
         state_dir=tmp_path,
         asterisk_binary="/usr/sbin/asterisk",
@@ -413,3 +463,29 @@ def test_entrypoint_renders_the_configuration(tmp_path: Path) -> None:
     assert "from-the-environment" in (lay.etc / "ari.conf").read_text(encoding="utf-8")
     command = dialplan.command(settings, lay)
     assert command[:4] == ["/usr/sbin/asterisk", "-f", "-C", str(lay.etc / "asterisk.conf")]
+
+
+# The front door's image ---------------------------------------------------------
+
+
+def test_the_door_image_renders_what_kamailio_accepts(tmp_path: Path) -> None:
+    """The entrypoint's rendering, with the compose file's Asterisks; and
+    Debian's Kamailio takes it, where the machine has it (make test does)."""
+    script = DOOR_ENTRYPOINT.read_text(encoding="utf-8")
+    assert "python3 -m ivr.frontdoor" in script and "exec kamailio" in script
+    _, dockerfile = build_of("kamailio")
+    assert "kamailio" in apt_installed(parse_dockerfile(dockerfile)[-1])
+    nodes = environment("kamailio")["DOOR_ASTERISKS"].split(",")
+    listed_nodes = [arg for node in nodes for arg in ("--asterisk", node)]
+    frontdoor.main(["--listen", "0.0.0.0:5060", *listed_nodes, str(tmp_path)])
+    listed = (tmp_path / "dispatcher.list").read_text()
+    assert [line for line in listed.splitlines() if not line.startswith("#")] == [
+        f"1 sip:{node}" for node in nodes
+    ]
+    binary = frontdoor.kamailio_binary()
+    if binary is not None:
+        checked = subprocess.run(
+            [binary, "-c", "-f", str(tmp_path / "kamailio.cfg")],
+            capture_output=True, text=True, check=False,
+        )
+        assert checked.returncode == 0, checked.stderr[-2000:]

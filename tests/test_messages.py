@@ -84,6 +84,17 @@ def test_a_wav_says_how_long_it_plays_and_anything_else_is_zero() -> None:
     assert wav_seconds(b"not audio at all") == 0.0
 
 
+def test_a_recording_cut_off_before_its_header_was_written_counts_what_it_holds() -> None:
+    # As Asterisk leaves a WAV when it dies mid-recording: the header still
+    # says no samples (RIFF and data sizes 0), the samples follow it.
+    whole = wav(2.5)
+    start = whole.find(b"data")
+    cut = bytearray(whole)
+    cut[4:8] = (0).to_bytes(4, "little")
+    cut[start + 4 : start + 8] = (0).to_bytes(4, "little")
+    assert wav_seconds(bytes(cut)) == 2.5
+
+
 @pytest.mark.parametrize(
     ("name", "expected"),
     [

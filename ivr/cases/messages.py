@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import logging
 import re
-import wave
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,7 +28,6 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from ivr.audio.catalog import wav_duration_ms
 from ivr.cases import message_store as stored
 from ivr.cases.registry import Cases
 from ivr.directory.routing import Directory
@@ -43,11 +41,33 @@ _FALLBACK_NAME = re.compile(r"fallback-(\d+)-(\d+)-(\d*)-(\d*)")
 
 
 def wav_seconds(data: bytes) -> float:
-    """How long a WAV file plays; 0 for anything that is not one."""
-    try:
-        return round(wav_duration_ms(data) / 1000, 2)
-    except (wave.Error, EOFError, ZeroDivisionError):
+    """How long a WAV file plays; 0 for anything that is not one.
+
+    Asterisk writes a recording's sizes into its header when it closes the
+    file: one cut off with its Asterisk (killed mid-message) still says 0,
+    and then the length is what the file holds after the header."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WAVE":
         return 0.0
+    rate = frame_bytes = 0
+    offset = 12
+    while offset + 8 <= len(data):
+        kind = data[offset : offset + 4]
+        size = int.from_bytes(data[offset + 4 : offset + 8], "little")
+        body = offset + 8
+        if kind == b"fmt " and size >= 16:
+            channels = int.from_bytes(data[body + 2 : body + 4], "little")
+            rate = int.from_bytes(data[body + 4 : body + 8], "little")
+            bits = int.from_bytes(data[body + 14 : body + 16], "little")
+            frame_bytes = channels * (bits // 8)
+        elif kind == b"data":
+            held = len(data) - body
+            if size == 0 or size > held:
+                size = held  # a header never finished
+            if rate <= 0 or frame_bytes <= 0:
+                return 0.0
+            return round(size // frame_bytes / rate, 2)
+        offset = body + size + (size & 1)
+    return 0.0
 
 
 class Recordings(Protocol):

@@ -25,7 +25,7 @@ import logging
 from ivr.ari.models import Channel
 from ivr.call import flow
 from ivr.cases.messages import MessageBox
-from ivr.db.queries import get_call, open_calls
+from ivr.db.queries import SavedCall, open_calls, saved_calls
 from ivr.desk.desk import LEG_ARG, Desk, Leg
 from ivr.errors import AriError
 from ivr.stasis.calls import EVENTS_USED, Call, call_args, stasis_args
@@ -83,13 +83,19 @@ class Recovery:
             if call.call_id in by_id:
                 await self._resync(call, by_id[call.call_id])
         legs: list[Channel] = []
+        callers: list[Channel] = []
         for channel in channels:
             if channel.id in self._calls or not self._is_ours(channel):
                 continue
             if stasis_args(channel)[1:2] in ([LEG_ARG], [FEATURE_ARG]):
                 legs.append(channel)  # once their callers are back
-                continue
-            await self._take_back(channel)
+            else:
+                callers.append(channel)
+        # Their records in one query: a takeover brings dozens of calls back.
+        async with self._sessionmaker() as session:
+            saved = await saved_calls(session, [channel.id for channel in callers])
+        for channel in callers:
+            await self._take_back(channel, saved.get(channel.id))
         for channel in legs:
             await self._take_back_leg(channel)
         await self._settle_messages()
@@ -146,9 +152,7 @@ class Recovery:
             return False
         return stasis_args(channel)[0] == self._settings.ari_app
 
-    async def _take_back(self, channel: Channel) -> None:
-        async with self._sessionmaker() as session:
-            view = await get_call(session, channel.id)
+    async def _take_back(self, channel: Channel, view: SavedCall | None) -> None:
         if view is None:
             # No record: a call that entered Stasis while we connected (its
             # StasisStart waits behind this recovery), one the previous
@@ -157,7 +161,7 @@ class Recovery:
             log.info("starting call %s found in Stasis", channel.id)
             self._calls.start_call(channel, *call_args(stasis_args(channel)[1:], channel))
             return
-        if view.ended_at is None and view.flow_state:
+        if not view.ended and view.flow_state:
             # A callback's record reads the entry of the call that asked for it.
             entry_id = view.route_read if view.dialed == CALLBACK_DIALED else None
             call = self._calls.resume(channel.id, view.flow_state, view.caller, entry_id)

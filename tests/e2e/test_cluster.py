@@ -28,7 +28,7 @@ from sqlalchemy.engine import make_url
 
 from benchmarks import callers
 from devtools import asterisk, cluster, kamailio
-from devtools.callermedia import Hangup, Key, Pause
+from devtools.callermedia import Audio, Hangup, Key, Pause
 from devtools.calls import wait_for_record
 from devtools.postgres import PostgresServer
 from devtools.sipcall import CallPlan, CallResult, place_call
@@ -57,6 +57,7 @@ default:
 IN_LINE = "340121"  # 长丰县: drill 1's operator is its
 OPERATORS_DESK = "127.0.0.4"  # where operators' phones call from (not the door)
 PUSH_WAIT_S = 10.0
+G711A = Path("/usr/share/sip-tester/g711a.pcap")
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +116,19 @@ def drill(
                         log.read_bytes()
                     )
                 shutil.rmtree(lay.host(lay.base), ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def whole(drill: cluster.Cluster) -> cluster.Cluster:
+    """Every part running before each drill, whatever the last one left."""
+    for node in drill.asterisks:
+        settings = drill.asterisk_settings(node)
+        if asterisk.running_pid(asterisk.layout(settings)) is None:
+            asterisk.up(settings, _fallback(drill))
+    for controller in drill.controllers:
+        if cluster.controller_pid(drill, controller) is None:
+            cluster.start_controller(drill, controller)
+    return drill
 
 
 def _free_tcp_port() -> int:
@@ -223,6 +237,56 @@ async def nodes_of(spec: cluster.Cluster, callers: list[str]) -> list[str]:
     by_caller = {row["caller"]: row["node"] for row in rows}
     assert sorted(by_caller) == sorted(callers), by_caller
     return [by_caller[caller] for caller in callers]
+
+
+async def _query(spec: cluster.Cluster, sql: str, *args: Any) -> list[dict[str, Any]]:
+    url = make_url(spec.database_url)
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, database=url.database
+    )
+    try:
+        return [dict(row) for row in await connection.fetch(sql, *args)]
+    finally:
+        await connection.close()
+
+
+async def recording_of(spec: cluster.Cluster, caller: str, placing: asyncio.Task[Any]) -> str:
+    """The name of the message `caller` is recording now, once it is."""
+    deadline = time.monotonic() + 40
+    while time.monotonic() < deadline and not placing.done():
+        rows = await _query(
+            spec,
+            "SELECT m.name FROM messages m JOIN calls c ON c.id = m.call_id "
+            "WHERE c.caller = $1 AND m.status = 'recording'",
+            caller,
+        )
+        if rows:
+            return str(rows[0]["name"])
+        await asyncio.sleep(0.2)
+    steps = await _query(
+        spec,
+        "SELECT s.kind, s.value FROM call_steps s JOIN calls c ON c.id = s.call_id "
+        "WHERE c.caller = $1 ORDER BY s.seq",
+        caller,
+    )
+    if placing.done():
+        placing.result()  # the call's own error, if it failed to start
+    raise AssertionError(f"{caller} never started recording a message: {steps}")
+
+
+async def wait_for_message(spec: cluster.Cluster, name: str) -> dict[str, Any]:
+    """The message once settled, with its case's number."""
+    deadline = time.monotonic() + 30
+    while True:
+        rows = await _query(
+            spec,
+            "SELECT m.status, m.seconds, c.number FROM messages m "
+            "LEFT JOIN cases c ON c.recording = m.name WHERE m.name = $1",
+            name,
+        )
+        if (rows and rows[0]["status"] != "recording") or time.monotonic() > deadline:
+            return rows[0] if rows else {}
+        await asyncio.sleep(0.5)
 
 
 def _at(step: dict[str, Any]) -> float:
@@ -357,6 +421,17 @@ async def test_drill_2_and_3_a_killed_asterisk_gets_no_new_calls_and_is_back_aft
         20,
         "4 callers in, on both Asterisks",
     )
+    # And a caller leaving a message on the Asterisk that dies (placed there
+    # directly): Hefei has no operators, so its front page offers a message
+    # on 2; the caller presses it, hears the introduction, and speaks.
+    speaking = CallPlan(
+        caller="055183000001", max_call_s=60, offer_pcma=True,
+        actions=(Pause(1500), Key("2"), Pause(12_000),
+                 *(Audio(str(G711A), 3000) for _ in range(10))),
+    )
+    message_call = asyncio.create_task(place_call(speaking, drill.asterisk_settings(dead)))
+    name = await recording_of(drill, speaking.caller, message_call)
+    await asyncio.sleep(4.0)  # four seconds of the message are on Asterisk's disk
     # New calls every 100 ms from 1 s before the kill to 6 s after it.
     stream: list[tuple[float, asyncio.Task[tuple[CallResult, dict[str, Any] | None]]]] = []
 
@@ -415,6 +490,15 @@ async def test_drill_2_and_3_a_killed_asterisk_gets_no_new_calls_and_is_back_aft
             if record and record["node"].endswith(f"@{dead.name}")]
     assert lost, "no caller was on the Asterisk that died"
     assert {record["end_reason"] for record in lost} == {"node_lost"}
+    # What the caller had said before Asterisk died is a case.
+    await message_call
+    message = await wait_for_message(drill, name)
+    assert message["status"] == "saved" and message["seconds"] >= 2.0, message
+    assert message["number"], "the partial message opened no case"
+    speaker = await asyncio.to_thread(
+        wait_for_record, door_settings(drill), speaking.call_id, RECORD_WAIT_S
+    )
+    assert speaker is not None and speaker["end_reason"] == "node_lost"
     done = await asyncio.gather(
         *(call(drill, CallPlan(caller=f"0551900000{n:02d}", actions=invalid_keys(1.5)))
           for n in range(4))
