@@ -284,7 +284,11 @@ async def wait_for_message(spec: cluster.Cluster, name: str) -> dict[str, Any]:
             "LEFT JOIN cases c ON c.recording = m.name WHERE m.name = $1",
             name,
         )
-        if (rows and rows[0]["status"] != "recording") or time.monotonic() > deadline:
+        # Saved, then registered as a case: two steps, waited for both.
+        settled = rows and rows[0]["status"] != "recording"
+        if settled and (rows[0]["number"] or rows[0]["status"] != "saved"):
+            return rows[0]
+        if time.monotonic() > deadline:
             return rows[0] if rows else {}
         await asyncio.sleep(0.5)
 
