@@ -55,6 +55,9 @@ bench: deps
 	# once (20 s at 30/s), each run after 35 s of quiet: about 17 minutes.
 	# Fewer: LATENCY_ARGS='--rates 50'; more: LATENCY_ARGS='--rates 200,250'.
 	$(VENV)/bin/python -m benchmarks.latency $(LATENCY_ARGS)
+	# One node against the cluster at 20 calls/s, and five controller kills
+	# (Kamailio, two Asterisks, two controllers; about 5 minutes).
+	$(VENV)/bin/python -m benchmarks.cluster
 
 deps: $(INSTALLED)
 	scripts/setup-machine

@@ -314,6 +314,22 @@ async def test_calls_spread_over_both_asterisks_and_both_controllers(
     await wait_until(lambda: not any(channels(drill).values()), 10, "no channel left")
 
 
+async def test_a_caller_who_hangs_up_through_the_door_is_gone_at_once(
+    drill: cluster.Cluster,
+) -> None:
+    # SIPp's BYE leaves the recorded route out and goes to the door: the
+    # door must still get it to the caller's Asterisk.
+    for n in range(2):  # one on each Asterisk
+        plan = CallPlan(caller=f"0551840000{n:02d}", actions=(Pause(3000), Hangup()))
+        placed = asyncio.create_task(call(drill, plan))
+        result, record = await placed
+        assert result.answered and result.ended_by == "caller", result.sipp_log
+        assert record is not None and record["end_reason"] == "caller_hangup", record
+        hung_up = datetime.fromisoformat(record["started_at"]).timestamp() + 3.0
+        assert datetime.fromisoformat(record["ended_at"]).timestamp() - hung_up < 2.0, record
+    await wait_until(lambda: not any(channels(drill).values()), 2, "no channel left")
+
+
 async def test_drill_1_a_killed_controllers_callers_are_taken_over_within_5_s(
     drill: cluster.Cluster,
 ) -> None:
