@@ -168,14 +168,18 @@ def ivr(spec: cluster.Cluster, *args: str) -> str:
 
 
 def api(
-    spec: cluster.Cluster, controller: cluster.ControllerSpec, path: str, body: Any = None
+    spec: cluster.Cluster,
+    controller: cluster.ControllerSpec,
+    path: str,
+    body: Any = None,
+    method: str = "POST",
 ) -> Any:
-    """POST to one controller's API as the national admin."""
+    """POST (or `method`) to one controller's API as the national admin."""
     token = ivr(spec, "users", "token", "admin").strip()
     request = urllib.request.Request(
         f"http://127.0.0.1:{controller.http_port}{path}",
         data=json.dumps(body).encode() if body is not None else b"",
-        method="POST",
+        method=method,
         headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=10) as response:
@@ -600,6 +604,40 @@ async def test_drill_5_an_operator_signed_in_on_one_asterisk_answers_callers_on_
         assert result.answered, result.sipp_log
         assert record is not None and record["end_reason"] == "completed", record
         assert record["queue"]["operator_id"] == "opm1"
+
+
+async def test_a_menu_published_on_one_controller_is_heard_on_calls_of_the_other(
+    drill: cluster.Cluster,
+) -> None:
+    county = "340124"  # 庐江县: no operators, so its front page's 1 is its service menu
+    main = {
+        "kind": "menu",
+        "text": "庐江县：党费，请按1；组织关系，请按2。",
+        "choices": [{"key": 1, "to": "dues"}, {"key": 2, "to": "relations"}],
+    }
+    publisher, _ = drill.controllers
+    api(drill, publisher, f"/api/menus/{county}/draft", {"nodes": {"main": main}}, method="PUT")
+    published = api(drill, publisher, f"/api/menus/{county}/publish", {})
+    # Every controller looks for publications each IVR_CONFIG_POLL_SECONDS (1 s).
+    await asyncio.sleep(2.0)
+    served: dict[str, list[str]] = {}
+    # Each Asterisk picks a controller at random: call until both served one
+    # (12 calls all to one controller: 1 in 2,048).
+    for n in range(12):
+        if len({node.split("@")[0] for node in served}) == len(drill.controllers) >= 2:
+            break
+        plan = CallPlan(caller=f"0551850000{n:02d}", origin=county,
+                        actions=(Pause(1500), Key("1"), Pause(4000), Hangup()))
+        _, record = await call(drill, plan)
+        assert record is not None
+        prompts = [s["value"] for s in record["steps"] if s["kind"] == "prompt"]
+        served[record["node"]] = [p for p in prompts if p.startswith("svc.") and "main@" in p]
+        everything = prompts
+    # Every node, whichever controller and Asterisk, played the county's own
+    # menu as just published, not the national one it inherited before.
+    assert {node.split("@")[0] for node in served} == {c.name for c in drill.controllers}, served
+    for node, heard in served.items():
+        assert heard == [f"svc.{county}.main@v{published['number']}"], (node, heard, everything)
 
 
 def _fallback(spec: cluster.Cluster) -> dict[str, Path]:
