@@ -2,13 +2,14 @@
 the tables every other part keeps its records in.
 
 - `models`: the tables, a module per area (calls, directory, desk, cases,
-  users, published), every name importable from `ivr.db.models`.
+  users, published, cluster), every name importable from `ivr.db.models`.
 - `engine`: `make_engine(url)`, `make_sessionmaker(engine)`.
 - `migrate`: `await upgrade(url)` brings the schema to the latest revision;
   `migrated_sessions(url)` (and `migrated_session`) migrate, then open sessions.
 - `audit`: the audit log, written by the admin web and by publishing.
 - `recorder`: `Recorder`, the non-blocking, batching writer the call path uses.
 - `queries`: reads for the HTTP API and for taking calls back after a crash.
+- `leases`: which controller process serves which Stasis application.
 
 May import: `ivr.errors`, `ivr.settings`. Nothing above it.
 """
