@@ -190,17 +190,21 @@ def _entity_id(settings: Settings) -> str:
     return ":".join(f"{b:02x}" for b in digest[:6])
 
 
+def write_config(target: Path, text: str) -> None:
+    """Write a rendered file whole: a reload never reads half of it."""
+    tmp = target.with_suffix(".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.chmod(0o640)
+    tmp.replace(target)
+
+
 def install_config(settings: Settings, lay: Layout) -> None:
     values = template_values(settings, lay)
     etc = lay.host(lay.etc)
     etc.mkdir(parents=True, exist_ok=True)
     for name in TEMPLATES:
         text = render((DIALPLAN_DIR / name).read_text(encoding="utf-8"), values)
-        target = etc / name
-        tmp = target.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.chmod(0o640)
-        tmp.replace(target)
+        write_config(etc / name, text)
     for folder in (lay.run, lay.log, lay.spool, lay.db, lay.cache, lay.sounds, lay.recordings):
         lay.host(folder).mkdir(parents=True, exist_ok=True)
     lay.host(lay.db / "keys").mkdir(parents=True, exist_ok=True)

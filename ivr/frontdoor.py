@@ -15,7 +15,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from ivr.dialplan import DIALPLAN_DIR, render
+from ivr.dialplan import DIALPLAN_DIR, render, write_config
 from ivr.errors import ConfigError
 
 TEMPLATE = DIALPLAN_DIR / "kamailio.cfg"
@@ -101,13 +101,8 @@ def config_text(door: FrontDoor) -> str:
 def install(door: FrontDoor) -> None:
     """Write the configuration and the dispatcher list into the door's folder."""
     door.folder.mkdir(parents=True, exist_ok=True)
-    for path, text in (
-        (door.dispatcher_list, dispatcher_list(door)),
-        (door.config, config_text(door)),
-    ):
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+    write_config(door.dispatcher_list, dispatcher_list(door))
+    write_config(door.config, config_text(door))
 
 
 def kamailio_binary() -> str | None:

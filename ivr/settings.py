@@ -186,8 +186,8 @@ class Settings(BaseSettings):
     @field_validator("stasis_apps")
     @classmethod
     def _application_names(cls, value: str) -> str:
-        for app in (app.strip() for app in value.split(",")):
-            if app and not re.match(_DIALPLAN_NAME, app):
+        for app in _names(value):
+            if not re.match(_DIALPLAN_NAME, app):
                 raise ValueError(f"{app!r} is not a Stasis application name")
         return value
 
@@ -225,8 +225,7 @@ class Settings(BaseSettings):
     @property
     def offered_apps(self) -> list[str]:
         """`stasis_apps` as a list: the applications the dialplan tries."""
-        apps = [app.strip() for app in self.stasis_apps.split(",") if app.strip()]
-        return apps or [self.ari_app]
+        return _names(self.stasis_apps) or [self.ari_app]
 
     @property
     def ari_base_url(self) -> str:
@@ -253,12 +252,15 @@ class Settings(BaseSettings):
 _ASTERISK_ENTRY = re.compile(r"^([A-Za-z0-9_-]{1,32})=([0-9A-Za-z.:-]+):([0-9]{1,5})$")
 
 
+def _names(value: str) -> list[str]:
+    """A comma-separated setting's items, blanks left out."""
+    return [item for item in (part.strip() for part in value.split(",")) if item]
+
+
 def _asterisk_entries(value: str) -> list[tuple[str, str, int]]:
     """`asterisks` read: (name, ARI host, ARI port) in the order given."""
     entries = []
-    for item in (part.strip() for part in value.split(",")):
-        if not item:
-            continue
+    for item in _names(value):
         match = _ASTERISK_ENTRY.match(item)
         if match is None:
             raise ValueError(f"{item!r} is not name=host:port")

@@ -245,6 +245,8 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
     configuration."""
     settings = app[SETTINGS]
     config = app[CONFIG]
+    # Read once: every node (each Asterisk, each application taken over) shares them.
+    queue_rules = queues.load(settings.queues_file, app[DIRECTORY])
 
     async def make_nodes(serving: Settings) -> list[Node]:
         in_force = config.now()
@@ -260,7 +262,7 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
                     sessionmaker=app[SESSIONS],
                     clock=app[CLOCK],
                     directory=app[DIRECTORY],
-                    queues=queues.load(settings.queues_file, app[DIRECTORY]),
+                    queues=queue_rules,
                     cases=app[CASES],
                     catalog=in_force.catalog,
                     hours=in_force.hours,

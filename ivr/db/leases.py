@@ -89,15 +89,11 @@ async def renew(
     commits."""
     if not apps:
         return {}
-    await session.execute(
+    rows = await session.execute(
         update(leases_table)
         .where(leases_table.c.app.in_(apps), leases_table.c.holder == holder)
         .values(expires_at=now + ttl)
-    )
-    rows = await session.execute(
-        select(leases_table.c.app, leases_table.c.wanted).where(
-            leases_table.c.app.in_(apps), leases_table.c.holder == holder
-        )
+        .returning(leases_table.c.app, leases_table.c.wanted)
     )
     return {app: wanted for app, wanted in rows.all()}
 

@@ -73,6 +73,11 @@ class Membership:
         # Since when the database has answered every renewal (monotonic), None while it does not.
         self._reachable_since: float | None = None
 
+    @property
+    def serving(self) -> list[str]:
+        """The applications this process serves now: its own, and those it took over."""
+        return [self.own, *self.adopted]
+
     # -- own ---------------------------------------------------------------------------
 
     async def join(self) -> None:
@@ -111,7 +116,7 @@ class Membership:
     async def leave(self) -> None:
         """Stop serving every application and release their leases, so that
         another controller takes the calls over at its next renewal."""
-        apps = [self.own, *self.adopted]
+        apps = self.serving
         for app in apps:
             await self._stop_serving(app)
         try:
@@ -124,19 +129,23 @@ class Membership:
     # -- every renewal ----------------------------------------------------------------------
 
     async def tick(self) -> None:
-        serving = [self.own, *self.adopted]
-        async with self._sessionmaker() as session, session.begin():
-            held = await leases.renew(session, self.holder, serving, self._now(), self._ttl)
+        """One renewal: the leases held, and those to take over, in one transaction."""
+        serving = self.serving
         if self._reachable_since is None:
             self._reachable_since = time.monotonic()
+        trusted = time.monotonic() - self._reachable_since >= self._ttl.total_seconds()
+        async with self._sessionmaker() as session, session.begin():
+            now = self._now()
+            held = await leases.renew(session, self.holder, serving, now, self._ttl)
+            found = await leases.orphans(session, now, serving) if trusted else []
         for app in serving:
             if app not in held:
                 await self._lost(app)
         for app, wanted in held.items():
             if wanted and app != self.own:
                 await self._hand_back(app)
-        if time.monotonic() - self._reachable_since >= self._ttl.total_seconds():
-            await self._take_over_orphans()
+        for lease in found:
+            await self._take_over(lease)
 
     async def _lost(self, app: str) -> None:
         log.error(
@@ -155,27 +164,24 @@ class Membership:
             await leases.release(session, app, self.holder)
         self.adopted.pop(app, None)
 
-    async def _take_over_orphans(self) -> None:
-        async with self._sessionmaker() as session:
-            found = await leases.orphans(session, self._now(), [self.own, *self.adopted])
-        for lease in found:
-            async with self._sessionmaker() as session, session.begin():
-                taken = await leases.take(
-                    session, lease.app, lease.node, self.holder, self._now(), self._ttl, own=False
-                )
-            if not taken:
-                continue  # another controller was first
-            started = time.monotonic()
-            settings = self._settings.model_copy(
-                update={"ari_app": lease.app, "node_name": lease.node}
+    async def _take_over(self, lease: leases.Lease) -> None:
+        async with self._sessionmaker() as session, session.begin():
+            taken = await leases.take(
+                session, lease.app, lease.node, self.holder, self._now(), self._ttl, own=False
             )
-            self.adopted[lease.app] = lease.node
-            self._fleet.add(await self._make_nodes(settings))
-            log.warning(
-                "took over application %s (node %s, lease expired at %s) in %.0f ms",
-                lease.app, lease.node, lease.expires_at.isoformat(),
-                (time.monotonic() - started) * 1000,
-            )
+        if not taken:
+            return  # another controller was first
+        started = time.monotonic()
+        settings = self._settings.model_copy(
+            update={"ari_app": lease.app, "node_name": lease.node}
+        )
+        self.adopted[lease.app] = lease.node
+        self._fleet.add(await self._make_nodes(settings))
+        log.warning(
+            "took over application %s (node %s, lease expired at %s) in %.0f ms",
+            lease.app, lease.node, lease.expires_at.isoformat(),
+            (time.monotonic() - started) * 1000,
+        )
 
     async def _stop_serving(self, app: str) -> None:
         for node in self._fleet.remove(app):
