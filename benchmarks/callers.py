@@ -35,7 +35,7 @@ from devtools.callermedia import (
     media_capture,
     read_rtp_payload,
 )
-from tests.e2e.harness import _free_port
+from devtools.processes import free_port
 
 SCENARIO = Path(__file__).with_name("caller.xml")
 CALLER_ID = "sipp"  # caller.xml's From
@@ -116,8 +116,8 @@ def run(target: str, load: Load, folder: Path,
         "-sf", str(SCENARIO), "-inf", str(injection), "-s", load.exten,
         "-d", str(round(load.hold_s * 1000)),
         "-m", str(load.calls), "-r", str(load.rate), "-l", str(at_once),
-        "-i", "127.0.0.1", "-p", str(_free_port(2)), "-mi", "127.0.0.1",
-        "-mp", str(_free_port(2)),
+        "-i", "127.0.0.1", "-p", str(free_port(2)), "-mi", "127.0.0.1",
+        "-mp", str(free_port(2)),
         "-trace_rtt", "-rtt_freq", "1", "-trace_stat", "-fd", "1",
         "-timeout", f"{int(load.seconds + load.hold_s + SIPP_GRACE_S)}s", "-timeout_error",
         "-nostdin", "-nd", "-max_socket", "4096",

@@ -21,7 +21,6 @@ import asyncio
 import dataclasses
 import os
 import signal
-import socket
 import statistics
 import tempfile
 import time
@@ -33,9 +32,8 @@ from benchmarks.latency import CONTROLLER_EXTEN, first_prompt_times
 from devtools import asterisk, cluster, kamailio
 from devtools.callermedia import Hangup, Pause
 from devtools.calls import wait_for_record
-from devtools.postgres import PostgresServer
+from devtools.postgres import private_server
 from devtools.sipcall import CallPlan, place_call
-from ivr.cli.serve import build_prompts, fallback_sounds, load_directory
 from ivr.settings import Settings
 from tests.e2e.harness import start_platform
 
@@ -146,26 +144,16 @@ async def _takeover(spec: cluster.Cluster, n: int) -> tuple[int, float]:
 
 
 def the_cluster(work: Path, load: callers.Load, kills: int) -> tuple[Row, list[tuple[int, float]]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    folder = Path(tempfile.mkdtemp(prefix="ivr-bench-postgres-"))
-    server = PostgresServer(folder, port)
-    server.init()
-    server.start()
-    base = Settings(state_dir=work / "cluster-base")
-    spec = cluster.Cluster.on_free_ports(
-        work / "cluster", base, database_url=server.url("ivr_bench"), rtp_base=40000
-    )
-    spec = dataclasses.replace(
-        spec, extra_env=(("IVR_DIGIT_TIMEOUT", str(load.hold_s + 30)),)
-    )
-    try:
-        cluster.ensure_database(spec.database_url)
-        shared = spec.controller_settings()
-        catalog = build_prompts(shared, load_directory(shared))
-        cluster.up(spec, fallback_sounds(shared, catalog))
+    with private_server("ivr-bench-postgres-") as server:
+        spec = cluster.Cluster.on_free_ports(
+            work / "cluster", Settings(state_dir=work / "cluster-base"),
+            database_url=server.url("ivr_bench"), rtp_base=40000,
+        )
+        spec = dataclasses.replace(
+            spec, extra_env=(("IVR_DIGIT_TIMEOUT", str(load.hold_s + 30)),)
+        )
         try:
+            cluster.up(spec)
             before = door_cpu_s(spec)
             row = load_run(
                 "cluster (2 Asterisks, 2 controllers)", f"{spec.door.host}:{spec.door.port}",
@@ -177,8 +165,7 @@ def the_cluster(work: Path, load: callers.Load, kills: int) -> tuple[Row, list[t
             takeovers = [asyncio.run(_takeover(spec, n)) for n in range(kills)]
         finally:
             cluster.down(spec)
-    finally:
-        server.stop()
+            cluster.discard(spec)
     return row, takeovers
 
 

@@ -28,12 +28,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Any
 
+from devtools import processes
 from ivr.dialplan import (
     ASTERISK_PACKAGES,
     Layout,
@@ -50,20 +50,17 @@ from ivr.settings import Settings
 # Layout, layout and host_binary are ivr.dialplan's; tests and tools reach them here.
 __all__ = [
     "Layout",
-    "alive",
     "ari_answers",
     "ari_get",
     "cli_command",
+    "discard",
     "down",
     "ensure_rootfs",
     "host_binary",
-    "keep_child",
     "kill",
     "layout",
-    "reap_child",
     "running_pid",
     "status",
-    "tail",
     "up",
 ]
 
@@ -146,36 +143,16 @@ def _prepare_rootfs(root: Path) -> None:
 
 # -- the process --------------------------------------------------------------
 
-# Background processes this process started (Asterisk, Kamailio, controllers),
-# by pid: kept referenced while they run, and reaped when stopped.
-_children: dict[int, subprocess.Popen[bytes]] = {}
-
-
-def keep_child(proc: subprocess.Popen[bytes]) -> None:
-    _children[proc.pid] = proc
-
-
-def reap_child(pid: int) -> None:
-    proc = _children.pop(pid, None)
-    if proc is not None:
-        proc.wait(timeout=STOP_GRACE_S)
-
-
 def running_pid(lay: Layout) -> int | None:
     """The pid of the Asterisk this state folder started, if it still runs."""
-    try:
-        pid = int(lay.pidfile.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except FileNotFoundError:
-        return None
-    # A recycled pid is not ours: it must be an asterisk with our config.
     conf = str(lay.etc / "asterisk.conf").encode()
-    if not any(part.endswith(b"asterisk") for part in cmdline) or conf not in cmdline:
-        return None
-    return pid
+
+    def ours(pid: int) -> bool:
+        # A recycled pid is not ours: it must be an asterisk with our config.
+        words = processes.cmdline(pid)
+        return any(part.endswith(b"asterisk") for part in words) and conf in words
+
+    return processes.recorded_pid(lay.pidfile, ours)
 
 
 def ari_get(settings: Settings, path: str, timeout: float = 5.0) -> Any:
@@ -212,34 +189,23 @@ def up(settings: Settings, sounds: dict[str, Path]) -> str:
         _reload(settings, lay)
         return f"Asterisk already running (pid {pid}); configuration reloaded"
     _check_ports_free(settings)
-    out = lay.console_log.open("ab")
-    proc = subprocess.Popen(
-        command(settings, lay),
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    out.close()
-    keep_child(proc)
+    proc = processes.start(command(settings, lay), lay.console_log)
     lay.pidfile.write_text(f"{proc.pid}\n")
-    deadline = time.monotonic() + settings.asterisk_ready_timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            lay.pidfile.unlink(missing_ok=True)
-            raise AsteriskError(
-                f"Asterisk exited with status {proc.returncode} while starting:\n"
-                + tail(lay.console_log)
-            )
-        version = ari_answers(settings, timeout=1.0)
-        if version:
-            return f"Asterisk {version} up (pid {proc.pid}): SIP udp {settings.sip_host}:" \
-                f"{settings.sip_port}, ARI {settings.ari_base_url}"
-        time.sleep(0.2)
+    try:
+        version = processes.wait_ready(
+            proc, lambda: ari_answers(settings, timeout=1.0),
+            settings.asterisk_ready_timeout, "Asterisk", lay.console_log, every_s=0.2,
+        )
+    except AsteriskError:
+        lay.pidfile.unlink(missing_ok=True)
+        raise
+    if version:
+        return f"Asterisk {version} up (pid {proc.pid}): SIP udp {settings.sip_host}:" \
+            f"{settings.sip_port}, ARI {settings.ari_base_url}"
     down(settings)
     raise AsteriskError(
         f"ARI did not answer within {settings.asterisk_ready_timeout:.0f} s:\n"
-        + tail(lay.console_log)
+        + processes.tail(lay.console_log)
     )
 
 
@@ -250,15 +216,7 @@ def down(settings: Settings) -> str:
     if pid is None:
         lay.pidfile.unlink(missing_ok=True)
         return "Asterisk is not running"
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
-    while time.monotonic() < deadline and alive(pid):
-        time.sleep(0.1)
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)
-        while alive(pid):
-            time.sleep(0.05)
-    reap_child(pid)
+    processes.stop(pid, grace_s=STOP_GRACE_S)
     lay.pidfile.unlink(missing_ok=True)
     return f"Asterisk stopped (pid {pid})"
 
@@ -268,11 +226,20 @@ def kill(settings: Settings) -> None:
     lay = layout(settings)
     pid = running_pid(lay)
     if pid is not None:
-        os.kill(pid, signal.SIGKILL)
-        while alive(pid):
-            time.sleep(0.05)
-        reap_child(pid)
+        processes.stop(pid, signal.SIGKILL)
     lay.pidfile.unlink(missing_ok=True)
+
+
+def discard(settings: Settings, keep_log: Path) -> None:
+    """Remove a stopped instance's folder from the shared root filesystem
+    (every run has its own), its log copied to `keep_log` for a post-mortem."""
+    lay = layout(settings)
+    if lay.root is None:
+        return
+    log = lay.host(lay.log / "messages.log")
+    if log.is_file():
+        shutil.copyfile(log, keep_log)
+    shutil.rmtree(lay.host(lay.base), ignore_errors=True)
 
 
 def status(settings: Settings) -> dict[str, object]:
@@ -301,25 +268,6 @@ def _reload(settings: Settings, lay: Layout) -> None:
     cli_command(settings, lay, "core reload")
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie child of ours is dead for our purposes.
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-    except (FileNotFoundError, IndexError):
-        return False
-    if state == "Z":
-        try:
-            os.waitpid(pid, os.WNOHANG)
-        except ChildProcessError:
-            pass
-        return False
-    return True
-
-
 def _check_ports_free(settings: Settings) -> None:
     for kind, host, port in (
         (socket.SOCK_DGRAM, settings.sip_host, settings.sip_port),
@@ -335,10 +283,3 @@ def _check_ports_free(settings: Settings) -> None:
                     f"port {host}:{port} is taken ({exc.strerror}); another Asterisk? "
                     "set IVR_SIP_PORT / IVR_ARI_PORT or stop it"
                 ) from exc
-
-
-def tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except FileNotFoundError:
-        return "(no output)"

@@ -26,23 +26,23 @@ import json
 import os
 import signal
 import socket
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy.engine import make_url
 
-from devtools import asterisk, kamailio
-from devtools.asterisk import alive, keep_child, reap_child
+from devtools import asterisk, kamailio, processes
 from ivr.errors import AsteriskError
 from ivr.frontdoor import FrontDoor, SipNode
 from ivr.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    from ivr.audio.catalog import Catalog
 
 APP_PREFIX = "ivr12371-"
 CONTROLLER_START_S = 90.0
@@ -107,18 +107,18 @@ class Cluster:
         """The same shape on ports nobody uses now (the drills, in parallel)."""
         asterisks = tuple(
             AsteriskSpec(
-                name, host, _free_port(socket.SOCK_DGRAM, host),
-                _free_port(socket.SOCK_STREAM, host),
+                name, host, processes.free_port(socket.SOCK_DGRAM, host),
+                processes.free_port(socket.SOCK_STREAM, host),
                 rtp_base + 500 * n, rtp_base + 500 * n + 499,
             )
             for n, (name, host) in enumerate((("a", "127.0.0.2"), ("b", "127.0.0.3")))
         )
         controllers = tuple(
-            ControllerSpec(name, _free_port(socket.SOCK_STREAM, "127.0.0.1"))
+            ControllerSpec(name, processes.free_port(socket.SOCK_STREAM, "127.0.0.1"))
             for name in ("c1", "c2")
         )
         return cls._made(
-            folder, base, _free_port(socket.SOCK_DGRAM, "127.0.0.1"), asterisks, controllers,
+            folder, base, processes.free_port(socket.SOCK_DGRAM), asterisks, controllers,
             database_url,
         )
 
@@ -200,18 +200,49 @@ class Cluster:
 # -- bringing it up and down ------------------------------------------------------
 
 
-def up(cluster: Cluster, sounds: dict[str, Path]) -> list[str]:
-    """Start what is not running yet: the database, the Asterisks, the door,
-    the controllers. `sounds`: the native fallback's prompts (built)."""
+def up(cluster: Cluster) -> list[str]:
+    """Start what is not running yet: the database (migrated and seeded),
+    the prompts every controller plays (built once, into their shared
+    folder), the Asterisks, the door, the controllers."""
+    from ivr.cli.serve import build_prompts, load_directory
+
     cluster.folder.mkdir(parents=True, exist_ok=True)
     said = [ensure_database(cluster.database_url)]
-    for node in cluster.asterisks:
-        started = asterisk.up(cluster.asterisk_settings(node), sounds)
-        said.append(f"asterisk {node.name}: {started}")
+    shared = cluster.controller_settings()
+    catalog = build_prompts(shared, load_directory(shared))
+    sounds = fallback_sounds(cluster, catalog)
+    said += [start_asterisk(cluster, node, sounds) for node in cluster.asterisks]
     said.append(kamailio.up(cluster.door))
     for spec in cluster.controllers:
         said.append(start_controller(cluster, spec))
     return said
+
+
+def fallback_sounds(cluster: Cluster, catalog: Catalog | None = None) -> dict[str, Path]:
+    """The prompts the native fallback plays from an Asterisk's disk, as the
+    controllers built them (`up` did)."""
+    from ivr.audio.catalog import Catalog
+    from ivr.cli.serve import fallback_sounds as sounds_of
+
+    shared = cluster.controller_settings()
+    return sounds_of(shared, catalog or Catalog.load(shared.prompt_build_dir))
+
+
+def start_asterisk(
+    cluster: Cluster, node: AsteriskSpec, sounds: dict[str, Path] | None = None
+) -> str:
+    """One Asterisk of the cluster (again, after a drill killed it)."""
+    settings = cluster.asterisk_settings(node)
+    started = asterisk.up(settings, sounds or fallback_sounds(cluster))
+    return f"asterisk {node.name}: {started}"
+
+
+def discard(cluster: Cluster) -> None:
+    """The stopped Asterisks' folders out of the shared root filesystem, each
+    one's log kept in the cluster's folder."""
+    for node in cluster.asterisks:
+        keep = cluster.folder / f"asterisk-{node.name}-messages.log"
+        asterisk.discard(cluster.asterisk_settings(node), keep)
 
 
 def down(cluster: Cluster) -> list[str]:
@@ -248,48 +279,35 @@ def start_controller(cluster: Cluster, spec: ControllerSpec, **extra: str) -> st
     pid = controller_pid(cluster, spec)
     if pid is not None:
         return f"controller {spec.name} already running (pid {pid})"
-    with cluster.log(spec).open("ab") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ivr", "serve"],
-            env=cluster.controller_env(spec, **extra),
-            cwd=REPO_ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    keep_child(proc)
+    proc = processes.start(
+        [sys.executable, "-m", "ivr", "serve"], cluster.log(spec),
+        env=cluster.controller_env(spec, **extra), cwd=REPO_ROOT,
+    )
     cluster.pidfile(spec).write_text(f"{proc.pid}\n")
-    deadline = time.monotonic() + CONTROLLER_START_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AsteriskError(
-                f"controller {spec.name} exited with status {proc.returncode}:\n"
-                + asterisk.tail(cluster.log(spec))
-            )
+
+    def connected() -> bool | None:
         health = controller_health(spec)
-        if health and all(health.get("asterisks", {}).values()):
-            return f"controller {spec.name} up (pid {proc.pid}): http://127.0.0.1:{spec.http_port}"
-        time.sleep(0.2)
+        return True if health and all(health.get("asterisks", {}).values()) else None
+
+    if processes.wait_ready(
+        proc, connected, CONTROLLER_START_S, f"controller {spec.name}", cluster.log(spec), 0.2
+    ):
+        return f"controller {spec.name} up (pid {proc.pid}): http://127.0.0.1:{spec.http_port}"
     raise AsteriskError(
         f"controller {spec.name} not connected to every Asterisk in time:\n"
-        + asterisk.tail(cluster.log(spec))
+        + processes.tail(cluster.log(spec))
     )
 
 
 def controller_pid(cluster: Cluster, spec: ControllerSpec) -> int | None:
-    try:
-        pid = int(cluster.pidfile(spec).read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    try:
-        environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
-    except (FileNotFoundError, PermissionError):
-        return None
-    mine = f"IVR_NODE_NAME={spec.name}".encode() in environ and (
-        f"IVR_STATE_DIR={cluster.controller_state}".encode() in environ
-    )
-    return pid if mine and alive(pid) else None
+    name = f"IVR_NODE_NAME={spec.name}".encode()
+    state = f"IVR_STATE_DIR={cluster.controller_state}".encode()
+
+    def ours(pid: int) -> bool:
+        environ = processes.environ(pid)
+        return name in environ and state in environ
+
+    return processes.recorded_pid(cluster.pidfile(spec), ours)
 
 
 def stop_controller(cluster: Cluster, spec: ControllerSpec, sig: int = signal.SIGTERM) -> str:
@@ -299,13 +317,7 @@ def stop_controller(cluster: Cluster, spec: ControllerSpec, sig: int = signal.SI
     cluster.pidfile(spec).unlink(missing_ok=True)
     if pid is None:
         return f"controller {spec.name} is not running"
-    os.kill(pid, sig)
-    deadline = time.monotonic() + STOP_GRACE_S
-    while time.monotonic() < deadline and alive(pid):
-        time.sleep(0.05)
-    if alive(pid):
-        os.kill(pid, signal.SIGKILL)
-    reap_child(pid)
+    processes.stop(pid, sig, grace_s=STOP_GRACE_S)
     return f"controller {spec.name} stopped (pid {pid})"
 
 
@@ -359,8 +371,3 @@ def ensure_database(url: str) -> str:
     return f"database {parsed.database}: " + ("created" if made else "there")
 
 
-def _free_port(kind: int, host: str) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port

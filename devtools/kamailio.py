@@ -8,13 +8,9 @@ which Asterisks it is sending calls to.
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
-import time
-from pathlib import Path
 
-from devtools.asterisk import alive, keep_child, reap_child, tail
+from devtools import processes
 from ivr.errors import AsteriskError
 from ivr.frontdoor import FrontDoor, command, install, kamailio_binary
 
@@ -24,17 +20,8 @@ KAMCMD_TIMEOUT_S = 5.0
 
 
 def running_pid(door: FrontDoor) -> int | None:
-    try:
-        pid = int(door.pidfile.read_text().strip())
-    except (FileNotFoundError, ValueError):
-        return None
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except FileNotFoundError:
-        return None
-    if str(door.config).encode() not in cmdline or not alive(pid):
-        return None
-    return pid
+    config = str(door.config).encode()
+    return processes.recorded_pid(door.pidfile, lambda pid: config in processes.cmdline(pid))
 
 
 def up(door: FrontDoor) -> str:
@@ -52,30 +39,17 @@ def up(door: FrontDoor) -> str:
     if check.returncode != 0:
         raise AsteriskError(f"kamailio refused its configuration:\n{check.stderr[-2000:]}")
     door.ctl_socket.unlink(missing_ok=True)
-    out = door.log.open("ab")
-    proc = subprocess.Popen(
-        command(door, binary),
-        stdin=subprocess.DEVNULL,
-        stdout=out,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    proc = processes.start(command(door, binary), door.log)  # it writes its own pid file
+    answering = processes.wait_ready(
+        proc, lambda: destinations(door) if door.ctl_socket.exists() else None, START_S,
+        "Kamailio", door.log,
     )
-    out.close()
-    keep_child(proc)
-    deadline = time.monotonic() + START_S
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise AsteriskError(
-                f"Kamailio exited with status {proc.returncode} while starting:\n"
-                + tail(door.log)
-            )
-        if door.ctl_socket.exists() and destinations(door) is not None:
-            return f"Kamailio up (pid {proc.pid}): {door.uri} in front of " + ", ".join(
-                node.uri for node in door.nodes
-            )
-        time.sleep(0.1)
+    if answering is not None:
+        return f"Kamailio up (pid {proc.pid}): {door.uri} in front of " + ", ".join(
+            node.uri for node in door.nodes
+        )
     down(door)
-    raise AsteriskError("Kamailio did not start in time:\n" + tail(door.log))
+    raise AsteriskError("Kamailio did not start in time:\n" + processes.tail(door.log))
 
 
 def down(door: FrontDoor) -> str:
@@ -83,13 +57,7 @@ def down(door: FrontDoor) -> str:
     if pid is None:
         door.pidfile.unlink(missing_ok=True)
         return "Kamailio is not running"
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + STOP_GRACE_S
-    while time.monotonic() < deadline and alive(pid):
-        time.sleep(0.1)
-    if alive(pid):
-        os.killpg(pid, signal.SIGKILL)
-    reap_child(pid)
+    processes.stop(pid, grace_s=STOP_GRACE_S, group=True)  # and its children
     door.pidfile.unlink(missing_ok=True)
     return f"Kamailio stopped (pid {pid})"
 

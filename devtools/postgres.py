@@ -11,9 +11,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from devtools.processes import free_port
 from ivr.errors import AsteriskError
 
 PG_ROOT = Path("/usr/lib/postgresql")
@@ -64,3 +68,19 @@ class PostgresServer:
                               timeout=TOOL_TIMEOUT_S, check=False, cwd="/")
         if proc.returncode != 0:
             raise AsteriskError(f"{Path(cmd[0]).name} failed: {proc.stderr.strip()[-1000:]}")
+
+
+@contextmanager
+def private_server(prefix: str) -> Iterator[PostgresServer]:
+    """A server of one's own on a free port, for as long as the block runs.
+    Its folder is under /tmp, which the postgres user may enter (pytest's
+    are root's alone), and is removed after."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    server = PostgresServer(folder, free_port())
+    try:
+        server.init()
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(folder, ignore_errors=True)

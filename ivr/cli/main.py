@@ -157,14 +157,9 @@ def _cluster(settings: Settings, args: argparse.Namespace) -> int:
         from devtools import cluster
     except ImportError as exc:
         return _without_devtools("cluster", exc)
-    from ivr.cli.serve import build_prompts, fallback_sounds, load_directory
-
     spec = cluster.Cluster.standard(settings)
     if args.action == "up":
-        print(cluster.ensure_database(spec.database_url))
-        shared = spec.controller_settings()
-        catalog = build_prompts(shared, load_directory(shared))
-        for line in cluster.up(spec, fallback_sounds(shared, catalog)):
+        for line in cluster.up(spec):
             print(line)
         print(f"Call sip:12371@{spec.door.host}:{spec.door.port}; `ivr cluster down` stops it all.")
     elif args.action == "down":

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -25,6 +24,7 @@ from typing import Any
 from devtools import asterisk
 from devtools.callermedia import Action
 from devtools.calls import wait_for_record
+from devtools.processes import free_port
 from devtools.sipcall import CallPlan, CallResult, place_call, presses
 from ivr.settings import Settings
 
@@ -42,13 +42,6 @@ INVALID_KEY = "*"
 def invalid_keys(start_s: float, gap_s: float = 1.0) -> tuple[Action, ...]:
     """Three invalid keys from `start_s`: the IVR ends the call itself."""
     return presses(*((start_s + n * gap_s, INVALID_KEY) for n in range(3)))
-
-
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @dataclass
@@ -119,15 +112,9 @@ class Platform:
     def stop(self) -> None:
         self.stop_controller()
         asterisk.down(self.settings)
-        # Each run's instance folder lives in the shared root filesystem;
-        # leave nothing of it behind.
-        lay = asterisk.layout(self.settings)
-        if lay.root is not None:
-            # Asterisk's log stays with the test's files, for a failure's post-mortem.
-            log = lay.host(lay.log / "messages.log")
-            if log.is_file():
-                shutil.copyfile(log, self.state_dir / "asterisk-messages.log")
-            shutil.rmtree(lay.host(lay.base), ignore_errors=True)
+        # Leave nothing of this run in the shared root filesystem; Asterisk's
+        # log stays with the test's files.
+        asterisk.discard(self.settings, self.state_dir / "asterisk-messages.log")
 
     def controller_log(self) -> str:
         if not self.controller_logs:
@@ -207,9 +194,9 @@ def start_platform(state_dir: Path, **env_overrides: str) -> Platform:
     env = {
         **os.environ,
         "IVR_STATE_DIR": str(state_dir),
-        "IVR_SIP_PORT": str(_free_port(socket.SOCK_DGRAM)),
-        "IVR_ARI_PORT": str(_free_port(socket.SOCK_STREAM)),
-        "IVR_HTTP_PORT": str(_free_port(socket.SOCK_STREAM)),
+        "IVR_SIP_PORT": str(free_port(socket.SOCK_DGRAM)),
+        "IVR_ARI_PORT": str(free_port(socket.SOCK_STREAM)),
+        "IVR_HTTP_PORT": str(free_port(socket.SOCK_STREAM)),
         "IVR_RTP_START": str(rtp_start),
         "IVR_RTP_END": str(rtp_start + 999),
         "IVR_DIGIT_TIMEOUT": str(DIGIT_TIMEOUT_S),

@@ -8,12 +8,9 @@ import asyncio
 import dataclasses
 import json
 import os
-import shutil
 import signal
-import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -30,10 +27,9 @@ from benchmarks import callers
 from devtools import asterisk, cluster, kamailio
 from devtools.callermedia import Audio, Hangup, Key, Pause
 from devtools.calls import wait_for_record
-from devtools.postgres import PostgresServer
+from devtools.postgres import PostgresServer, private_server
 from devtools.sipcall import CallPlan, CallResult, place_call
 from devtools.sipoperator import OperatorPhone, SipOperator
-from ivr.cli.serve import build_prompts, fallback_sounds, load_directory
 from ivr.settings import Settings
 
 from .harness import DIGIT_TIMEOUT_S, invalid_keys
@@ -62,17 +58,9 @@ G711A = Path("/usr/share/sip-tester/g711a.pcap")
 
 @pytest.fixture(scope="module")
 def database_server() -> Iterator[PostgresServer]:
-    """A PostgreSQL server of the drills' own: drill 4 stops it under load.
-    Its folder is outside pytest's, which only root may enter."""
-    folder = Path(tempfile.mkdtemp(prefix="ivr-drill-postgres-"))
-    server = PostgresServer(folder, _free_tcp_port())
-    try:
-        server.init()
-        server.start()
+    """A PostgreSQL server of the drills' own: drill 4 stops it under load."""
+    with private_server("ivr-drill-postgres-") as server:
         yield server
-    finally:
-        server.stop()
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")
@@ -99,23 +87,12 @@ def drill(
             ("IVR_QUEUES_FILE", str(rules)),
         ),
     )
-    cluster.ensure_database(spec.database_url)
-    shared = spec.controller_settings()
-    catalog = build_prompts(shared, load_directory(shared))
     try:
-        cluster.up(spec, fallback_sounds(shared, catalog))
+        cluster.up(spec)
         yield spec
     finally:
         cluster.down(spec)
-        for node in spec.asterisks:
-            lay = asterisk.layout(spec.asterisk_settings(node))
-            if lay.root is not None:
-                log = lay.host(lay.log / "messages.log")
-                if log.is_file():
-                    (spec.folder / f"asterisk-{node.name}-messages.log").write_bytes(
-                        log.read_bytes()
-                    )
-                shutil.rmtree(lay.host(lay.base), ignore_errors=True)
+        cluster.discard(spec)
 
 
 @pytest.fixture(autouse=True)
@@ -124,18 +101,11 @@ def whole(drill: cluster.Cluster) -> cluster.Cluster:
     for node in drill.asterisks:
         settings = drill.asterisk_settings(node)
         if asterisk.running_pid(asterisk.layout(settings)) is None:
-            asterisk.up(settings, _fallback(drill))
+            cluster.start_asterisk(drill, node)
     for controller in drill.controllers:
         if cluster.controller_pid(drill, controller) is None:
             cluster.start_controller(drill, controller)
     return drill
-
-
-def _free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def door_settings(spec: cluster.Cluster) -> Settings:
@@ -167,6 +137,9 @@ def ivr(spec: cluster.Cluster, *args: str) -> str:
     return proc.stdout
 
 
+_tokens: dict[Path, str] = {}  # the national admin's API token, by cluster
+
+
 def api(
     spec: cluster.Cluster,
     controller: cluster.ControllerSpec,
@@ -175,7 +148,9 @@ def api(
     method: str = "POST",
 ) -> Any:
     """POST (or `method`) to one controller's API as the national admin."""
-    token = ivr(spec, "users", "token", "admin").strip()
+    token = _tokens.get(spec.folder)
+    if token is None:  # one `ivr` process for the module, not one a request
+        token = _tokens[spec.folder] = ivr(spec, "users", "token", "admin").strip()
     request = urllib.request.Request(
         f"http://127.0.0.1:{controller.http_port}{path}",
         data=json.dumps(body).encode() if body is not None else b"",
@@ -228,16 +203,9 @@ async def call(spec: cluster.Cluster, plan: CallPlan) -> tuple[CallResult, dict[
 
 async def nodes_of(spec: cluster.Cluster, callers: list[str]) -> list[str]:
     """The node serving each caller's call in progress, in the order given."""
-    url = make_url(spec.database_url)
-    connection = await asyncpg.connect(
-        host=url.host, port=url.port, user=url.username, database=url.database
+    rows = await _query(
+        spec, "SELECT caller, node FROM calls WHERE ended_at IS NULL AND caller = ANY($1)", callers
     )
-    try:
-        rows = await connection.fetch(
-            "SELECT caller, node FROM calls WHERE ended_at IS NULL AND caller = ANY($1)", callers
-        )
-    finally:
-        await connection.close()
     by_caller = {row["caller"]: row["node"] for row in rows}
     assert sorted(by_caller) == sorted(callers), by_caller
     return [by_caller[caller] for caller in callers]
@@ -491,8 +459,7 @@ async def test_drill_2_and_3_a_killed_asterisk_gets_no_new_calls_and_is_back_aft
 
     # Drill 3: restarted, it gets calls again; the calls it had are closed
     # as lost with it, and every controller gives it the operators' phones.
-    sounds = await asyncio.to_thread(_fallback, drill)
-    asterisk.up(drill.asterisk_settings(dead), sounds)
+    await asyncio.to_thread(cluster.start_asterisk, drill, dead)
     await wait_until(
         lambda: (kamailio.destinations(drill.door) or {}).get(dead_uri) is True,
         10,
@@ -552,18 +519,12 @@ async def test_drill_4_postgresql_away_for_10_s_under_20_calls_a_second(
 
     # Every call's record reaches the database once it is back: counted.
     async def ended() -> int:
-        url = make_url(drill.database_url)
-        connection = await asyncpg.connect(
-            host=url.host, port=url.port, user=url.username, database=url.database
+        rows = await _query(
+            drill,
+            "SELECT count(*) AS n FROM calls WHERE caller = $1 AND ended_at IS NOT NULL",
+            callers.CALLER_ID,
         )
-        try:
-            count: int = await connection.fetchval(
-                "SELECT count(*) FROM calls WHERE caller = $1 AND ended_at IS NOT NULL",
-                callers.CALLER_ID,
-            )
-            return count
-        finally:
-            await connection.close()
+        return int(rows[0]["n"])
 
     deadline = time.monotonic() + 60
     count = await ended()
@@ -638,9 +599,3 @@ async def test_a_menu_published_on_one_controller_is_heard_on_calls_of_the_other
     assert {node.split("@")[0] for node in served} == {c.name for c in drill.controllers}, served
     for node, heard in served.items():
         assert heard == [f"svc.{county}.main@v{published['number']}"], (node, heard, everything)
-
-
-def _fallback(spec: cluster.Cluster) -> dict[str, Path]:
-    shared = spec.controller_settings()
-    catalog = build_prompts(shared, load_directory(shared))
-    return fallback_sounds(shared, catalog)
