@@ -3,7 +3,7 @@ the table of moves, how late reads."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +16,7 @@ from ivr.cases.rules import (
     case_number,
     check_action,
     check_note,
+    is_case_number,
     late_by,
     next_status,
     urgent_due,
@@ -136,7 +137,36 @@ def test_late_by_reads_for_a_person(seconds: int, said: str) -> None:
     assert late_by(seconds) == said
 
 
-def test_the_number_is_the_local_date_and_the_id() -> None:
-    late_evening_utc = datetime(2026, 11, 23, 17, 30, tzinfo=UTC)  # 01:30 on the 24th
-    assert case_number(late_evening_utc, SHANGHAI, 123) == "20261124-000123"
-    assert case_number(late_evening_utc - timedelta(hours=2), SHANGHAI, 7) == "20261123-000007"
+def test_the_number_is_the_id_and_a_check_digit() -> None:
+    assert case_number(123) == "001234"  # Damm's check digit of 00123 is 4
+    assert case_number(7) == "000076"
+    assert case_number(1_234_567) == "12345671"  # longer once ids outgrow five digits
+    assert is_case_number("001234")
+    assert is_case_number("12345671")
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        ("001235", "one digit wrong"),
+        ("010234", "two neighbours swapped"),
+        ("00123", "too short"),
+        ("0012３4", "not ASCII digits"),
+        ("", "nothing"),
+        ("00-1234", "not digits"),
+    ],
+)
+def test_a_mistyped_number_is_caught_by_its_check_digit(typed: str, why: str) -> None:
+    assert not is_case_number(typed), why
+
+
+def test_every_single_wrong_digit_and_neighbour_swap_is_caught() -> None:
+    for case_id in range(1, 3000, 37):
+        number = case_number(case_id)
+        for at in range(len(number)):
+            for digit in "0123456789":
+                if digit != number[at]:
+                    assert not is_case_number(number[:at] + digit + number[at + 1 :])
+            if at + 1 < len(number) and number[at] != number[at + 1]:
+                swapped = number[:at] + number[at + 1] + number[at] + number[at + 2 :]
+                assert not is_case_number(swapped)

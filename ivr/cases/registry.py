@@ -13,7 +13,6 @@ import builtins
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -131,9 +130,8 @@ class Cases:
             if row is None:
                 code = str(fields["department_code"])
                 due = self._due(code, now, bool(fields["urgent"]))
-                number_for = partial(rules.case_number, now, self._zone(code))
                 row = await stored.insert(
-                    session, number_for, **fields, status="registered", assigned_to=None,
+                    session, rules.case_number, **fields, status="registered", assigned_to=None,
                     created_at=now, received_at=now, due_at=due, updated_at=now,
                     satisfaction=None,
                 )

@@ -54,12 +54,20 @@ from ivr.db.models.base import (
     STEP_KIND_MAX,
     STEP_VALUE_MAX,
     TIMEZONE_MAX,
+    URL_MAX,
     USERNAME_MAX,
     Base,
     UtcDateTime,
 )
 from ivr.db.models.calls import PAGE_STEP, Call, CallStep
-from ivr.db.models.cases import CaseEventRow, CaseRow, MessageRow, SurveyRow
+from ivr.db.models.cases import (
+    CaseEventRow,
+    CaseRow,
+    EscalationRow,
+    MessageRow,
+    SurveyRow,
+    WebhookDeliveryRow,
+)
 from ivr.db.models.cluster import LeaseRow
 from ivr.db.models.desk import (
     OperatorDepartmentRow,
@@ -97,6 +105,8 @@ config_drafts_table: Table = Base.metadata.tables["config_drafts"]
 audio_table: Table = Base.metadata.tables["audio"]
 prompt_uploads_table: Table = Base.metadata.tables["prompt_uploads"]
 leases_table: Table = Base.metadata.tables["leases"]
+escalations_table: Table = Base.metadata.tables["escalations"]
+webhook_deliveries_table: Table = Base.metadata.tables["webhook_deliveries"]
 
 __all__ = [
     "ACTOR_MAX",
@@ -143,6 +153,7 @@ __all__ = [
     "STEP_KIND_MAX",
     "STEP_VALUE_MAX",
     "TIMEZONE_MAX",
+    "URL_MAX",
     "USERNAME_MAX",
     "AudioRow",
     "AuditRow",
@@ -155,6 +166,7 @@ __all__ = [
     "ConfigVersionRow",
     "DepartmentRow",
     "DirectoryImport",
+    "EscalationRow",
     "LeaseRow",
     "MessageRow",
     "MobileRangeRow",
@@ -167,6 +179,7 @@ __all__ = [
     "UserRow",
     "UtcDateTime",
     "WebSessionRow",
+    "WebhookDeliveryRow",
     "audio_table",
     "audit_table",
     "call_steps_table",
@@ -177,6 +190,7 @@ __all__ = [
     "config_versions_table",
     "departments_table",
     "directory_imports_table",
+    "escalations_table",
     "leases_table",
     "messages_table",
     "mobile_ranges_table",
@@ -188,4 +202,5 @@ __all__ = [
     "surveys_table",
     "users_table",
     "web_sessions_table",
+    "webhook_deliveries_table",
 ]

@@ -54,6 +54,7 @@ SCOPE_MAX = 16  # "national" or a division code
 PROMPT_ID_MAX = 96
 FILE_NAME_MAX = 160
 NOTE_MAX = 500  # a publication's note; checked in code: the column is Text
+URL_MAX = 1024  # a webhook's address
 
 # Deterministic constraint names, the same on every database, so the
 # hand-written migration can name them and alembic can compare them.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ivr.db.models.base import (
@@ -18,6 +18,8 @@ from ivr.db.models.base import (
     ID_MAX,
     OPERATOR_ID_MAX,
     STATUS_MAX,
+    URL_MAX,
+    USERNAME_MAX,
     Base,
     UtcDateTime,
 )
@@ -57,10 +59,13 @@ class CaseRow(Base):
     kind: Mapped[str] = mapped_column(String(STATUS_MAX))  # message, callback
     department_code: Mapped[str] = mapped_column(String(DIVISION_CODE_LENGTH))
     category: Mapped[str] = mapped_column(String(CATEGORY_MAX))  # "" if none
-    caller: Mapped[str] = mapped_column(String(CALLER_MAX))
+    # The calling number: a caller asking by phone hears only their own cases.
+    caller: Mapped[str] = mapped_column(String(CALLER_MAX), index=True)
     call_id: Mapped[str | None] = mapped_column(String(ID_MAX), index=True)
     recording: Mapped[str | None] = mapped_column(String(ID_MAX))
     recording_seconds: Mapped[float | None] = mapped_column(Float())
+    # When retention removed (or archived) the recording: the case keeps its name.
+    recording_removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     urgent: Mapped[bool] = mapped_column(Boolean())
     status: Mapped[str] = mapped_column(String(STATUS_MAX))
     assigned_to: Mapped[str | None] = mapped_column(String(OPERATOR_ID_MAX))
@@ -108,3 +113,48 @@ class SurveyRow(Base):
     score: Mapped[int] = mapped_column(Integer)
     operator_id: Mapped[str | None] = mapped_column(String(OPERATOR_ID_MAX))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class EscalationRow(Base):
+    """A case past its deadline, told to the department above it (督办): one
+    row per case, deadline and step, so however many controllers run the
+    job, each step is written once. Step 0 is the deadline passing, step n
+    the nth further working day late. The row is also the supervising
+    department's inbox item."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("case_id", "due_at", "step"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"))
+    due_at: Mapped[datetime] = mapped_column(UtcDateTime())  # the deadline it is about
+    step: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    department_code: Mapped[str] = mapped_column(String(DIVISION_CODE_LENGTH))  # the late one
+    # Who is told: the department above (the central department for its own).
+    supervisor_code: Mapped[str] = mapped_column(String(DIVISION_CODE_LENGTH), index=True)
+    read_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    read_by: Mapped[str | None] = mapped_column(String(USERNAME_MAX))
+
+
+class WebhookDeliveryRow(Base):
+    """One escalation sent to `IVR_WEBHOOK_URL`: its body as signed, and how
+    sending it went. Retried with backoff until delivered or given up."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    escalation_id: Mapped[int] = mapped_column(
+        ForeignKey("escalations.id", ondelete="CASCADE"), unique=True
+    )
+    url: Mapped[str] = mapped_column(String(URL_MAX))
+    body: Mapped[str] = mapped_column(Text())
+    status: Mapped[str] = mapped_column(String(STATUS_MAX))  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    # A sender holds it until then: two controllers never send it at once.
+    claimed_until: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_status: Mapped[int | None] = mapped_column(Integer)  # the receiver's HTTP status
+    last_error: Mapped[str | None] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
