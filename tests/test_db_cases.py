@@ -283,3 +283,30 @@ async def test_a_survey_is_kept_and_its_call_s_case_takes_the_score(cases: Cases
         await cases.record_survey("call-x", HEFEI, "case", 5)
     with pytest.raises(DataError, match="not 'food'"):
         await cases.record_survey("call-x", HEFEI, "food", 1)  # type: ignore[arg-type]
+
+
+# -- a caller asking by phone (the service menu's lookup) ----------------------------
+
+
+async def test_a_caller_finds_only_a_case_registered_from_their_own_number(cases: Cases) -> None:
+    mine = await message(cases, "msg-mine", caller="055162345678")
+    theirs = await message(cases, "msg-theirs", caller="13916012345")
+    found = await cases.find_for_caller(mine.number, "055162345678")
+    assert found is not None and found.number == mine.number and found.status == "registered"
+    # Someone else's case is not found, the same as one that does not exist.
+    assert await cases.find_for_caller(theirs.number, "055162345678") is None
+    assert await cases.find_for_caller("999990", "055162345678") is None
+
+
+@pytest.mark.parametrize("caller", ["anonymous", "", "+", "1234", "Anonymous <sip:x>"])
+async def test_a_caller_without_a_number_of_their_own_finds_nothing(
+    cases: Cases, caller: str
+) -> None:
+    case = await message(cases, "msg-anon", caller=caller)
+    assert await cases.find_for_caller(case.number, caller) is None
+
+
+async def test_a_number_with_a_wrong_check_digit_is_not_looked_up(cases: Cases) -> None:
+    case = await message(cases)
+    wrong = case.number[:-1] + str((int(case.number[-1]) + 1) % 10)
+    assert await cases.find_for_caller(wrong, "055162345678") is None

@@ -11,6 +11,7 @@ from ivr.call.flow import (
     Answer,
     CalledBack,
     CallFlow,
+    CaseRegistered,
     Command,
     Ended,
     HungUp,
@@ -34,6 +35,7 @@ from ivr.call.flow import (
     StopPlayback,
     position_prompts,
 )
+from ivr.call.tracking import number_prompts
 from tests.test_flow import (
     CONFIG,
     GREETING_HEFEI,
@@ -192,8 +194,12 @@ def test_a_callback_keeps_the_place_and_ends_the_call() -> None:
     commands = flow.handle(KeyPressed("3"))
     assert RequestCallback("") in commands
     assert not only(commands, LeaveQueue)
-    assert prompts_of(commands) == ("callback.confirmed", "goodbye")
+    assert prompts_of(commands) == ("callback.confirmed",)
     assert flow.end_reason == "callback_requested"
+    # The case's number comes from the controller while the confirmation plays.
+    assert flow.handle(CaseRegistered("001234")) == []
+    said = prompts_of(finish_playback(flow))
+    assert said == (*number_prompts("001234"), "goodbye")
 
 
 def test_no_callback_is_offered_to_a_number_that_cannot_be_called() -> None:

@@ -13,6 +13,7 @@ import pytest
 
 from ivr.call.flow import (
     CallFlow,
+    CaseRegistered,
     Ended,
     FlowConfig,
     HungUp,
@@ -33,6 +34,7 @@ from ivr.call.flow import (
     Survey,
 )
 from ivr.call.guide import Guide
+from ivr.call.tracking import number_prompts
 from tests.test_flow import (
     ANHUI,
     HEFEI,
@@ -343,8 +345,11 @@ def test_a_callback_is_registered_for_a_number_that_can_be_called() -> None:
     flow = in_service()
     commands = key(flow, "8")
     assert RegisterCallback("") in commands
-    assert prompts_of(commands) == ("svc.callback_registered", "goodbye")
+    assert prompts_of(commands) == ("svc.callback_registered",)
     assert flow.end_reason == "callback_registered"
+    flow.handle(CaseRegistered("001234"))
+    said = prompts_of(finish_playback(flow))
+    assert said == (*number_prompts("001234"), "goodbye")
 
 
 def test_a_number_that_cannot_be_called_back_is_offered_a_message() -> None:

@@ -446,7 +446,9 @@ def test_the_seven_categories_in_order_on_keys_1_to_7_and_a_callback_on_8(
 ) -> None:
     national = real.national
     root = national.node(national.root)
-    assert list(root.choices) == [*"12345678"]
+    assert list(root.choices) == [*"123456789"]
+    lookup = national.choice(national.root, "9")
+    assert lookup is not None and lookup.kind == "lookup"  # a case's status, by its number
     for key, category in zip("1234567", CATEGORIES, strict=True):
         node = national.choice(national.root, key)
         assert node is not None and node.kind == "menu"

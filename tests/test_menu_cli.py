@@ -69,7 +69,7 @@ def test_check_of_the_real_menus_is_one_line(
     code, out, _ = run(capsys, "menu", "check")
     assert code == 0
     assert out == (
-        f"{menus_file}: OK: national menu 33 nodes, 0 departments override 0 nodes; "
+        f"{menus_file}: OK: national menu 34 nodes, 0 departments override 0 nodes; "
         "prompt audio not checked (no prompts built: run `ivr prompts build`)\n"
     )
 
@@ -79,7 +79,11 @@ def test_check_lists_each_problem_then_says_the_menus_cannot_be_activated(
 ) -> None:
     data = yaml.safe_load(menus_file.read_text(encoding="utf-8"))
     choices = data["national"]["nodes"]["main"]["choices"]
+    choices = [c for c in choices if c["key"] != 9]  # the lookup's key, given to nowhere
     edit(menus_file, choices=[*choices, {"key": 9, "to": "nowhere"}, {"key": 1, "to": "dues"}])
+    data = yaml.safe_load(menus_file.read_text(encoding="utf-8"))
+    del data["national"]["nodes"]["lookup"]
+    menus_file.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
     code, out, _ = run(capsys, "menu", "check")
     assert code == 1
     assert out.splitlines() == [
@@ -111,7 +115,7 @@ def test_check_warns_of_unused_nodes_and_counts_overrides(
     assert out.splitlines() == [
         "warning: 340100 building.centre: no choice leads here from the root: "
         "callers never hear it",
-        f"{menus_file}: OK: national menu 33 nodes, 1 departments override 1 nodes; "
+        f"{menus_file}: OK: national menu 34 nodes, 1 departments override 1 nodes; "
         "prompt audio not checked (no prompts built: run `ivr prompts build`)",
     ]
 
@@ -150,7 +154,7 @@ def test_show_a_county_inheriting_from_its_city_province_and_the_nation(
     code, out, _ = run(capsys, "menu", "show", "340121")
     assert code == 0
     lines = out.splitlines()
-    assert lines[0] == "中共长丰县委组织部 (340121): service menu, 34 nodes"
+    assert lines[0] == "中共长丰县委组织部 (340121): service menu, 35 nodes"
     assert lines[1].startswith("main  menu  “理论政策按1，组织关系按2")
     assert lines[1].endswith("(inherited from 全国)")
     assert (
@@ -188,7 +192,7 @@ def test_show_the_national_menu_and_refuse_an_unknown_department(
 ) -> None:
     code, out, _ = run(capsys, "menu", "show", "national")
     assert code == 0
-    assert out.splitlines()[0] == "全国 (national): service menu, 33 nodes"
+    assert out.splitlines()[0] == "全国 (national): service menu, 34 nodes"
     assert out.splitlines()[1].endswith("(national menu)")
     code, _, err = run(capsys, "menu", "show", "999999")
     assert (code, err) == (1, "ivr: no department with code '999999'\n")

@@ -7,6 +7,7 @@ and carries out commands; `ivr/call/flow.py` maps one to the other.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from typing import Literal, TypeAlias
 
 # -- events -------------------------------------------------------------------
@@ -85,6 +86,26 @@ class OperatorLeft:
 class RecordingEnded:
     name: str
     seconds: float
+    case: str = ""  # the number of the case the message is, once registered
+
+
+@dataclass(frozen=True)
+class CaseRegistered:
+    """The caller's callback request is a case now, numbered `number`."""
+
+    number: str
+
+
+@dataclass(frozen=True)
+class CaseLookedUp:
+    """What a lookup by phone found (`LookupCase`): nothing, when no case of
+    that number was registered from the caller's number."""
+
+    number: str
+    found: bool
+    status: str = ""  # registered, assigned, in_progress, resolved, closed
+    department: str = ""  # the department handling it now
+    due: date | None = None  # the last day it is due on, in its department's calendar
 
 
 Event: TypeAlias = (
@@ -101,6 +122,8 @@ Event: TypeAlias = (
     | OperatorConnected
     | OperatorLeft
     | RecordingEnded
+    | CaseRegistered
+    | CaseLookedUp
 )
 
 # -- commands -----------------------------------------------------------------
@@ -199,6 +222,14 @@ class MarkUrgent:
 
 
 @dataclass(frozen=True)
+class LookupCase:
+    """Find case `number` among the cases registered from the caller's number
+    (the answer is `CaseLookedUp`)."""
+
+    number: str
+
+
+@dataclass(frozen=True)
 class Survey:
     """The caller's satisfaction: 1 satisfied, 2 fair, 3 dissatisfied."""
 
@@ -239,5 +270,6 @@ Command: TypeAlias = (
     | RequestCallback
     | RegisterCallback
     | MarkUrgent
+    | LookupCase
     | Survey
 )

@@ -56,6 +56,8 @@ class MessageBox:
 
     def recording_ended(self, event: Event) -> list[Command]:
         assert isinstance(event, RecordingEnded)
+        if event.case:
+            self.call.case_number = event.case  # said when the caller confirms
         if event.name != self.call.recording:
             return []  # a recording the caller already replaced
         saved = Step("note", "message_saved", f"{event.seconds:.1f}")

@@ -175,7 +175,7 @@ class Queueing:
             return [LeaveQueue("message"), *self.messages.start()]
         if digit == KEY_CALLBACK and call.callback_ok:
             call.queued = False  # the place now belongs to the callback
-            closing = call.close("callback_requested", PROMPT_CALLBACK_CONFIRMED)
+            closing = call.close_with_number("callback_requested", PROMPT_CALLBACK_CONFIRMED)
             return [RequestCallback(call.category), *closing]
         return None
 

@@ -12,7 +12,7 @@ level (from the top, back to the department's choices), `#` repeat.
 from __future__ import annotations
 
 from ivr.call import guide as menus
-from ivr.call import message, survey
+from ivr.call import message, survey, tracking
 from ivr.call.events import Command, RegisterCallback, Step
 from ivr.call.guidance import Guidance
 from ivr.call.message import MessageBox
@@ -25,6 +25,7 @@ from ivr.call.state import (
     ServiceMenu,
     ServiceNode,
 )
+from ivr.call.tracking import Tracking
 from ivr.publish.menus import (
     KEY_MESSAGE,
     PROMPT_AFTER_INFO,
@@ -40,7 +41,7 @@ from ivr.publish.menus import (
 
 # Every prompt of the automatic service the flow names itself, for the prompt
 # build to require (the menu's own prompts are the menu's).
-PROMPTS_USED = (*message.PROMPTS_USED, *survey.PROMPTS_USED)
+PROMPTS_USED = (*message.PROMPTS_USED, *survey.PROMPTS_USED, *tracking.PROMPTS_USED)
 
 
 class AfterHours:
@@ -51,12 +52,14 @@ class AfterHours:
         guidance: Guidance,
         queue: Queueing,
         messages: MessageBox,
+        tracking: Tracking,
     ) -> None:
         self.call = call
         self.context = context
         self.guidance = guidance
         self.queue = queue
         self.messages = messages
+        self.tracking = tracking
 
     def chose_nothing(self) -> list[Command]:
         """The caller heard the department's choices and chose none: a person in
@@ -128,6 +131,15 @@ class AfterHours:
             return self.call.close("silence", PROMPT_NO_INPUT_END)
         return self.call.play(PROMPT_NO_INPUT, *self.prompts())
 
+    def lookup_key(self, digit: str) -> list[Command] | None:
+        """A key in the lookup of a case (`ivr.call.tracking`): `*` comes back
+        here, to the menu it was chosen in."""
+        if digit != menus.KEY_BACK:
+            return self.tracking.key(digit)
+        self.tracking.leave()
+        self.call.menu = "service"
+        return [Step("note", "case_lookup_left"), *self._show()]
+
     def _missed(self) -> bool:
         """One more missed turn; True when it is one too many."""
         self.call.misses += 1
@@ -149,8 +161,10 @@ class AfterHours:
             if not call.callback_ok:
                 return [*entered, *self.messages.start(PROMPT_CALLBACK_UNAVAILABLE)]
             confirmed = said or (PROMPT_CALLBACK_REGISTERED,)
-            closing = call.close("callback_registered", *confirmed)
+            closing = call.close_with_number("callback_registered", *confirmed)
             return [*entered, RegisterCallback(call.category), *closing]
+        if node.kind == "lookup":
+            return [*entered, *self.tracking.start(*said)]
         if node.kind == "department":
             code = self._transfer_target(node.department or "")
             return [*entered, *self.guidance.arrive(code, "menu", *(said or (PROMPT_TRANSFER,)))]

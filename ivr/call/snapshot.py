@@ -44,6 +44,12 @@ def snapshot(call: CallState) -> dict[str, Any]:
         "message_source": call.message_source,
         "recorded_seconds": call.recorded_seconds,
         "empty_recordings": call.empty_recordings,
+        "case_number": call.case_number,
+        "case_said": call.case_said,
+        "lookup_digits": call.lookup_digits,
+        "lookup_answer": list(call.lookup_answer),
+        "lookup_failures": call.lookup_failures,
+        "number_due": call.number_due,
     }
 
 
@@ -82,6 +88,12 @@ def restore(
         message_source=data.get("message_source"),
         recorded_seconds=float(data.get("recorded_seconds", 0.0)),
         empty_recordings=int(data.get("empty_recordings", 0)),
+        case_number=str(data.get("case_number", "")),
+        case_said=str(data.get("case_said", "")),
+        lookup_digits=str(data.get("lookup_digits", "")),
+        lookup_answer=tuple(str(p) for p in data.get("lookup_answer", ())),
+        lookup_failures=int(data.get("lookup_failures", 0)),
+        number_due=bool(data.get("number_due", False)),
     )
     saved = data.get("menu")
     call.menu = next((kind for kind in MENU_KINDS if kind == saved), "guidance")

@@ -51,13 +51,14 @@ PROMPT_ENDED_BY_SYSTEM = "call.ended_by_system"
 
 # The menu open while the caller chooses: one sub-machine each (ivr/call/table.py).
 MenuKind: TypeAlias = Literal[
-    "guidance", "below", "regions", "desk", "service", "review", "survey"
+    "guidance", "below", "regions", "desk", "service", "review", "survey", "lookup"
 ]
 MENU_KINDS: tuple[MenuKind, ...] = (
-    "guidance", "below", "regions", "desk", "service", "review", "survey"
+    "guidance", "below", "regions", "desk", "service", "review", "survey", "lookup"
 )
-# The automatic service's menus: its levels, the review of a message, the survey.
-SERVICE_MENUS: tuple[MenuKind, ...] = ("service", "review", "survey")
+# The automatic service's menus: its levels, the review of a message, the
+# survey, the lookup of a case by its number.
+SERVICE_MENUS: tuple[MenuKind, ...] = ("service", "review", "survey", "lookup")
 # What a department offers now (ivr/desk/desk.py decides): operators on duty, a
 # queue nobody is on duty for, or the automatic service of after hours.
 Service: TypeAlias = Literal["operators", "unstaffed", "after_hours"]
@@ -156,6 +157,16 @@ class CallState:
     message_source: str | None = None  # the first recording of the message box
     recorded_seconds: float = 0.0  # how long the last recording is
     empty_recordings: int = 0  # recordings that held nothing
+    # -- the caller's cases (ivr/call/tracking.py)
+    case_number: str = ""  # the case this call left (a message, a callback request)
+    case_said: str = ""  # the number the caller has heard
+    lookup_digits: str = ""  # keyed so far
+    lookup_pending: str = ""  # looked up, the answer not yet here
+    lookup_answer: tuple[str, ...] = ()  # the found case, as said
+    lookup_failures: int = 0
+    # Closing after a case was registered: its number is said after what is
+    # playing now (it may still be on its way from the database).
+    number_due: bool = False
 
     # -- the moves every part makes ---------------------------------------------
 
@@ -202,6 +213,15 @@ class CallState:
             Step("note", "closing", reason),
             *self.play(*before, PROMPT_GOODBYE, state=State.CLOSING),
         ]
+
+    def close_with_number(self, reason: str, *before: str) -> list[Command]:
+        """Close, saying `before`, then the case's number (once the
+        controller has it: `ivr.call.tracking`), then goodbye."""
+        self.end_reason = reason
+        self.number_due = True
+        leave = [LeaveQueue(reason)] if self.queued else []
+        self.queued = False
+        return [*leave, Step("note", "closing", reason), *self.play(*before, state=State.CLOSING)]
 
     def end(self, reason: str) -> list[Command]:
         self.state = State.ENDED

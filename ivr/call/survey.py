@@ -13,6 +13,7 @@ from typing import Literal
 from ivr.call import guide as menus
 from ivr.call.events import Command, Step, Survey
 from ivr.call.state import CallState, Context
+from ivr.call.tracking import unheard_number
 
 PROMPT_SURVEY_ASK = "survey.ask"
 PROMPT_SURVEY_THANKS = "survey.thanks"
@@ -27,12 +28,14 @@ class SurveyMenu:
         self.context = context
 
     def after_service(self, reason: str, *before: str) -> list[Command]:
-        """Ask how the service was, if asked for; then goodbye."""
+        """Ask how the service was, if asked for; then goodbye. A case the
+        service left has its number said first (`ivr.call.tracking`)."""
+        # A message's number came with the end of its recording, before the review.
         if not self.context.config.survey:
-            return self.call.close(reason, *before)
+            return self.call.close(reason, *before, *unheard_number(self.call))
         self.call.end_reason = reason
         self.call.menu, self.call.silences, self.call.invalid = "survey", 0, 0
-        return self.call.play(*before, *self.prompts())
+        return self.call.play(*before, *unheard_number(self.call), *self.prompts())
 
     # -- the sub-machine ---------------------------------------------------------
 

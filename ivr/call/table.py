@@ -28,6 +28,8 @@ from typing import TypeAlias
 
 from ivr.call.events import (
     CalledBack,
+    CaseLookedUp,
+    CaseRegistered,
     Command,
     Event,
     HungUp,
@@ -51,6 +53,7 @@ from ivr.call.queueing import Queueing
 from ivr.call.service import AfterHours
 from ivr.call.state import CallState, Context, MenuKind, State
 from ivr.call.survey import SurveyMenu
+from ivr.call.tracking import Tracking
 from ivr.call.turns import MenuRows, Turns
 
 Handler: TypeAlias = Callable[[Event], list[Command]]
@@ -62,7 +65,9 @@ StateTable: TypeAlias = Mapping[State, Mapping[type, Rule]]
 # operator answering just as the caller chose to leave a message): every
 # state takes them, and ignores those it has no use for (a row spreads
 # `news`, then names those it acts on).
-LATE_NEWS: tuple[type, ...] = (Queued, QueueUpdate, OperatorConnected, OperatorLeft, RecordingEnded)
+LATE_NEWS: tuple[type, ...] = (
+    Queued, QueueUpdate, OperatorConnected, OperatorLeft, RecordingEnded, CaseLookedUp,
+)
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,7 @@ class Parts:
     service: AfterHours
     messages: MessageBox
     survey: SurveyMenu
+    tracking: Tracking
     turns: Turns
 
 
@@ -128,10 +134,11 @@ def compose(call: CallState, context: Context) -> Parts:
     messages = MessageBox(call, context, survey)
     queue = Queueing(call, context, messages, survey)
     guidance = Guidance(call, context)
-    service = AfterHours(call, context, guidance, queue, messages)
+    tracking = Tracking(call, context)
+    service = AfterHours(call, context, guidance, queue, messages, tracking)
     front = Front(call, context, guidance, service, queue, messages)
     turns = Turns(call, context, MenuRows(MENU_TABLE))
-    parts = Parts(call, guidance, front, queue, service, messages, survey, turns)
+    parts = Parts(call, guidance, front, queue, service, messages, survey, tracking, turns)
     turns.menus.parts = weakref.ref(parts)
     return parts
 
@@ -176,12 +183,23 @@ MENU_TABLE: Mapping[MenuKind, tuple[attrgetter[object], ...]] = {
         "turns.nothing", "survey.prompts", "survey.key", "survey.skipped",
         "survey.skipped", "survey.hung_up", "turns.digit_wait",
     ),
+    # Keying a case's number and `#`; then its status, said (ivr/call/tracking.py).
+    "lookup": row(
+        "turns.nothing", "tracking.prompts", "service.lookup_key", "tracking.wrong_key",
+        "tracking.silence", "tracking.hung_up", "turns.digit_wait",
+    ),
 }
+
+
+def late_news() -> dict[type, Rule]:
+    """What may reach a call in any state: ignored, but for a case's number,
+    kept for when the caller is told it."""
+    return {**dict.fromkeys(LATE_NEWS, ignore), CaseRegistered: via("tracking.registered")}
 
 
 def choosing() -> dict[State, dict[type, Rule]]:
     """Before and while the caller chooses: the menus' states."""
-    news: dict[type, Rule] = dict.fromkeys(LATE_NEWS, ignore)
+    news = late_news()
     return {
         State.NEW: {
             Started: via("guidance.start"),
@@ -199,6 +217,7 @@ def choosing() -> dict[State, dict[type, Rule]]:
             Resumed: via("turns.resume_choosing"),
             **news,
             OperatorConnected: via("queue.connect"),  # during the desk's choice
+            CaseLookedUp: via("tracking.answer"),
         },
         State.WAITING: {
             KeyPressed: via("turns.key"),
@@ -208,13 +227,14 @@ def choosing() -> dict[State, dict[type, Rule]]:
             Resumed: via("turns.resume_choosing"),
             **news,
             OperatorConnected: via("queue.connect"),  # during the desk's choice
+            CaseLookedUp: via("tracking.answer"),
         },
     }
 
 
 def served() -> dict[State, dict[type, Rule]]:
     """In the queue, talking with an operator, leaving a message."""
-    news: dict[type, Rule] = dict.fromkeys(LATE_NEWS, ignore)
+    news = late_news()
     return {
         State.QUEUED: {
             KeyPressed: ignored_key("queued"),
@@ -227,6 +247,8 @@ def served() -> dict[State, dict[type, Rule]]:
             OperatorConnected: via("queue.connect"),
             OperatorLeft: ignore,
             RecordingEnded: ignore,
+            CaseLookedUp: ignore,
+            CaseRegistered: via("tracking.registered"),
         },
         State.CONNECTED: {
             KeyPressed: ignore,  # the conversation's, not ours
@@ -258,10 +280,11 @@ def closing() -> dict[State, dict[type, Rule]]:
             TimerFired: ignore,
             HungUp: via("turns.hung_up_closing"),
             Resumed: via("turns.resume_closing"),
-            **dict.fromkeys(LATE_NEWS, ignore),
+            **late_news(),
         },
         State.ENDED: dict.fromkeys(
-            (KeyPressed, PlaybackEnded, TimerFired, HungUp, Resumed, *LATE_NEWS), ignore
+            (KeyPressed, PlaybackEnded, TimerFired, HungUp, Resumed, *LATE_NEWS, CaseRegistered),
+            ignore,
         ),
     }
 

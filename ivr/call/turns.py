@@ -24,6 +24,7 @@ from ivr.call.state import (
     MenuKind,
     State,
 )
+from ivr.call.tracking import unheard_number
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,11 @@ class Turns:
         return self.call.end(self.call.end_reason or self._open().hung_up())
 
     def goodbye_said(self) -> list[Command]:
-        return [Hangup(), *self.call.end(self.call.end_reason or "caller_ended")]
+        call = self.call
+        if call.number_due:  # what closed the call was said: the case's number, goodbye
+            call.number_due = False
+            return call.play(*unheard_number(call), PROMPT_GOODBYE, state=State.CLOSING)
+        return [Hangup(), *call.end(call.end_reason or "caller_ended")]
 
     def resume_closing(self, _: Event) -> list[Command]:
         return [self.call.resumed(), *self.goodbye_said()]

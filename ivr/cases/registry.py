@@ -251,6 +251,19 @@ class Cases:
         async with self._sessions() as session:
             return case_view(self._directory, await self._find(session, number, lock=False))
 
+    async def find_for_caller(self, number: str, caller: str) -> CaseView | None:
+        """Case `number` if it was registered from `caller` (a caller asking
+        by phone); None otherwise, the same whether it does not exist or is
+        someone else's. A caller without a number of their own (anonymous,
+        withheld) finds nothing."""
+        if not rules.is_case_number(number) or not _identifies(caller):
+            return None
+        async with self._sessions() as session:
+            row = await stored.by_number(session, number)
+            if row is None or row.caller != caller[:CALLER_MAX]:
+                return None
+            return case_view(self._directory, await stored.by_id(session, row.id))
+
     async def list(
         self,
         department: str | None = None,
@@ -309,6 +322,10 @@ class Cases:
         if not self._directory.has(code):
             raise DataError(f"no department with code {code!r}", field="department")
 
+    def zone(self, code: str) -> ZoneInfo:
+        """The department's own time zone (its deadlines are counted in it)."""
+        return self._zone(code)
+
     def _zone(self, code: str) -> ZoneInfo:
         if not self._directory.has(code):
             return HOTLINE_TZ
@@ -337,6 +354,13 @@ def _check_new(source: str, kind: str, category: str, recording: str | None) -> 
         )
     if recording is not None and not 0 < len(recording) <= ID_MAX:
         raise DataError(f"a recording's name has 1 to {ID_MAX} characters", field="recording")
+
+
+def _identifies(caller: str) -> bool:
+    """Whether a calling number names one line: digits (a leading + allowed),
+    five or more, not the anonymous or withheld marks carriers send."""
+    digits = caller.removeprefix("+")
+    return len(digits) >= 5 and digits.isascii() and digits.isdigit()
 
 
 def _check_actor(actor: str) -> str:

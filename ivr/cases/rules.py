@@ -22,6 +22,7 @@ from datetime import datetime, time, timedelta
 from typing import Literal, TypeAlias, get_args
 from zoneinfo import ZoneInfo
 
+from ivr import case_numbers
 from ivr.errors import DataError, IvrError, NotFound
 from ivr.publish.hours import day_kind
 
@@ -163,46 +164,12 @@ def late_by(seconds: float) -> str:
     return f"{minutes}分钟" if minutes else "不到1分钟"
 
 
-# Damm's quasigroup of order 10 (Damm 2004): its check digit catches every
-# single wrong digit and every swap of two neighbours, the two slips of a
-# caller keying a number they heard.
-_DAMM = (
-    (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
-    (7, 0, 9, 2, 1, 5, 4, 8, 6, 3),
-    (4, 2, 0, 6, 8, 7, 1, 3, 5, 9),
-    (1, 7, 5, 0, 9, 8, 3, 4, 2, 6),
-    (6, 1, 2, 3, 0, 4, 5, 9, 7, 8),
-    (3, 6, 7, 4, 2, 0, 9, 5, 8, 1),
-    (5, 8, 6, 9, 7, 2, 0, 1, 3, 4),
-    (8, 9, 4, 5, 3, 6, 2, 0, 1, 7),
-    (9, 4, 3, 8, 6, 1, 7, 2, 0, 5),
-    (2, 5, 8, 1, 4, 3, 6, 7, 9, 0),
-)
-# Digits before the check digit, at least: six in all until the 100,000th case.
-CASE_NUMBER_DIGITS = 5
-
-
-def _damm(digits: str) -> int:
-    interim = 0
-    for digit in digits:
-        interim = _DAMM[interim][int(digit)]
-    return interim
-
-
 def case_number(case_id: int) -> str:
-    """The number people quote, and hear digit by digit: the case's id (at
-    least five digits) and a check digit, 000123 → "0001234". Short enough
-    to say twice and key back (six or seven digits, like a local phone
-    number), and a mistyped digit is caught before any case is looked up."""
-    if case_id < 1:
-        raise ValueError("a case id is positive")
-    body = f"{case_id:0{CASE_NUMBER_DIGITS}d}"
-    return body + str(_damm(body))
+    """The number people quote, and hear digit by digit (`ivr.case_numbers`)."""
+    return case_numbers.number_of(case_id)
 
 
 def is_case_number(text: str) -> bool:
     """Whether `text` could be a case number: digits only, long enough, and
     its check digit right."""
-    return (
-        text.isascii() and text.isdigit() and len(text) > CASE_NUMBER_DIGITS and _damm(text) == 0
-    )
+    return case_numbers.is_case_number(text)

@@ -11,7 +11,9 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
-Kind = Literal["menu", "info", "message", "callback", "department", "queue", "hangup"]
+Kind = Literal[
+    "menu", "info", "message", "callback", "lookup", "department", "queue", "hangup"
+]
 MAX_NODES = 200  # in one department's effective menu
 MAX_TEXT = 300  # characters; espeak-ng says about five a second (IVR_TTS_RATE 250)
 NODE_ID = r"[a-z][a-z0-9_]*(\.[a-z0-9_]+)*"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ivr.call import flow
@@ -38,7 +38,9 @@ class Casework:
         self._recorder = recorder
         self._now = now
 
-    async def execute(self, call: Call, command: flow.Command) -> None:
+    async def execute(self, call: Call, command: flow.Command) -> flow.Event | None:
+        """Carry out `command`; what the flow is told back, if anything (a
+        callback request's case number, a lookup's answer)."""
         match command:
             case flow.RecordMessage(name, source, category):
                 await self.messages.started(
@@ -50,7 +52,10 @@ class Casework:
                     category=category,
                 )
             case flow.RequestCallback(category) | flow.RegisterCallback(category):
-                await self._register_callback(call, category)
+                number = await self._register_callback(call, category)
+                return flow.CaseRegistered(number) if number else None
+            case flow.LookupCase(number):
+                return await self._look_up(call, number)
             case flow.MarkUrgent(source):
                 await self._write(call, self.cases.mark_urgent(source, actor="caller"))
             case flow.Survey(kind, score):
@@ -61,19 +66,40 @@ class Casework:
                         call.call_id, flow_.department, kind, score, operator_id=flow_.operator
                     ),
                 )
+        return None
 
-    async def message_ended(self, channel_id: str, name: str, seconds: float, status: str) -> None:
+    async def message_ended(
+        self, channel_id: str, name: str, seconds: float, status: str
+    ) -> str | None:
         """The recording ended: its case now, before the caller reviews it
-        (an urgent mark then has a case to mark)."""
+        (an urgent mark then has a case to mark). Its number, if registered."""
         try:
             number = await self.messages.finished(name, seconds, status)
         except Exception:
             log.exception("message %s: could not register its case", name)
-            return
+            return None
         if number is not None:
             self._recorder.step(channel_id, self._now(), "note", "case", number)
+        return number
 
-    async def _register_callback(self, call: Call, category: str) -> None:
+    async def _look_up(self, call: Call, number: str) -> flow.CaseLookedUp | None:
+        """Case `number`, if the caller's own number registered it; else
+        "not found", the same as a number nobody has."""
+        try:
+            found = await self.cases.find_for_caller(number, call.caller)
+        except Exception:
+            # No answer: the flow's timer runs out and the caller hears that
+            # the lookup is not possible now.
+            log.exception("call %s: could not look case %s up", call.call_id, number)
+            return None
+        if found is None:
+            return flow.CaseLookedUp(number, found=False)
+        # Due at 24:00 of its last day: that day is the one to say.
+        last_moment = found.due_at - timedelta(microseconds=1)
+        due = last_moment.astimezone(self.cases.zone(found.department)).date()
+        return flow.CaseLookedUp(number, True, found.status, found.department, due)
+
+    async def _register_callback(self, call: Call, category: str) -> str | None:
         case = self.cases.register(
             source=callback_source(call.call_id),
             kind="callback",
@@ -85,6 +111,7 @@ class Casework:
         number = await self._write(call, case)
         if number is not None:
             self._recorder.step(call.call_id, self._now(), "note", "case", number)
+        return number
 
     async def _write(self, call: Call, work: Awaitable[Any]) -> str | None:
         try:

@@ -137,8 +137,8 @@ class EventRouter:
         self._spawn(self._message_ended(channel_id, recording.name, seconds, status))
 
     async def _message_ended(self, channel_id: str, name: str, seconds: float, status: str) -> None:
-        await self._casework.message_ended(channel_id, name, seconds, status)
-        self._calls.post(channel_id, flow.RecordingEnded(name, seconds))
+        number = await self._casework.message_ended(channel_id, name, seconds, status)
+        self._calls.post(channel_id, flow.RecordingEnded(name, seconds, number or ""))
 
 
 def _translate(event: Event) -> tuple[str, flow.Event] | None:

@@ -209,9 +209,17 @@ class CallRunner:
                 await self._desk.leave(call, outcome)
             case flow.RequestCallback():
                 await self._desk.request_callback(call)
-                await self._casework.execute(call, command)
-            case flow.RegisterCallback() | flow.MarkUrgent() | flow.Survey():
-                await self._casework.execute(call, command)
+                await self._tell(call, self._casework.execute(call, command))
+            case flow.RegisterCallback() | flow.LookupCase() | flow.MarkUrgent() | flow.Survey():
+                await self._tell(call, self._casework.execute(call, command))
+
+    @staticmethod
+    async def _tell(call: Call, work: Awaitable[flow.Event | None]) -> None:
+        """What casework answers (a case's number, a lookup) reaches the flow
+        as its next event, in order with the caller's own."""
+        answer = await work
+        if answer is not None:
+            call.queue.put_nowait(answer)
 
     async def _answer(self, call: Call) -> None:
         if not call.up:  # a channel the dialplan did not answer

@@ -27,6 +27,7 @@ import pytest
 from devtools.callermedia import Action, Audio, Hangup, Key, Pause
 from devtools.sipcall import CallPlan
 from ivr.audio.catalog import Catalog
+from ivr.call.tracking import number_prompts
 from ivr.publish.menus import CATEGORIES, VERSION_MARK
 
 from .harness import DIGIT_TIMEOUT_S, Platform, start_platform
@@ -205,7 +206,8 @@ async def test_a_message_in_a_category_becomes_a_case_with_its_recording(
 ) -> None:
     intro = prompt_s(after_hours, "message.intro") + 1.0
     review = prompt_s(after_hours, "message.review")
-    thanks = prompt_s(after_hours, "message.thanks")
+    # The thanks, then the case's number said twice (six digits): then the survey.
+    thanks = prompt_s(after_hours, "message.thanks", *number_prompts("000000"))
     record = await call(
         after_hours,
         *self_service_by_key(),
@@ -224,6 +226,13 @@ async def test_a_message_in_a_category_becomes_a_case_with_its_recording(
     assert f"recording:{recording}" in prompts  # heard back
     assert prompts[-2:] == ["survey.thanks", "goodbye"]
     assert steps(record, "survey") == ["1"]
+    # The caller heard the case's number, digit by digit, twice, before the survey.
+    (number,) = notes(record, "case")
+    assert number is not None
+    thanked = prompts.index("message.thanks")
+    said = number_prompts(number)
+    assert tuple(prompts[thanked + 1 : thanked + 1 + len(said)]) == said
+    assert prompts[thanked + 1 + len(said)] == "survey.ask"
     assert notes(record, "message_confirmed") == [None]
     assert record["end_reason"] == "message_left"
     assert review > 0
@@ -246,13 +255,75 @@ async def test_a_callback_request_after_hours_is_a_case(after_hours: Platform) -
         after_hours,
         Pause(round((service_menu_at(after_hours) + 1.0) * 1000)),
         Key("8"),
-        Pause(20000),
+        Pause(30000),
     )
-    assert steps(record, "prompt")[-2:] == ["svc.callback_registered", "goodbye"]
-    assert record["end_reason"] == "callback_registered"
     case = case_of(after_hours, record)
+    # Confirmed, then the case's number twice, then goodbye.
+    said = ("svc.callback_registered", *number_prompts(case["number"]), "goodbye")
+    assert tuple(steps(record, "prompt")[-len(said) :]) == said
+    assert record["end_reason"] == "callback_registered"
     assert (case["kind"], case["caller"], case["recording"]) == ("callback", CALLER, None)
     assert datetime.fromisoformat(case["due_at"]) == DUE
+    assert_nothing_left(after_hours)
+
+
+async def lookup(platform: Platform, number: str, caller: str) -> dict[str, Any]:
+    """A caller in the service menu chooses 9 and keys `number` and `#`."""
+    answer = prompt_s(
+        platform, "case.status.registered", "case.handled_by", f"dept.{COUNTY}", "case.due",
+        "date.month.12", "date.day.2", "case.lookup_after",
+    )
+    return await call(
+        platform,
+        *self_service_by_key(),
+        Key("9"), Pause(1500),  # the lookup, while its question plays
+        *keys_every(0.4, *number, "#"),
+        Pause(round((answer + 2.0) * 1000)),
+        caller=caller,
+    )
+
+
+async def test_a_caller_looks_up_their_case_by_its_number_and_nobody_else_can(
+    after_hours: Platform,
+) -> None:
+    # A message, registered: its number is what the caller heard.
+    left = await call(
+        after_hours,
+        *self_service_by_key(),
+        *keys_every(GAP_S, "0"),  # a message at the top of the service menu
+        Pause(round((prompt_s(after_hours, "message.intro") + 1.0) * 1000)),
+        Audio(G711A, 2000),
+        Key("#"),
+        Pause(1500), Key("3"),  # confirm
+        Pause(round((prompt_s(after_hours, "message.thanks") + 12) * 1000)),
+        max_call_s=120,
+    )
+    (number,) = notes(left, "case")
+    assert number is not None
+    prompts = steps(left, "prompt")
+    thanked = prompts.index("message.thanks")
+    said = number_prompts(number)
+    assert tuple(prompts[thanked + 1 : thanked + 1 + len(said)]) == said
+
+    # The same caller, later: keys the number and hears the case's status.
+    again = await lookup(after_hours, number, CALLER)
+    assert notes(again, "case_lookup_found") == [f"{number} registered"]
+    prompts = steps(again, "prompt")
+    answer = [
+        "case.status.registered", "case.handled_by", f"dept.{COUNTY}",
+        # Due at 24:00 on Wednesday 2 December: that is the day said.
+        "case.due", "date.month.12", "date.day.2", "case.lookup_after",
+    ]
+    at = prompts.index("case.status.registered")
+    assert prompts[at : at + len(answer)] == answer
+    assert "case.lookup_none" not in prompts
+
+    # Another caller keying the same number hears "未查到", not the case.
+    other = await lookup(after_hours, number, "055162345670")
+    assert notes(other, "case_lookup_found") == []
+    assert notes(other, "case_lookup_none") == [number]
+    prompts = steps(other, "prompt")
+    assert "case.lookup_none" in prompts and "case.status.registered" not in prompts
     assert_nothing_left(after_hours)
 
 

@@ -12,6 +12,7 @@ export const KINDS = {
   info: "信息",
   message: "留言",
   callback: "预约回电",
+  lookup: "查询办理进度",
   department: "转接部门",
   queue: "人工服务",
   hangup: "挂机",
