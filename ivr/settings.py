@@ -150,6 +150,19 @@ class Settings(BaseSettings):
     # calendar; an urgent one this many hours after.
     case_due_working_days: int = Field(default=3, ge=1, le=30)
     case_urgent_hours: float = Field(default=24, gt=0, le=168)
+    # Supervision (督办): how often every controller looks for cases past
+    # their deadline, writes their escalations and tells the supervisors.
+    escalation_seconds: float = Field(default=60, gt=0, le=3600)
+    # Escalations are also POSTed as JSON to this address (none: the admin
+    # page's inbox only), signed with HMAC-SHA256 under `webhook_secret`
+    # (required with a URL; production's comes from the environment). A
+    # failed delivery is tried again after `webhook_retry_seconds`, doubling
+    # each time up to an hour, `webhook_attempts` times in all.
+    webhook_url: str = ""
+    webhook_secret: str = ""
+    webhook_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_retry_seconds: float = Field(default=30, gt=0, le=3600)
+    webhook_timeout_seconds: float = Field(default=10, gt=0, le=120)
 
     # The admin web. A signed-in session ends after this long unused, and
     # after `session_hours` whatever happens. Behind HTTPS (a reverse proxy),
@@ -203,6 +216,14 @@ class Settings(BaseSettings):
     def _fill_derived(self) -> Settings:
         if self.lease_seconds < 2 * self.lease_renew:
             raise ValueError("lease_seconds must be at least twice lease_renew")
+        if self.webhook_url:
+            if not self.webhook_url.startswith(("http://", "https://")):
+                raise ValueError("IVR_WEBHOOK_URL is an http:// or https:// address")
+            if len(self.webhook_secret) < 16:
+                raise ValueError(
+                    "IVR_WEBHOOK_URL needs IVR_WEBHOOK_SECRET, 16 characters or more: "
+                    "the receiver checks each delivery's signature with it"
+                )
         if not self.database_url:
             self.database_url = f"sqlite+aiosqlite:///{self.state_dir / 'ivr.sqlite3'}"
         if not self.prompt_base_url:

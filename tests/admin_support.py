@@ -24,11 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ivr.admin.app import add_routes
 from ivr.admin.auth import Role
 from ivr.admin.cases import CASES
+from ivr.admin.inbox import ESCALATIONS
 from ivr.admin.keys import ARI, CLOCK, CONFIG, CONTROLLER, DIRECTORY, SESSIONS, SETTINGS
 from ivr.admin.menus import MENU_ADMIN
 from ivr.audio.build import load_spec
 from ivr.audio.catalog import Catalog, PromptEntry
 from ivr.audio.speech import Speaker
+from ivr.cases.escalation import Escalations
 from ivr.cases.registry import Cases
 from ivr.cli.serve import HOURS_FILE, PROMPT_SPEC
 from ivr.db.engine import make_engine, make_sessionmaker
@@ -152,6 +154,7 @@ async def admin_app(
     app[ARI] = _Ari()  # type: ignore[assignment]
     app[CONTROLLER] = _Controller()  # type: ignore[assignment]
     app[CASES] = Cases(sessions, found, clock)
+    app[ESCALATIONS] = Escalations(sessions, found, clock)
     spec = load_spec(PROMPT_SPEC)
     voice = Voice(spec, tmp_path / "render-cache", Speaker(spec.voice))
     app[MENU_ADMIN] = MenuAdmin(sessions, config, voice)

@@ -28,6 +28,7 @@ from aiohttp.test_utils import TestClient
 
 from ivr.admin.auth import Role
 from ivr.admin.cases import CASES
+from ivr.admin.inbox import ESCALATIONS
 from ivr.admin.keys import API, ARI, DIRECTORY, SETTINGS
 from ivr.ari.client import AriClient
 from ivr.db.recorder import Recorder
@@ -297,6 +298,39 @@ async def reports_only_its_own(world: World) -> None:
     assert {line["department"] for line in lines_of} == {OWN}
 
 
+async def escalate_all(world: World) -> list[dict[str, Any]]:
+    """Every case late, and escalated to its department's parent: the national
+    admin's inbox holds all three."""
+    world.admin.clock.advance(days=10)
+    await world.admin.app[ESCALATIONS].run()
+    inbox = await allowed(await world.national.get("/api/inbox"))
+    assert inbox["unread"] == len(DEPARTMENTS)
+    items: list[dict[str, Any]] = inbox["items"]
+    return items
+
+
+async def inbox_holds_only_what_it_supervises(world: World) -> None:
+    await escalate_all(world)
+    # Its own case is late too, but told to Hefei, which supervises it.
+    body = await allowed(await world.county.get("/api/inbox"))
+    assert body == {"unread": 0, "items": []}
+    city = await world.admin.as_user("hefei-sub", Role.DEPARTMENT_ADMIN, HEFEI, include_sub=True)
+    (item,) = (await allowed(await city.get("/api/inbox")))["items"]
+    assert (item["department"], item["supervisor"]) == (OWN, HEFEI)
+
+
+async def marks_only_what_it_supervises(world: World) -> None:
+    for item in await escalate_all(world):
+        # Not theirs: not found, the same as an id that does not exist.
+        response = await world.county.post(f"/api/inbox/{item['id']}/read")
+        assert response.status == 404, await response.text()
+        assert (await response.json())["error_id"] == "escalation_not_found"
+    missing = await world.county.post("/api/inbox/999999/read")
+    assert missing.status == 404
+    still = await allowed(await world.national.get("/api/inbox?unread=true"))
+    assert still["unread"] == len(DEPARTMENTS)
+
+
 COUNTY_ADMIN: dict[tuple[str, str], Check] = {
     ("GET", "/api/calls"): listing(
         "/api/calls",
@@ -330,6 +364,9 @@ COUNTY_ADMIN: dict[tuple[str, str], Check] = {
     ),
     ("GET", "/api/cases/{number}/recording"): targeted("GET", "/api/cases/{case}/recording"),
     ("GET", "/api/report"): reports_only_its_own,
+    ("GET", "/api/inbox"): inbox_holds_only_what_it_supervises,
+    ("POST", "/api/inbox/{id}/read"): marks_only_what_it_supervises,
+    ("GET", "/api/webhook/deliveries"): national_only("GET", "/api/webhook/deliveries"),
     ("GET", "/api/menus/{scope}"): targeted("GET", "/api/menus/{scope}"),
     ("PUT", "/api/menus/{scope}/draft"): targeted(
         "PUT", "/api/menus/{scope}/draft", json={"nodes": {}}
@@ -495,3 +532,20 @@ async def test_every_endpoint_but_the_public_ones_needs_a_sign_in(world: World) 
         if signed_out == endpoint.public:
             wrong.append(f"{endpoint.method} {endpoint.path}: {response.status}")
     assert wrong == []
+
+
+async def test_supervision_is_for_admins_auditors_read_it_operators_have_none(
+    world: World,
+) -> None:
+    await escalate_all(world)
+    operator = await world.admin.as_user("op-hefei", Role.OPERATOR, HEFEI, include_sub=True)
+    await refused(world, await operator.get("/api/inbox"), HEFEI, actor="op-hefei")
+    auditor = await world.admin.as_user("audit", Role.AUDITOR, HEFEI, include_sub=True)
+    (item,) = (await allowed(await auditor.get("/api/inbox")))["items"]
+    await refused(world, await auditor.post(f"/api/inbox/{item['id']}/read"), HEFEI, "audit")
+    city = await world.admin.as_user("hefei-sub", Role.DEPARTMENT_ADMIN, HEFEI, include_sub=True)
+    read = await allowed(await city.post(f"/api/inbox/{item['id']}/read"))
+    assert read["read_by"] == "hefei-sub"
+    assert (await allowed(await city.get("/api/inbox?unread=true"))) == {"unread": 0, "items": []}
+    bad = await city.post("/api/inbox/1e3/read")
+    assert bad.status == 400 and "number" in (await bad.json())["message"]

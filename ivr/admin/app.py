@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from ivr.admin import cases as web_cases
 from ivr.admin import hours as web_hours
+from ivr.admin import inbox as web_inbox
 from ivr.admin import menus as web_menus
 from ivr.admin import overview as web_admin
 from ivr.admin import sessions as web_auth
@@ -352,7 +353,7 @@ _PAGE_HEADERS = {
 
 def add_routes(app: web.Application, prompt_dir: Path) -> None:
     api = Api("12371 IVR", "1")
-    parts = (web_auth, web_cases, web_menus, web_hours, web_admin, web_users)
+    parts = (web_auth, web_cases, web_inbox, web_menus, web_hours, web_admin, web_users)
     for part in (routes, *(module.routes for module in parts)):
         api.endpoints.extend(part.endpoints)
     app[API] = api

@@ -152,6 +152,31 @@ def urgent_due(arrived: datetime, hours: float) -> datetime:
     return arrived + timedelta(hours=hours)
 
 
+# Beyond this many days late a case's steps are not counted further: its
+# supervisors were told every working day for a year already.
+MAX_LATE_DAYS = 400
+
+
+def late_steps(due_at: datetime, now: datetime, zone: ZoneInfo) -> int | None:
+    """How far past its deadline a case is, in escalation steps: None before
+    the deadline, 0 once it passed, n once n further working days (of the
+    department's calendar) have ended since. A deadline at midnight (the
+    usual one, the end of a day) starts counting with that day; an urgent
+    case's (24 hours after it arrived) with the day after it."""
+    if now < due_at:
+        return None
+    local = due_at.astimezone(zone)
+    day = local.date() if local.time() == time(0) else local.date() + timedelta(days=1)
+    steps = 0
+    for _ in range(MAX_LATE_DAYS):
+        if datetime.combine(day + timedelta(days=1), time(0), zone) > now:
+            break
+        if day_kind(day)[0] in ("working", "make-up"):
+            steps += 1
+        day += timedelta(days=1)
+    return steps
+
+
 def late_by(seconds: float) -> str:
     """How late, for a person: "2天3小时", "5小时20分钟", "40分钟"."""
     minutes = int(seconds // 60)

@@ -15,7 +15,7 @@ import gc
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,6 +28,7 @@ from ivr.admin import auth
 from ivr.admin import user_store as users
 from ivr.admin.app import UPLOAD_BODY_MAX, add_routes
 from ivr.admin.cases import CASES
+from ivr.admin.inbox import ESCALATIONS
 from ivr.admin.keys import (
     ARI,
     CLOCK,
@@ -43,6 +44,7 @@ from ivr.ari.client import AriClient
 from ivr.audio import build as prompts
 from ivr.audio.catalog import Catalog
 from ivr.audio.speech import Speaker
+from ivr.cases.escalation import Deliveries, Escalations
 from ivr.cases.registry import Cases
 from ivr.cli.prompt_ids import REQUIRED_PROMPTS
 from ivr.db.engine import make_sessionmaker
@@ -64,6 +66,7 @@ from ivr.stasis.controller import Controller
 from ivr.stasis.fleet import Fleet, Node
 from ivr.stasis.parts import Collaborators
 from ivr.stasis.takeover import Membership
+from ivr.webhook.sender import WebhookSender
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +197,9 @@ async def _admin_parts(
         settings.case_due_working_days,
         settings.case_urgent_hours,
     )
+    app[ESCALATIONS] = Escalations(
+        sessions, app[DIRECTORY], app[CLOCK], webhook_url=settings.webhook_url or None
+    )
     config = Configuration(sessions, app[DIRECTORY], app[CATALOG], settings.config_poll_seconds)
     await published.seed(sessions, app[MENUS].spec, app[HOURS].spec, app[CATALOG], app[CLOCK]())
     await config.refresh(force=True)
@@ -204,6 +210,36 @@ async def _admin_parts(
     voice = Voice(spec, settings.prompt_render_cache, speaker)
     app[MENU_ADMIN] = MenuAdmin(sessions, config, voice)
     return config
+
+
+async def every(seconds: float, work: Callable[[], Awaitable[object]], what: str) -> None:
+    """`work` now and every `seconds`, for as long as the controller runs; a
+    failed run is logged and the next one comes as planned."""
+    while True:
+        try:
+            await work()
+        except Exception:
+            log.exception("%s failed; again in %.0f s", what, seconds)
+        await asyncio.sleep(seconds)
+
+
+async def _casework_jobs(app: web.Application) -> AsyncIterator[None]:
+    """Supervision (escalations) on a timer, and the webhook sender if one is
+    set. Every controller runs them; the database decides who does what."""
+    settings = app[SETTINGS]
+    tasks = [
+        asyncio.create_task(
+            every(settings.escalation_seconds, app[ESCALATIONS].run, "escalation"),
+            name="escalation",
+        )
+    ]
+    if settings.webhook_url:
+        sender = WebhookSender(settings, Deliveries(app[SESSIONS], app[CLOCK]), app[CLOCK])
+        tasks.append(asyncio.create_task(sender.run(), name="webhook"))
+    yield
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
 
 
 async def first_admin(
@@ -332,6 +368,7 @@ def make_app(
     app[CLOCK] = make_clock(settings)
     app.cleanup_ctx.append(_loop_watch)
     app.cleanup_ctx.append(_database)
+    app.cleanup_ctx.append(_casework_jobs)
     app.cleanup_ctx.append(_asterisk)
     app.cleanup_ctx.append(_frozen_heap)
     add_routes(app, settings.prompt_build_dir)

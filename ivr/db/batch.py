@@ -121,10 +121,10 @@ class BatchWriter:
         if made is None:
             made = self._statements[dialect] = (
                 # A call with no flow state yet keeps SQL NULL, not JSON 'null'.
-                _insert_new(dialect, calls_table, ["id"]).values(
+                insert_new(dialect, calls_table, ["id"]).values(
                     flow_state=bindparam("flow_state", type_=_JSON_OR_NULL)
                 ),
-                _insert_new(dialect, call_steps_table, ["call_id", "seq"]),
+                insert_new(dialect, call_steps_table, ["call_id", "seq"]),
                 _update_changed(calls_table),
             )
         return made
@@ -225,7 +225,7 @@ def _update_changed(table: Table) -> Update:
     )
 
 
-def _insert_new(dialect: str, table: Table, key: list[str]) -> Insert:
+def insert_new(dialect: str, table: Table, key: list[str]) -> Insert:
     """INSERT that skips rows whose `key` is already stored."""
     if dialect == "postgresql":
         return postgresql.insert(table).on_conflict_do_nothing(index_elements=key)

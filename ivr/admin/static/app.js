@@ -12,12 +12,15 @@ import { todayPage } from "./today.js";
 import { casesPage } from "./cases.js";
 import { auditPage } from "./audit.js";
 import { usersPage } from "./users.js";
+import { inboxPage, refreshInboxBadge } from "./inbox.js";
 
 const PAGES = {
   today: { title: "今日来电", render: todayPage },
   menu: { title: "菜单", render: menuPage },
   hours: { title: "工作时间", render: hoursPage },
   cases: { title: "工单", render: casesPage },
+  // Escalations to the departments the user supervises (督办), with an unread badge.
+  inbox: { title: "督办提醒", render: inboxPage, roles: ["national_admin", "department_admin", "auditor"], unscoped: true },
   audit: { title: "操作日志", render: auditPage },
   // `roles`: only these see the page; others who type its address are told so.
   // `unscoped`: the same for every department, so no department picker.
@@ -133,15 +136,20 @@ function renderHeader(page, scope) {
   clear(
     nav,
     allowed.map((id) =>
-      h("a", {
-        href: `#/${id}/${scope}`,
-        testid: `nav-${id}`,
-        "aria-current": id === page ? "page" : null,
-        text: PAGES[id].title,
-      }),
+      h(
+        "a",
+        {
+          href: `#/${id}/${scope}`,
+          testid: `nav-${id}`,
+          "aria-current": id === page ? "page" : null,
+        },
+        PAGES[id].title,
+        id === "inbox" ? h("span", { class: "nav-badge", testid: "inbox-badge", hidden: true }) : null,
+      ),
     ),
   );
   document.getElementById("brand-link").href = `#/today/${homeScope()}`;
+  if (allowed.includes("inbox")) refreshInboxBadge().catch(report);
 }
 
 async function route() {

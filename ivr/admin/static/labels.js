@@ -55,6 +55,7 @@ export const CASE_ACTIONS = {
   urgent: "标为紧急",
   reopen: "重新办理",
   recording_replaced: "更换录音",
+  escalated: "超期督办",
 };
 
 export const OPERATOR_STATUSES = {
