@@ -10,6 +10,7 @@ import { menuPage } from "./menu.js";
 import { hoursPage } from "./hours.js";
 import { todayPage } from "./today.js";
 import { casesPage } from "./cases.js";
+import { reportPage } from "./report.js";
 import { auditPage } from "./audit.js";
 import { usersPage } from "./users.js";
 
@@ -18,6 +19,7 @@ const PAGES = {
   menu: { title: "菜单", render: menuPage },
   hours: { title: "工作时间", render: hoursPage },
   cases: { title: "工单", render: casesPage },
+  report: { title: "报表", render: reportPage },
   audit: { title: "操作日志", render: auditPage },
   // `roles`: only these see the page; others who type its address are told so.
   // `unscoped`: the same for every department, so no department picker.
