@@ -160,8 +160,13 @@ async def test_the_workbook_holds_the_numbers_of_the_report(admin: AdminApp) -> 
     assert response.content_type == (
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     )
-    sheets = sheets_of(await download(client, f"/api/report.xlsx?{QUERY}", "xlsx"))
+    xlsx = await download(client, f"/api/report.xlsx?{QUERY}", "xlsx")
+    sheets = sheets_of(xlsx)
     assert list(sheets) == SHEETS
+    # As a person opens it: headers bold and kept in view, the rate a percentage.
+    book = load_workbook(io.BytesIO(xlsx))
+    assert all(sheet.freeze_panes == "A2" and sheet["A1"].font.bold for sheet in book)
+    assert book["概况"]["B12"].value == 0.8 and book["概况"]["B12"].number_format == "0.0%"
     summary = {row[0]: row[1] for row in sheets["概况"][1:]}
     assert summary["报表"] == "12371 热线周报"
     assert (summary["起始日期"], summary["截止日期"]) == ("2026-11-23", "2026-11-29")
