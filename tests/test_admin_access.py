@@ -14,6 +14,8 @@ database (tests/test_admin_web.py runs both).
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -25,6 +27,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
+from openpyxl import load_workbook
 
 from ivr.admin.auth import Role
 from ivr.admin.cases import CASES
@@ -296,6 +299,24 @@ async def reports_only_its_own(world: World) -> None:
     assert (body["calls"], body["cases"]) == (1, 1)  # one of each in each department
     lines_of = [*body["call_lines"], *body["case_lines"], *body["departments"]]
     assert {line["department"] for line in lines_of} == {OWN}
+    await targeted("GET", "/api/report?period=day&department={scope}")(world)
+
+
+def downloads_only_its_own(suffix: str) -> Check:
+    """The report as a file: its own department's lines, nothing of the others."""
+
+    async def check(world: World) -> None:
+        data = await allowed(await world.county.get(f"/api/report.{suffix}?period=day"))
+        if suffix == "xlsx":
+            book = load_workbook(io.BytesIO(data), read_only=True)
+            rows = [row for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)]
+        else:
+            rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+        world.assert_nothing_of_others(rows)
+        assert OWN in {row[0] for row in rows if row}
+        await targeted("GET", f"/api/report.{suffix}?period=day&department={{scope}}")(world)
+
+    return check
 
 
 async def escalate_all(world: World) -> list[dict[str, Any]]:
@@ -367,6 +388,8 @@ COUNTY_ADMIN: dict[tuple[str, str], Check] = {
     ("GET", "/api/inbox"): inbox_holds_only_what_it_supervises,
     ("POST", "/api/inbox/{id}/read"): marks_only_what_it_supervises,
     ("GET", "/api/webhook/deliveries"): national_only("GET", "/api/webhook/deliveries"),
+    ("GET", "/api/report.csv"): downloads_only_its_own("csv"),
+    ("GET", "/api/report.xlsx"): downloads_only_its_own("xlsx"),
     ("GET", "/api/menus/{scope}"): targeted("GET", "/api/menus/{scope}"),
     ("PUT", "/api/menus/{scope}/draft"): targeted(
         "PUT", "/api/menus/{scope}/draft", json={"nodes": {}}

@@ -148,3 +148,47 @@ async def test_a_day_with_nothing_is_a_report_of_zeros(db_sessionmaker: Sessions
     assert (made.calls, made.cases, made.call_lines, made.departments) == (0, 0, [], [])
     assert "Calls: 0" in reports.render(made)
 
+
+
+async def test_the_report_counts_calls_by_hour_cases_by_status_and_the_satisfaction_rate(
+    db_sessionmaker: Sessions,
+) -> None:
+    await fill(db_sessionmaker)
+    await add(db_sessionmaker, "op1001")
+    done = await register(db_sessionmaker, MONDAY_EARLY, "m1")
+    await register(db_sessionmaker, MONDAY_EARLY + timedelta(hours=1), "m2")
+    await register(
+        db_sessionmaker, MONDAY_EARLY + timedelta(days=1), "callback:county", kind="callback",
+        department=CHANGFENG, category="", recording=None,
+    )
+    await register(db_sessionmaker, SUNDAY_LATE, "m-old")  # last week's: not in the week
+    cases = Cases(db_sessionmaker, DIRECTORY, lambda: NOW)
+    for action in ("assign", "start", "resolve"):
+        await cases.transition(done, action, actor="admin", note="已答复", operator="op1001")
+    surveyed = Cases(db_sessionmaker, DIRECTORY, lambda: MONDAY_EARLY + timedelta(days=3))
+    for kind, score in (("operator", 1), ("operator", 2), ("case", 3)):
+        await surveyed.record_survey(f"{kind}-{score}", HEFEI, kind, score)  # type: ignore[arg-type]
+
+    async with db_sessionmaker() as session:
+        made = await reports.build(session, DIRECTORY, "week", date(2026, 11, 25), NOW)
+        county = await reports.build(
+            session, DIRECTORY, "week", date(2026, 11, 25), NOW, [CHANGFENG]
+        )
+    # Beijing hours: three calls at 00:30 (Monday, Wednesday, Sunday), one at 20:30.
+    assert {h: n for h, n in enumerate(made.per_hour) if n} == {0: 3, 20: 1}
+    assert {h: n for h, n in enumerate(made.answered_per_hour) if n} == {0: 1}
+    assert {h: n for h, n in enumerate(made.after_hours_per_hour) if n} == {0: 1, 20: 1}
+    assert sum(made.per_hour) == made.calls
+    assert made.case_statuses == {
+        "registered": 2, "assigned": 0, "in_progress": 0, "resolved": 1, "closed": 0
+    }
+    assert made.satisfaction_rate == 0.6667  # satisfied and fair: 2 of 3
+    assert "satisfaction rate (satisfied and fair of all answers): 66.7%" in reports.render(made)
+    assert "as they stand now: registered 2, resolved 1" in reports.render(made)
+
+    assert {h: n for h, n in enumerate(county.per_hour) if n} == {0: 1}
+    assert county.case_statuses["registered"] == 1 and sum(county.case_statuses.values()) == 1
+    assert county.satisfaction_rate is None
+    assert "satisfaction rate (satisfied and fair of all answers): no answers" in reports.render(
+        county
+    )

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.cases import report_counts as counted
-from ivr.cases.rules import OPEN, SCORES, SURVEY_KINDS
+from ivr.cases.rules import OPEN, SCORES, STATUSES, SURVEY_KINDS
 from ivr.cases.views import department_name
 from ivr.directory.routing import Directory
 from ivr.errors import DataError
@@ -29,6 +29,7 @@ from ivr.settings import HOTLINE_TZ
 Period: TypeAlias = Literal["day", "week", "month"]
 PERIODS: tuple[Period, ...] = get_args(Period)
 SCORE_WORDS = {1: "satisfied", 2: "fair", 3: "dissatisfied"}
+SATISFIED_SCORES = ("1", "2")  # what the satisfaction rate counts as satisfied
 NO_CATEGORY = "未分类"
 
 
@@ -83,6 +84,14 @@ class Report(BaseModel):
     departments: list[DepartmentCases]
     # kind -> score ("1", "2", "3") -> how many
     surveys: dict[str, dict[str, int]]
+    # Calls by the hour (0 to 23, Beijing) they started, over all the period's days.
+    per_hour: list[int]
+    answered_per_hour: list[int]
+    after_hours_per_hour: list[int]
+    # Cases registered in the period by the status they stand in now; every status.
+    case_statuses: dict[str, int]
+    # (satisfied + fair) / all survey answers, 0 to 1; None without answers.
+    satisfaction_rate: float | None
 
 
 def days_of(period: str, day: date) -> tuple[date, date]:
@@ -121,13 +130,15 @@ async def build(
     first, last = days_of(period, day)
     start = datetime.combine(first, time(0), HOTLINE_TZ)
     end = datetime.combine(last + timedelta(days=1), time(0), HOTLINE_TZ)
-    calls = await counted.call_counts(session, start, end)
+    classified = await counted.classified_calls(session, start, end, departments)
+    calls = counted.count_calls(classified)
+    hours = counted.by_hour(classified, HOTLINE_TZ)
     cases = await counted.case_counts(session, start, end)
     states = await counted.case_states(session, start, end, now, OPEN)
+    statuses = await counted.status_counts(session, start, end, departments)
     surveys = await counted.survey_counts(session, start, end, departments)
     if departments is not None:
         seen = set(departments)
-        calls = [c for c in calls if c.department in seen]
         cases = [c for c in cases if c[0] in seen]
         states = {code: state for code, state in states.items() if code in seen}
 
@@ -168,6 +179,9 @@ async def build(
         )
         for code, s in sorted(states.items())
     ]
+    answers: dict[str, dict[str, int]] = {
+        kind: {str(score): surveys[(kind, score)] for score in SCORES} for kind in SURVEY_KINDS
+    }
     return Report(
         period=period,
         first_day=first,
@@ -181,10 +195,22 @@ async def build(
         cases=sum(line.cases for line in case_lines),
         case_lines=case_lines,
         departments=per_department,
-        surveys={
-            kind: {str(score): surveys[(kind, score)] for score in SCORES} for kind in SURVEY_KINDS
-        },
+        surveys=answers,
+        per_hour=hours.calls,
+        answered_per_hour=hours.answered,
+        after_hours_per_hour=hours.after_hours,
+        case_statuses={status: statuses[status] for status in STATUSES},
+        satisfaction_rate=satisfaction_rate(answers),
     )
+
+
+def satisfaction_rate(surveys: dict[str, dict[str, int]]) -> float | None:
+    """(satisfied + fair) / all answers, of every kind, to four places; None for none."""
+    total = sum(n for scores in surveys.values() for n in scores.values())
+    if not total:
+        return None
+    content = sum(scores.get(score, 0) for scores in surveys.values() for score in SATISFIED_SCORES)
+    return round(content / total, 4)
 
 
 def render(report: Report) -> str:
@@ -219,6 +245,9 @@ def render(report: Report) -> str:
                 for c in report.case_lines
             ],
         )
+    if report.cases:
+        statuses = ", ".join(f"{status} {n}" for status, n in report.case_statuses.items() if n)
+        lines += [f"  as they stand now: {statuses}"]
     if report.departments:
         lines += ["", "Cases by department (open and overdue: as the report is made)"]
         lines += _table(
@@ -233,6 +262,9 @@ def render(report: Report) -> str:
         ("about", *(SCORE_WORDS[score] for score in SCORES)),
         [(kind, *report.surveys[kind].values()) for kind in report.surveys],
     )
+    rate = report.satisfaction_rate
+    shown = "no answers" if rate is None else f"{rate:.1%}"
+    lines += [f"  satisfaction rate (satisfied and fair of all answers): {shown}"]
     return "\n".join(lines)
 
 

@@ -9,9 +9,10 @@ after_hours, the last one counting) and `connected` (an operator answered).
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -48,10 +49,10 @@ class ClassifiedCall:
         return self.service == AFTER_HOURS
 
 
-async def call_counts(session: AsyncSession, start: datetime, end: datetime) -> list[CallCount]:
-    """Calls started in [start, end), by department and category."""
+def count_calls(calls: Iterable[ClassifiedCall]) -> list[CallCount]:
+    """`calls` by department and category."""
     totals: dict[tuple[str, str], list[int]] = {}
-    for call in await classified_calls(session, start, end):
+    for call in calls:
         counts = totals.setdefault((call.department, call.category), [0, 0, 0])
         counts[0] += 1
         counts[1] += call.answered
@@ -99,6 +100,29 @@ async def classified_calls(
         else:
             call.answered = True
     return list(calls.values())
+
+
+HOURS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class HourCounts:
+    """Calls by the hour of the day they started (0 to 23), over every day counted."""
+
+    calls: list[int] = field(default_factory=lambda: [0] * HOURS)
+    answered: list[int] = field(default_factory=lambda: [0] * HOURS)
+    after_hours: list[int] = field(default_factory=lambda: [0] * HOURS)
+
+
+def by_hour(calls: Iterable[ClassifiedCall], tz: ZoneInfo) -> HourCounts:
+    """`calls` by their starting hour on the clock of `tz`."""
+    counts = HourCounts()
+    for call in calls:
+        hour = call.started_at.astimezone(tz).hour
+        counts.calls[hour] += 1
+        counts.answered[hour] += call.answered
+        counts.after_hours[hour] += call.after_hours
+    return counts
 
 
 async def case_counts(
@@ -155,6 +179,21 @@ async def case_states(
         state.open += n
         state.overdue += n if is_late else 0
     return states
+
+
+async def status_counts(
+    session: AsyncSession, start: datetime, end: datetime, departments: list[str] | None = None
+) -> Counter[str]:
+    """Cases registered in [start, end) (at `departments`, if given), by the
+    status they stand in now."""
+    query = (
+        select(CaseRow.status, func.count())
+        .where(CaseRow.created_at >= start, CaseRow.created_at < end)
+        .group_by(CaseRow.status)
+    )
+    if departments is not None:
+        query = query.where(CaseRow.department_code.in_(departments))
+    return Counter({status: int(n) for status, n in await session.execute(query)})
 
 
 async def survey_counts(

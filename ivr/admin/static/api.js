@@ -57,7 +57,8 @@ async function errorBody(response) {
 
 /**
  * api("GET", "/api/menus/national") -> parsed JSON (or null for 204).
- * Options: json (a body), form (FormData), blob (answer as a Blob),
+ * Options: json (a body), form (FormData), blob (answer as a Blob), file
+ * (answer as {blob, name}, the name the server gave the attachment),
  * quiet401 (a 401 is the caller's business, not a signing out).
  */
 export async function api(method, path, options = {}) {
@@ -87,8 +88,14 @@ export async function api(method, path, options = {}) {
   }
   if (response.status === 204) return null;
   if (options.blob) return response.blob();
+  if (options.file) return { blob: await response.blob(), name: attachmentName(response) };
   const type = response.headers.get("Content-Type") || "";
   return type.includes("json") ? response.json() : response.text();
+}
+
+function attachmentName(response) {
+  const header = response.headers.get("Content-Disposition") || "";
+  return /filename="([^"]+)"/.exec(header)?.[1] || "download";
 }
 
 export async function signIn(username, password) {

@@ -10,6 +10,7 @@ import { menuPage } from "./menu.js";
 import { hoursPage } from "./hours.js";
 import { todayPage } from "./today.js";
 import { casesPage } from "./cases.js";
+import { reportPage } from "./report.js";
 import { auditPage } from "./audit.js";
 import { usersPage } from "./users.js";
 import { inboxPage, refreshInboxBadge } from "./inbox.js";
@@ -21,6 +22,7 @@ const PAGES = {
   cases: { title: "工单", render: casesPage },
   // Escalations to the departments the user supervises (督办), with an unread badge.
   inbox: { title: "督办提醒", render: inboxPage, roles: ["national_admin", "department_admin", "auditor"], unscoped: true },
+  report: { title: "报表", render: reportPage },
   audit: { title: "操作日志", render: auditPage },
   // `roles`: only these see the page; others who type its address are told so.
   // `unscoped`: the same for every department, so no department picker.

@@ -29,7 +29,7 @@ export function within(code, scope) {
   return String(code || "").startsWith(prefix);
 }
 
-function tile(label, value, testid, note) {
+export function tile(label, value, testid, note) {
   return h("div", { class: "tile", testid }, h("span", { class: "tile-label", text: label }), h("strong", { class: "tile-value", text: value ?? "—" }), note ? h("span", { class: "tile-note", text: note }) : null);
 }
 
