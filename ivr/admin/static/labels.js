@@ -54,6 +54,8 @@ export const CASE_ACTIONS = {
   urgent: "标为紧急",
   reopen: "重新办理",
   recording_replaced: "更换录音",
+  recording_archived: "录音归档",
+  recording_deleted: "录音删除",
 };
 
 export const OPERATOR_STATUSES = {

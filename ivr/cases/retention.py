@@ -1,0 +1,245 @@
+"""How long callers' recordings are kept: retention of closed cases' messages.
+
+A caller's message stays in Asterisk (fetched over ARI, never copied to the
+controller) for as long as its case needs it. Once a case has been closed
+for `IVR_RECORDING_RETENTION_DAYS`, `Retention` copies its recording to
+`IVR_RECORDING_ARCHIVE_DIR` as `<case number>-<recording>.wav` (when set),
+deletes it from Asterisk, and marks the case (`recording_removed_at`) with a
+line of history, all in one transaction. "Closed" is the status `closed`
+(final: nothing reopens a closed case; a resolved case that was reopened is
+open again), and the moment is its `close` event.
+
+Every controller may run the job. Each case is claimed first by an update
+that only one transaction can make (`recording_removed_at` still empty,
+status still closed): on PostgreSQL a second controller's claim waits for
+the first's transaction, then finds the case taken. Asterisk's answer
+decides the rest before anything is committed: an Asterisk away rolls the
+claim back, so the case is tried again next run, never left half-done; a
+recording Asterisk no longer has is marked as such.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Literal, Protocol
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from ivr.cases import store as stored
+from ivr.db.models import CaseEventRow, CaseRow, cases_table
+from ivr.errors import AriError, IvrError
+from ivr.settings import HOTLINE_TZ
+
+log = logging.getLogger(__name__)
+
+ACTOR = "retention"
+Action = Literal["recording_archived", "recording_deleted"]
+ARCHIVED: Action = "recording_archived"
+DELETED: Action = "recording_deleted"
+# Cases looked at in one run: more wait for the next one.
+BATCH = 500
+
+
+class RecordingKeeper(Protocol):
+    """Where recordings are kept: Asterisk (every Asterisk of the fleet)."""
+
+    async def stored_recording_file(self, name: str) -> bytes:
+        """The recording's WAV; `AriError` 404 if Asterisk has none."""
+        ...
+
+    async def delete_stored_recording(self, name: str) -> None:
+        """Delete it; `AriError` 404 if Asterisk has none."""
+        ...
+
+
+@dataclass(frozen=True)
+class Expired:
+    """A closed case whose recording has been kept long enough."""
+
+    case_id: int
+    number: str
+    recording: str
+    closed_at: datetime
+
+
+@dataclass(frozen=True)
+class Removed:
+    number: str
+    recording: str
+    action: Action
+    note: str
+    archived: Path | None
+
+
+@dataclass
+class Outcome:
+    """What a run did: recordings removed, and those kept for the next run (why)."""
+
+    removed: list[Removed] = field(default_factory=list)
+    kept: list[tuple[Expired, str]] = field(default_factory=list)
+
+
+class Retention:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        keeper: RecordingKeeper,
+        clock: Callable[[], datetime],
+        days: int,
+        archive_dir: Path | None = None,
+    ) -> None:
+        self._sessions = sessions
+        self._keeper = keeper
+        self._clock = clock
+        self._days = days
+        self._archive_dir = archive_dir
+
+    async def due(self, limit: int = BATCH) -> list[Expired]:
+        """Cases closed more than `days` ago whose recording is still in Asterisk,
+        the longest closed first."""
+        cutoff = self._clock() - timedelta(days=self._days)
+        closed = (
+            select(CaseEventRow.case_id, func.max(CaseEventRow.at).label("at"))
+            .where(CaseEventRow.action == "close")
+            .group_by(CaseEventRow.case_id)
+            .subquery()
+        )
+        query = (
+            select(CaseRow.id, CaseRow.number, CaseRow.recording, closed.c.at)
+            .join(closed, closed.c.case_id == CaseRow.id)
+            .where(
+                CaseRow.status == "closed",
+                CaseRow.recording.is_not(None),
+                CaseRow.recording_removed_at.is_(None),
+                closed.c.at < cutoff,
+            )
+            .order_by(closed.c.at, CaseRow.id)
+            .limit(limit)
+        )
+        async with self._sessions() as session:
+            rows = (await session.execute(query)).all()
+        return [Expired(row.id, row.number, str(row.recording), row.at) for row in rows]
+
+    async def run_once(self) -> Outcome:
+        """Archive and delete every due recording; one that fails is logged
+        and left for the next run."""
+        outcome = Outcome()
+        for item in await self.due():
+            try:
+                removed = await self.remove(item)
+            except (IvrError, OSError) as exc:
+                log.warning(
+                    "recording %s of case %s kept for now (%s); tried again next run",
+                    item.recording, item.number, exc,
+                )
+                outcome.kept.append((item, str(exc)))
+                continue
+            if removed is not None:
+                log.info("case %s: %s (%s)", removed.number, removed.action, removed.note)
+                outcome.removed.append(removed)
+        return outcome
+
+    async def run(self, interval: float) -> None:
+        """`run_once` every `interval` seconds, for as long as the controller runs."""
+        while True:
+            try:
+                await self.run_once()
+            except Exception:  # the database away: the next run tries again
+                log.exception("recording retention run failed")
+            await asyncio.sleep(interval)
+
+    async def remove(self, item: Expired) -> Removed | None:
+        """Archive (if set) and delete one recording, and mark its case; None
+        if another controller has it, or the case changed meanwhile."""
+        async with self._sessions() as session, session.begin():
+            now = self._clock()
+            if not await _claim(session, item, now):
+                return None
+            # An error here rolls the claim back: the case stays as it was.
+            archived, missing = await self._archive_and_delete(item)
+            row = await session.get(CaseRow, item.case_id)
+            assert row is not None  # claimed in this transaction
+            action: Action = ARCHIVED if archived is not None else DELETED
+            note = self._note(item, archived, missing)
+            stored.add_event(session, row, now, action, ACTOR, from_status=row.status, note=note)
+            return Removed(item.number, item.recording, action, note, archived)
+
+    @property
+    def days(self) -> int:
+        return self._days
+
+    def archive_path(self, item: Expired) -> Path | None:
+        """Where `item`'s recording is archived; None: it is deleted only."""
+        if self._archive_dir is None:
+            return None
+        return self._archive_dir / archive_name(item.number, item.recording)
+
+    async def _archive_and_delete(self, item: Expired) -> tuple[Path | None, bool]:
+        """(the archived copy, whether Asterisk had no recording by that name)."""
+        archived: Path | None = None
+        if self._archive_dir is not None:
+            try:
+                audio = await self._keeper.stored_recording_file(item.recording)
+            except AriError as exc:
+                if exc.http_status != 404:
+                    raise
+                return None, True
+            archived = await asyncio.to_thread(_write, self._archive_dir, item, audio)
+        try:
+            await self._keeper.delete_stored_recording(item.recording)
+        except AriError as exc:
+            if exc.http_status != 404:
+                if archived is not None:
+                    archived.unlink(missing_ok=True)
+                raise
+            return archived, archived is None
+        return archived, False
+
+    def _note(self, item: Expired, archived: Path | None, missing: bool) -> str:
+        closed = f"{item.closed_at.astimezone(HOTLINE_TZ):%Y-%m-%d}"
+        kept = f"closed {closed}, kept {self._days} days"
+        if missing:
+            return f"recording {item.recording} was already gone from Asterisk ({kept})"
+        if archived is not None:
+            return (
+                f"recording {item.recording} archived to {archived}, "
+                f"deleted from Asterisk ({kept})"
+            )
+        return f"recording {item.recording} deleted from Asterisk ({kept})"
+
+
+async def _claim(session: AsyncSession, item: Expired, now: datetime) -> bool:
+    """Take the case for this transaction; False if another run took it first."""
+    result = await session.execute(
+        update(cases_table)
+        .where(
+            cases_table.c.id == item.case_id,
+            cases_table.c.recording_removed_at.is_(None),
+            cases_table.c.status == "closed",
+            cases_table.c.recording == item.recording,
+        )
+        .values(recording_removed_at=now)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def archive_name(number: str, recording: str) -> str:
+    """The archived file's name: the case number first, for whoever looks for it."""
+    return f"{number}-{recording}.wav"
+
+
+def _write(folder: Path, item: Expired, audio: bytes) -> Path:
+    """Written whole or not at all: a reader never finds half a file."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / archive_name(item.number, item.recording)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_bytes(audio)
+    os.replace(partial, path)
+    return path
