@@ -20,6 +20,7 @@ import pytest
 from sqlalchemy import select
 
 from ivr.ari.client import AriClient
+from ivr.cases import message_store
 from ivr.cases.registry import Cases
 from ivr.cases.retention import ACTOR, Retention
 from ivr.cases.views import CaseView, recording_audio
@@ -131,6 +132,34 @@ async def test_without_an_archive_the_recording_is_deleted_only(
     assert (removed.action, removed.archived) == ("recording_deleted", None)
     assert fake.recordings == {}
     assert (await cases.get(old.number)).events[-1].action == "recording_deleted"
+
+
+async def test_a_recording_made_again_takes_the_one_it_replaced_with_it(
+    db_sessionmaker: Sessions,
+    cases: Cases,
+    clock: Clock,
+    asterisk: tuple[FakeAri, AriClient],
+    tmp_path: Path,
+) -> None:
+    fake, ari = asterisk
+    first, again = wav(4.0), wav(2.0)
+    fake.recordings = {"msg-a": first, "msg-a2": again}
+    async with db_sessionmaker() as session, session.begin():
+        for name in ("msg-a", "msg-a2"):  # the caller pressed 2: record again
+            await message_store.start_message(
+                session, name, call_id="call-msg-a", department="340100",
+                caller="055162345678", at=clock.now - timedelta(days=40), source="msg-a",
+            )
+    old = await closed(cases, clock, "msg-a", days_ago=35)
+    await message(cases, "msg-a", recording="msg-a2", seconds=2.0)  # as the box registers it
+    archive = tmp_path / "archive"
+    (removed,) = (await job(db_sessionmaker, ari, clock, archive).run_once()).removed
+    assert removed.recording == "msg-a2"
+    assert fake.recordings == {}
+    assert (archive / f"{old.number}-msg-a2.wav").read_bytes() == again
+    assert (archive / f"{old.number}-msg-a.wav").read_bytes() == first
+    note = (await cases.get(old.number)).events[-1].note
+    assert note is not None and "the earlier recordings it replaced too: msg-a" in note
 
 
 async def test_open_resolved_and_reopened_cases_keep_their_recordings(

@@ -2,7 +2,8 @@
 
 A caller's message stays in Asterisk (fetched over ARI, never copied to the
 controller) for as long as its case needs it. Once a case has been closed
-for `IVR_RECORDING_RETENTION_DAYS`, `Retention` copies its recording to
+for `IVR_RECORDING_RETENTION_DAYS`, `Retention` copies its recording (and
+any earlier one the caller recorded again over) to
 `IVR_RECORDING_ARCHIVE_DIR` as `<case number>-<recording>.wav` (when set),
 deletes it from Asterisk, and marks the case (`recording_removed_at`) with a
 line of history, all in one transaction. "Closed" is the status `closed`
@@ -33,7 +34,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.cases import store as stored
-from ivr.db.models import CaseEventRow, CaseRow, cases_table
+from ivr.db.models import CaseEventRow, CaseRow, MessageRow, cases_table
 from ivr.errors import AriError, IvrError
 from ivr.settings import HOTLINE_TZ
 
@@ -65,8 +66,18 @@ class Expired:
 
     case_id: int
     number: str
+    source: str  # what made the case: its first recording
     recording: str
     closed_at: datetime
+
+
+@dataclass(frozen=True)
+class Fate:
+    """What became of one recording: its copy, or that Asterisk had none."""
+
+    name: str
+    archived: Path | None
+    missing: bool
 
 
 @dataclass(frozen=True)
@@ -112,7 +123,7 @@ class Retention:
             .subquery()
         )
         query = (
-            select(CaseRow.id, CaseRow.number, CaseRow.recording, closed.c.at)
+            select(CaseRow.id, CaseRow.number, CaseRow.source, CaseRow.recording, closed.c.at)
             .join(closed, closed.c.case_id == CaseRow.id)
             .where(
                 CaseRow.status == "closed",
@@ -125,7 +136,9 @@ class Retention:
         )
         async with self._sessions() as session:
             rows = (await session.execute(query)).all()
-        return [Expired(row.id, row.number, str(row.recording), row.at) for row in rows]
+        return [
+            Expired(row.id, row.number, row.source, str(row.recording), row.at) for row in rows
+        ]
 
     async def run_once(self) -> Outcome:
         """Archive and delete every due recording; one that fails is logged
@@ -156,63 +169,89 @@ class Retention:
             await asyncio.sleep(interval)
 
     async def remove(self, item: Expired) -> Removed | None:
-        """Archive (if set) and delete one recording, and mark its case; None
-        if another controller has it, or the case changed meanwhile."""
+        """Archive (if set) and delete the case's recordings, and mark the case;
+        None if another controller has it, or the case changed meanwhile."""
         async with self._sessions() as session, session.begin():
             now = self._clock()
             if not await _claim(session, item, now):
                 return None
+            names = [item.recording, *await _earlier(session, item)]
             # An error here rolls the claim back: the case stays as it was.
-            archived, missing = await self._archive_and_delete(item)
+            fates = await self._archive_and_delete(item, names)
             row = await session.get(CaseRow, item.case_id)
             assert row is not None  # claimed in this transaction
-            action: Action = ARCHIVED if archived is not None else DELETED
-            note = self._note(item, archived, missing)
+            action: Action = ARCHIVED if fates[0].archived is not None else DELETED
+            note = self._note(item, fates)
             stored.add_event(session, row, now, action, ACTOR, from_status=row.status, note=note)
-            return Removed(item.number, item.recording, action, note, archived)
+            return Removed(item.number, item.recording, action, note, fates[0].archived)
 
     @property
     def days(self) -> int:
         return self._days
 
-    def archive_path(self, item: Expired) -> Path | None:
-        """Where `item`'s recording is archived; None: it is deleted only."""
+    def archive_path(self, item: Expired, name: str | None = None) -> Path | None:
+        """Where `item`'s recording (or its earlier one `name`) is archived;
+        None: it is deleted only."""
         if self._archive_dir is None:
             return None
-        return self._archive_dir / archive_name(item.number, item.recording)
+        return self._archive_dir / archive_name(item.number, name or item.recording)
 
-    async def _archive_and_delete(self, item: Expired) -> tuple[Path | None, bool]:
-        """(the archived copy, whether Asterisk had no recording by that name)."""
-        archived: Path | None = None
-        if self._archive_dir is not None:
-            try:
-                audio = await self._keeper.stored_recording_file(item.recording)
-            except AriError as exc:
-                if exc.http_status != 404:
-                    raise
-                return None, True
-            archived = await asyncio.to_thread(_write, self._archive_dir, item, audio)
+    async def _archive_and_delete(self, item: Expired, names: list[str]) -> list[Fate]:
+        """Every copy first, then every deletion. On a failure the copies of
+        what Asterisk still has are taken back; those of what it deleted
+        stay, the only ones left."""
+        copies: dict[str, Path] = {}
+        missing: set[str] = set()
+        fresh: dict[str, Path] = {}  # copied by this run: still in Asterisk
         try:
-            await self._keeper.delete_stored_recording(item.recording)
+            for name in names:
+                path = self.archive_path(item, name)
+                if path is None:
+                    break
+                try:
+                    audio = await self._keeper.stored_recording_file(name)
+                except AriError as exc:
+                    if exc.http_status != 404:
+                        raise
+                    if path.exists():  # copied by a run that failed after deleting it
+                        copies[name] = path
+                    else:
+                        missing.add(name)
+                    continue
+                copies[name] = fresh[name] = await asyncio.to_thread(_write, path, audio)
+            for name in names:
+                if name not in missing:
+                    await self._delete(name, missing, known=name in copies)
+                fresh.pop(name, None)
+        except BaseException:
+            for path in fresh.values():
+                path.unlink(missing_ok=True)
+            raise
+        return [Fate(name, copies.get(name), name in missing) for name in names]
+
+    async def _delete(self, name: str, missing: set[str], *, known: bool) -> None:
+        try:
+            await self._keeper.delete_stored_recording(name)
         except AriError as exc:
             if exc.http_status != 404:
-                if archived is not None:
-                    archived.unlink(missing_ok=True)
                 raise
-            return archived, archived is None
-        return archived, False
+            if not known:
+                missing.add(name)
 
-    def _note(self, item: Expired, archived: Path | None, missing: bool) -> str:
+    def _note(self, item: Expired, fates: list[Fate]) -> str:
         closed = f"{item.closed_at.astimezone(HOTLINE_TZ):%Y-%m-%d}"
         kept = f"closed {closed}, kept {self._days} days"
-        if missing:
-            return f"recording {item.recording} was already gone from Asterisk ({kept})"
-        if archived is not None:
-            return (
-                f"recording {item.recording} archived to {archived}, "
-                f"deleted from Asterisk ({kept})"
-            )
-        return f"recording {item.recording} deleted from Asterisk ({kept})"
+        first, earlier = fates[0], fates[1:]
+        if first.missing:
+            said = f"recording {first.name} was already gone from Asterisk"
+        elif first.archived is not None:
+            said = f"recording {first.name} archived to {first.archived}, deleted from Asterisk"
+        else:
+            said = f"recording {first.name} deleted from Asterisk"
+        if earlier:
+            names = ", ".join(fate.name for fate in earlier)
+            said += f"; the earlier recordings it replaced too: {names}"
+        return f"{said} ({kept})"
 
 
 async def _claim(session: AsyncSession, item: Expired, now: datetime) -> bool:
@@ -235,10 +274,20 @@ def archive_name(number: str, recording: str) -> str:
     return f"{number}-{recording}.wav"
 
 
-def _write(folder: Path, item: Expired, audio: bytes) -> Path:
+async def _earlier(session: AsyncSession, item: Expired) -> list[str]:
+    """The case's recordings made before the one it has now (the caller
+    recorded again): each message of the case is a row of its own."""
+    query = (
+        select(MessageRow.name)
+        .where(MessageRow.source == item.source, MessageRow.name != item.recording)
+        .order_by(MessageRow.started_at, MessageRow.name)
+    )
+    return list((await session.scalars(query)).all())
+
+
+def _write(path: Path, audio: bytes) -> Path:
     """Written whole or not at all: a reader never finds half a file."""
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / archive_name(item.number, item.recording)
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
     partial.write_bytes(audio)
     os.replace(partial, path)
