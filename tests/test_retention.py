@@ -272,3 +272,16 @@ async def test_a_removed_recording_is_answered_as_gone_without_asking_asterisk(
     assert gone.value.status == 410
     assert "已按保存期限删除" in gone.value.message
     assert len(fake.requests) == asked
+
+
+def test_the_controller_runs_the_job_only_once_a_retention_is_set(tmp_path: Path) -> None:
+    from ivr.cli.serve import recording_retention
+
+    keeper = object()  # never asked: nothing runs here
+    off = Settings(state_dir=tmp_path)
+    assert recording_retention(off, None, keeper, Clock()) is None  # type: ignore[arg-type]
+    on = Settings(state_dir=tmp_path, recording_retention_days=180)
+    job = recording_retention(on, None, keeper, Clock())  # type: ignore[arg-type]
+    assert job is not None and job.days == 180
+    with pytest.raises(ValueError, match="greater than or equal to 1"):
+        Settings(state_dir=tmp_path, recording_retention_days=0)
