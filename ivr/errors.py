@@ -46,6 +46,14 @@ class NotFound(IvrError):
     status = 404
 
 
+class Gone(IvrError):
+    """It was there and was removed on purpose (a recording past its
+    retention): asking again will not bring it back."""
+
+    error_id = "gone"
+    status = 410
+
+
 class Conflict(IvrError):
     """The change collides with the state someone else made first (a taken
     name, a version published meanwhile): look again and retry."""

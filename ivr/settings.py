@@ -163,6 +163,17 @@ class Settings(BaseSettings):
     webhook_attempts: int = Field(default=8, ge=1, le=50)
     webhook_retry_seconds: float = Field(default=30, gt=0, le=3600)
     webhook_timeout_seconds: float = Field(default=10, gt=0, le=120)
+    # How long a caller's message is kept in Asterisk once its case is
+    # closed, in days; unset: for ever. Off by default because a deletion
+    # cannot be undone and how long a hotline keeps callers' words is its
+    # records policy (档案管理) to decide, not a default. When set, a job on
+    # every controller archives (if `recording_archive_dir` is set: a WAV per
+    # case, named by its number) and deletes the recordings of cases closed
+    # longer ago, every `recording_retention_interval` seconds
+    # (ivr/cases/retention.py; `ivr cases retention` runs it once).
+    recording_retention_days: int | None = Field(default=None, ge=1, le=36500)
+    recording_archive_dir: Path | None = None
+    recording_retention_interval: float = Field(default=3600, ge=1, le=7 * 24 * 3600)
 
     # The admin web. A signed-in session ends after this long unused, and
     # after `session_hours` whatever happens. Behind HTTPS (a reverse proxy),

@@ -13,6 +13,11 @@ requests with a status), `delay()` (slow answers for one channel), `hold()`
 (a request waits until the test lets it go), `go_down()`/`go_up()` (nothing
 listening, as when Asterisk is stopped) and `restart()` (its channels gone).
 
+It keeps stored recordings (`recordings`) and the native fallback's list
+of the messages it left (`fallback`, read as the global variable the
+dialplan keeps, and forgotten one by one as the dialplan's Local channel
+does), and counts listings of every recording (`recording_listings()`).
+
 Like Asterisk, it sends the events that follow from a command by itself
 (`auto_events`): a playback started gives PlaybackStarted, stopping it gives
 PlaybackFinished, hanging a channel up gives StasisEnd and ChannelDestroyed;
@@ -47,6 +52,9 @@ POLL_INTERVAL = 0.01
 # How long tests wait for something that should happen at once: generous,
 # so a loaded machine is slow but never flaky.
 WAIT = 10.0
+
+# The global the fallback dialplan lists its messages in (ivr/ari/client.py).
+FALLBACK_VARIABLE = "IVR_FALLBACK_MESSAGES"
 
 _CHANNEL_PATH = re.compile(r"^/channels/([^/]+)")
 _PLAYBACK_PATH = re.compile(r"^/playbacks/([^/]+)")
@@ -194,6 +202,10 @@ class FakeAri:
         # Event types each application asked for (PUT .../eventFilter).
         self.allowed: dict[str, set[str]] = {}
         self.disallowed: dict[str, set[str]] = {}
+        # Stored recordings (name: WAV), and the native fallback's list of the
+        # messages it left (AstDB, mirrored in a global by the dialplan).
+        self.recordings: dict[str, bytes] = {}
+        self.fallback: list[str] = []
         self._transports: dict[object, asyncio.Transport] = {}
         self._socket_transports: dict[str, asyncio.Transport] = {}
         self._runner: web.AppRunner | None = None
@@ -215,6 +227,12 @@ class FakeAri:
         app.router.add_get("/ari/channels/{id}/variable", self._get_variable)
         app.router.add_get("/ari/channels", self._list_channels)
         app.router.add_get("/ari/asterisk/info", self._info)
+        app.router.add_get("/ari/asterisk/variable", self._global_variable)
+        app.router.add_post("/ari/channels", self._originate_local)
+        app.router.add_get("/ari/recordings/stored", self._list_recordings)
+        app.router.add_get("/ari/recordings/stored/{name}/file", self._recording_file)
+        app.router.add_delete("/ari/recordings/stored/{name}", self._delete_recording)
+        app.router.add_get("/ari/recordings/live/{name}", self._live_recording)
         app.router.add_put("/ari/applications/{app}/eventFilter", self._event_filter)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=SHUTDOWN_TIMEOUT
@@ -713,6 +731,49 @@ class FakeAri:
                 "events_disallowed": [{"type": kind} for kind in sorted(disallowed)],
             }
         )
+
+    # -- recordings and the fallback's list ------------------------------------
+
+    def recording_listings(self) -> list[RestRequest]:
+        """GET /recordings/stored: every recording Asterisk keeps."""
+        return [r for r in self.requests if r.method == "GET" and r.path == "/recordings/stored"]
+
+    async def _global_variable(self, request: web.Request) -> web.Response:
+        # Asterisk answers a global variable, never a function (DB_KEYS()
+        # reads as ""), and "" for one that is not set.
+        name = request.query.get("variable", "")
+        value = ",".join(self.fallback) if name == FALLBACK_VARIABLE else ""
+        return web.json_response({"value": value})
+
+    async def _originate_local(self, request: web.Request) -> web.Response:
+        """Only what forgetting a fallback message dials: Local/<name>@fallback-imported."""
+        endpoint = request.query.get("endpoint", "")
+        match = re.fullmatch(r"Local/([0-9-]+)@fallback-imported", endpoint)
+        if match is None:
+            return _error(400, f"the fake originates no {endpoint!r}")
+        name = f"fallback-{match.group(1)}"
+        if name in self.fallback:
+            self.fallback.remove(name)
+        return web.json_response({"id": f"local-{len(self.requests)}", "name": endpoint})
+
+    async def _list_recordings(self, _: web.Request) -> web.Response:
+        return web.json_response(
+            [{"name": name, "format": "wav"} for name in sorted(self.recordings)]
+        )
+
+    async def _recording_file(self, request: web.Request) -> web.Response:
+        audio = self.recordings.get(request.match_info["name"])
+        if audio is None:
+            return _error(404, "Recording not found")
+        return web.Response(body=audio, content_type="audio/wav")
+
+    async def _delete_recording(self, request: web.Request) -> web.Response:
+        if self.recordings.pop(request.match_info["name"], None) is None:
+            return _error(404, "Recording not found")
+        return web.Response(status=204)
+
+    async def _live_recording(self, _: web.Request) -> web.Response:
+        return _error(404, "Recording not found")
 
     async def _info(self, _: web.Request) -> web.Response:
         return web.json_response(

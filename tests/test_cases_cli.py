@@ -174,3 +174,70 @@ def test_a_recording_is_fetched_through_ari(
     assert out == f"{out_file}: recording msg-kept of case {kept} (13 bytes, 7.5 s)\n"
     code, _, err = run(capsys, "cases", "recording", gone, "--out", str(out_file))
     assert (code, err) == (1, f"ivr: Asterisk no longer has recording msg-gone of case {gone}\n")
+
+
+def closed_long_ago(url: str, source: str, closed_at: datetime) -> CaseView:
+    """A message case registered, handled and closed by `closed_at`."""
+    register(url, source, at=closed_at)
+
+    async def work() -> CaseView:
+        engine = make_engine(url)
+        try:
+            cases = Cases(make_sessionmaker(engine), DIRECTORY, lambda: closed_at)
+            await cases.transition(source, "assign", actor="admin", note="", operator="op1001")
+            for action, note in (("start", ""), ("resolve", "已答复"), ("close", "")):
+                case = await cases.transition(source, action, actor="admin", note=note)
+            return case
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(work())
+
+
+def test_retention_says_what_it_would_do_then_does_it(
+    capsys: pytest.CaptureFixture[str],
+    own_database: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    kept = {"msg-old": b"RIFF-old-wav", "msg-new": b"RIFF-new-wav"}
+
+    async def stored(self: AriClient, name: str) -> bytes:
+        if name not in kept:
+            raise AriError(f"GET /recordings/stored/{name}/file: 404", http_status=404)
+        return kept[name]
+
+    async def delete(self: AriClient, name: str) -> None:
+        if kept.pop(name, None) is None:
+            raise AriError(f"DELETE /recordings/stored/{name}: 404", http_status=404)
+
+    monkeypatch.setattr(AriClient, "stored_recording_file", stored)
+    monkeypatch.setattr(AriClient, "delete_stored_recording", delete)
+    code, _, err = run(capsys, "cases", "retention", "--now")
+    assert code == 1 and "IVR_RECORDING_RETENTION_DAYS is not set" in err
+    run(capsys, "operators", "add", "op1001", "--name", "张敏", "--departments", "340121")
+    old = closed_long_ago(own_database, "msg-old", datetime(2026, 10, 20, 2, 0, tzinfo=UTC))
+    closed_long_ago(own_database, "msg-new", datetime(2026, 11, 20, 2, 0, tzinfo=UTC))
+    archive = tmp_path / "archive"
+    monkeypatch.setenv("IVR_RECORDING_RETENTION_DAYS", "30")
+    monkeypatch.setenv("IVR_RECORDING_ARCHIVE_DIR", str(archive))
+    copy = archive / f"{old.number}-msg-old.wav"
+
+    code, out, _ = run(capsys, "cases", "retention", "--dry-run")
+    assert (code, out) == (
+        0, f"{old.number}: closed 2026-10-20; would archive to {copy}, "
+        "then delete recording msg-old\n",
+    )
+    assert "msg-old" in kept and not archive.exists()
+
+    code, out, _ = run(capsys, "cases", "retention", "--now")
+    assert code == 0 and out.startswith(f"{old.number}: recording_archived: ")
+    assert copy.read_bytes() == b"RIFF-old-wav" and list(kept) == ["msg-new"]
+    code, _, err = run(capsys, "cases", "recording", old.number, "--out", str(tmp_path / "x.wav"))
+    assert (code, err) == (
+        1, f"ivr: 案件 {old.number} 的录音已按保存期限归档并删除（2026-11-24 10:00）\n"
+    )
+    code, out, _ = run(capsys, "cases", "retention", "--now")
+    assert (code, out) == (
+        0, "no recording of a case closed more than 30 days ago is left in Asterisk\n"
+    )

@@ -16,6 +16,7 @@ from ivr.admin.cases import CASES
 from ivr.admin.keys import DIRECTORY as WEB_DIRECTORY
 from ivr.ari.client import AriClient
 from ivr.cases.registry import Cases
+from ivr.cases.retention import Retention
 from ivr.db.engine import make_engine, make_sessionmaker
 from ivr.db.migrate import upgrade
 from ivr.desk import operator_store as stored_operators
@@ -42,6 +43,10 @@ class Recordings(AriClient):
         if name not in self.kept:
             raise AriError(f"GET /recordings/stored/{name}/file: 404", http_status=404)
         return self.kept[name]
+
+    async def delete_stored_recording(self, name: str) -> None:
+        if self.kept.pop(name, None) is None:
+            raise AriError(f"DELETE /recordings/stored/{name}: 404", http_status=404)
 
 
 @pytest.fixture
@@ -198,6 +203,26 @@ async def test_a_recording_comes_from_asterisk(
         await client.get(f"/api/cases/{callback.number}/recording"), 404, "not_found"
     )
     assert says == f"case {callback.number} has no recording"
+
+
+async def test_a_recording_removed_by_retention_is_gone_not_an_asterisk_error(
+    app: web.Application, client: TestClient[Any, Any], clock: Clock
+) -> None:
+    number = await register(app, "msg-kept")
+    cases = app[CASES]
+    await cases.transition(number, "assign", actor="admin", note="", operator="op1001")
+    for action, note in (("start", ""), ("resolve", "已答复"), ("close", "")):
+        await cases.transition(number, action, actor="admin", note=note)
+    clock.now += timedelta(days=31)
+    retention = Retention(app[SESSIONS], app[ARI], clock, days=30)
+    (removed,) = (await retention.run_once()).removed
+    assert removed.number == number
+    response = await client.get(f"/api/cases/{number}/recording")
+    says = await error_of(response, 410, "gone")
+    assert says == f"案件 {number} 的录音已按保存期限删除（2026-12-25 10:00）"
+    body = await (await client.get(f"/api/cases/{number}")).json()
+    assert body["recording_removed_at"] == "2026-12-25T02:00:00Z"
+    assert body["events"][-1]["action"] == "recording_deleted"
 
 
 async def test_the_report_over_http(app: web.Application, client: TestClient[Any, Any]) -> None:

@@ -11,8 +11,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from ivr.ari.client import FALLBACK_FORGET_CONTEXT, FALLBACK_VARIABLE
 from ivr.dialplan import DIALPLAN_DIR, template_values
-from ivr.errors import AriError, ConfigError
+from ivr.errors import AriError, AriUnavailable, ConfigError
 from ivr.frontdoor import FrontDoor, SipNode, config_text, install, kamailio_binary
 from ivr.settings import Settings
 from ivr.stasis.fleet import Fleet, Node
@@ -91,6 +92,13 @@ def test_the_dialplan_offers_calls_to_every_controllers_application(tmp_path: Pa
     assert "Gosub(stasis,s,1(${IVR_DIALED},${ORIGIN}))" in text
 
 
+def test_the_fallback_dialplan_keeps_the_list_the_controller_reads() -> None:
+    text = (DIALPLAN_DIR / "extensions.conf").read_text()
+    assert f"{FALLBACK_VARIABLE} = ${{DB_KEYS(ivr_fallback)}}" in text  # again after a restart
+    assert f"Set(GLOBAL({FALLBACK_VARIABLE})=${{DB_KEYS(ivr_fallback)}})" in text
+    assert f"[{FALLBACK_FORGET_CONTEXT}]" in text
+
+
 def _layout(folder: Path) -> Any:
     from ivr.dialplan import Layout
 
@@ -121,6 +129,12 @@ class _Recordings:
         if name not in self.kept:
             raise AriError("Recording not found", http_status=404)
         return self.kept[name]
+
+    async def delete_stored_recording(self, name: str) -> None:
+        if not self.up:
+            raise AriUnavailable("Cannot connect")
+        if self.kept.pop(name, None) is None:
+            raise AriError("Recording not found", http_status=404)
 
 
 class _Controller:
@@ -153,6 +167,27 @@ async def test_an_asterisk_that_is_down_does_not_hide_the_others_recordings() ->
     )
     assert await one_down.stored_recording_file("msg-b") == b"B"
     assert one_down.connections == {"c1@a": False, "c1@b": True}
+
+
+async def test_a_recording_is_deleted_from_the_asterisk_that_keeps_it() -> None:
+    a, b = _Recordings("c1@a", {"msg-a": b"A"}), _Recordings("c1@b", {"msg-b": b"B"})
+    both = fleet((a, {}), (b, {}))
+    await both.delete_stored_recording("msg-b")
+    assert (a.kept, b.kept) == ({"msg-a": b"A"}, {})
+    with pytest.raises(AriError) as missing:
+        await both.delete_stored_recording("msg-b")
+    assert missing.value.http_status == 404
+
+
+async def test_a_recording_is_not_called_gone_while_an_asterisk_that_may_keep_it_is_away(
+) -> None:
+    # Retention marks a recording "already gone" only on a 404 from everyone.
+    one_down = fleet(
+        (_Recordings("c1@a", {"msg-a": b"A"}, up=False), {}),
+        (_Recordings("c1@b", {}), {}),
+    )
+    with pytest.raises(AriUnavailable):
+        await one_down.delete_stored_recording("msg-a")
 
 
 def test_the_fleet_counts_the_calls_of_every_asterisk() -> None:

@@ -8,7 +8,9 @@ compares durations, against a bound far above what the work needs.
 from __future__ import annotations
 
 import asyncio
+import io
 import re
+import wave
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +34,7 @@ from ivr.db.queries import CallView, get_call
 from ivr.db.recorder import Recorder
 from ivr.desk import line_store, operator_store, queues
 from ivr.directory.routing import Directory
+from ivr.errors import AriError
 from ivr.publish import hours as working_hours
 from ivr.settings import REPO_ROOT, Settings
 from ivr.stasis.calls import EVENTS_USED
@@ -924,3 +927,36 @@ async def run_to_goodbye(rig: Rig, channel: str) -> CallView:
     view = await rig.call_done(channel)
     assert view.end_reason == ENDED
     return view
+
+
+def _wav(seconds: float) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as audio:
+        audio.setnchannels(1)
+        audio.setsampwidth(2)
+        audio.setframerate(8000)
+        audio.writeframes(b"\0\0" * round(8000 * seconds))
+    return out.getvalue()
+
+
+async def test_a_fallback_message_is_imported_on_connect_without_listing_every_recording(
+    rig: Rig,
+) -> None:
+    # Asterisk keeps every message ever left; the fallback's list names the
+    # one left while no controller was connected.
+    left = "fallback-1795766400-179576640042-055162345678-12371"
+    rig.fake.recordings = {left: _wav(3.0), "1795700000.1-m1": _wav(9.0)}
+    rig.fake.fallback = [left]
+    await rig.start_node()
+    await wait_until(lambda: rig.fake.fallback == [], what="the message to leave the list")
+    (case,) = await Cases(rig.sessions, DIRECTORY, lambda: datetime.now(UTC)).list()
+    assert (case.recording, case.recording_seconds, case.department) == (left, 3.0, "340100")
+    assert rig.fake.recording_listings() == [], "the reconnect listed every recording"
+
+
+async def test_only_a_fallback_recordings_name_is_dialed_to_forget_it(rig: Rig) -> None:
+    async with AriClient(rig.settings) as ari:
+        for name in ("fallback-1-2-@evil", "1795700000.1-m1", "fallback-"):
+            with pytest.raises(AriError):
+                await ari.forget_fallback(name)
+    assert not [r for r in rig.fake.requests if r.path == "/channels"]

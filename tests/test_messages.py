@@ -38,13 +38,23 @@ def wav(seconds: float) -> bytes:
 class FakeRecordings:
     """The part of ARI the message box uses: Asterisk's recordings."""
 
-    def __init__(self, stored: dict[str, bytes], live: set[str] | None = None) -> None:
+    def __init__(
+        self,
+        stored: dict[str, bytes],
+        live: set[str] | None = None,
+        fallback: list[str] | None = None,
+    ) -> None:
         self.stored = stored
         self.live = live or set()
+        # Asterisk's list of messages left in the fallback (AstDB, the dialplan's).
+        self.fallback = list(fallback or [])
         self.fetched: list[str] = []
 
-    async def stored_recordings(self) -> list[str]:
-        return sorted(self.stored)
+    async def fallback_messages(self) -> list[str]:
+        return list(self.fallback)
+
+    async def forget_fallback(self, name: str) -> None:
+        self.fallback.remove(name)
 
     async def stored_recording_file(self, name: str) -> bytes:
         self.fetched.append(name)
@@ -194,9 +204,10 @@ async def test_fallback_messages_become_cases_once_routed_by_the_caller(
     db_sessionmaker: Sessions,
 ) -> None:
     left = "fallback-1795766400-179576640042-055162345678-12371"
-    ari = FakeRecordings({left: wav(3.0), "c1-m5": wav(2.0)})
+    ari = FakeRecordings({left: wav(3.0), "c1-m5": wav(2.0)}, fallback=[left])
     messages, cases = box(db_sessionmaker, ari)
     (number,) = await messages.import_fallback()
+    assert ari.fallback == [], "an imported message leaves Asterisk's list"
     case = await cases.get(number)
     assert (case.department, case.caller, case.recording) == ("340100", "055162345678", left)
     assert case.recording_seconds == 3.0
@@ -207,6 +218,32 @@ async def test_fallback_messages_become_cases_once_routed_by_the_caller(
     assert len(await cases.list()) == 1
 
 
+async def test_a_fallback_message_imported_before_but_still_listed_is_only_forgotten(
+    db_sessionmaker: Sessions,
+) -> None:
+    # The last connect imported it, then lost Asterisk before it could say so.
+    left = "fallback-1795766400-179576640042-055162345678-12371"
+    ari = FakeRecordings({left: wav(3.0)}, fallback=[left])
+    messages, cases = box(db_sessionmaker, ari)
+    await messages.import_fallback()
+    ari.fallback.append(left)
+    assert await messages.import_fallback() == []
+    assert ari.fallback == []
+    assert len(await cases.list()) == 1
+
+
+async def test_a_fallback_caller_who_hung_up_before_the_tone_leaves_no_case(
+    db_sessionmaker: Sessions,
+) -> None:
+    left = "fallback-1795766400-179576640042-055162345678-12371"
+    ari = FakeRecordings({}, fallback=[left])  # noted, but nothing recorded
+    messages, cases = box(db_sessionmaker, ari)
+    assert await messages.import_fallback() == []
+    assert await cases.list() == []
+    assert ari.fallback == []
+
+
 def test_the_fake_matches_the_ari_client() -> None:
-    for method in ("stored_recordings", "stored_recording_file", "recording_live"):
+    methods = ("fallback_messages", "forget_fallback", "stored_recording_file", "recording_live")
+    for method in methods:
         assert callable(getattr(AriClient, method))

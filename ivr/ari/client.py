@@ -10,12 +10,23 @@ bridge) and is handed this client, which satisfies it structurally.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from ivr.ari.connection import AriConnection
 from ivr.ari.models import Channel
-from ivr.errors import AriError
+from ivr.errors import AriError, AriUnavailable
+
+# What the native fallback's dialplan (dialplan/extensions.conf) keeps for the
+# controller: the global variable listing the messages left, and the context
+# that forgets one.
+FALLBACK_PREFIX = "fallback-"
+FALLBACK_VARIABLE = "IVR_FALLBACK_MESSAGES"
+FALLBACK_FORGET_CONTEXT = "fallback-imported"
+_FALLBACK_CHARACTERS = frozenset("0123456789-")
+
+T = TypeVar("T")
 
 
 class AriClient(AriConnection):
@@ -120,10 +131,33 @@ class AriClient(AriConnection):
         ]
         await self.request("POST", f"/channels/{channel_id}/record", params)
 
-    async def stored_recordings(self) -> list[str]:
-        """The names of every recording Asterisk keeps (its recording folder)."""
-        data = await self.request("GET", "/recordings/stored")
-        return [str(item["name"]) for item in data or [] if "name" in item]
+    async def fallback_messages(self) -> list[str]:
+        """The recordings of messages left in the native fallback and not yet
+        forgotten: a global variable the dialplan keeps from AstDB
+        (dialplan/extensions.conf, [fallback]). ARI reads a global variable,
+        not a function, so `DB_KEYS()` itself cannot be asked for."""
+        data = await self.request("GET", "/asterisk/variable", [("variable", FALLBACK_VARIABLE)])
+        value = data.get("value") if isinstance(data, dict) else None
+        return [name for name in str(value or "").split(",") if name]
+
+    async def forget_fallback(self, name: str) -> None:
+        """Remove fallback message `name` from Asterisk's list once it is a case.
+
+        ARI may not write AstDB (Asterisk blocks `DB()` and `DB_DELETE()` from
+        its REST interface as dangerous functions), so a Local channel runs
+        the dialplan that does ([fallback-imported]); it never answers and
+        never enters Stasis."""
+        suffix = name.removeprefix(FALLBACK_PREFIX)
+        if not suffix or suffix == name or not set(suffix) <= _FALLBACK_CHARACTERS:
+            raise AriError(f"not a fallback recording's name: {name!r}")
+        params = [
+            ("endpoint", f"Local/{suffix}@{FALLBACK_FORGET_CONTEXT}"),
+            ("context", FALLBACK_FORGET_CONTEXT),
+            ("extension", "done"),
+            ("priority", "1"),
+            ("timeout", "5"),
+        ]
+        await self.request("POST", "/channels", params)
 
     async def stored_recording_file(self, name: str) -> bytes:
         """The recording's audio as Asterisk stores it (a WAV file here)."""
@@ -179,3 +213,27 @@ class AriClient(AriConnection):
     async def info(self) -> dict[str, Any]:
         data = await self.request("GET", "/asterisk/info")
         return data if isinstance(data, dict) else {}
+
+
+async def on_the_keeper(
+    clients: Sequence[AriClient], ask: Callable[[AriClient], Awaitable[T]]
+) -> T:
+    """`ask` of whichever Asterisk keeps a recording (names are unique: they
+    carry the channel's id). A 404 from every one of them is a 404; a 404
+    where another Asterisk could not be asked is `AriUnavailable`, since the
+    recording may be there."""
+    missing: AriError | None = None
+    unreachable: AriError | None = None
+    for client in clients:
+        try:
+            return await ask(client)
+        except AriError as exc:
+            if exc.http_status == 404:
+                missing = exc
+            elif isinstance(exc, AriUnavailable) or exc.http_status is None:
+                unreachable = exc
+            else:
+                raise
+    if unreachable is not None:
+        raise AriUnavailable(f"an Asterisk that may keep it is away: {unreachable}")
+    raise missing or AriUnavailable("no Asterisk is connected")

@@ -7,14 +7,17 @@ case (`ivr/cases/registry.py`) once its recording ends, wherever it was left.
   mid-message leaves what was said: Asterisk ends the recording and saves it.
 - In the native fallback, while no controller was connected: the dialplan
   records `fallback-<epoch>-<id>-<caller>-<dialed>` in Asterisk's recording
-  folder. After every (re)connect those not yet known become messages and
-  cases, routed from the caller's number as a call would be.
+  folder and notes the name in Asterisk's own list of them. After every
+  (re)connect those on the list become messages and cases, routed from the
+  caller's number as a call would be, and leave the list. The reconnect
+  asks for that list only: Asterisk's whole recording folder (every message
+  ever kept) is never listed.
 - Recordings that ended while no controller listened (it was killed, or
   Asterisk restarted) are settled after the reconnect from what Asterisk kept.
 
 Audio is always fetched from Asterisk, so it may run on another host. The
-box reaches Asterisk only through `Recordings`, the three questions it asks
-of it; the ARI client (`ivr/ari/client.py`) answers them.
+box reaches Asterisk only through `Recordings`, what it asks of it; the ARI
+client (`ivr/ari/client.py`) answers.
 """
 
 from __future__ import annotations
@@ -35,7 +38,6 @@ from ivr.errors import AriError
 
 log = logging.getLogger(__name__)
 
-FALLBACK_PREFIX = "fallback-"
 # extensions.conf [fallback]: fallback-${EPOCH}-${UNIQUEID digits}-${caller}-${dialed}
 _FALLBACK_NAME = re.compile(r"fallback-(\d+)-(\d+)-(\d*)-(\d*)")
 
@@ -77,8 +79,12 @@ class Recordings(Protocol):
         """Whether Asterisk is still making recording `name`."""
         ...
 
-    async def stored_recordings(self) -> list[str]:
-        """The names of every recording Asterisk keeps."""
+    async def fallback_messages(self) -> list[str]:
+        """The recordings of messages left in the native fallback and not yet forgotten."""
+        ...
+
+    async def forget_fallback(self, name: str) -> None:
+        """Take fallback message `name` off that list: it is a case now."""
         ...
 
     async def stored_recording_file(self, name: str) -> bytes:
@@ -181,23 +187,32 @@ class MessageBox:
 
     async def import_fallback(self) -> list[str]:
         """Messages left in the native fallback while no controller was here."""
-        names = [n for n in await self._ari.stored_recordings() if n.startswith(FALLBACK_PREFIX)]
+        names = await self._ari.fallback_messages()
         async with self._sessionmaker() as session:
-            new = sorted(set(names) - await stored.known(session, names))
+            known = await stored.known(session, names)
         numbers: list[str] = []
-        for name in new:
+        for name in sorted(set(names)):
             left = parse_fallback(name)
             if left is None:
                 log.warning("fallback recording %s: unexpected name, not imported", name)
                 continue
-            numbers.append(await self._import(left))
+            if name not in known:
+                number = await self._import(left)
+                if number is not None:
+                    numbers.append(number)
+            # Imported now or on an earlier connect whose forgetting failed.
+            await self._ari.forget_fallback(name)
         if numbers:
             log.info("imported %d message(s) left in the fallback: %s", len(numbers), numbers)
         return numbers
 
-    async def _import(self, left: FallbackMessage) -> str:
+    async def _import(self, left: FallbackMessage) -> str | None:
+        seconds = await self._stored_seconds(left.name)
+        if seconds is None:
+            # Noted before the tone, but the caller hung up before it.
+            log.warning("fallback message %s: Asterisk kept no recording", left.name)
+            return None
         route = self._directory.resolve(left.caller, left.dialed)
-        seconds = await self._stored_seconds(left.name) or 0.0
         call_id = f"fallback:{left.unique_id}"
         async with self._sessionmaker() as session, session.begin():
             await stored.start_message(

@@ -12,7 +12,8 @@ from pydantic import BaseModel, ConfigDict
 from ivr.cases.rules import late_by
 from ivr.db.models import CaseEventRow, CaseRow
 from ivr.directory.routing import Directory
-from ivr.errors import AriError, NotFound
+from ivr.errors import AriError, Gone, NotFound
+from ivr.settings import HOTLINE_TZ
 
 
 class EventView(BaseModel):
@@ -43,6 +44,8 @@ class CaseView(BaseModel):
     call_id: str | None
     recording: str | None
     recording_seconds: float | None
+    # When retention archived or deleted the recording (IVR_RECORDING_RETENTION_DAYS).
+    recording_removed_at: datetime | None = None
     urgent: bool
     status: str
     assigned_to: str | None
@@ -79,6 +82,8 @@ async def recording_audio(store: RecordingStore, case: CaseView) -> bytes:
     so that Asterisk may run on another host."""
     if case.recording is None:
         raise NotFound(f"case {case.number} has no recording", number=case.number)
+    if case.recording_removed_at is not None:
+        raise _removed(case, case.recording_removed_at)
     try:
         return await store.stored_recording_file(case.recording)
     except AriError as exc:
@@ -89,6 +94,19 @@ async def recording_audio(store: RecordingStore, case: CaseView) -> bytes:
             number=case.number,
             recording=case.recording,
         ) from None
+
+
+def _removed(case: CaseView, at: datetime) -> Gone:
+    archived = any(event.action == "recording_archived" for event in case.events)
+    what = "归档并删除" if archived else "删除"
+    return Gone(
+        f"案件 {case.number} 的录音已按保存期限{what}"
+        f"（{at.astimezone(HOTLINE_TZ):%Y-%m-%d %H:%M}）",
+        number=case.number,
+        recording=case.recording,
+        removed_at=at.isoformat(),
+        archived=archived,
+    )
 
 
 def department_name(directory: Directory, code: str) -> str:
@@ -109,6 +127,7 @@ def case_view(directory: Directory, row: CaseRow) -> CaseView:
         call_id=row.call_id,
         recording=row.recording,
         recording_seconds=row.recording_seconds,
+        recording_removed_at=row.recording_removed_at,
         urgent=row.urgent,
         status=row.status,
         assigned_to=row.assigned_to,

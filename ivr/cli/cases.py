@@ -17,6 +17,7 @@ from ivr.cases import report as reports
 from ivr.cases.registry import Cases
 from ivr.cases.rules import STATUSES, status_word
 from ivr.cases.views import CaseView, OverdueView, recording_audio
+from ivr.cli import retention as retention_cli
 from ivr.errors import DataError
 from ivr.settings import HOTLINE_TZ, Settings
 
@@ -64,6 +65,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     recording.add_argument("number")
     recording.add_argument("--out", required=True, type=Path, metavar="FILE.wav")
     recording.set_defaults(handler=_recording)
+    retention_cli.add_parser(actions)
 
     report = sub.add_parser("report", help="the periodic summary of calls and cases")
     report.add_argument("--period", choices=reports.PERIODS, default="week")
@@ -169,12 +171,10 @@ def _overdue(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _recording(settings: Settings, args: argparse.Namespace) -> int:
-    from ivr.ari.client import AriClient
-
     async def work(cases: Cases) -> tuple[CaseView, bytes]:
         case = await cases.get(args.number)
-        async with AriClient(settings) as ari:
-            return case, await recording_audio(ari, case)
+        async with retention_cli.asterisks(settings) as keeper:
+            return case, await recording_audio(keeper, case)
 
     case, audio = _with_cases(settings, work)
     try:

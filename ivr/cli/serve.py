@@ -46,6 +46,7 @@ from ivr.audio.catalog import Catalog
 from ivr.audio.speech import Speaker
 from ivr.cases.escalation import Deliveries, Escalations
 from ivr.cases.registry import Cases
+from ivr.cases.retention import RecordingKeeper, Retention
 from ivr.cli.prompt_ids import REQUIRED_PROMPTS
 from ivr.db.engine import make_sessionmaker
 from ivr.db.migrate import migrated_engine, migrated_sessions
@@ -317,11 +318,32 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
     app[CONTROLLER] = fleet
     membership = Membership(settings, app[SESSIONS], fleet, make_nodes)
     await membership.join()
-    renewals = asyncio.create_task(membership.run(), name="leases")
+    tasks = [asyncio.create_task(membership.run(), name="leases")]
+    retention = recording_retention(settings, app[SESSIONS], fleet, app[CLOCK])
+    if retention is not None:
+        interval = settings.recording_retention_interval
+        job = every(interval, retention.run_once, "recording retention")
+        tasks.append(asyncio.create_task(job, name="recording-retention"))
     yield
-    renewals.cancel()
-    await asyncio.gather(renewals, return_exceptions=True)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
     await membership.leave()
+
+
+def recording_retention(
+    settings: Settings,
+    sessions: async_sessionmaker[AsyncSession],
+    keeper: RecordingKeeper,
+    clock: Callable[[], datetime],
+) -> Retention | None:
+    """The retention job on `keeper` (the fleet, or the CLI's Asterisks), or
+    None while IVR_RECORDING_RETENTION_DAYS is unset: recordings are kept."""
+    if settings.recording_retention_days is None:
+        return None
+    return Retention(
+        sessions, keeper, clock, settings.recording_retention_days, settings.recording_archive_dir
+    )
 
 
 # The collector's generation thresholds once started (Python's are 700, 10, 10).

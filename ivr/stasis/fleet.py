@@ -15,7 +15,7 @@ import asyncio
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ivr.ari.client import AriClient
+from ivr.ari.client import AriClient, on_the_keeper
 from ivr.errors import AriError, AriUnavailable
 from ivr.publish.in_force import Published
 from ivr.stasis.calls import Call
@@ -102,6 +102,15 @@ class Fleet:
                     raise
                 missing = exc
         raise missing or AriUnavailable("no Asterisk is connected")
+
+    async def delete_stored_recording(self, name: str) -> None:
+        """Delete a recording from whichever Asterisk keeps it: 404 only when
+        every Asterisk answered that it has none."""
+
+        async def delete(ari: AriClient) -> None:
+            await ari.delete_stored_recording(name)
+
+        await on_the_keeper([node.ari for node in self.nodes], delete)
 
     def publish(self, published: Published) -> None:
         for node in self.nodes:

@@ -5,8 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 import os
+import re
 import time
+import urllib.error
 import wave
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -15,7 +19,9 @@ import pytest
 from devtools import asterisk
 from devtools.callermedia import Audio, Hangup, Pause
 from devtools.sipcall import CallPlan, place_call
+from ivr.ari.client import FALLBACK_VARIABLE
 from ivr.audio.catalog import Catalog
+from ivr.settings import HOTLINE_TZ
 
 from .harness import RECORD_WAIT_S, Platform, invalid_keys
 
@@ -98,6 +104,11 @@ async def test_a_message_left_while_the_controller_is_down_becomes_a_case(
 ) -> None:
     platform.stop_controller()
     spool = asterisk.layout(platform.settings)
+    asterisk_log = spool.host(spool.log / "messages.log")
+    # Asterisk logs every ARI request it gets from here on: proof of what the
+    # controller asked on its reconnect, by Asterisk's own account.
+    logged_from = asterisk_log.stat().st_size
+    asterisk.cli_command(platform.settings, spool, "ari set debug all on")
     try:
         # The caller listens to the apology, then speaks after the tone.
         apology = Catalog.load(platform.settings.prompt_build_dir).entries["fallback.apology"]
@@ -110,14 +121,27 @@ async def test_a_message_left_while_the_controller_is_down_becomes_a_case(
             max_call_s=40,
         )
         result = await place_call(plan, platform.settings)
+        left = _fallback_list(platform)
     finally:
         await asyncio.to_thread(platform.start_controller)
     assert result.answered, "the fallback must answer, not ring out or be busy"
     assert result.ended_by == "caller"
-    log = spool.host(spool.log / "messages.log").read_text(errors="replace")
+    log = asterisk_log.read_text(errors="replace")
     assert "fallback-apology" in log
+    assert len(left) == 1 and left[0].startswith("fallback-"), "noted in the fallback's list"
     # Back, the controller finds the message through ARI and registers it.
     case = await _case_of_caller(platform, "055162345678", "fallback-")
+    assert case["recording"] == left[0]
+    # ... from that list, which it empties, without listing every recording.
+    await _wait_for(lambda: _fallback_list(platform) == [], "the message to leave the list")
+    asterisk.cli_command(platform.settings, spool, "ari set debug all off")
+    with asterisk_log.open("rb") as read:
+        read.seek(logged_from)
+        requests = read.read().decode(errors="replace")
+    asked = re.findall(r"^(GET|POST|PUT|DELETE) (\S+)$", requests, re.M)
+    assert ("GET", "channels") in asked, "the log holds the reconnect's requests"
+    assert ("GET", "asterisk/variable") in asked
+    assert ("GET", "recordings/stored") not in asked, "the reconnect listed every recording"
     assert case["department"] == "340100"  # routed from the caller's area code
     assert (case["kind"], case["status"]) == ("message", "registered")
     status, audio = platform.http_get_bytes(f"/api/cases/{case['number']}/recording")
@@ -126,7 +150,45 @@ async def test_a_message_left_while_the_controller_is_down_becomes_a_case(
         seconds = wav.getnframes() / wav.getframerate()
     assert 2.0 <= seconds <= 4.5, "the caller's 3 s of words were not kept"
     assert abs(seconds - case["recording_seconds"]) < 1.0
+    await _retention_removes_it(platform, case["number"], left[0], audio)
     platform.wait_no_channels()
+
+
+async def _retention_removes_it(platform: Platform, number: str, name: str, audio: bytes) -> None:
+    """Closed, and past the retention: archived, then gone from the real Asterisk."""
+    platform.ivr("operators", "add", "opr1", "--name", "R", "--departments", "650000")
+    moves = (("assign", {"operator": "opr1"}), ("start", {}), ("resolve", {"note": "已答复"}))
+    for action, body in (*moves, ("close", {})):
+        status, _ = platform.http_post(f"/api/cases/{number}/{action}", body)
+        assert status == 200, action
+    archive = platform.state_dir / "archive"
+    later = f"{datetime.now(HOTLINE_TZ) + timedelta(days=31):%Y-%m-%dT%H:%M:%S}"
+    done = platform.ivr(
+        "cases", "retention", "--now", "--days", "30",
+        IVR_NOW=later, IVR_RECORDING_ARCHIVE_DIR=str(archive),
+    )
+    assert f"{number}: recording_archived: " in done.stdout
+    assert (archive / f"{number}-{name}.wav").read_bytes() == audio
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        asterisk.ari_get(platform.settings, f"/recordings/stored/{name}")
+    gone.value.close()
+    assert gone.value.code == 404
+    status, body = platform.http_get(f"/api/cases/{number}/recording")
+    assert (status, body["error_id"]) == (410, "gone")
+
+
+def _fallback_list(platform: Platform) -> list[str]:
+    """The messages Asterisk's fallback noted and the controller has not taken yet."""
+    answer = asterisk.ari_get(platform.settings, f"/asterisk/variable?variable={FALLBACK_VARIABLE}")
+    return [name for name in str(answer.get("value") or "").split(",") if name]
+
+
+async def _wait_for(check: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + RECORD_WAIT_S
+    while not check():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.3)
 
 
 async def _case_of_caller(platform: Platform, caller: str, prefix: str) -> dict[str, Any]:

@@ -29,6 +29,14 @@ function detailList(pairs) {
   );
 }
 
+// A recording past its retention is no longer in Asterisk: said, not offered to play.
+function recordingText(item) {
+  if (!item.recording) return null;
+  if (!item.recording_removed_at) return formatSeconds(item.recording_seconds);
+  const archived = (item.events || []).some((ev) => ev.action === "recording_archived");
+  return `已按保存期限${archived ? "归档并删除" : "删除"}（${formatTime(item.recording_removed_at)}）`;
+}
+
 async function showCase(box, number) {
   const item = await api("GET", `/api/cases/${enc(number)}`);
   const events = (item.events || []).map((ev) =>
@@ -56,10 +64,10 @@ async function showCase(box, number) {
       ["承办人", item.assigned_to],
       ["登记时间", item.created_at],
       ["办结期限", item.due_at],
-      ["留言录音", item.recording ? `${formatSeconds(item.recording_seconds)}` : null],
+      ["留言录音", recordingText(item)],
       ["满意度", item.satisfaction == null ? null : ["", "满意", "基本满意", "不满意"][item.satisfaction] || item.satisfaction],
     ]),
-    item.recording ? h("audio", { controls: true, preload: "none", src: `/api/cases/${enc(item.number)}/recording`, "aria-label": "留言录音" }) : null,
+    item.recording && !item.recording_removed_at ? h("audio", { controls: true, preload: "none", src: `/api/cases/${enc(item.number)}/recording`, "aria-label": "留言录音" }) : null,
     h("h3", { text: "办理记录" }),
     table(["时间", "操作", "状态", "部门", "操作人", "说明"], events, { label: "办理记录", testid: "case-events" }),
   );

@@ -56,6 +56,8 @@ export const CASE_ACTIONS = {
   reopen: "重新办理",
   recording_replaced: "更换录音",
   escalated: "超期督办",
+  recording_archived: "录音归档",
+  recording_deleted: "录音删除",
 };
 
 export const OPERATOR_STATUSES = {
