@@ -12,6 +12,8 @@ second of the ring; one click registers a case from the call in 党费.
 The ring is taken at its earliest: the controller's `offered` step (written
 before it asks Asterisk to ring the phone), the feed event's own time, and the
 phone's INVITE; the card's time is the frame after the one that drew it.
+Screenshots (ringing, and after the call) go to IVR_SCREENSHOT_DIR (default
+build/screenshots/).
 """
 
 from __future__ import annotations
@@ -196,6 +198,7 @@ async def test_the_operators_page_pops_the_ringing_call_with_the_callers_earlier
         listed = page.get_by_test_id("pop-case")
         await expect(listed).to_have_count(1)
         await expect(listed.first).to_have_attribute("data-number", earlier)
+        await page.screenshot(path=str(SHOTS / "screen-pop-ringing.png"), full_page=True)
 
         await expect(page.get_by_test_id("pop-state")).to_have_text("通话中", timeout=20_000)
         await page.get_by_test_id("pop-note").fill("咨询离退休党员党费标准，已答复")
@@ -234,3 +237,16 @@ async def test_the_operators_page_pops_the_ringing_call_with_the_callers_earlier
     assert (case["kind"], case["category"], case["department"]) == ("call", "dues", COUNTY)
     assert (case["caller"], case["call_id"]) == (CALLER, record["id"])
     assert case["events"][0]["actor"] == OPERATOR
+
+
+async def test_the_operators_page_listens_again_after_the_controller_restarts(
+    platform: Platform, browser: Browser
+) -> None:
+    page = await signed_in_desk(browser, platform)
+    status = page.get_by_test_id("feed-status")
+    platform.stop_controller()
+    await expect(status).to_contain_text("连接中断", timeout=20_000)
+    platform.start_controller()
+    # The page connects again by itself, with no reload.
+    await expect(status).to_contain_text("已连接控制器 e2e", timeout=30_000)
+    assert page.errors == []  # type: ignore[attr-defined]
