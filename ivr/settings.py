@@ -183,6 +183,11 @@ class Settings(BaseSettings):
     cookie_secure: bool = False
     # How often a controller looks for menus and hours another one published.
     config_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # An operator's screen pop (`GET /api/operator/feed`, server-sent events):
+    # a comment this often keeps proxies from closing a quiet stream, and a
+    # browser that lost it tries again after `operator_feed_retry_ms`.
+    operator_feed_heartbeat_seconds: float = Field(default=15.0, gt=0, le=300)
+    operator_feed_retry_ms: int = Field(default=2000, ge=100, le=60_000)
 
     # How prompts are spoken (`ivr prompts build` and the admin's preview alike):
     # espeak-ng's speed in words a minute, and a voice that, when set, wins over

@@ -293,6 +293,14 @@ async def counts_only_its_own_calls_today(world: World) -> None:
     await targeted("GET", "/api/stats/today?department={scope}")(world)
 
 
+async def watches_no_operators_feed(world: World) -> None:
+    """The screen pop is an operator's own: an admin watches nobody's calls."""
+    await refused(world, await world.county.get("/api/operator/feed"), OWN)
+    operator = await world.admin.as_user(OPERATORS[OWN], Role.OPERATOR, OWN)
+    other = await operator.get(f"/api/operator/feed?operator={OPERATORS[HEFEI]}")
+    await refused(world, other, OWN, actor=OPERATORS[OWN])
+
+
 async def reports_only_its_own(world: World) -> None:
     body = await allowed(await world.county.get("/api/report?period=day"))
     world.assert_nothing_of_others(body)
@@ -390,6 +398,10 @@ COUNTY_ADMIN: dict[tuple[str, str], Check] = {
     ("GET", "/api/webhook/deliveries"): national_only("GET", "/api/webhook/deliveries"),
     ("GET", "/api/report.csv"): downloads_only_its_own("csv"),
     ("GET", "/api/report.xlsx"): downloads_only_its_own("xlsx"),
+    ("GET", "/api/operator/feed"): watches_no_operators_feed,
+    ("POST", "/api/calls/{call_id}/case"): targeted(
+        "POST", "/api/calls/{call}/case", 201, json={"note": "来电咨询"}
+    ),
     ("GET", "/api/menus/{scope}"): targeted("GET", "/api/menus/{scope}"),
     ("PUT", "/api/menus/{scope}/draft"): targeted(
         "PUT", "/api/menus/{scope}/draft", json={"nodes": {}}

@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 
 from ivr.admin import cases as web_cases
+from ivr.admin import desk_screen as web_desk
 from ivr.admin import hours as web_hours
 from ivr.admin import inbox as web_inbox
 from ivr.admin import menus as web_menus
@@ -40,6 +41,7 @@ from ivr.db.models import PAUSE_REASON_MAX
 from ivr.db.queries import CallView, find_by_sip_call_id, get_call, recent_calls
 from ivr.desk import line_store as lines
 from ivr.desk import operator_store as stored_operators
+from ivr.desk.feed import DeskFeed
 from ivr.desk.operator_store import DayCounts, operator_json
 from ivr.desk.operators import MOVES
 from ivr.errors import DataError, IvrError, NotFound
@@ -351,13 +353,21 @@ _PAGE_HEADERS = {
 }
 
 
+async def _close_feed(app: web.Application) -> None:
+    """Operators' open streams end when the server stops, not at its timeout."""
+    app[web_desk.FEED].close()
+
+
 def add_routes(app: web.Application, prompt_dir: Path) -> None:
     api = Api("12371 IVR", "1")
-    parts = (web_auth, web_cases, web_inbox, web_menus, web_hours, web_admin, web_users)
+    parts = (web_auth, web_cases, web_inbox, web_desk, web_menus, web_hours, web_admin, web_users)
     for part in (routes, *(module.routes for module in parts)):
         api.endpoints.extend(part.endpoints)
     app[API] = api
     api.add_to(app)
+    if web_desk.FEED not in app:
+        app[web_desk.FEED] = DeskFeed()  # the composition root gives it to the desk
+    app.on_shutdown.append(_close_feed)
     app.router.add_get("/", admin_page)
     app.router.add_get("/admin/", admin_index)
     app.router.add_static("/admin/", STATIC_DIR, follow_symlinks=False)

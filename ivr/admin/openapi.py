@@ -115,9 +115,10 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         schema = refs[endpoint.response]
         if endpoint.many:
             schema = {"type": "array", "items": schema}
+        # A stream of events (text/event-stream) is described by one event's data.
         responses[str(endpoint.status)] = {
             "description": "OK",
-            "content": {"application/json": {"schema": schema}},
+            "content": {endpoint.media: {"schema": schema}},
         }
     elif endpoint.status == 204:
         responses["204"] = {"description": "Done, nothing to say"}

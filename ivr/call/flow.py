@@ -263,5 +263,6 @@ class CallFlow:
     service = _Kept[Service]("call")
     queued = _Kept[bool]("call")
     operator = _Kept[str | None]("call")
+    category = _Kept[str]("call")  # the menu branch (the operator's screen shows it)
     recording = _Kept[str | None]("call")
     desk = _Kept[Callable[[str], Service]]("context")

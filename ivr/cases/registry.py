@@ -23,9 +23,11 @@ from ivr.cases import rules
 from ivr.cases import store as stored
 from ivr.cases.rules import Action, CaseNotFound, CaseStateError, Kind, SurveyKind
 from ivr.cases.views import (
+    CallerCase,
     CaseView,
     EventView,
     OverdueView,
+    caller_case,
     case_view,
     overdue_view,
     recording_audio,
@@ -44,6 +46,7 @@ from ivr.publish.menus import CATEGORIES
 from ivr.settings import HOTLINE_TZ
 
 __all__ = [
+    "CallerCase",
     "CaseNotFound",
     "CaseStateError",
     "CaseView",
@@ -61,6 +64,11 @@ DEFAULT_LIST_LIMIT = 100
 def callback_source(call_id: str) -> str:
     """What a callback request's case is registered under: the call that asked."""
     return f"callback:{call_id}"
+
+
+def call_source(call_id: str) -> str:
+    """What an operator registers from a call they answered: one case per call."""
+    return f"call:{call_id}"
 
 
 class Cases:
@@ -95,15 +103,22 @@ class Cases:
         seconds: float | None = None,
         urgent: bool = False,
         at: datetime | None = None,
+        actor: str = "caller",
+        note: str = "",
     ) -> CaseView:
         """The case for `source`, made the first time; later calls update its
         recording (a re-recording, or the length of a partial one) and urgency.
 
         `at` is when the caller asked, if not now (a message left in the
         native fallback while no controller listened): the deadline counts
-        from then."""
+        from then. `actor` and `note` go in the registering line of its history
+        (an operator registering from a call, and what they wrote)."""
         _check_new(source, kind, category, recording)
         self._department(department)
+        actor = _check_actor(actor)
+        note = note.strip()
+        if len(note) > CASE_NOTE_MAX:
+            raise DataError(f"a note has at most {CASE_NOTE_MAX} characters", field="note")
         fields = {
             "source": source,
             "kind": kind,
@@ -116,12 +131,14 @@ class Cases:
             "urgent": urgent,
         }
         try:
-            return await self._register(fields, at)
+            return await self._register(fields, at, actor, note)
         except IntegrityError:
             # Registered by another controller between our look and our insert.
-            return await self._register(fields, at)
+            return await self._register(fields, at, actor, note)
 
-    async def _register(self, fields: dict[str, Any], at: datetime | None) -> CaseView:
+    async def _register(
+        self, fields: dict[str, Any], at: datetime | None, actor: str, note: str
+    ) -> CaseView:
         source = str(fields["source"])
         async with self._sessions() as session, session.begin():
             now = self._clock() if at is None else at
@@ -135,7 +152,9 @@ class Cases:
                     created_at=now, received_at=now, due_at=due, updated_at=now,
                     satisfaction=None,
                 )
-                stored.add_event(session, row, now, "registered", "caller", from_status=None)
+                stored.add_event(
+                    session, row, now, "registered", actor, from_status=None, note=note
+                )
             else:
                 self._again(session, row, fields, now)
             return case_view(self._directory, await stored.by_id(session, row.id))
@@ -285,6 +304,17 @@ class Cases:
         async with self._sessions() as session:
             rows = await stored.listing(session, codes, [status] if status else None, limit)
             return [case_view(self._directory, row) for row in rows]
+
+    async def of_caller(
+        self, caller: str, departments: builtins.list[str], limit: int
+    ) -> builtins.list[CallerCase]:
+        """The calling number's latest cases at `departments` (an operator's
+        screen: what this caller asked before), newest first."""
+        if not caller or not departments:
+            return []
+        async with self._sessions() as session:
+            rows = await stored.of_caller(session, caller[:CALLER_MAX], departments, limit)
+            return [caller_case(self._directory, row) for row in rows]
 
     async def overdue(
         self, department: str, now: datetime | None = None

@@ -27,7 +27,9 @@ from ivr.errors import DataError, IvrError, NotFound
 from ivr.publish.hours import day_kind
 
 Status: TypeAlias = Literal["registered", "assigned", "in_progress", "resolved", "closed"]
-Kind: TypeAlias = Literal["message", "callback"]
+# A case is a message, a callback request, or registered by an operator from
+# a call they answered (the screen pop's 登记工单).
+Kind: TypeAlias = Literal["message", "callback", "call"]
 # What a person does to a case (CLI, API). Its history also records what
 # the platform did by itself: "registered", "recording_replaced".
 Action: TypeAlias = Literal[

@@ -121,6 +121,18 @@ async def listing(
     return (await session.scalars(query.limit(min(limit, MAX_LIMIT)))).all()
 
 
+async def of_caller(
+    session: AsyncSession, caller: str, departments: Sequence[str], limit: int
+) -> Sequence[CaseRow]:
+    """The calling number's cases at `departments`, newest first (no history)."""
+    query = (
+        select(CaseRow)
+        .where(CaseRow.caller == caller, CaseRow.department_code.in_(departments))
+        .order_by(CaseRow.created_at.desc(), CaseRow.id.desc())
+    )
+    return (await session.scalars(query.limit(min(limit, MAX_LIMIT)))).all()
+
+
 async def late(
     session: AsyncSession,
     departments: Sequence[str] | None,

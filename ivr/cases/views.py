@@ -13,6 +13,7 @@ from ivr.cases.rules import late_by
 from ivr.db.models import CaseEventRow, CaseRow
 from ivr.directory.routing import Directory
 from ivr.errors import AriError, Gone, NotFound
+from ivr.publish.menus import CATEGORIES
 from ivr.settings import HOTLINE_TZ
 
 
@@ -55,6 +56,23 @@ class CaseView(BaseModel):
     updated_at: datetime
     satisfaction: int | None
     events: list[EventView]
+
+
+class CallerCase(BaseModel):
+    """A caller's earlier case, as an operator's screen lists it (no history)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    number: str
+    kind: str
+    created_at: datetime
+    status: str
+    category: str
+    category_name: str
+    department: str
+    department_name: str
+    due_at: datetime
+    urgent: bool
 
 
 class OverdueView(BaseModel):
@@ -137,6 +155,22 @@ def case_view(directory: Directory, row: CaseRow) -> CaseView:
         updated_at=row.updated_at,
         satisfaction=row.satisfaction,
         events=[_event_view(event) for event in row.events],
+    )
+
+
+def caller_case(directory: Directory, row: CaseRow) -> CallerCase:
+    """`row` without its events."""
+    return CallerCase(
+        number=row.number,
+        kind=row.kind,
+        created_at=row.created_at,
+        status=row.status,
+        category=row.category,
+        category_name=CATEGORIES.get(row.category, ""),
+        department=row.department_code,
+        department_name=department_name(directory, row.department_code),
+        due_at=row.due_at,
+        urgent=row.urgent,
     )
 
 

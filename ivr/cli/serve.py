@@ -28,6 +28,7 @@ from ivr.admin import auth
 from ivr.admin import user_store as users
 from ivr.admin.app import UPLOAD_BODY_MAX, add_routes
 from ivr.admin.cases import CASES
+from ivr.admin.desk_screen import FEED
 from ivr.admin.inbox import ESCALATIONS
 from ivr.admin.keys import (
     ARI,
@@ -304,6 +305,7 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
                     catalog=in_force.catalog,
                     hours=in_force.hours,
                     menus=in_force.menus,
+                    feed=app[FEED],
                 )
             )
             await controller.desk.refresh()

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.cases.registry import Cases, callback_source
 from ivr.desk import line_store as lines
+from ivr.desk.feed import FeedCall
 from ivr.desk.operator_store import act
 from ivr.desk.operators import Action, Operator
 from ivr.errors import IvrError
@@ -66,6 +67,8 @@ class Leg:
     whisper_id: str | None = None
     bridge_id: str | None = None
     ring_timer: asyncio.TimerHandle | None = None
+    # What the operator's screen shows of the call, made when it rang.
+    shown: FeedCall | None = None
 
 
 @dataclass

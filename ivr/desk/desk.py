@@ -48,6 +48,7 @@ from ivr.desk import line_store as lines
 from ivr.desk.callbacks import Callbacks
 from ivr.desk.core import CALLBACK_ARG, LEG_ARG, DeskState, Leg, Moves, PlacedCallback, Waiting
 from ivr.desk.dispatcher import Dispatcher
+from ivr.desk.feed import DeskFeed
 from ivr.desk.interfaces import CallT, DeskAsterisk, QueuedCall
 from ivr.desk.legs import (
     DESK_EVENTS,
@@ -105,17 +106,19 @@ class Desk(Generic[CallT]):
         handle: Callable[[CallT, flow.Event], Awaitable[None]],
         cases: Cases | None = None,
         staff: list[Operator] | None = None,
+        feed: DeskFeed | None = None,
     ) -> None:
         """`post` puts an event in a call's queue (False: no such call); `handle`
         hands a flow event to a call, in its task, and carries out its commands;
-        `cases` follow what became of callback requests."""
+        `cases` follow what became of callback requests; `feed` tells
+        operators' screens of the calls ringing them."""
         self._settings, self._sessionmaker, self._now = settings, sessionmaker, now
         self._state = state = DeskState(staff=[] if staff is None else staff)
         self._moves = moves = Moves(sessionmaker, now, cases)
         self._callbacks_part = Callbacks(ari, settings, sessionmaker, queues, now, state, moves)
         self._operator_legs = OperatorLegs[CallT](
             ari, settings, sessionmaker, directory, catalog, queues, recorder, now, post, handle,
-            state, moves,
+            state, moves, feed,
         )
         self._dispatcher = Dispatcher(
             ari, settings, sessionmaker, directory, hours, queues, now, post,

@@ -13,6 +13,7 @@ an error then means nothing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from typing_extensions import TypeVar
@@ -30,6 +31,9 @@ class QueuedFlow(Protocol):
     @property
     def queued(self) -> bool: ...  # the call holds a place in its department's line
 
+    @property
+    def category(self) -> str: ...  # the menu branch the caller came through, or ""
+
 
 class QueuedCall(Protocol):
     """A call as the desk sees it: a place in line and an operator's leg."""
@@ -45,6 +49,9 @@ class QueuedCall(Protocol):
 
     @property
     def flow(self) -> QueuedFlow: ...
+
+    @property
+    def path(self) -> Sequence[tuple[str, str]]: ...  # departments passed: (code, how)
 
     leg: Leg | None  # the operator being rung or talked to
     offers: int  # operators rung so far

@@ -26,11 +26,13 @@ from ivr.call.queueing import PROMPT_WHISPER
 from ivr.db.recorder import Recorder
 from ivr.desk import line_store as lines
 from ivr.desk.core import LEG_ARG, DeskState, Leg, Moves
+from ivr.desk.feed import DeskFeed, FeedCall, FeedEvent, FeedKind, PathStep
 from ivr.desk.interfaces import CallT, DeskAsterisk, destroy_bridge
 from ivr.desk.operators import Operator
 from ivr.desk.queues import Queues
 from ivr.directory.routing import Directory
 from ivr.errors import AriError
+from ivr.publish.menus import CATEGORIES
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,8 @@ class OperatorLegs(Generic[CallT]):
     handle: Callable[[CallT, flow.Event], Awaitable[None]]
     state: DeskState
     moves: Moves
+    # Operators' screens (`ivr/desk/feed.py`): told of each moment of an offer.
+    feed: DeskFeed | None = None
 
     async def on_event(self, call: CallT, event: DeskEvent) -> None:
         match event:
@@ -135,6 +139,7 @@ class OperatorLegs(Generic[CallT]):
         leg.ring_timer = loop.call_later(
             rules.ring_seconds, self.post, call.call_id, RingTimeout(leg.id)
         )
+        self._tell("ringing", call, leg)
 
     async def _answered(self, call: CallT, leg_id: str) -> None:
         leg = call.leg
@@ -166,6 +171,7 @@ class OperatorLegs(Generic[CallT]):
         leg.bridge_id = f"{call.call_id}-b"
         await self.ari.create_bridge(leg.bridge_id)
         await self.ari.add_to_bridge(leg.bridge_id, [call.call_id, leg.id])
+        self._tell("connected", call, leg)
         if call.entry_id != call.call_id:
             # A callback reached its caller: the operator now handles the case.
             operator = leg.operator.id
@@ -182,6 +188,7 @@ class OperatorLegs(Generic[CallT]):
             leg.ring_timer.cancel()
         if leg.released:
             return
+        self._tell("ended" if leg.answered else "missed", call, leg)
         if not leg.answered:
             # Not answered in the ring time, rejected, or the phone is away.
             offer = (call.entry_id, "no_answer")
@@ -208,10 +215,40 @@ class OperatorLegs(Generic[CallT]):
         leg.released = True
         if leg.ring_timer is not None:
             leg.ring_timer.cancel()
+        self._tell("ended" if leg.answered else "missed", call, leg)
         offer = None if leg.answered else (call.entry_id, "caller_left")
         await self.moves.move(leg.operator.id, "hang_up", call.call_id, offer=offer)
         await self._destroy_bridge(leg)
         await self.ari.hangup_quietly(leg.id, "normal")
+
+    def _tell(self, kind: FeedKind, call: CallT, leg: Leg) -> None:
+        """Put the moment on the operator's screen (never waits for it)."""
+        if self.feed is None:
+            return
+        if leg.shown is None:
+            leg.shown = self._shown(call)
+        event = FeedEvent(kind, leg.operator.id, leg.shown, self.now(), self.settings.node_name)
+        self.feed.publish(event)
+
+    def _shown(self, call: CallT) -> FeedCall:
+        directory = self.directory
+
+        def name(code: str) -> str:
+            return directory.by_code(code).name if directory.has(code) else code
+
+        department = call.flow.department
+        path = tuple(PathStep(code, name(code), how) for code, how in call.path)
+        category = call.flow.category
+        return FeedCall(
+            call_id=call.call_id,
+            caller=call.caller,
+            department=department,
+            department_name=name(department),
+            path=path or (PathStep(department, name(department), ""),),
+            category=category,
+            category_name=CATEGORIES.get(category, ""),
+            ringing_at=self.now(),
+        )
 
     async def _destroy_bridge(self, leg: Leg) -> None:
         if leg.bridge_id is None:

@@ -72,6 +72,9 @@ class Call:
     entry_id: str = ""
     leg: Leg | None = None  # the operator being rung or talked to
     offers: int = 0  # operators rung so far
+    # The departments the call passed through, (code, how): routed, chosen...
+    # (for the operator's screen; not kept across a restart).
+    path: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.entry_id = self.entry_id or self.call_id

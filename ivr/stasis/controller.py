@@ -94,6 +94,7 @@ class Controller:
             post=self._post,
             handle=self._handle,
             cases=parts.cases,
+            feed=parts.feed,
         )
 
     def on_event(self, event: Event) -> None:

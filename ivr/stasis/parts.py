@@ -21,6 +21,7 @@ from ivr.audio.catalog import Catalog
 from ivr.call import flow
 from ivr.cases.registry import Cases
 from ivr.db.recorder import Recorder
+from ivr.desk.feed import DeskFeed
 from ivr.desk.queues import Queues
 from ivr.directory.routing import Directory
 from ivr.publish.hours import Hours
@@ -43,6 +44,8 @@ class Collaborators:
     catalog: Catalog
     hours: Hours
     menus: MenuBook | None = None
+    # Operators' screens, told of each call offered to them (one per process).
+    feed: DeskFeed | None = None
 
 
 class InForce:

@@ -190,6 +190,7 @@ class CallRunner:
                 self._recorder.step(channel, self._now(), kind, value, detail)
                 if kind == "department":
                     self._recorder.department_reached(channel, value, self._guide.name(value))
+                    call.path.append((value, detail or ""))
             case flow.Ended(reason):
                 self._recorder.call_ended(channel, self._now(), reason)
                 if call.joined:

@@ -14,8 +14,11 @@ import { reportPage } from "./report.js";
 import { auditPage } from "./audit.js";
 import { usersPage } from "./users.js";
 import { inboxPage, refreshInboxBadge } from "./inbox.js";
+import { deskPage } from "./desk.js";
 
 const PAGES = {
+  // An operator's home: the call ringing them (the screen pop).
+  desk: { title: "来电", render: deskPage, roles: ["operator"] },
   today: { title: "今日来电", render: todayPage },
   menu: { title: "菜单", render: menuPage },
   hours: { title: "工作时间", render: hoursPage },
@@ -29,7 +32,7 @@ const PAGES = {
   users: { title: "用户", render: usersPage, roles: ["national_admin"], unscoped: true },
 };
 // Operators answer calls and work cases; the rest is for admins and auditors.
-const OPERATOR_PAGES = ["today", "cases"];
+const OPERATOR_PAGES = ["desk", "today", "cases"];
 
 const main = document.getElementById("main");
 const topbar = document.getElementById("topbar");
@@ -38,6 +41,10 @@ let wanted = null; // the route asked for before signing in
 
 function homeScope() {
   return session.user?.department || "national";
+}
+
+function homePage() {
+  return session.user?.role === "operator" ? "desk" : "today";
 }
 
 function pagesFor(user) {
@@ -111,7 +118,7 @@ function renderLogin(notice) {
       clearStatus();
       const target = wanted && wanted.page in PAGES ? wanted : null;
       wanted = null;
-      const next = target ? `#/${target.page}/${target.scope || homeScope()}` : `#/today/${homeScope()}`;
+      const next = target ? `#/${target.page}/${target.scope || homeScope()}` : `#/${homePage()}/${homeScope()}`;
       if (location.hash === next) await route();
       else location.hash = next; // hashchange routes
 
@@ -150,7 +157,7 @@ function renderHeader(page, scope) {
       ),
     ),
   );
-  document.getElementById("brand-link").href = `#/today/${homeScope()}`;
+  document.getElementById("brand-link").href = `#/${homePage()}/${homeScope()}`;
   if (allowed.includes("inbox")) refreshInboxBadge().catch(report);
 }
 
@@ -164,7 +171,7 @@ async function route() {
   const allowed = pagesFor(session.user);
   const refused = refusedPage(page, session.user);
   if ((!allowed.includes(page) && !refused) || !/^(national|\d{6})$/.test(scope)) {
-    location.replace(`#/${allowed.includes(page) || refused ? page : "today"}/${homeScope()}`);
+    location.replace(`#/${allowed.includes(page) || refused ? page : homePage()}/${homeScope()}`);
     return; // hashchange comes back here
   }
   leave();
@@ -264,7 +271,7 @@ async function boot() {
     report(error);
   }
   if (session.user && (!location.hash || location.hash === "#/login")) {
-    history.replaceState(null, "", `#/today/${homeScope()}`);
+    history.replaceState(null, "", `#/${homePage()}/${homeScope()}`);
   }
   await route();
 }

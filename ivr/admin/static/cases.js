@@ -127,4 +127,6 @@ export async function casesPage(ctx) {
   }
   status.addEventListener("change", () => load().catch(report));
   await load();
+  // #/cases/{scope}/{number}: a link to one case (the operator's screen pop has them).
+  if (ctx.rest[0]) await showCase(detail, ctx.rest[0]);
 }

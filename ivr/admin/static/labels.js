@@ -34,7 +34,7 @@ export function categoryName(id) {
   return CATEGORIES[id] || id;
 }
 
-export const CASE_KINDS = { message: "留言", callback: "预约回电" };
+export const CASE_KINDS = { message: "留言", callback: "预约回电", call: "来电登记" };
 
 export const CASE_STATUSES = {
   registered: "已登记",
