@@ -17,6 +17,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from ivr.cases import escalation
 from ivr.cases.escalation import Deliveries, EscalationNotFound, Escalations
 from ivr.cases.registry import Cases
 from ivr.cases.rules import late_steps
@@ -181,6 +182,16 @@ async def test_several_controllers_at_once_write_each_step_once(
     for number in numbers:
         assert len(await history(cases, number)) == 1
     assert (await runs[0].inbox(None)).unread == len(numbers)
+
+
+async def test_every_late_case_is_reached_however_many_there_are(
+    db_sessionmaker: Sessions, cases: Cases, clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(escalation, "BATCH", 3)  # pages of three: the oldest never crowd out
+    numbers = [(await message(cases, f"msg-{n}", department=CHANGFENG)).number for n in range(8)]
+    clock.now = DUE + timedelta(minutes=1)
+    assert await job(db_sessionmaker, clock).run() == len(numbers)
+    assert await job(db_sessionmaker, clock).run() == 0  # all written: nothing again
 
 
 async def test_an_escalation_is_marked_read_once_within_reach(

@@ -47,7 +47,7 @@ from ivr.settings import HOTLINE_TZ
 
 ACTOR = "supervision"  # who writes the `escalated` line of a case's history
 WEBHOOK_EVENT = "case.escalated"
-# Late cases looked at per run, oldest deadline first; the rest next run.
+# Late cases read at a time, oldest deadline first.
 BATCH = 500
 INBOX_LIMIT = 200
 
@@ -100,23 +100,54 @@ class Escalations:
         self._webhook_url = webhook_url
 
     async def run(self) -> int:
-        """One pass of the job: the escalations this controller wrote."""
+        """One pass of the job over every late open case, a page at a time:
+        the escalations this controller wrote."""
         now = self._clock()
         written = 0
+        after: tuple[datetime, int] | None = None
+        while True:
+            page = await self._late_page(now, after)
+            if not page:
+                return written
+            after = (page[-1][1], page[-1][0])
+            due = {
+                (case_id, due_at, step)
+                for case_id, due_at, code in page
+                if (step := rules.late_steps(due_at, now, self._zone(code))) is not None
+            }
+            for case_id, due_at, step in sorted(due - await self._written(due)):
+                if await self._escalate(case_id, due_at, step, now):
+                    written += 1
+
+    async def _late_page(
+        self, now: datetime, after: tuple[datetime, int] | None
+    ) -> Sequence[tuple[int, datetime, str]]:
+        """Open cases past due, by deadline then id, after the last page's last."""
+        query = select(CaseRow.id, CaseRow.due_at, CaseRow.department_code).where(
+            CaseRow.status.in_(rules.OPEN), CaseRow.due_at < now
+        )
+        if after is not None:
+            last_due, last_id = after
+            later = (CaseRow.due_at == last_due) & (CaseRow.id > last_id)
+            query = query.where((CaseRow.due_at > last_due) | later)
+        query = query.order_by(CaseRow.due_at, CaseRow.id).limit(BATCH)
         async with self._sessions() as session:
-            late = (
-                await session.execute(
-                    select(CaseRow.id, CaseRow.due_at, CaseRow.department_code)
-                    .where(CaseRow.status.in_(rules.OPEN), CaseRow.due_at < now)
-                    .order_by(CaseRow.due_at, CaseRow.id)
-                    .limit(BATCH)
+            return [(i, d, c) for i, d, c in (await session.execute(query)).all()]
+
+    async def _written(
+        self, steps: set[tuple[int, datetime, int]]
+    ) -> set[tuple[int, datetime, int]]:
+        """Which of `steps` are written already: skipped without a transaction each."""
+        if not steps:
+            return set()
+        ids = {case_id for case_id, _, _ in steps}
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(EscalationRow.case_id, EscalationRow.due_at, EscalationRow.step).where(
+                    EscalationRow.case_id.in_(ids)
                 )
-            ).all()
-        for case_id, due_at, code in late:
-            step = rules.late_steps(due_at, now, self._zone(code))
-            if step is not None and await self._escalate(case_id, due_at, step, now):
-                written += 1
-        return written
+            )
+            return {(i, d, n) for i, d, n in rows.all()} & steps
 
     async def _escalate(self, case_id: int, due_at: datetime, step: int, now: datetime) -> bool:
         async with self._sessions() as session, session.begin():
