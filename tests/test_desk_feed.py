@@ -4,9 +4,12 @@ slow screen never holds a call up."""
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 
+from ivr.db.notify import Channel
 from ivr.desk.feed import DeskFeed, FeedCall, FeedEvent, FeedKind, PathStep
+from tests.conftest import _clean_postgres
 
 RANG = datetime(2026, 11, 24, 2, 0, tzinfo=UTC)
 
@@ -81,3 +84,42 @@ def test_an_event_reads_as_json_with_the_path_and_branch() -> None:
     assert data["call"]["ringing_at"] == "2026-11-24T02:00:00+00:00"
     assert [step["how"] for step in data["call"]["path"]] == ["routed", "chosen"]
     assert data["call"]["category_name"] == "党费收缴、使用和管理"
+
+
+# -- several controllers on one PostgreSQL ---------------------------------------------
+
+
+def test_an_event_reads_back_as_it_was_written() -> None:
+    sent = event("connected", "op7", "call-9")
+    assert FeedEvent.from_json(json.loads(json.dumps(sent.as_json()))) == sent
+
+
+async def test_a_page_on_one_controller_sees_the_calls_another_offers() -> None:
+    """Two controllers' feeds relayed through one PostgreSQL (LISTEN/NOTIFY):
+    an operator's page is open on the second; the first offers the call."""
+    async for url in _clean_postgres():
+        first, second = DeskFeed(), DeskFeed()
+        channels = [Channel(url, "ivr_desk_feed_test", feed.receive) for feed in (first, second)]
+        for feed, channel in zip((first, second), channels, strict=True):
+            await channel.start()
+            feed.relay_through(channel.send)
+        try:
+            page = second.subscribe("op1")
+            here = first.subscribe("op1")
+            first.publish(event("ringing"))
+            got = await page.get(5.0)
+            assert got == event("ringing")
+            assert await here.get(5.0) == event("ringing")  # its own page too, once
+            assert await here.get(0.3) is None and await page.get(0.3) is None
+        finally:
+            for channel in channels:
+                await channel.stop()
+
+
+async def test_a_relayed_event_that_cannot_be_read_is_skipped() -> None:
+    feed = DeskFeed()
+    page = feed.subscribe("op1")
+    feed.receive("{not json")
+    feed.receive(json.dumps({**event("ringing").as_json(), "kind": "exploded"}))
+    feed.receive(json.dumps(event("missed").as_json()))
+    assert await page.get(1.0) == event("missed")

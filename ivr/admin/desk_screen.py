@@ -13,9 +13,9 @@ once per call, with the menu branch the caller came through as its category
 unless the operator chose another. An operator registers only calls they were
 offered (the queue's own record says so, whichever controller rang them).
 
-The feed is this process's: an operator's page sees the calls the controller
-it is open on offers (the README's "Operators' screen pop" says what that
-leaves out with several controllers).
+With several controllers on PostgreSQL, the feed carries every controller's
+events (`ivr.desk.feed.DeskFeed.relay_through`): a page sees the calls
+offered to its operator by any of them.
 """
 
 from __future__ import annotations
@@ -125,7 +125,12 @@ async def operator_feed(request: web.Request) -> web.StreamResponse:
     subscription = feed.subscribe(operator_id)
     try:
         await response.prepare(request)
-        hello = {"operator": operator_id, "node": settings.node_name, "departments": departments}
+        hello = {
+            "operator": operator_id,
+            "node": settings.node_name,
+            "departments": departments,
+            "all_controllers": feed.relayed,  # False: only this controller's calls
+        }
         await response.write(
             f"retry: {settings.operator_feed_retry_ms}\n"
             f"event: hello\ndata: {json.dumps(hello, ensure_ascii=False)}\n\n".encode()

@@ -51,6 +51,7 @@ from ivr.cases.retention import RecordingKeeper, Retention
 from ivr.cli.prompt_ids import REQUIRED_PROMPTS
 from ivr.db.engine import make_sessionmaker
 from ivr.db.migrate import migrated_engine, migrated_sessions
+from ivr.db.notify import Channel, is_postgresql
 from ivr.db.recorder import Recorder
 from ivr.desk import queues
 from ivr.directory import store as stored
@@ -78,6 +79,8 @@ QUEUES_FILE = REPO_ROOT / "routing" / "queues.yaml"
 PROMPT_SPEC = REPO_ROOT / "prompts" / "prompts.yaml"
 
 FIRST_ADMIN = "admin"
+# The PostgreSQL channel operators' screen pops go through (ivr/db/notify.py).
+DESK_FEED_CHANNEL = "ivr_desk_feed"
 
 RECORDER = web.AppKey("recorder", Recorder)
 CATALOG = web.AppKey("catalog", Catalog)
@@ -244,6 +247,22 @@ async def _casework_jobs(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _desk_feed_relay(app: web.Application) -> AsyncIterator[None]:
+    """On PostgreSQL, operators' screen pops go through the database, so a
+    page open on one controller sees the calls every controller offers."""
+    settings = app[SETTINGS]
+    if not is_postgresql(settings.database_url):
+        yield
+        return
+    feed = app[FEED]
+    channel = Channel(settings.database_url, DESK_FEED_CHANNEL, feed.receive)
+    await channel.start()
+    feed.relay_through(channel.send)
+    yield
+    feed.relay_through(None)
+    await channel.stop()
+
+
 async def first_admin(
     sessions: async_sessionmaker[AsyncSession], settings: Settings, now: datetime
 ) -> None:
@@ -393,6 +412,7 @@ def make_app(
     app.cleanup_ctx.append(_loop_watch)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_casework_jobs)
+    app.cleanup_ctx.append(_desk_feed_relay)
     app.cleanup_ctx.append(_asterisk)
     app.cleanup_ctx.append(_frozen_heap)
     add_routes(app, settings.prompt_build_dir)

@@ -10,17 +10,24 @@ events (the admin web's `GET /api/operator/feed`, one per open page).
 
 A call never waits for a screen: `publish` only puts the event in each
 subscriber's own bounded queue, and a subscriber too slow to keep up loses
-its oldest events, not the call its time. In-process only: a page sees the
-calls its own controller offers (README, "Operators' screen pop").
+its oldest events, not the call its time.
+
+With several controllers on one PostgreSQL an operator's page is open on
+one of them, and the call may be offered by another: `relay_through` then
+sends every event through the database (`ivr.db.notify`) and each
+controller `receive`s every one, its own included, for its own pages. Alone
+(SQLite, or no relay), events go straight to this process's pages.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +74,30 @@ class FeedEvent:
         data["call"]["ringing_at"] = self.call.ringing_at.isoformat()
         return data
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> FeedEvent:
+        """An event as `as_json` wrote it (another controller's, relayed)."""
+        call = dict(data["call"])
+        kind = data["kind"]
+        if kind not in get_args(FeedKind):
+            raise ValueError(f"no feed event kind {kind!r}")
+        return cls(
+            kind=kind,
+            operator=str(data["operator"]),
+            call=FeedCall(
+                call_id=str(call["call_id"]),
+                caller=str(call["caller"]),
+                department=str(call["department"]),
+                department_name=str(call["department_name"]),
+                path=tuple(PathStep(**step) for step in call["path"]),
+                category=str(call["category"]),
+                category_name=str(call["category_name"]),
+                ringing_at=datetime.fromisoformat(call["ringing_at"]),
+            ),
+            at=datetime.fromisoformat(data["at"]),
+            node=str(data["node"]),
+        )
+
 
 @dataclass(eq=False)
 class Subscription:
@@ -112,6 +143,26 @@ class DeskFeed:
     def __init__(self, queue_size: int = DEFAULT_QUEUE_SIZE) -> None:
         self._queue_size = queue_size
         self._subscribers: dict[str, set[Subscription]] = {}
+        self._relay: Callable[[str], None] | None = None
+
+    def relay_through(self, send: Callable[[str], None] | None) -> None:
+        """Publish through `send` (every controller's `receive` gets it), or,
+        with None, straight to this process's subscribers."""
+        self._relay = send
+
+    @property
+    def relayed(self) -> bool:
+        """Whether every controller's events reach this one's pages."""
+        return self._relay is not None
+
+    def receive(self, payload: str) -> None:
+        """An event relayed by a controller (this one too): to the subscribers here."""
+        try:
+            event = FeedEvent.from_json(json.loads(payload))
+        except (ValueError, KeyError, TypeError) as exc:
+            log.warning("desk feed: a relayed event could not be read (%s)", exc)
+            return
+        self.deliver(event)
 
     def subscribe(self, operator: str) -> Subscription:
         subscription = Subscription(operator, self._queue_size)
@@ -136,7 +187,15 @@ class DeskFeed:
         return len(self._subscribers.get(operator, ()))
 
     def publish(self, event: FeedEvent) -> None:
-        """Hand `event` to everyone watching its operator; returns at once."""
+        """Hand `event` to everyone watching its operator, on every controller
+        when relayed; returns at once."""
+        if self._relay is not None:
+            self._relay(json.dumps(event.as_json(), ensure_ascii=False, separators=(",", ":")))
+            return
+        self.deliver(event)
+
+    def deliver(self, event: FeedEvent) -> None:
+        """Hand `event` to the subscribers of this process."""
         for subscription in tuple(self._subscribers.get(event.operator, ())):
             subscription.put(event)
             if subscription.dropped == 1:

@@ -153,7 +153,9 @@ export async function deskPage(ctx) {
     });
     source.addEventListener("hello", (message) => {
       const hello = JSON.parse(message.data);
-      listening.textContent = `已连接控制器 ${hello.node}，等待来电（只显示这台控制器转来的电话）。`;
+      listening.textContent = hello.all_controllers
+        ? `已连接控制器 ${hello.node}，等待来电。`
+        : `已连接控制器 ${hello.node}，等待来电（只显示这台控制器转来的电话）。`;
       listening.dataset.node = hello.node;
     });
     for (const kind of Object.keys(STATES)) {
