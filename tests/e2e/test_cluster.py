@@ -19,6 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg  # type: ignore[import-untyped]
 import pytest
 from sqlalchemy.engine import make_url
@@ -126,11 +127,11 @@ def channels(spec: cluster.Cluster) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def ivr(spec: cluster.Cluster, *args: str) -> str:
+def ivr(spec: cluster.Cluster, *args: str, **env: str) -> str:
     """The `ivr` command on the cluster's database, as its controllers see it."""
     proc = subprocess.run(
         [sys.executable, "-m", "ivr", *args],
-        env=spec.controller_env(spec.controllers[0]),
+        env={**spec.controller_env(spec.controllers[0]), **env},
         capture_output=True, text=True, timeout=120, check=False,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
@@ -599,3 +600,71 @@ async def test_a_menu_published_on_one_controller_is_heard_on_calls_of_the_other
     assert {node.split("@")[0] for node in served} == {c.name for c in drill.controllers}, served
     for node, heard in served.items():
         assert heard == [f"svc.{county}.main@v{published['number']}"], (node, heard, everything)
+
+
+async def test_an_operators_screen_on_one_controller_pops_for_calls_either_offers(
+    drill: cluster.Cluster,
+) -> None:
+    """The operator's page is open on controller c1; callers are served by
+    whichever controller their Asterisk picks. Every offer pops on c1's page
+    (the feed goes through PostgreSQL's LISTEN/NOTIFY)."""
+    county, operator = "340181", "ops1"  # 巢湖市: nobody else answers for it
+    home = drill.asterisks[0]
+    phone = SipOperator(OperatorPhone(operator, ring_s=1, hangup_after_s=2, calls=10))
+    page = drill.controllers[0]
+    events: list[tuple[str, dict[str, Any]]] = []
+    async with phone:
+        ivr(drill, "operators", "add", operator, "--name", "屏", "--departments", county,
+            "--contact", phone.contact)
+        ivr(drill, "users", "add", operator, "--name", "屏", "--role", "operator",
+            "--department", county, "--password-env", "OPERATOR_PASSWORD",
+            OPERATOR_PASSWORD="e2e-only-password-屏")
+        token = ivr(drill, "users", "token", operator).strip()
+        for node in drill.asterisks:
+            await wait_until(lambda node=node: _knows(drill.asterisk_settings(node), operator),
+                             PUSH_WAIT_S, f"Asterisk {node.name} to learn {operator}'s phone")
+        sign_in = CallPlan(caller=operator, to="*21", local_ip=OPERATORS_DESK, max_call_s=15)
+        result = await place_call(sign_in, drill.asterisk_settings(home))
+        assert result.answered, result.sipp_log
+
+        url = f"http://127.0.0.1:{page.http_port}/api/operator/feed"
+        reader = asyncio.create_task(_read_feed(url, token, events))
+        try:
+            await wait_until(lambda: any(kind == "hello" for kind, _ in events), 10, "the feed")
+            served: dict[str, str] = {}  # call id: the controller that offered it
+            for n in range(10):
+                if len(set(served.values())) == len(drill.controllers):
+                    break
+                plan = CallPlan(caller=f"0551820000{n:02d}", origin=county,
+                                actions=(Pause(1500), Key("1")), max_call_s=30)
+                result, record = await call(drill, plan)
+                assert result.answered and record is not None, result.sipp_log
+                assert record["queue"]["operator_id"] == operator, record
+                served[record["id"]] = record["node"].split("@")[0]
+            await asyncio.sleep(1.0)
+        finally:
+            reader.cancel()
+            await asyncio.gather(reader, return_exceptions=True)
+
+    assert len(set(served.values())) == len(drill.controllers), served
+    popped = {data["call"]["call_id"]: data["node"] for kind, data in events if kind == "ringing"}
+    for call_id, controller in served.items():
+        assert call_id in popped, f"no pop on {page.name}'s page for {call_id} ({controller})"
+        assert popped[call_id].split("@")[0] == controller
+
+
+async def _read_feed(url: str, token: str, events: list[tuple[str, dict[str, Any]]]) -> None:
+    """The server-sent events of an operator's feed, as the page's EventSource reads them."""
+    headers = {"Authorization": f"Bearer {token}", "Accept": "text/event-stream"}
+    async with aiohttp.ClientSession() as http, http.get(url, headers=headers) as response:
+        assert response.status == 200, await response.text()
+        kind, data = "", ""
+        async for raw in response.content:
+            line = raw.decode().rstrip("\n")
+            if line.startswith("event:"):
+                kind = line.removeprefix("event:").strip()
+            elif line.startswith("data:"):
+                data += line.removeprefix("data:").strip()
+            elif not line and kind:
+                events.append((kind, json.loads(data)))
+                kind, data = "", ""
