@@ -250,12 +250,19 @@ async def inbox_in_chromium(platform: Platform, numbers: set[str]) -> None:
             assert listed == numbers
             await expect(rows.first).to_contain_text("已超过办结期限")
             await expect(rows.first).to_contain_text("长丰县")
+            # Due at midnight: the end of Wednesday, as people say it.
+            await expect(rows.first).to_contain_text("2026-12-02 24:00")
             await page.screenshot(path=str(SHOTS / "inbox.png"), full_page=True)
             await page.get_by_test_id("inbox-mark-read").first.click()
             await expect(badge).to_have_text("1")
             await expect(page.get_by_test_id("inbox-mark-read")).to_have_count(1)
             await page.get_by_test_id("inbox-unread").check()
             await expect(rows).to_have_count(1)
+            # The case itself, from the inbox: its history holds the escalation.
+            await rows.first.get_by_role("link").click()
+            detail = page.get_by_test_id("case-detail")
+            await expect(detail).to_be_visible()
+            await expect(page.get_by_test_id("case-events")).to_contain_text("超期督办")
             assert errors == []
         finally:
             await browser.close()

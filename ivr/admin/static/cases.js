@@ -2,7 +2,7 @@
 // department and those below it (工单), and one case with its history.
 
 import { api, enc, report } from "./api.js";
-import { h, clear, field, formatTime, formatSeconds, table, plain } from "./dom.js";
+import { h, clear, field, formatTime, formatDue, formatSeconds, table, plain } from "./dom.js";
 import { CASE_KINDS, CASE_STATUSES, CASE_ACTIONS, categoryName, scopeLabel } from "./labels.js";
 import { nameOf } from "./departments.js";
 
@@ -63,7 +63,7 @@ async function showCase(box, number) {
       ["紧急", item.urgent],
       ["承办人", item.assigned_to],
       ["登记时间", item.created_at],
-      ["办结期限", item.due_at],
+      ["办结期限", formatDue(item.due_at)],
       ["留言录音", recordingText(item)],
       ["满意度", item.satisfaction == null ? null : ["", "满意", "基本满意", "不满意"][item.satisfaction] || item.satisfaction],
     ]),
@@ -109,7 +109,7 @@ export async function casesPage(ctx) {
         h("td", { text: categoryName(item.category) }),
         h("td", { text: item.caller || "" }),
         statusCell(item),
-        h("td", { class: overdue(item) ? "danger-text" : "", text: formatTime(item.due_at) }),
+        h("td", { class: overdue(item) ? "danger-text" : "", text: formatDue(item.due_at) }),
         h("td", null, item.urgent ? h("span", { class: "badge danger", text: "紧急" }) : ""),
         h("td", { text: item.department_name || nameOf(item.department) }),
       );

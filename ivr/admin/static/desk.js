@@ -6,7 +6,7 @@
 // when the server refused it (a restart, a session that ended).
 
 import { api, enc, report, session } from "./api.js";
-import { h, clear, field, formatTime } from "./dom.js";
+import { h, clear, field, formatTime, formatDue } from "./dom.js";
 import { CASE_KINDS, CASE_STATUSES, CATEGORIES, categoryName } from "./labels.js";
 
 const FEED = "/api/operator/feed";
@@ -38,7 +38,7 @@ function earlierList(cases, scope) {
         h("span", { class: `badge case-${item.status}`, text: CASE_STATUSES[item.status] || item.status }),
         h("span", { text: categoryName(item.category) }),
         h("span", { text: item.department_name || item.department }),
-        h("span", { class: "muted", text: `期限 ${formatTime(item.due_at).slice(0, 10)}` }),
+        h("span", { class: "muted", text: `期限 ${formatDue(item.due_at).slice(0, 10)}` }),
         item.kind !== "message" ? h("span", { class: "muted", text: CASE_KINDS[item.kind] || item.kind }) : null,
       ),
     ),

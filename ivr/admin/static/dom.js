@@ -102,6 +102,15 @@ export function formatTime(iso) {
   return `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute}`;
 }
 
+/** A deadline, as people say it: the usual one, at midnight, is the end of
+ * the day before ("2026-12-02 24:00", not "2026-12-03 00:00"). */
+export function formatDue(iso) {
+  const shown = formatTime(iso);
+  if (!shown.endsWith(" 00:00")) return shown;
+  const dayBefore = formatTime(new Date(new Date(iso).getTime() - 60_000).toISOString());
+  return `${dayBefore.slice(0, 10)} 24:00`;
+}
+
 /** 135 -> "2分15秒" */
 export function formatSeconds(value) {
   const total = Math.max(0, Math.round(Number(value) || 0));

@@ -4,7 +4,7 @@
 // the unread ones; an admin marks each read once it is followed up.
 
 import { api, enc, report } from "./api.js";
-import { h, clear, formatTime, table, say } from "./dom.js";
+import { h, clear, formatTime, formatDue, table, say } from "./dom.js";
 import { CASE_KINDS, CASE_STATUSES, categoryName } from "./labels.js";
 
 /** How late, in words: the step the escalation was written at. */
@@ -56,12 +56,12 @@ export async function inboxPage(ctx) {
         "tr",
         { testid: "inbox-row", dataset: { case: item.case, read: item.read_at ? "yes" : "no" }, class: item.read_at ? "read" : "unread" },
         h("td", { text: formatTime(item.at) }),
-        h("td", null, h("a", { href: `#/cases/${item.department}`, text: item.case })),
+        h("td", null, h("a", { href: `#/cases/${item.department}/${enc(item.case)}`, text: item.case })),
         h("td", { text: item.department_name }),
         h("td", null, h("span", { class: "badge danger", text: lateWords(item.step) }), item.urgent ? h("span", { class: "badge danger", text: "紧急" }) : null),
         h("td", { text: `${CASE_KINDS[item.kind] || item.kind} · ${categoryName(item.category)}` }),
         h("td", { text: CASE_STATUSES[item.status] || item.status }),
-        h("td", { text: formatTime(item.due_at) }),
+        h("td", { text: formatDue(item.due_at) }),
         h(
           "td",
           null,
