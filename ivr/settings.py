@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from ivr.logs import LogFormat
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -206,6 +208,12 @@ class Settings(BaseSettings):
     # The controller logs a WARNING when its event loop wakes this much later
     # than asked (ivr/loop_lag.py): every caller waited that long.
     loop_lag_warn_ms: float = Field(default=100, gt=0, le=60_000)
+
+    # How the controller writes its log lines to stderr: `text` (one line
+    # each, for people) or `json` (a JSON object a line, for a log pipeline).
+    # Either way a line about a call carries its id, SIP Call-ID and
+    # department (ivr/logs.py, docs/operations.md).
+    log_format: LogFormat = "text"
 
     # Fix the clock for tests and demos (ISO 8601).
     now: datetime | None = None

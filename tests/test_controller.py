@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
+import logging
 import re
 import wave
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from ivr import logs
 from ivr.ari.client import AriClient
 from ivr.audio import build as prompts
 from ivr.audio.catalog import Catalog
@@ -455,6 +458,57 @@ async def test_interleaved_events_of_two_calls_are_each_handled_in_order(
     assert (view_b.department_code, view_b.end_reason) == ("310000", ENDED)
     assert [v for k, v, _ in summary(view_a) if k == "key"] == ["#", END_KEY]
     assert [v for k, v, _ in summary(view_b) if k == "key"] == [END_KEY]
+
+
+@pytest.fixture
+def json_lines() -> Iterator[io.StringIO]:
+    """The controller's log lines as `IVR_LOG_FORMAT=json` writes them."""
+    out = io.StringIO()
+    installed = logs.handler("json", node=NODE, stream=out)
+    ours = logging.getLogger("ivr")
+    level = ours.level
+    logging.getLogger().addHandler(installed)
+    ours.setLevel(logging.INFO)
+    try:
+        yield out
+    finally:
+        logging.getLogger().removeHandler(installed)
+        ours.setLevel(level)
+
+
+async def test_each_line_of_two_interleaved_calls_carries_that_calls_ids_and_department(
+    rig: Rig, node: Node, json_lines: io.StringIO
+) -> None:
+    fake = rig.fake
+    a, b = "1763892000.23", "1763892000.24"
+    await fake.stasis_start(a, HEFEI_CALLER)
+    await fake.stasis_start(b, SHANGHAI_CALLER)
+    await fake.dtmf(a, "3")  # Hefei's counties
+    await fake.dtmf(b, "#")
+    await fake.dtmf(a, "1")  # 长丰县
+    await rig.wait_record(a, lambda v: v.department_code == "340121", "the county")
+    await fake.hangup(b)
+    await fake.hangup(a)
+    await rig.call_done(a)
+    await rig.call_done(b)
+
+    lines = [json.loads(line) for line in json_lines.getvalue().splitlines()]
+    of = {call: [line for line in lines if line.get("call_id") == call] for call in (a, b)}
+    story = {call: [(line["department"], line["message"]) for line in of[call]] for call in of}
+    assert {line["sip_call_id"] for line in of[a]} == {f"{a}@fake-sipp"}
+    assert {line["sip_call_id"] for line in of[b]} == {f"{b}@fake-sipp"}
+    assert story[a][0][1].endswith("dialed 12371, routed to 340100 by caller_area_code")
+    assert story[a][1:] == [
+        ("340100", "answered"),
+        ("340100", "department 340100 (routed)"),
+        ("340121", "department 340121 (chosen)"),
+        ("340121", "ended: caller_hangup"),
+    ]
+    assert story[b][1:] == [
+        ("310000", "answered"),
+        ("310000", "department 310000 (routed)"),
+        ("310000", "ended: caller_hangup"),
+    ]
 
 
 async def test_a_slow_call_does_not_delay_another(rig: Rig, node: Node) -> None:

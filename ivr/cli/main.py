@@ -12,6 +12,7 @@ from datetime import datetime
 
 from pydantic import ValidationError
 
+from ivr import logs
 from ivr.cli import cases as cases_cli
 from ivr.cli import directory as directory_cli
 from ivr.cli import menu as menu_cli
@@ -31,19 +32,18 @@ DEFAULT_KEY_GAP_S = 3.0
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # Alembic announces every plugin and its dialect at INFO on every command;
-    # only the migrations it runs matter.
-    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
-    logging.getLogger("alembic.runtime.migration").addFilter(_only_migrations)
     try:
         settings = Settings()
     except ValidationError as exc:
         print(f"ivr: bad setting: {exc}", file=sys.stderr)
         return 2
+    # The one place logging is configured (IVR_LOG_FORMAT: text or JSON lines).
+    level = logging.DEBUG if args.verbose else logging.INFO
+    logs.configure(settings.log_format, level, node=settings.node_name)
+    # Alembic announces every plugin and its dialect at INFO on every command;
+    # only the migrations it runs matter.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.migration").addFilter(_only_migrations)
     handler: Callable[[Settings, argparse.Namespace], int] = args.handler
     try:
         return handler(settings, args)

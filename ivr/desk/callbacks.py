@@ -22,6 +22,7 @@ from ivr.desk.interfaces import DeskAsterisk, QueuedCall
 from ivr.desk.queues import Queues
 from ivr.directory.numbers import read_caller
 from ivr.errors import AriError
+from ivr.logs import CallTag, about_call
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,18 +45,20 @@ class Callbacks:
         channel = f"{claim.call_id}-cb{claim.attempt}"
         number = read_caller(claim.caller).number
         self.state.callbacks[channel] = PlacedCallback(claim.call_id, department, claim.caller)
-        log.info("calling %s back for %s (attempt %d)", number, claim.call_id, claim.attempt)
-        try:
-            await self.ari.originate(
-                channel,
-                self.settings.callback_dial.format(number=number),
-                f"{CALLBACK_ARG},{claim.call_id}",
-                caller_id='"12371" <12371>',
-                ring_seconds=self.settings.callback_ring_seconds,
-            )
-        except AriError as exc:
-            log.warning("callback %s could not be placed: %s", claim.call_id, exc)
-            await self.unanswered(channel)
+        # The lines of a callback are the story of the call that asked for it.
+        with about_call(CallTag(claim.call_id, department=department)):
+            log.info("calling %s back for %s (attempt %d)", number, claim.call_id, claim.attempt)
+            try:
+                await self.ari.originate(
+                    channel,
+                    self.settings.callback_dial.format(number=number),
+                    f"{CALLBACK_ARG},{claim.call_id}",
+                    caller_id='"12371" <12371>',
+                    ring_seconds=self.settings.callback_ring_seconds,
+                )
+            except AriError as exc:
+                log.warning("callback %s could not be placed: %s", claim.call_id, exc)
+                await self.unanswered(channel)
 
     def answered(self, channel_id: str) -> PlacedCallback | None:
         """The caller picked up: their channel now holds the entry's place."""
@@ -84,10 +87,11 @@ class Callbacks:
                 rules.callback_attempts,
                 timedelta(seconds=rules.callback_retry_seconds),
             )
-        log.info("callback %s unanswered: now %s", placed.entry_id, status)
-        if status == "callback_failed":
-            note = f"回电{rules.callback_attempts}次无人接听，请工作人员跟进"
-            await self.moves.callback_case(placed.entry_id, ("note", note, None))
+        with about_call(CallTag(placed.entry_id, department=placed.department)):
+            log.info("callback %s unanswered: now %s", placed.entry_id, status)
+            if status == "callback_failed":
+                note = f"回电{rules.callback_attempts}次无人接听，请工作人员跟进"
+                await self.moves.callback_case(placed.entry_id, ("note", note, None))
 
     async def request(self, call: QueuedCall) -> None:
         """The caller asked to be called back: out of line, their request kept."""

@@ -222,7 +222,9 @@ class OperatorLegs(Generic[CallT]):
         await self.ari.hangup_quietly(leg.id, "normal")
 
     def _tell(self, kind: FeedKind, call: CallT, leg: Leg) -> None:
-        """Put the moment on the operator's screen (never waits for it)."""
+        """Put the moment on the operator's screen (never waits for it), and in the log."""
+        # In the call's task: the line carries the call's tag (ivr/logs.py).
+        log.info("operator %s: %s (leg %s)", leg.operator.id, kind, leg.id)
         if self.feed is None:
             return
         if leg.shown is None:

@@ -17,6 +17,7 @@ from ivr.ari.models import Channel
 from ivr.call.flow import CallFlow
 from ivr.call.flow import Event as FlowEvent
 from ivr.desk.desk import DeskEvent, Leg
+from ivr.logs import CallTag
 
 # The events a call needs. Asterisk sends nothing else to the app: every
 # other event (variable set, state change, playback started...) would cost
@@ -75,9 +76,14 @@ class Call:
     # The departments the call passed through, (code, how): routed, chosen...
     # (for the operator's screen; not kept across a restart).
     path: list[tuple[str, str]] = field(default_factory=list)
+    sip_call_id: str = ""  # the SIP Call-ID of the caller's channel, if SIP
+    # What marks this call's log lines (ivr/logs.py): the runner moves its
+    # department with the call.
+    tag: CallTag = field(init=False)
 
     def __post_init__(self) -> None:
         self.entry_id = self.entry_id or self.call_id
+        self.tag = CallTag(self.call_id, self.sip_call_id, self.flow.department)
 
 
 def stasis_args(channel: Channel) -> list[str]:

@@ -19,6 +19,7 @@ from ivr.call import flow
 from ivr.cases.messages import MessageBox
 from ivr.cases.registry import Cases, callback_source
 from ivr.db.recorder import Recorder
+from ivr.logs import CallTag, about_call
 from ivr.stasis.calls import Call
 
 log = logging.getLogger(__name__)
@@ -37,12 +38,18 @@ class Casework:
         self.cases = cases
         self._recorder = recorder
         self._now = now
+        # The call of each recording under way, for the lines about its end:
+        # that comes after the call ended when the caller hung up mid-message.
+        # (An end never reported, lost in a disconnect, leaves a small entry.)
+        self._recording_calls: dict[str, CallTag] = {}
 
     async def execute(self, call: Call, command: flow.Command) -> flow.Event | None:
         """Carry out `command`; what the flow is told back, if anything (a
         callback request's case number, a lookup's answer)."""
         match command:
             case flow.RecordMessage(name, source, category):
+                log.info("recording message %s", name)
+                self._recording_calls[name] = call.tag
                 await self.messages.started(
                     name,
                     call_id=call.call_id,
@@ -72,14 +79,19 @@ class Casework:
         self, channel_id: str, name: str, seconds: float, status: str
     ) -> str | None:
         """The recording ended: its case now, before the caller reviews it
-        (an urgent mark then has a case to mark). Its number, if registered."""
-        try:
-            number = await self.messages.finished(name, seconds, status)
-        except Exception:
-            log.exception("message %s: could not register its case", name)
-            return None
-        if number is not None:
-            self._recorder.step(channel_id, self._now(), "note", "case", number)
+        (an urgent mark then has a case to mark). Its number, if registered.
+
+        Runs beside the call's task (the router's), and its lines are the call's."""
+        tag = self._recording_calls.pop(name, None) or CallTag(channel_id)
+        with about_call(tag):
+            try:
+                number = await self.messages.finished(name, seconds, status)
+            except Exception:
+                log.exception("message %s: could not register its case", name)
+                return None
+            if number is not None:
+                self._recorder.step(channel_id, self._now(), "note", "case", number)
+                log.info("message %s (%s, %.1f s): case %s", name, status, seconds, number)
         return number
 
     async def _look_up(self, call: Call, number: str) -> flow.CaseLookedUp | None:
@@ -111,6 +123,7 @@ class Casework:
         number = await self._write(call, case)
         if number is not None:
             self._recorder.step(call.call_id, self._now(), "note", "case", number)
+            log.info("callback requested: case %s", number)
         return number
 
     async def _write(self, call: Call, work: Awaitable[Any]) -> str | None:

@@ -28,6 +28,7 @@ from ivr.cases.messages import MessageBox
 from ivr.db.queries import SavedCall, open_calls, saved_calls
 from ivr.desk.desk import LEG_ARG, Desk, Leg
 from ivr.errors import AriError
+from ivr.logs import CallTag, about_call
 from ivr.stasis.calls import EVENTS_USED, Call, call_args, stasis_args
 from ivr.stasis.features import FEATURE_ARG
 from ivr.stasis.parts import Collaborators
@@ -123,6 +124,8 @@ class Recovery:
                 # or the caller left): no event will ever end this call.
                 call.task.cancel()
                 self._recorder.call_ended(call_id, self._now(), reason)
+                with about_call(call.tag):
+                    log.info("ended: %s", reason)
 
     async def _close_records_gone(self, live: set[str], reason: str) -> None:
         """Calls this node recorded as open whose channel is gone (Asterisk
@@ -132,6 +135,9 @@ class Recovery:
         for view in stale:
             if view.id not in live and view.id not in self._calls:
                 self._recorder.call_ended(view.id, self._now(), reason)
+                tag = CallTag(view.id, view.sip_call_id or "", view.department_code)
+                with about_call(tag):
+                    log.info("ended: %s (its record was open)", reason)
 
     async def _resync(self, call: Call, channel: Channel) -> None:
         """Settle a live call with what happened while nobody listened.
@@ -164,8 +170,15 @@ class Recovery:
         if not view.ended and view.flow_state:
             # A callback's record reads the entry of the call that asked for it.
             entry_id = view.route_read if view.dialed == CALLBACK_DIALED else None
-            call = self._calls.resume(channel.id, view.flow_state, view.caller, entry_id)
-            log.info("taking back call %s (%s)", channel.id, call.flow.state.value)
+            call = self._calls.resume(
+                channel.id,
+                view.flow_state,
+                view.caller,
+                entry_id,
+                sip_call_id=channel.protocol_id or "",
+            )
+            with about_call(call.tag):
+                log.info("taking back call %s (%s)", channel.id, call.flow.state.value)
             placed = not call.flow.queued or await self._desk.rejoin(channel.id, call.entry_id)
             if not placed and call.entry_id == channel.id:
                 # Saved as in line by a controller that died before taking
@@ -190,7 +203,8 @@ class Recovery:
         ):
             operator = self._desk.operator(call.flow.operator or "")
             if operator is not None:
-                log.info("taking back operator leg %s of call %s", channel.id, call.call_id)
+                with about_call(call.tag):
+                    log.info("taking back operator leg %s of call %s", channel.id, call.call_id)
                 call.leg = Leg(channel.id, operator, answered=True, bridge_id=f"{call.call_id}-b")
                 self._desk.legs[channel.id] = call.call_id
                 return

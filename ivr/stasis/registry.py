@@ -15,6 +15,7 @@ forgets the call when that task ends:
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
@@ -25,8 +26,11 @@ from ivr.call.guide import Guide
 from ivr.desk.desk import PlacedCallback
 from ivr.directory.numbers import read_caller
 from ivr.directory.routing import Department
+from ivr.logs import about_call, enter_call
 from ivr.stasis.calls import Call
 from ivr.stasis.parts import Collaborators, InForce
+
+log = logging.getLogger(__name__)
 
 
 class CallRegistry(Mapping[str, Call]):
@@ -85,6 +89,16 @@ class CallRegistry(Mapping[str, Call]):
         call = self._new_call(
             channel, route.department, channel.caller.number, choose_region=unplaced
         )
+        with about_call(call.tag):
+            # The controller's half of the pair Asterisk's dialplan logs as
+            # the call enters (dialplan/extensions.conf): SIP Call-ID, UNIQUEID.
+            log.info(
+                "call started on %s: dialed %s, routed to %s by %s",
+                channel.name,
+                dialed,
+                route.department.code,
+                route.rule,
+            )
         self.launch(call, flow.Started())
 
     def start_callback(self, channel: Channel, placed: PlacedCallback) -> None:
@@ -96,10 +110,17 @@ class CallRegistry(Mapping[str, Call]):
         )
         call = self._new_call(channel, department, placed.caller, choose_region=False)
         call.entry_id, call.joined = placed.entry_id, True
+        with about_call(call.tag):
+            log.info("callback answered on %s for call %s", channel.name, placed.entry_id)
         self.launch(call, flow.CalledBack())
 
     def resume(
-        self, channel_id: str, saved: dict[str, Any], caller: str, entry_id: str | None
+        self,
+        channel_id: str,
+        saved: dict[str, Any],
+        caller: str,
+        entry_id: str | None,
+        sip_call_id: str = "",
     ) -> Call:
         """A call with its flow as a dead controller saved it, ready to
         `launch`; `entry_id` is the queue entry it serves when not its own."""
@@ -111,7 +132,7 @@ class CallRegistry(Mapping[str, Call]):
             self._service,
             self._in_force.service_menus(),
         )
-        call = Call(channel_id, restored, caller)
+        call = Call(channel_id, restored, caller, sip_call_id=sip_call_id)
         if entry_id is not None:
             call.entry_id = entry_id
         restored.callback_ok = self._can_call_back(call.caller)
@@ -142,6 +163,7 @@ class CallRegistry(Mapping[str, Call]):
     # -- inside -----------------------------------------------------------------------
 
     async def _carry(self, call: Call) -> None:
+        enter_call(call.tag)  # this task's copy of the context: its lines are the call's
         try:
             await self._run(call)
         finally:
@@ -160,7 +182,13 @@ class CallRegistry(Mapping[str, Call]):
             callback_ok=self._can_call_back(caller),
             menus=self._in_force.service_menus(),
         )
-        return Call(channel.id, call_flow, caller, up=channel.state == "Up")
+        return Call(
+            channel.id,
+            call_flow,
+            caller,
+            up=channel.state == "Up",
+            sip_call_id=channel.protocol_id or "",
+        )
 
     def _can_call_back(self, caller: str) -> bool:
         """A callback needs a way out and a number that can be dialled."""

@@ -103,6 +103,7 @@ class CallRunner:
 
     async def _abandon(self, call: Call, reason: str) -> None:
         self._recorder.call_ended(call.call_id, self._now(), reason)
+        log.info("ended: %s", reason)
         await self._ari.hangup_quietly(call.call_id)
 
     # -- playbacks Asterisk lost track of -----------------------------------------------
@@ -191,8 +192,11 @@ class CallRunner:
                 if kind == "department":
                     self._recorder.department_reached(channel, value, self._guide.name(value))
                     call.path.append((value, detail or ""))
+                    call.tag.department = value  # its log lines say where it is now
+                    log.info("department %s (%s)", value, detail or "")
             case flow.Ended(reason):
                 self._recorder.call_ended(channel, self._now(), reason)
+                log.info("ended: %s", reason)
                 if call.joined:
                     await self._desk.leave(call, reason)
             case flow.JoinQueue(department):
@@ -205,6 +209,7 @@ class CallRunner:
                 await self._recorder.flush()
                 position = await self._desk.join(channel, department, call.caller)
                 self._recorder.step(channel, self._now(), "note", "queued", str(position))
+                log.info("queued in %s's line at place %d", department, position)
                 call.queue.put_nowait(flow.Queued(position))
             case flow.LeaveQueue(outcome):
                 await self._desk.leave(call, outcome)
@@ -227,6 +232,7 @@ class CallRunner:
             await self._ari_call(call, self._ari.answer(call.call_id))
             call.up = True
         self._recorder.call_answered(call.call_id, self._now())
+        log.info("answered")
 
     async def _play(
         self, call: Call, playback_id: str, prompts: tuple[str, ...], seconds: float
