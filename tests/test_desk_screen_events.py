@@ -7,6 +7,10 @@ the feed and the line's database (SQLite and PostgreSQL) are real.
 
 from __future__ import annotations
 
+import asyncio
+import io
+import json
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -14,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr import logs
 from ivr.desk import queues
 from ivr.desk.core import DeskState, Leg
 from ivr.desk.feed import DeskFeed, FeedEvent, Subscription
@@ -161,3 +166,37 @@ async def test_a_phone_that_could_not_be_rung_pops_nothing(
     desk = legs(tmp_path, Asterisk(fail_originate=True), feed, db_sessionmaker)
     await desk.on_event(Call(), Offer(OPERATOR))
     assert await drain(screen) == []
+
+
+async def test_each_moment_of_the_leg_is_a_line_of_the_calls_story(
+    tmp_path: Path, db_sessionmaker: async_sessionmaker[AsyncSession]
+) -> None:
+    """In the call's task (its tag entered), the leg's lines carry the call's ids."""
+    out = io.StringIO()
+    lines = logs.handler("json", stream=out)
+    logger = logging.getLogger("ivr.desk.legs")
+    logger.addHandler(lines)
+    logger.setLevel(logging.INFO)
+    call = Call()
+    desk = legs(tmp_path, Asterisk(), DeskFeed(), db_sessionmaker)
+
+    async def the_calls_task() -> None:
+        logs.enter_call(logs.CallTag(call.call_id, "abc@carrier", "340121"))
+        await desk.on_event(call, Offer(OPERATOR))
+        assert call.leg is not None
+        leg_id = call.leg.id
+        await desk.on_event(call, LegAnswered(leg_id))
+        await desk.on_event(call, LegGone(leg_id))
+
+    try:
+        await asyncio.create_task(the_calls_task())
+    finally:
+        logger.removeHandler(lines)
+        logger.setLevel(logging.NOTSET)
+    told = [json.loads(line) for line in out.getvalue().splitlines()]
+    assert [line["message"] for line in told] == [
+        f"operator op1: {moment} (leg call-1-op1)" for moment in ("ringing", "connected", "ended")
+    ]
+    assert {(line["call_id"], line["sip_call_id"], line["department"]) for line in told} == {
+        ("call-1", "abc@carrier", "340121")
+    }
