@@ -12,8 +12,9 @@ through a context variable:
   gives every task a copy of the context, so two calls never see each
   other's, and every line the task logs, down to the desk and the cases,
   is the call's;
-- code that works for a call outside its task (the router's background work,
-  recovery) says so around that work (`about_call`);
+- code that works for a call outside its task (a message's end reported
+  after the caller hung up, recovery, a callback) says so around that work
+  (`about_call`);
 - `CallFilter`, on the one handler `configure` installs, copies the current
   tag into each record; the formatters write it: a short suffix in text,
   fields in JSON.
@@ -63,10 +64,6 @@ def about_call(tag: CallTag | None) -> Iterator[None]:
         yield
     finally:
         _current.reset(token)
-
-
-def current_call() -> CallTag | None:
-    return _current.get()
 
 
 class CallFilter(logging.Filter):
