@@ -51,6 +51,7 @@ class Recovery:
         self._settings = parts.settings
         self._sessionmaker = parts.sessionmaker
         self._recorder = parts.recorder
+        self._metrics = parts.metrics
         self._now = parts.clock
         self._calls = calls
         self._desk = desk
@@ -123,6 +124,7 @@ class Recovery:
                 # or the caller left): no event will ever end this call.
                 call.task.cancel()
                 self._recorder.call_ended(call_id, self._now(), reason)
+                self._metrics.call_ended(reason, call.flow.department)
 
     async def _close_records_gone(self, live: set[str], reason: str) -> None:
         """Calls this node recorded as open whose channel is gone (Asterisk
@@ -132,6 +134,7 @@ class Recovery:
         for view in stale:
             if view.id not in live and view.id not in self._calls:
                 self._recorder.call_ended(view.id, self._now(), reason)
+                self._metrics.call_ended(reason, view.department_code)
 
     async def _resync(self, call: Call, channel: Channel) -> None:
         """Settle a live call with what happened while nobody listened.

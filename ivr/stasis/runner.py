@@ -46,6 +46,7 @@ class CallRunner:
         self._settings = parts.settings
         self._ari = parts.ari
         self._recorder = parts.recorder
+        self._metrics = parts.metrics
         self._now = parts.clock
         self._in_force = in_force
         self._guide = guide
@@ -103,6 +104,7 @@ class CallRunner:
 
     async def _abandon(self, call: Call, reason: str) -> None:
         self._recorder.call_ended(call.call_id, self._now(), reason)
+        self._metrics.call_ended(reason, call.flow.department)
         await self._ari.hangup_quietly(call.call_id)
 
     # -- playbacks Asterisk lost track of -----------------------------------------------
@@ -193,6 +195,7 @@ class CallRunner:
                     call.path.append((value, detail or ""))
             case flow.Ended(reason):
                 self._recorder.call_ended(channel, self._now(), reason)
+                self._metrics.call_ended(reason, call.flow.department)
                 if call.joined:
                     await self._desk.leave(call, reason)
             case flow.JoinQueue(department):
