@@ -4,6 +4,8 @@ bounded labels, what each part counts, and a scrape as Prometheus reads it."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +27,7 @@ from ivr.db.recorder import Recorder
 from ivr.desk import line_store, operator_store
 from ivr.loop_lag import LoopLag
 from ivr.metrics import Metrics, ari_operation, province_of
-from ivr.settings import Settings
+from ivr.settings import REPO_ROOT, Settings
 from tests.admin_support import NOW, admin_app, directory
 
 HEFEI, CHANGFENG, SHANGHAI = "340100", "340121", "310000"
@@ -283,3 +285,36 @@ async def test_a_database_that_cannot_be_read_still_gets_a_scrape(tmp_path: Path
 def test_a_bad_network_is_refused_at_start_up(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="'lan' is not a network"):
         Settings(state_dir=tmp_path, metrics_networks="127.0.0.1,lan")
+
+
+# The Grafana dashboard (docs/grafana-dashboard.json) ---------------------------------------
+
+DASHBOARD = REPO_ROOT / "docs" / "grafana-dashboard.json"
+_METRIC_NAME = re.compile(r"\b(?:ivr|asterisk)_[a-z0-9_]+")
+_SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"), "gauge": ("",)}
+
+
+def dashboard_metric_names() -> dict[str, set[str]]:
+    """Every metric name the dashboard's queries use, by family: ivr, asterisk."""
+    dashboard = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    exprs = [
+        target["expr"]
+        for panel in dashboard["panels"]
+        for target in panel.get("targets", [])
+    ]
+    names = {name for expr in exprs for name in _METRIC_NAME.findall(expr)}
+    return {
+        "ivr": {n for n in names if n.startswith("ivr_")},
+        "asterisk": {n for n in names if n.startswith("asterisk_")},
+    }
+
+
+def test_the_dashboard_queries_only_metrics_the_controller_has() -> None:
+    names = dashboard_metric_names()
+    assert names["ivr"] and names["asterisk"], "the dashboard uses both"
+    exported = {
+        family.name + suffix
+        for family in Metrics().registry.collect()
+        for suffix in _SUFFIXES[family.type]
+    }
+    assert names["ivr"] <= exported, names["ivr"] - exported
