@@ -8,7 +8,8 @@ started and ended), the ARI connection (request latency, reconnects), the
 recorder (its queue and flushes), the database engine (errors), cases,
 escalations and the webhook sender. `GET /metrics` (`ivr/admin/metrics.py`)
 renders it, after setting the gauges read at scrape time (calls in
-progress, callers waiting, operators by status, overdue cases).
+progress, ARI connections, callers waiting, operators by status, overdue
+cases).
 
 Labels are bounded by construction: a department is labelled by its
 province (`province_of`: `340100` and `340121` are both `340000`; the
@@ -124,8 +125,8 @@ class Metrics:
             "path template", ["method", "operation"], registry=r,
         )
         self.ari_connected = Gauge(
-            "ivr_ari_connected", "Whether the events connection to each Asterisk is up "
-            "(1) or not (0)", ["asterisk"], registry=r,
+            "ivr_ari_connected", "Whether the events connection to each Asterisk this "
+            "controller serves is up (1) or not (0), by node name", ["asterisk"], registry=r,
         )
         self.ari_reconnects = Counter(
             "ivr_ari_reconnects", "Events connections to each Asterisk made again after "
@@ -233,11 +234,19 @@ class Metrics:
             largest[key] = max(largest.get(key, 0.0), value)
         self.publish(gauge, largest)
 
-    def publish(self, gauge: Gauge, values: Mapping[tuple[str, ...], float]) -> None:
-        """`gauge`'s labelled values now; labels set before and absent now read 0."""
+    def publish(
+        self, gauge: Gauge, values: Mapping[tuple[str, ...], float], *, absent: str = "zero"
+    ) -> None:
+        """`gauge`'s labelled values now. Labels set before and absent now read
+        0 (`absent="zero"`), or are dropped (`"drop"`: a thing no longer there,
+        such as a connection this controller no longer serves)."""
         seen = self._seen.setdefault(gauge, set())
         for labels in seen - values.keys():
-            gauge.labels(*labels).set(0)
+            if absent == "drop":
+                gauge.remove(*labels)
+                seen.discard(labels)
+            else:
+                gauge.labels(*labels).set(0)
         for labels, value in values.items():
             gauge.labels(*labels).set(value)
         seen.update(values.keys())

@@ -109,6 +109,15 @@ def test_a_gauge_set_at_scrape_reads_zero_once_its_province_is_gone() -> None:
     assert value(metrics, "ivr_callers_waiting", province="310000") == 4
 
 
+def test_a_connection_no_longer_served_leaves_the_scrape() -> None:
+    metrics = Metrics()
+    metrics.publish(metrics.ari_connected, {("c1@a",): 1, ("c2@a",): 1}, absent="drop")
+    metrics.publish(metrics.ari_connected, {("c1@a",): 1}, absent="drop")
+    assert value(metrics, "ivr_ari_connected", asterisk="c1@a") == 1
+    # Not 0: a takeover that ended is not an Asterisk that went away.
+    assert metrics.registry.get_sample_value("ivr_ari_connected", {"asterisk": "c2@a"}) is None
+
+
 def test_the_event_loops_lag_is_observed() -> None:
     metrics = Metrics()
     watchdog = LoopLag(warn_ms=1000, metrics=metrics)
@@ -216,6 +225,7 @@ async def test_a_scrape_needs_no_session_and_reads_the_present(
         return samples.get((name, frozenset(labels.items())))
 
     assert at("ivr_calls_in_progress") == 2
+    assert at("ivr_ari_connected", asterisk="test") == 0  # the test's ARI never connects
     assert at("ivr_callers_waiting", province="340000") == 2
     assert at("ivr_callers_longest_wait_seconds", province="340000") == 90
     assert at("ivr_operators", province="340000", status="available") == 1

@@ -9,7 +9,8 @@ proxy does not open the metrics with it.
 
 The counters are counted where things happen (`ivr/metrics.py` says where);
 the gauges that describe the present are set here, at each scrape, before
-rendering: this controller's calls in progress, and from the database (the
+rendering: this controller's calls in progress and ARI connections, and
+from the database (the
 same on every controller of a cluster) the callers on hold and the longest
 wait, operators by status, and overdue cases, by province. A database that
 cannot be read within IVR_METRICS_READ_TIMEOUT leaves those as last read
@@ -26,7 +27,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from ivr.admin.keys import CLOCK, CONTROLLER, DIRECTORY, METRICS, SESSIONS, SETTINGS
+from ivr.admin.keys import ARI, CLOCK, CONTROLLER, DIRECTORY, METRICS, SESSIONS, SETTINGS
 from ivr.cases import rules
 from ivr.cases import store as cases_store
 from ivr.desk import line_store, operator_store
@@ -61,6 +62,15 @@ async def scrape(request: web.Request) -> web.Response:
     app = request.app
     metrics = app[METRICS]
     metrics.calls_in_progress.set(len(app[CONTROLLER].calls))
+    # What this controller serves now: a connection given up (a takeover
+    # ended) is gone from the scrape, not shown as down.
+    asterisks = app.get(ARI)
+    connections = asterisks.connections if asterisks is not None else {}
+    metrics.publish(
+        metrics.ari_connected,
+        {(name,): float(up) for name, up in connections.items()},
+        absent="drop",
+    )
     try:
         async with asyncio.timeout(app[SETTINGS].metrics_read_timeout):
             await _from_database(app, metrics, app[CLOCK]())

@@ -48,8 +48,6 @@ class AriConnection:
     def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
         self._metrics = metrics if metrics is not None else Metrics()
-        self._connected_gauge = self._metrics.ari_connected.labels(settings.node_name)
-        self._connected_gauge.set(0)
         self._reconnects = self._metrics.ari_reconnects.labels(settings.node_name)
         self._base = settings.ari_base_url
         # The header BasicAuth would send: BasicAuth itself is deprecated
@@ -239,7 +237,6 @@ class AriConnection:
                     delay = self.settings.ari_reconnect_min
                     self.disconnected.clear()
                     self.connected.set()
-                    self._connected_gauge.set(1)
                     connects += 1
                     if connects > 1:
                         self._reconnects.inc()
@@ -263,7 +260,6 @@ class AriConnection:
                 self._drop_waiting()
                 self.connected.clear()
                 self.disconnected.set()
-                self._connected_gauge.set(0)
             await asyncio.sleep(delay)
             delay = min(delay * 2, self.settings.ari_reconnect_max)
 
