@@ -44,6 +44,7 @@ TEMPLATES = (
     "acl.conf",
     "udptl.conf",
     "sorcery.conf",
+    "prometheus.conf",
 )
 # Debian's packages this configuration needs: the Asterisk image installs
 # them, and so does the development runner's root filesystem.

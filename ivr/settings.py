@@ -7,6 +7,7 @@ development machine; production overrides them through the environment.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 from datetime import datetime
@@ -107,6 +108,13 @@ class Settings(BaseSettings):
     http_port: int = 8080
     # The address Asterisk uses to fetch prompts from the controller.
     prompt_base_url: str = ""  # empty: http://{http_host}:{http_port}
+    # Who may read GET /metrics (Prometheus's text, no sign-in): clients from
+    # these comma-separated networks; any other is refused with a 403, even
+    # when `http_host` is opened to more than loopback for the admin web.
+    metrics_networks: str = "127.0.0.0/8,::1/128"
+    # How long a scrape waits for the database's gauges (callers waiting,
+    # operators, overdue cases) before answering with the rest.
+    metrics_read_timeout: float = Field(default=2.0, gt=0, le=30)
 
     # Call flow timing.
     digit_timeout: float = 5.0
@@ -226,6 +234,16 @@ class Settings(BaseSettings):
         for app in _names(value):
             if not re.match(_DIALPLAN_NAME, app):
                 raise ValueError(f"{app!r} is not a Stasis application name")
+        return value
+
+    @field_validator("metrics_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for network in _names(value):
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(f"{network!r} is not a network (e.g. 10.0.0.0/8)") from None
         return value
 
     @field_validator("asterisks")

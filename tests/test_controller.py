@@ -38,6 +38,7 @@ from ivr.db.recorder import Recorder
 from ivr.desk import line_store, operator_store, queues
 from ivr.directory.routing import Directory
 from ivr.errors import AriError
+from ivr.metrics import Metrics
 from ivr.publish import hours as working_hours
 from ivr.settings import REPO_ROOT, Settings
 from ivr.stasis.calls import EVENTS_USED
@@ -92,7 +93,7 @@ class Node:
     def __init__(self, rig: Rig, clock: Callable[[], datetime]) -> None:
         self.rig = rig
         self.clock = clock
-        self.ari = AriClient(rig.settings)
+        self.ari = AriClient(rig.settings, rig.metrics)
         self.controller: Controller | None = None
         self.events: asyncio.Task[None] | None = None
 
@@ -111,6 +112,7 @@ class Node:
                 cases=Cases(rig.sessions, DIRECTORY, lambda: datetime.now(UTC)),
                 catalog=rig.catalog,
                 hours=working_hours.load(HOURS_FILE, DIRECTORY),
+                metrics=rig.metrics,
             )
         )
         self.events = asyncio.create_task(
@@ -145,6 +147,7 @@ class Rig:
         self.recorder = recorder
         self.catalog = catalog
         self.nodes: list[Node] = []
+        self.metrics = Metrics()  # every node's, as in one process
 
     @property
     def controller(self) -> Controller:
@@ -1014,3 +1017,50 @@ async def test_only_a_fallback_recordings_name_is_dialed_to_forget_it(rig: Rig) 
             with pytest.raises(AriError):
                 await ari.forget_fallback(name)
     assert not [r for r in rig.fake.requests if r.path == "/channels"]
+
+
+# What the calls count (ivr/metrics.py) -----------------------------------------------------
+
+
+def counted(rig: Rig, name: str, **labels: str) -> float:
+    return rig.metrics.registry.get_sample_value(name, labels) or 0.0
+
+
+async def test_calls_started_and_ended_are_counted_by_province_and_reason(
+    rig: Rig, node: Node
+) -> None:
+    fake = rig.fake
+    await run_short_call(rig, "1763892000.91")  # Hefei, ended by an invalid key
+    channel = "1763892000.92"
+    await fake.stasis_start(channel, SHANGHAI_CALLER)
+    await rig.wait_play(channel)
+    await fake.hangup(channel)
+    await rig.call_done(channel)
+
+    assert counted(rig, "ivr_calls_started_total", province="340000") == 1
+    assert counted(rig, "ivr_calls_started_total", province="310000") == 1
+    ended = "ivr_calls_ended_total"
+    assert counted(rig, ended, reason=ENDED, province="340000") == 1
+    assert counted(rig, ended, reason="caller_hangup", province="310000") == 1
+    assert counted(rig, ended, reason="caller_hangup", province="340000") == 0
+    # Every request timed under its path template; no label carries an id.
+    plays = counted(
+        rig, "ivr_ari_request_seconds_count",
+        method="POST", operation="/channels/{id}/play/{id}",
+    )
+    assert plays == 3  # the Hefei call's menu and goodbye, the Shanghai call's menu
+    labels = [
+        value
+        for family in rig.metrics.registry.collect()
+        for sample in family.samples
+        for value in sample.labels.values()
+    ]
+    assert not [value for value in labels if "1763892000" in value]
+
+
+async def test_a_reconnect_is_counted(rig: Rig, node: Node) -> None:
+    assert counted(rig, "ivr_ari_reconnects_total", asterisk=NODE) == 0
+    await rig.fake.drop_connection()
+    await rig.fake.wait_connected(2, within=5.0)
+    await rig.wait_listings(2)
+    assert counted(rig, "ivr_ari_reconnects_total", asterisk=NODE) == 1

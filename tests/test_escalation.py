@@ -21,6 +21,7 @@ from ivr.cases import escalation
 from ivr.cases.escalation import Deliveries, EscalationNotFound, Escalations
 from ivr.cases.registry import Cases
 from ivr.cases.rules import late_steps
+from ivr.metrics import Metrics
 from ivr.settings import Settings
 from ivr.webhook.sender import (
     DELIVERY_HEADER,
@@ -244,6 +245,15 @@ def assert_signed(headers: dict[str, str], body: bytes) -> None:
     assert signature(SECRET, timestamp, body.decode()) == headers[SIGNATURE_HEADER]
 
 
+def outcomes(metrics: Metrics) -> dict[str, float]:
+    """`ivr_webhook_deliveries_total` by outcome."""
+    name = "ivr_webhook_deliveries_total"
+    return {
+        outcome: metrics.registry.get_sample_value(name, {"outcome": outcome}) or 0
+        for outcome in ("delivered", "retry", "failed")
+    }
+
+
 async def send_until_quiet(sender: WebhookSender, rounds: int = 40) -> None:
     async with aiohttp.ClientSession() as http:
         for _ in range(rounds):
@@ -283,12 +293,14 @@ async def test_a_receiver_that_fails_twice_gets_it_on_the_third_try(
     db_sessionmaker: Sessions, cases: Cases
 ) -> None:
     receiver = Receiver(fail=2)
+    metrics = Metrics()
     async with TestServer(receiver.app, host="127.0.0.1") as server:
         url = str(server.make_url("/hook"))
         _, deliveries = await escalated_with_webhook(db_sessionmaker, cases, url)
-        sender = WebhookSender(settings(url), deliveries, lambda: datetime.now(UTC))
+        sender = WebhookSender(settings(url), deliveries, lambda: datetime.now(UTC), metrics)
         await send_until_quiet(sender)
     assert len(receiver.tries) == 3
+    assert outcomes(metrics) == {"delivered": 1, "retry": 2, "failed": 0}
     bodies = {body for _, body in receiver.tries}
     assert len(bodies) == 1  # the same delivery each time
     for headers, body in receiver.tries:
@@ -301,12 +313,14 @@ async def test_a_receiver_that_never_answers_well_is_given_up_with_its_error(
     db_sessionmaker: Sessions, cases: Cases
 ) -> None:
     receiver = Receiver(fail=99)
+    metrics = Metrics()
     async with TestServer(receiver.app, host="127.0.0.1") as server:
         url = str(server.make_url("/hook"))
         _, deliveries = await escalated_with_webhook(db_sessionmaker, cases, url)
-        sender = WebhookSender(settings(url), deliveries, lambda: datetime.now(UTC))
+        sender = WebhookSender(settings(url), deliveries, lambda: datetime.now(UTC), metrics)
         await send_until_quiet(sender)
     assert len(receiver.tries) == 3  # webhook_attempts
+    assert outcomes(metrics) == {"delivered": 0, "retry": 2, "failed": 1}
     (delivery,) = await Escalations(db_sessionmaker, DIRECTORY, Clock()).deliveries()
     assert (delivery.status, delivery.last_status) == ("failed", 503)
     assert delivery.last_error == "HTTP 503: busy"

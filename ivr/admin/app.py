@@ -19,6 +19,7 @@ from ivr.admin import desk_screen as web_desk
 from ivr.admin import hours as web_hours
 from ivr.admin import inbox as web_inbox
 from ivr.admin import menus as web_menus
+from ivr.admin import metrics as web_metrics
 from ivr.admin import overview as web_admin
 from ivr.admin import sessions as web_auth
 from ivr.admin import users as web_users
@@ -368,6 +369,7 @@ def add_routes(app: web.Application, prompt_dir: Path) -> None:
     if web_desk.FEED not in app:
         app[web_desk.FEED] = DeskFeed()  # the composition root gives it to the desk
     app.on_shutdown.append(_close_feed)
+    web_metrics.add_route(app)
     app.router.add_get("/", admin_page)
     app.router.add_get("/admin/", admin_index)
     app.router.add_static("/admin/", STATIC_DIR, follow_symlinks=False)

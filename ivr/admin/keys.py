@@ -19,6 +19,7 @@ from ivr.admin.openapi import Api
 from ivr.cases.views import RecordingStore
 from ivr.directory.routing import Directory
 from ivr.loop_lag import LoopLag
+from ivr.metrics import Metrics
 from ivr.publish.in_force import Configuration
 from ivr.settings import Settings
 
@@ -53,3 +54,6 @@ CONFIG = web.AppKey("config", Configuration)
 API = web.AppKey("api", Api)
 # Absent in apps built without the watchdog (tests of the HTTP side).
 LOOP_LAG = web.AppKey("loop_lag", LoopLag)
+# The controller's metrics (`GET /metrics`): the composition root's, or, in
+# an app built without one, the admin's own (`ivr.admin.app.add_routes`).
+METRICS = web.AppKey("metrics", Metrics)

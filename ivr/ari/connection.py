@@ -20,6 +20,7 @@ import base64
 import json
 import logging
 import re
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import lru_cache
@@ -31,6 +32,7 @@ from pydantic import ValidationError
 
 from ivr.ari.models import EVENT_TYPES, Event, RESTResponse, parse_event
 from ivr.errors import AriError, AriUnavailable
+from ivr.metrics import Metrics
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -43,8 +45,10 @@ EXPIRE_EVERY_S = 0.5
 
 
 class AriConnection:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics: Metrics | None = None) -> None:
         self.settings = settings
+        self._metrics = metrics if metrics is not None else Metrics()
+        self._reconnects = self._metrics.ari_reconnects.labels(settings.node_name)
         self._base = settings.ari_base_url
         # The header BasicAuth would send: BasicAuth itself is deprecated
         # since aiohttp 3.14 (a DeprecationWarning on every client).
@@ -103,10 +107,18 @@ class AriConnection:
     async def request(
         self, method: str, path: str, params: Params | None = None, body: Any = None
     ) -> Any:
-        ws = self._ws
-        if ws is not None and not ws.closed:
-            return await self._request_over_ws(ws, method, path, params, body)
-        return await self._request_over_http(method, path, params, body)
+        began = time.perf_counter()
+        failed = True
+        try:
+            ws = self._ws
+            if ws is not None and not ws.closed:
+                result = await self._request_over_ws(ws, method, path, params, body)
+            else:
+                result = await self._request_over_http(method, path, params, body)
+            failed = False
+            return result
+        finally:
+            self._metrics.ari_request(method, path, time.perf_counter() - began, failed)
 
     async def fetch(self, path: str) -> bytes:
         """GET a binary body (a recording's audio): always over HTTP, since
@@ -213,6 +225,7 @@ class AriConnection:
         """
         delay = self.settings.ari_reconnect_min
         expire: asyncio.Task[None] | None = None
+        connects = 0
         url = self._base.replace("http://", "ws://", 1) + "/events"
         params = {"app": self.settings.ari_app, "subscribeAll": "false"}
         while True:
@@ -224,6 +237,9 @@ class AriConnection:
                     delay = self.settings.ari_reconnect_min
                     self.disconnected.clear()
                     self.connected.set()
+                    connects += 1
+                    if connects > 1:
+                        self._reconnects.inc()
                     try:
                         # Over HTTP: nothing reads this connection's answers yet.
                         await on_connect()

@@ -4,5 +4,6 @@ supervision of late cases (escalations, the inbox, webhook deliveries), and
 the periodic report (also as CSV and, with openpyxl, as an Excel workbook).
 
 May import: `ivr.publish` (categories from the menus, working days),
-`ivr.directory`, `ivr.db`. Asterisk only through the interfaces it declares.
+`ivr.directory`, `ivr.db`, `ivr.metrics`. Asterisk only through the
+interfaces it declares.
 """

@@ -43,6 +43,7 @@ from ivr.db.models import (
 )
 from ivr.directory.routing import Directory
 from ivr.errors import NotFound
+from ivr.metrics import Metrics
 from ivr.settings import HOTLINE_TZ
 
 ACTOR = "supervision"  # who writes the `escalated` line of a case's history
@@ -93,11 +94,13 @@ class Escalations:
         clock: Callable[[], datetime],
         *,
         webhook_url: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._directory = directory
         self._clock = clock
         self._webhook_url = webhook_url
+        self._escalations = (metrics if metrics is not None else Metrics()).escalations
 
     async def run(self) -> int:
         """One pass of the job over every late open case, a page at a time:
@@ -118,6 +121,7 @@ class Escalations:
             for case_id, due_at, step in sorted(due - await self._written(due)):
                 if await self._escalate(case_id, due_at, step, now):
                     written += 1
+                    self._escalations.inc()
 
     async def _late_page(
         self, now: datetime, after: tuple[datetime, int] | None

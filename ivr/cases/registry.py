@@ -42,6 +42,7 @@ from ivr.db.models import (
 )
 from ivr.directory.routing import Directory
 from ivr.errors import DataError
+from ivr.metrics import Metrics
 from ivr.publish.menus import CATEGORIES
 from ivr.settings import HOTLINE_TZ
 
@@ -79,12 +80,17 @@ class Cases:
         clock: Callable[[], datetime],
         due_working_days: int = rules.DEFAULT_DUE_WORKING_DAYS,
         urgent_hours: float = rules.DEFAULT_URGENT_HOURS,
+        *,
+        metrics: Metrics | None = None,
     ) -> None:
         self._sessions = sessions
         self._directory = directory
         self._clock = clock
         self._working_days = due_working_days
         self._urgent_hours = urgent_hours
+        self._metrics = metrics if metrics is not None else Metrics()
+        for kind in rules.KINDS:
+            self._metrics.cases_opened.labels(kind)
 
     @property
     def directory(self) -> Directory:
@@ -144,6 +150,7 @@ class Cases:
             now = self._clock() if at is None else at
             await stored.lock(session, source=source)
             row = await stored.by_source(session, source)
+            opened = row is None
             if row is None:
                 code = str(fields["department_code"])
                 due = self._due(code, now, bool(fields["urgent"]))
@@ -157,7 +164,10 @@ class Cases:
                 )
             else:
                 self._again(session, row, fields, now)
-            return case_view(self._directory, await stored.by_id(session, row.id))
+            view = case_view(self._directory, await stored.by_id(session, row.id))
+        if opened:  # counted once committed: a lost race is retried, not counted twice
+            self._metrics.cases_opened.labels(view.kind).inc()
+        return view
 
     def _again(
         self, session: AsyncSession, row: CaseRow, fields: dict[str, Any], now: datetime

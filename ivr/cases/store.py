@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -150,6 +150,18 @@ async def late(
     query = query.where(CaseRow.department_code != not_department)
     query = query.order_by(CaseRow.due_at, CaseRow.id)
     return (await session.scalars(query.limit(min(limit, MAX_LIMIT)))).all()
+
+
+async def late_counts(
+    session: AsyncSession, open_statuses: Sequence[str], now: datetime
+) -> dict[str, int]:
+    """How many open cases are past due, by department (every department)."""
+    query = (
+        select(CaseRow.department_code, func.count())
+        .where(CaseRow.status.in_(open_statuses), CaseRow.due_at < now)
+        .group_by(CaseRow.department_code)
+    )
+    return {code: int(count) for code, count in (await session.execute(query)).all()}
 
 
 async def operator_exists(session: AsyncSession, operator_id: str) -> bool:

@@ -37,6 +37,7 @@ from ivr.admin.keys import (
     CONTROLLER,
     DIRECTORY,
     LOOP_LAG,
+    METRICS,
     SESSIONS,
     SETTINGS,
 )
@@ -49,7 +50,7 @@ from ivr.cases.escalation import Deliveries, Escalations
 from ivr.cases.registry import Cases
 from ivr.cases.retention import RecordingKeeper, Retention
 from ivr.cli.prompt_ids import REQUIRED_PROMPTS
-from ivr.db.engine import make_sessionmaker
+from ivr.db.engine import count_errors, make_sessionmaker
 from ivr.db.migrate import migrated_engine, migrated_sessions
 from ivr.db.notify import Channel, is_postgresql
 from ivr.db.recorder import Recorder
@@ -59,6 +60,7 @@ from ivr.directory.build.builder import for_import
 from ivr.directory.routing import Directory
 from ivr.errors import ConfigError
 from ivr.loop_lag import LoopLag
+from ivr.metrics import Metrics
 from ivr.publish import hours as working_hours
 from ivr.publish import in_force as published
 from ivr.publish import menus as menu
@@ -160,7 +162,7 @@ def fallback_sounds(settings: Settings, catalog: Catalog) -> dict[str, Path]:
 
 async def _loop_watch(app: web.Application) -> AsyncIterator[None]:
     """The event-loop watchdog, first in and last out: it sees start-up and shutdown too."""
-    watchdog = LoopLag(app[SETTINGS].loop_lag_warn_ms)
+    watchdog = LoopLag(app[SETTINGS].loop_lag_warn_ms, metrics=app[METRICS])
     app[LOOP_LAG] = watchdog
     task = asyncio.create_task(watchdog.run(), name="loop-lag")
     yield
@@ -172,11 +174,13 @@ async def _loop_watch(app: web.Application) -> AsyncIterator[None]:
 async def _database(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     async with migrated_engine(settings.database_url) as engine:
+        count_errors(engine, app[METRICS])
         sessions = make_sessionmaker(engine)
         recorder = Recorder(
             engine,
             batch_size=settings.record_batch_size,
             flush_interval=settings.record_flush_interval,
+            metrics=app[METRICS],
         )
         await recorder.start()
         app[SESSIONS] = sessions
@@ -201,9 +205,14 @@ async def _admin_parts(
         app[CLOCK],
         settings.case_due_working_days,
         settings.case_urgent_hours,
+        metrics=app[METRICS],
     )
     app[ESCALATIONS] = Escalations(
-        sessions, app[DIRECTORY], app[CLOCK], webhook_url=settings.webhook_url or None
+        sessions,
+        app[DIRECTORY],
+        app[CLOCK],
+        webhook_url=settings.webhook_url or None,
+        metrics=app[METRICS],
     )
     config = Configuration(sessions, app[DIRECTORY], app[CATALOG], settings.config_poll_seconds)
     await published.seed(sessions, app[MENUS].spec, app[HOURS].spec, app[CATALOG], app[CLOCK]())
@@ -239,7 +248,8 @@ async def _casework_jobs(app: web.Application) -> AsyncIterator[None]:
         )
     ]
     if settings.webhook_url:
-        sender = WebhookSender(settings, Deliveries(app[SESSIONS], app[CLOCK]), app[CLOCK])
+        deliveries = Deliveries(app[SESSIONS], app[CLOCK])
+        sender = WebhookSender(settings, deliveries, app[CLOCK], app[METRICS])
         tasks.append(asyncio.create_task(sender.run(), name="webhook"))
     yield
     for task in tasks:
@@ -309,7 +319,7 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
         in_force = config.now()
         nodes = []
         for node_settings in serving.per_asterisk():
-            ari = AriClient(node_settings)
+            ari = AriClient(node_settings, app[METRICS])
             await ari.__aenter__()
             controller = Controller(
                 Collaborators(
@@ -325,6 +335,7 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
                     hours=in_force.hours,
                     menus=in_force.menus,
                     feed=app[FEED],
+                    metrics=app[METRICS],
                 )
             )
             await controller.desk.refresh()
@@ -409,6 +420,8 @@ def make_app(
     app[MENUS] = menus
     app[HOURS] = hours
     app[CLOCK] = make_clock(settings)
+    # Every part counts into this one set, on a registry of the app's own.
+    app[METRICS] = Metrics()
     app.cleanup_ctx.append(_loop_watch)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_casework_jobs)

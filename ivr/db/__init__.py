@@ -3,7 +3,8 @@ the tables every other part keeps its records in.
 
 - `models`: the tables, a module per area (calls, directory, desk, cases,
   users, published, cluster), every name importable from `ivr.db.models`.
-- `engine`: `make_engine(url)`, `make_sessionmaker(engine)`.
+- `engine`: `make_engine(url)`, `make_sessionmaker(engine)`, `count_errors`
+  (the database's errors as a metric).
 - `migrate`: `await upgrade(url)` brings the schema to the latest revision;
   `migrated_sessions(url)` (and `migrated_session`) migrate, then open sessions.
 - `audit`: the audit log, written by the admin web and by publishing.
@@ -11,7 +12,7 @@ the tables every other part keeps its records in.
 - `queries`: reads for the HTTP API and for taking calls back after a crash.
 - `leases`: which controller process serves which Stasis application.
 
-May import: `ivr.errors`, `ivr.settings`. Nothing above it.
+May import: `ivr.errors`, `ivr.settings`, `ivr.metrics`. Nothing above it.
 """
 
 from ivr.db.engine import make_engine, make_sessionmaker

@@ -6,13 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
+
+from ivr.metrics import Metrics
 
 # SQLite: a writer waits this long for another writer's lock instead of
 # failing at once (several processes may share the file: controller, CLI).
@@ -51,6 +53,18 @@ def make_engine(url: str) -> AsyncEngine:
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     # Objects stay readable after commit: views are built from them afterwards.
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def count_errors(engine: AsyncEngine, metrics: Metrics) -> None:
+    """Count every error the database raises on `engine` (`ivr_database_errors_total`):
+    a lost connection as `disconnect`, anything else as `error`."""
+    disconnects = metrics.database_errors.labels("disconnect")
+    errors = metrics.database_errors.labels("error")
+
+    def counted(context: ExceptionContext) -> None:
+        (disconnects if context.is_disconnect else errors).inc()
+
+    event.listen(engine.sync_engine, "handle_error", counted)
 
 
 def _sqlite_on_connect(dbapi_connection: Any, connection_record: Any) -> None:

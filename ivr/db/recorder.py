@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,7 @@ from ivr.db.ops import (
     utc,
 )
 from ivr.errors import RemoteError
+from ivr.metrics import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ class Recorder:
         retry_min: float = RETRY_MIN,
         retry_max: float = RETRY_MAX,
         stop_timeout: float | None = STOP_TIMEOUT,
+        metrics: Metrics | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError("batch_size must be at least 1")
@@ -112,6 +115,10 @@ class Recorder:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self.stats = RecorderStats()
+        metrics = metrics if metrics is not None else Metrics()
+        # Read at scrape time: nothing on the call path.
+        metrics.recorder_queue.set_function(lambda: self.unwritten)
+        self._flush_seconds = metrics.recorder_flush_seconds
 
     @property
     def unwritten(self) -> int:
@@ -318,6 +325,7 @@ class Recorder:
         if self._connection is None:
             self._connection = await self._engine.connect()
         connection = self._connection
+        began = time.perf_counter()
         try:
             async with connection.begin():
                 dropped = await connection.run_sync(self._writer.write, batch, now)
@@ -325,6 +333,7 @@ class Recorder:
             # Whatever broke the batch may have broken the connection too.
             await self._disconnect()
             raise
+        self._flush_seconds.observe(time.perf_counter() - began)
         self._writer.committed(batch)
         self.stats.commits += 1
         self.stats.written += len(batch) - len(dropped)

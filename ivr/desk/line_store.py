@@ -26,6 +26,8 @@ from ivr.desk.operators import Operator, choose
 # A caller is in line while in one of these; a callback keeps its place too.
 IN_LINE = ("waiting", "ringing", "callback", "calling_back")
 WAITING = ("waiting",)
+# On the phone in line: waiting, or an operator being rung for them.
+ON_HOLD = ("waiting", "ringing")
 
 
 @dataclass(frozen=True, slots=True)
@@ -284,6 +286,20 @@ async def in_line(session: AsyncSession) -> list[QueueEntryRow]:
         .order_by(QueueEntryRow.department_code, QueueEntryRow.entered_at, QueueEntryRow.call_id)
     )
     return list((await session.scalars(query)).all())
+
+
+async def on_hold(session: AsyncSession) -> dict[str, tuple[int, datetime]]:
+    """Callers on the phone in line, by department: how many, and when the
+    first of them joined (for the metrics, read at every scrape)."""
+    query = (
+        select(
+            QueueEntryRow.department_code, func.count(), func.min(QueueEntryRow.entered_at)
+        )
+        .where(QueueEntryRow.status.in_(ON_HOLD))
+        .group_by(QueueEntryRow.department_code)
+    )
+    rows = (await session.execute(query)).all()
+    return {code: (int(count), first) for code, count, first in rows}
 
 
 def entry_json(entry: QueueEntryRow, now: datetime) -> dict[str, Any]:

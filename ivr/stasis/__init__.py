@@ -12,7 +12,8 @@ Stasis application, taking a dead controller's over (`takeover`). The parts
 reach each other through public methods only.
 
 May import every package below it (call, desk, cases, publish, audio,
-directory, db, ari), and is the one package besides the CLI that holds the
-ARI client: the desk and the cases get it as the Protocols they declare.
+directory, db, ari) and `ivr.metrics` (calls started and ended), and is the
+one package besides the CLI that holds the ARI client: the desk and the
+cases get it as the Protocols they declare.
 Nothing imports it but the CLI's composition root.
 """

@@ -11,7 +11,7 @@ what it hears), while a prompt is looked up when it is played.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,6 +24,7 @@ from ivr.db.recorder import Recorder
 from ivr.desk.feed import DeskFeed
 from ivr.desk.queues import Queues
 from ivr.directory.routing import Directory
+from ivr.metrics import Metrics
 from ivr.publish.hours import Hours
 from ivr.publish.menus import MenuBook
 from ivr.settings import Settings
@@ -46,6 +47,8 @@ class Collaborators:
     menus: MenuBook | None = None
     # Operators' screens, told of each call offered to them (one per process).
     feed: DeskFeed | None = None
+    # What the calls count (one per process; a test's rig gets one of its own).
+    metrics: Metrics = field(default_factory=Metrics)
 
 
 class InForce:

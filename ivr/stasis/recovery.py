@@ -52,6 +52,7 @@ class Recovery:
         self._settings = parts.settings
         self._sessionmaker = parts.sessionmaker
         self._recorder = parts.recorder
+        self._metrics = parts.metrics
         self._now = parts.clock
         self._calls = calls
         self._desk = desk
@@ -126,6 +127,7 @@ class Recovery:
                 self._recorder.call_ended(call_id, self._now(), reason)
                 with about_call(call.tag):
                     log.info("ended: %s", reason)
+                self._metrics.call_ended(reason, call.flow.department)
 
     async def _close_records_gone(self, live: set[str], reason: str) -> None:
         """Calls this node recorded as open whose channel is gone (Asterisk
@@ -138,6 +140,7 @@ class Recovery:
                 tag = CallTag(view.id, view.sip_call_id or "", view.department_code)
                 with about_call(tag):
                     log.info("ended: %s (its record was open)", reason)
+                self._metrics.call_ended(reason, view.department_code)
 
     async def _resync(self, call: Call, channel: Channel) -> None:
         """Settle a live call with what happened while nobody listened.

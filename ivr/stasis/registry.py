@@ -46,6 +46,7 @@ class CallRegistry(Mapping[str, Call]):
         `run` is a call's task, from its first event to its end."""
         self._settings = parts.settings
         self._recorder = parts.recorder
+        self._metrics = parts.metrics
         self._directory = parts.directory
         self._now = parts.clock
         self._in_force = in_force
@@ -216,4 +217,5 @@ class CallRegistry(Mapping[str, Call]):
             route_read=read,
             started_at=now,
         )
+        self._metrics.call_started(department.code)
         return now

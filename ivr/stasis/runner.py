@@ -46,6 +46,7 @@ class CallRunner:
         self._settings = parts.settings
         self._ari = parts.ari
         self._recorder = parts.recorder
+        self._metrics = parts.metrics
         self._now = parts.clock
         self._in_force = in_force
         self._guide = guide
@@ -104,6 +105,7 @@ class CallRunner:
     async def _abandon(self, call: Call, reason: str) -> None:
         self._recorder.call_ended(call.call_id, self._now(), reason)
         log.info("ended: %s", reason)
+        self._metrics.call_ended(reason, call.flow.department)
         await self._ari.hangup_quietly(call.call_id)
 
     # -- playbacks Asterisk lost track of -----------------------------------------------
@@ -197,6 +199,7 @@ class CallRunner:
             case flow.Ended(reason):
                 self._recorder.call_ended(channel, self._now(), reason)
                 log.info("ended: %s", reason)
+                self._metrics.call_ended(reason, call.flow.department)
                 if call.joined:
                     await self._desk.leave(call, reason)
             case flow.JoinQueue(department):

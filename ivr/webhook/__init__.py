@@ -3,6 +3,6 @@ system as signed JSON, retried with backoff, every attempt kept in
 `webhook_deliveries`.
 
 Owns: the sender (`sender`), the one place besides the ARI layer that makes
-HTTP requests. May import `ivr.cases` and below; nothing imports it but the
+HTTP requests. May import `ivr.cases` and below, and `ivr.metrics`; nothing imports it but the
 CLI's composition root.
 """

@@ -27,6 +27,7 @@ from datetime import datetime, timedelta
 import aiohttp
 
 from ivr.cases.escalation import Deliveries, Delivery
+from ivr.metrics import Metrics
 from ivr.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -53,11 +54,16 @@ def backoff(settings: Settings, attempts: int) -> timedelta:
 
 class WebhookSender:
     def __init__(
-        self, settings: Settings, deliveries: Deliveries, clock: Callable[[], datetime]
+        self,
+        settings: Settings,
+        deliveries: Deliveries,
+        clock: Callable[[], datetime],
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
         self._deliveries = deliveries
         self._clock = clock
+        self._outcomes = (metrics if metrics is not None else Metrics()).webhook_deliveries
 
     async def run(self) -> None:
         timeout = aiohttp.ClientTimeout(total=self._settings.webhook_timeout_seconds)
@@ -91,6 +97,7 @@ class WebhookSender:
                 status = r.status
                 if 200 <= status < 300:
                     await self._deliveries.delivered(delivery.id, status)
+                    self._outcomes.labels("delivered").inc()
                     log.info("webhook: delivery %d sent (HTTP %d)", delivery.id, status)
                     return
                 error = f"HTTP {status}: {(await r.text())[:200]}"
@@ -101,7 +108,9 @@ class WebhookSender:
             log.error("webhook: delivery %d failed %d times, given up: %s",
                       delivery.id, attempts, error)
             await self._deliveries.failed(delivery.id, status, error, None)
+            self._outcomes.labels("failed").inc()
             return
         retry_at = self._clock() + backoff(self._settings, attempts)
         log.warning("webhook: delivery %d failed (%s); again at %s", delivery.id, error, retry_at)
         await self._deliveries.failed(delivery.id, status, error, retry_at)
+        self._outcomes.labels("retry").inc()
