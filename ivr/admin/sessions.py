@@ -7,7 +7,9 @@ in `X-CSRF-Token`. A script sends `Authorization: Bearer <token>` instead.
 Every `/api/` route needs one or the other unless it is declared public.
 
 A refused attempt to read or change a scope is a 403 and a line in the audit
-log, like every change that is made.
+log, like every change that is made. An object (a case, a call, an operator)
+outside the user's reach is answered exactly as one that does not exist, a
+404, so that its id tells nothing; the attempt is still an audit line.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -126,6 +128,27 @@ async def refuse(request: web.Request, action: str, scope: str, target: str, why
     async with request.app[SESSIONS]() as session, session.begin():
         await record(request, session, action, scope, target, outcome="denied")
     raise Forbidden(why, scope=scope, action=action)
+
+
+async def conceal(
+    request: web.Request, action: str, scope: str, target: str, missing: IvrError
+) -> NoReturn:
+    """Write the refused attempt to the audit log, then answer `missing`: what
+    the object's absence says. An id outside the user's reach must not tell
+    that it exists (a 403 where a made-up id gets a 404 would)."""
+    async with request.app[SESSIONS]() as session, session.begin():
+        await record(request, session, action, scope, target, outcome="denied")
+    raise missing
+
+
+async def allow_seeing(
+    request: web.Request, scope: str, action: str, target: str, missing: IvrError
+) -> Principal:
+    """The user, if `scope` (an object's department) is within reach; else as `conceal`."""
+    principal = who(request)
+    if not principal.covers(scope, request.app[DIRECTORY]):
+        await conceal(request, action, scope, target, missing)
+    return principal
 
 
 async def allow_read(request: web.Request, scope: str, action: str, target: str = "") -> Principal:
