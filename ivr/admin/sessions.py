@@ -1,6 +1,7 @@
 """Signing in to the admin web and API, and who may do what.
 
-A browser signs in with `POST /api/session` and gets a session cookie
+A browser signs in with `POST /api/session` (JSON only, and from this site's
+own page when it names one in `Origin`: no login CSRF) and gets a session cookie
 (HttpOnly: no script reads it; SameSite=Strict: no other site's page sends
 it) and a CSRF token, which every request that changes something sends back
 in `X-CSRF-Token`. A script sends `Authorization: Bearer <token>` instead.
@@ -28,7 +29,7 @@ from ivr.admin.auth import NATIONAL, Forbidden, NotSignedIn, Principal, Role, Si
 from ivr.admin.keys import API, CLOCK, DIRECTORY, SESSIONS, SETTINGS
 from ivr.admin.openapi import Api, Handler, parse
 from ivr.db.audit import Author, audit
-from ivr.errors import IvrError
+from ivr.errors import DataError, IvrError
 
 COOKIE = "ivr_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -284,7 +285,9 @@ async def _throttle(request: web.Request, username: str, now: datetime) -> None:
         )
 
 
-async def _failed(request: web.Request, username: str, now: datetime) -> None:
+async def _failed(
+    request: web.Request, username: str, now: datetime, action: str = stored.SIGN_IN
+) -> None:
     """A failed sign-in, in the audit log: the user's department's admins see it."""
     async with request.app[SESSIONS]() as session, session.begin():
         user = (
@@ -296,7 +299,7 @@ async def _failed(request: web.Request, username: str, now: datetime) -> None:
         await audit(
             session,
             Author(now, None, address(request)),
-            action=stored.SIGN_IN,
+            action=action,
             scope=scope,
             target=username,
             outcome="denied",
@@ -307,8 +310,22 @@ async def _failed(request: web.Request, username: str, now: datetime) -> None:
     "POST", "/api/session", "Sign in", "session", body=SignInIn, response=SessionOut, public=True
 )
 async def sign_in(request: web.Request) -> web.Response:
+    # Login CSRF: another site's page must not sign this browser in (as the
+    # attacker). A form can send only form types or text/plain, and older
+    # browsers sent no Origin with one; JSON from another page needs a CORS
+    # preflight, which nothing here answers. Browsers name the page of every
+    # POST in Origin, so one naming another site is refused; a request with no
+    # Origin is no browser's cross-site request (scripts, the CLI).
+    if request.content_type != "application/json":
+        raise DataError(
+            "sign in with a JSON body and Content-Type: application/json",
+            content_type=request.content_type,
+        )
     data = await parse(request, SignInIn)
     now = request.app[CLOCK]()
+    if not _same_origin(request):
+        await _failed(request, data.username, now, action="csrf")
+        raise CsrfFailed("a sign-in is accepted only from this site's own page")
     await _throttle(request, data.username, now)
     try:
         async with request.app[SESSIONS]() as session, session.begin():

@@ -1,0 +1,63 @@
+"""What the admin web does against a hostile page or a greedy user: signing in
+only from its own page (login CSRF), the page's security headers, and the
+limits on the expensive prompt routes. A real database (SQLite and
+PostgreSQL), the real routes and middleware, no Asterisk."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from ivr.admin.auth import Role
+from tests.admin_support import AdminApp, admin_app
+from tests.web_support import PASSWORD
+
+CREDENTIALS = {"username": "hefei", "password": PASSWORD}
+
+
+@pytest.fixture
+async def admin(tmp_path: Path, database_url: str) -> AsyncIterator[AdminApp]:
+    async with admin_app(tmp_path, database_url) as found:
+        await found.as_user("hefei", Role.DEPARTMENT_ADMIN, "340100")
+        yield found
+
+
+async def test_a_sign_in_posted_from_another_site_is_refused(admin: AdminApp) -> None:
+    """Login CSRF: another site's page must not sign the browser in as someone
+    (the attacker), whose session would then see what the victim enters."""
+    browser = await admin.client()
+    evil = {"Origin": "http://evil.example"}
+    forged = await browser.post("/api/session", json=CREDENTIALS, headers=evil)
+    assert forged.status == 403, await forged.text()
+    assert (await forged.json())["error_id"] == "csrf_failed"
+    assert "Set-Cookie" not in forged.headers
+    assert (await browser.get("/api/session")).status == 401
+    national = await admin.as_user("boss")
+    (line,) = await (await national.get("/api/audit?limit=1")).json()
+    assert (line["action"], line["target"], line["outcome"]) == ("csrf", "hefei", "denied")
+
+
+async def test_a_sign_in_sent_as_a_form_is_refused(admin: AdminApp) -> None:
+    """An HTML form can post text/plain that looks like JSON, and older browsers
+    sent no Origin with a form: only a JSON request (which another site cannot
+    send without a preflight this server never allows) signs in."""
+    browser = await admin.client()
+    body = json.dumps(CREDENTIALS)
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await browser.post("/api/session", data=body, headers={"Content-Type": kind})
+        assert form.status == 400, kind
+        assert "application/json" in (await form.json())["message"]
+        assert "Set-Cookie" not in form.headers
+
+
+async def test_the_page_and_scripts_sign_in(admin: AdminApp) -> None:
+    """Its own page (Origin of this site) and a script (no Origin) sign in."""
+    browser = await admin.client()
+    own = {"Origin": f"http://{browser.host}:{browser.port}"}
+    signed = await browser.post("/api/session", json=CREDENTIALS, headers=own)
+    assert signed.status == 200, await signed.text()
+    script = await admin.client()
+    assert (await script.post("/api/session", json=CREDENTIALS)).status == 200
