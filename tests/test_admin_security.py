@@ -6,13 +6,16 @@ PostgreSQL), the real routes and middleware, no Asterisk."""
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from ivr.admin.auth import Role
+from ivr.admin.keys import SETTINGS
 from tests.admin_support import AdminApp, admin_app
+from tests.test_admin_web import _tone_wav, _upload
 from tests.web_support import PASSWORD
 
 CREDENTIALS = {"username": "hefei", "password": PASSWORD}
@@ -61,3 +64,37 @@ async def test_the_page_and_scripts_sign_in(admin: AdminApp) -> None:
     assert signed.status == 200, await signed.text()
     script = await admin.client()
     assert (await script.post("/api/session", json=CREDENTIALS)).status == 200
+
+
+async def test_previews_and_uploads_are_limited_per_user(admin: AdminApp) -> None:
+    """Each preview runs espeak-ng and each upload ffmpeg on the controller that
+    also serves calls: one user gets IVR_PROMPT_AUDIO_BURST at once, then
+    IVR_PROMPT_AUDIO_PER_MINUTE, and a 429 saying when to try again."""
+    settings = admin.app[SETTINGS]
+    hefei = await admin.as_user("hefei-admin", Role.DEPARTMENT_ADMIN, "340100")
+    for _ in range(settings.prompt_audio_burst):
+        spoken = await hefei.post("/api/prompts/preview", json={"text": "党费"})
+        assert spoken.status == 200, await spoken.text()
+    refused = await hefei.post("/api/prompts/preview", json={"text": "党费"})
+    assert refused.status == 429
+    body = await refused.json()
+    assert body["error_id"] == "rate_limited"
+    wait = int(refused.headers["Retry-After"])
+    assert wait == math.ceil(60 / settings.prompt_audio_per_minute)
+    assert body["details"]["retry_after"] == wait
+    upload = await _upload(hefei, "问候.wav", _tone_wav(), "340100")
+    assert upload.status == 429  # the same bucket: both are audio work
+    other = await admin.as_user("other-admin", Role.DEPARTMENT_ADMIN, "340100")
+    assert (await other.post("/api/prompts/preview", json={"text": "党费"})).status == 200
+    admin.clock.advance(seconds=wait)
+    assert (await hefei.post("/api/prompts/preview", json={"text": "党费"})).status == 200
+    assert (await hefei.post("/api/prompts/preview", json={"text": "党费"})).status == 429
+
+
+async def test_the_limit_is_in_the_api_description(admin: AdminApp) -> None:
+    client = await admin.client()
+    paths = (await (await client.get("/api/openapi.json")).json())["paths"]
+    for path in ("/api/prompts/preview", "/api/prompts/uploads"):
+        limited = paths[path]["post"]["responses"]["429"]
+        assert "Retry-After" in limited["headers"], path
+        assert limited["content"]["application/json"]["schema"]["$ref"].endswith("ErrorOut")

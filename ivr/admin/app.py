@@ -34,6 +34,7 @@ from ivr.admin.keys import (
     SESSIONS,
     SETTINGS,
 )
+from ivr.admin.limits import RateLimit
 from ivr.admin.openapi import Api, Handler, int_param
 from ivr.admin.sessions import allow_read, allow_seeing, authenticate, conceal, record, refuse, who
 from ivr.audio.join import JOIN_DIR, join_page
@@ -112,7 +113,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except IvrError as exc:
-        return web.json_response(exc.as_json(), status=exc.status)
+        return web.json_response(exc.as_json(), status=exc.status, headers=exc.http_headers())
     except web.HTTPException as exc:
         if not request.path.startswith("/api/") or exc.status < 400:
             raise
@@ -370,6 +371,10 @@ def add_routes(app: web.Application, prompt_dir: Path) -> None:
         api.endpoints.extend(part.endpoints)
     app[API] = api
     api.add_to(app)
+    settings = app[SETTINGS]
+    app[web_menus.PROMPT_LIMIT] = RateLimit(
+        settings.prompt_audio_burst, settings.prompt_audio_per_minute
+    )
     if web_desk.FEED not in app:
         app[web_desk.FEED] = DeskFeed()  # the composition root gives it to the desk
     app.on_shutdown.append(_close_feed)
