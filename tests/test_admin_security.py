@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import AsyncIterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -98,3 +99,47 @@ async def test_the_limit_is_in_the_api_description(admin: AdminApp) -> None:
         limited = paths[path]["post"]["responses"]["429"]
         assert "Retry-After" in limited["headers"], path
         assert limited["content"]["application/json"]["schema"]["$ref"].endswith("ErrorOut")
+
+
+class _Scripts(HTMLParser):
+    """What of a page would run as inline script: <script> without src, on*= handlers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inline: list[str] = []
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "script":
+            src = named.get("src")
+            if src:
+                self.sources.append(src)
+            else:
+                self.inline.append("<script> without src")
+        self.inline += [f"{tag} {name}=" for name, _ in attrs if name.startswith("on")]
+        if any((value or "").strip().lower().startswith("javascript:") for _, value in attrs):
+            self.inline.append(f"{tag} with a javascript: URL")
+
+
+async def test_the_admin_page_is_sent_with_security_headers(admin: AdminApp) -> None:
+    """No framing (clickjacking), no script but its own files (XSS), no
+    referrer to other sites, no type sniffing."""
+    client = await admin.client()
+    page = await client.get("/admin/")
+    assert page.status == 200
+    headers = page.headers
+    policy = {
+        name: values
+        for name, *values in (d.split() for d in headers["Content-Security-Policy"].split(";"))
+    }
+    assert policy["script-src"] == ["'self'"]  # no 'unsafe-inline', no 'unsafe-eval'
+    assert policy["default-src"] == ["'self'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert headers["X-Frame-Options"] == "DENY"  # browsers without frame-ancestors
+    assert headers["Referrer-Policy"] in ("no-referrer", "same-origin")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    # The policy holds only if the page needs no inline script.
+    scripts = _Scripts()
+    scripts.feed(await page.text())
+    assert scripts.inline == [] and scripts.sources == ["app.js"]

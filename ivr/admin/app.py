@@ -353,6 +353,7 @@ _PAGE_HEADERS = {
         "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
         "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
+    "X-Frame-Options": "DENY",  # frame-ancestors' older twin, for browsers without CSP 2
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-cache",
