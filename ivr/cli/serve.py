@@ -340,6 +340,8 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
                     hours=in_force.hours,
                     menus=in_force.menus,
                     feed=app[FEED],
+                    generation=in_force.generation,
+                    published_at=config.at,
                 )
             )
             await controller.desk.refresh()

@@ -164,7 +164,8 @@ class Recovery:
         if not view.ended and view.flow_state:
             # A callback's record reads the entry of the call that asked for it.
             entry_id = view.route_read if view.dialed == CALLBACK_DIALED else None
-            call = self._calls.resume(channel.id, view.flow_state, view.caller, entry_id)
+            menus = await self._calls.saved_menus(view.flow_state)
+            call = self._calls.resume(channel.id, view.flow_state, view.caller, entry_id, menus)
             log.info("taking back call %s (%s)", channel.id, call.flow.state.value)
             placed = not call.flow.queued or await self._desk.rejoin(channel.id, call.entry_id)
             if not placed and call.entry_id == channel.id:
