@@ -27,6 +27,10 @@ class IvrError(Exception):
     def as_json(self) -> dict[str, Any]:
         return {"error_id": self.error_id, "message": self.message, "details": self.details}
 
+    def http_headers(self) -> dict[str, str]:
+        """Headers an HTTP answer of this error carries (a 429's Retry-After)."""
+        return {}
+
 
 class ConfigError(IvrError):
     """A setting or a data file is wrong: fail loudly at start-up."""

@@ -191,6 +191,17 @@ class Settings(BaseSettings):
     session_idle_minutes: int = Field(default=30, ge=1, le=24 * 60)
     session_hours: int = Field(default=12, ge=1, le=7 * 24)
     cookie_secure: bool = False
+    # Prompt previews (espeak-ng) and uploads (ffmpeg) run on the controller
+    # that serves calls: each user may start `prompt_audio_burst` at once, then
+    # `prompt_audio_per_minute` (a token bucket per user and controller); more
+    # is a 429 with Retry-After.
+    prompt_audio_burst: int = Field(default=10, ge=1, le=1000)
+    prompt_audio_per_minute: float = Field(default=30.0, gt=0, le=6000)
+    # Every `audio_prune_interval` seconds each controller prunes audio nothing
+    # needs (ivr/publish/pruning.py): uploads no version or draft names, and
+    # its files of texts out of force, `audio_prune_days` after.
+    audio_prune_days: int = Field(default=7, ge=1, le=3650)
+    audio_prune_interval: float = Field(default=3600, ge=1, le=7 * 24 * 3600)
     # How often a controller looks for menus and hours another one published.
     config_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     # An operator's screen pop (`GET /api/operator/feed`, server-sent events):

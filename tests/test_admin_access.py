@@ -3,10 +3,13 @@
 The one acting is a department admin of 肥西县 (340123) without the
 departments below it. Next to its own data lie Beijing's 东城区 (110101) and
 its own parent 合肥市 (340100), both "another department", so that a leak
-shows. `COUNTY_ADMIN` holds a check for every declared endpoint: a targeted
-request is refused (403 and a "denied" line in the audit log) for the others
-and done for its own; a listing shows its own and nothing of the others. A
-route added without a check fails `test_every_endpoint_has_an_access_check`.
+shows. `COUNTY_ADMIN` holds a check for every declared endpoint: a request
+for another department's scope is refused (403 and a "denied" line in the
+audit log) and done for its own; a request for another department's object
+(a case, a call, an operator) is answered exactly as one for an id that does
+not exist (404, so ids are no oracle), with the "denied" line all the same;
+a listing shows its own and nothing of the others. A route added without a
+check fails `test_every_endpoint_has_an_access_check`.
 
 SQLite only: the permissions are the web layer's and do not depend on the
 database (tests/test_admin_web.py runs both).
@@ -49,6 +52,8 @@ OTHERS = (BEIJING, HEFEI)
 DEPARTMENTS = (OWN, *OTHERS)
 OPERATORS = {OWN: "op0001", BEIJING: "op0002", HEFEI: "op0003"}
 CALLERS = {OWN: "055168880001", BEIJING: "01065550002", HEFEI: "055165550003"}
+# Ids that exist nowhere, in the shape of the real ones.
+MADE_UP = {"call": "call-999999", "case": "999997", "operator": "op9999"}
 WAV = b"RIFF....WAVEfmt a stored recording"
 TONE = _tone_wav()  # a recording long enough to upload
 
@@ -80,6 +85,13 @@ class World:
         return template.format(
             scope=code, call=call_id(code), case=self.cases[code], operator=OPERATORS[code]
         )
+
+    def ids(self, code: str) -> dict[str, str]:
+        return {"call": call_id(code), "case": self.cases[code], "operator": OPERATORS[code]}
+
+    def made_up(self, template: str) -> str:
+        """A request path like `template`'s with ids that exist nowhere."""
+        return template.format(**MADE_UP)
 
     def markers(self, code: str) -> set[str]:
         """What of `code`'s department would show in an answer that leaked it."""
@@ -159,6 +171,31 @@ async def refused(world: World, response: Any, scope: str, actor: str = "feixi")
     assert (last["actor"], last["scope"], last["outcome"]) == (actor, scope, "denied")
 
 
+async def last_audit(world: World) -> tuple[str, str, str]:
+    (last,) = await (await world.national.get("/api/audit?limit=1")).json()
+    return last["actor"], last["scope"], last["outcome"]
+
+
+async def concealed(
+    world: World,
+    client: Client,
+    request: tuple[str, str, str],
+    code: str,
+    actor: str = "feixi",
+    **sent: Any,
+) -> None:
+    """`request` (method, template, the kind of id) for `code`'s object answers
+    exactly as for an id that does not exist, and the attempt is in the audit log."""
+    method, template, kind = request
+    real_id, fake_id = world.ids(code)[kind], MADE_UP[kind]
+    response = await client.request(method, world.fill(template, code), **sent)
+    status, text = response.status, await response.text()
+    assert status == 404, text
+    assert await last_audit(world) == (actor, code, "denied")
+    missing = await client.request(method, world.made_up(template), **sent)
+    assert (status, text.replace(real_id, fake_id)) == (missing.status, await missing.text())
+
+
 async def allowed(response: Any, status: int = 200) -> Any:
     assert response.status == status, await response.text()
     if response.content_type == "application/json":
@@ -177,6 +214,20 @@ def targeted(
         for code in OTHERS:
             response = await world.county.request(method, world.fill(template, code), **request)
             await refused(world, response, code)
+        own = await world.county.request(method, world.fill(template, OWN), **request)
+        await allowed(own, status)
+
+    return check
+
+
+def hidden(
+    method: str, template: str, kind: str, status: int = 200, **request: Any
+) -> Check:
+    """Another department's object is not found, the same as a made-up id; its own is done."""
+
+    async def check(world: World) -> None:
+        for code in OTHERS:
+            await concealed(world, world.county, (method, template, kind), code, **request)
         own = await world.county.request(method, world.fill(template, OWN), **request)
         await allowed(own, status)
 
@@ -368,15 +419,15 @@ COUNTY_ADMIN: dict[tuple[str, str], Check] = {
         departments=lambda body: [call["department_code"] for call in body],
         narrowed="department={scope}",
     ),
-    ("GET", "/api/calls/{call_id}"): targeted("GET", "/api/calls/{call}"),
+    ("GET", "/api/calls/{call_id}"): hidden("GET", "/api/calls/{call}", "call"),
     ("GET", "/api/operators"): listing(
         "/api/operators", departments=lambda body: [d for op in body for d in op["departments"]]
     ),
     ("GET", "/api/queues"): listing(
         "/api/queues", departments=lambda body: [q["department"] for q in body["queues"]]
     ),
-    ("POST", "/api/operators/{operator_id}/{action}"): targeted(
-        "POST", "/api/operators/{operator}/sign-in"
+    ("POST", "/api/operators/{operator_id}/{action}"): hidden(
+        "POST", "/api/operators/{operator}/sign-in", "operator"
     ),
     ("GET", "/api/session"): shows_only_itself,
     ("DELETE", "/api/session"): signs_out_only_itself,
@@ -387,11 +438,13 @@ COUNTY_ADMIN: dict[tuple[str, str], Check] = {
         narrowed="department={scope}",
     ),
     ("GET", "/api/cases/overdue"): targeted("GET", "/api/cases/overdue?department={scope}"),
-    ("GET", "/api/cases/{number}"): targeted("GET", "/api/cases/{case}"),
-    ("POST", "/api/cases/{number}/{action}"): targeted(
-        "POST", "/api/cases/{case}/note", json={"note": "已电话联系"}
+    ("GET", "/api/cases/{number}"): hidden("GET", "/api/cases/{case}", "case"),
+    ("POST", "/api/cases/{number}/{action}"): hidden(
+        "POST", "/api/cases/{case}/note", "case", json={"note": "已电话联系"}
     ),
-    ("GET", "/api/cases/{number}/recording"): targeted("GET", "/api/cases/{case}/recording"),
+    ("GET", "/api/cases/{number}/recording"): hidden(
+        "GET", "/api/cases/{case}/recording", "case"
+    ),
     ("GET", "/api/report"): reports_only_its_own,
     ("GET", "/api/inbox"): inbox_holds_only_what_it_supervises,
     ("POST", "/api/inbox/{id}/read"): marks_only_what_it_supervises,
@@ -399,8 +452,8 @@ COUNTY_ADMIN: dict[tuple[str, str], Check] = {
     ("GET", "/api/report.csv"): downloads_only_its_own("csv"),
     ("GET", "/api/report.xlsx"): downloads_only_its_own("xlsx"),
     ("GET", "/api/operator/feed"): watches_no_operators_feed,
-    ("POST", "/api/calls/{call_id}/case"): targeted(
-        "POST", "/api/calls/{call}/case", 201, json={"note": "来电咨询"}
+    ("POST", "/api/calls/{call_id}/case"): hidden(
+        "POST", "/api/calls/{call}/case", "call", 201, json={"note": "来电咨询"}
     ),
     ("GET", "/api/menus/{scope}"): targeted("GET", "/api/menus/{scope}"),
     ("PUT", "/api/menus/{scope}/draft"): targeted(
@@ -475,7 +528,7 @@ async def test_a_department_admin_without_sub_departments_sees_none_below(world:
     department = await allowed(await city.get(f"/api/departments/{HEFEI}"))
     assert department["children"] == []
     await refused(world, await city.get(f"/api/menus/{OWN}"), OWN, actor="hefei")
-    await refused(world, await city.get(f"/api/calls/{call_id(OWN)}"), OWN, actor="hefei")
+    await concealed(world, city, ("GET", "/api/calls/{call}", "call"), OWN, actor="hefei")
 
 
 async def test_calls_of_its_own_department_show_none_below_without_sub_departments(
@@ -490,7 +543,7 @@ async def test_overdue_cases_show_none_below_without_sub_departments(world: Worl
     """The supervision list (督办) must not show a case its reader may not open."""
     city = await world.admin.as_user("hefei", Role.DEPARTMENT_ADMIN, HEFEI)
     world.admin.clock.advance(days=10)  # every case is late
-    await refused(world, await city.get(f"/api/cases/{world.cases[OWN]}"), OWN, actor="hefei")
+    await concealed(world, city, ("GET", "/api/cases/{case}", "case"), OWN, actor="hefei")
     late = await allowed(await city.get(f"/api/cases/overdue?department={HEFEI}"))
     assert [item["case"]["number"] for item in late] == []
 
@@ -498,9 +551,15 @@ async def test_overdue_cases_show_none_below_without_sub_departments(world: Worl
 async def test_a_case_goes_only_to_an_operator_of_a_department_within_reach(
     world: World,
 ) -> None:
+    """Another department's operator is "no operator", like a made-up id."""
     number = world.cases[OWN]
-    beijing = {"operator": OPERATORS[BEIJING]}
-    await refused(world, await world.county.post(f"/api/cases/{number}/assign", json=beijing), OWN)
+    path = f"/api/cases/{number}/assign"
+    beijing = await world.county.post(path, json={"operator": OPERATORS[BEIJING]})
+    assert beijing.status == 400
+    assert await last_audit(world) == ("feixi", OWN, "denied")
+    missing = await world.county.post(path, json={"operator": MADE_UP["operator"]})
+    text = (await beijing.text()).replace(OPERATORS[BEIJING], MADE_UP["operator"])
+    assert (missing.status, await missing.text()) == (400, text)
     own = {"operator": OPERATORS[OWN]}
     case = await allowed(await world.county.post(f"/api/cases/{number}/assign", json=own))
     assert case["assigned_to"] == OPERATORS[OWN]
@@ -526,8 +585,8 @@ async def test_an_operator_moves_only_themselves(world: World) -> None:
     operator = await world.admin.as_user(OPERATORS[OWN], Role.OPERATOR, OWN)
     moved = await allowed(await operator.post(f"/api/operators/{OPERATORS[OWN]}/sign-in"))
     assert moved["status"] == "available"
-    other = await operator.post(f"/api/operators/{OPERATORS[BEIJING]}/sign-in")
-    await refused(world, other, BEIJING, actor=OPERATORS[OWN])
+    move = ("POST", "/api/operators/{operator}/sign-in", "operator")
+    await concealed(world, operator, move, BEIJING, actor=OPERATORS[OWN])
     draft = await operator.put(f"/api/menus/{OWN}/draft", json={"nodes": {}})
     await refused(world, draft, OWN, actor=OPERATORS[OWN])
 

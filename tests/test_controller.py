@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from ivr import logs
 from ivr.ari.client import AriClient
 from ivr.audio import build as prompts
-from ivr.audio.catalog import Catalog
+from ivr.audio.catalog import Catalog, PromptEntry
 from ivr.call import flow
 from ivr.call.guide import Guide
 from ivr.cases.registry import Cases
@@ -40,6 +40,9 @@ from ivr.directory.routing import Directory
 from ivr.errors import AriError
 from ivr.metrics import Metrics
 from ivr.publish import hours as working_hours
+from ivr.publish import menus as menu
+from ivr.publish.in_force import Published, prompt_file
+from ivr.publish.menus import NATIONAL, MenuBook
 from ivr.settings import REPO_ROOT, Settings
 from ivr.stasis.calls import EVENTS_USED
 from ivr.stasis.controller import Controller
@@ -90,9 +93,10 @@ def catalog(tmp_path_factory: pytest.TempPathFactory) -> Catalog:
 class Node:
     """One controller process: its ARI client, its controller, its event reader."""
 
-    def __init__(self, rig: Rig, clock: Callable[[], datetime]) -> None:
+    def __init__(self, rig: Rig, clock: Callable[[], datetime], **parts: Any) -> None:
         self.rig = rig
         self.clock = clock
+        self.parts = parts  # more Collaborators: published menus, say
         self.ari = AriClient(rig.settings, rig.metrics)
         self.controller: Controller | None = None
         self.events: asyncio.Task[None] | None = None
@@ -113,6 +117,7 @@ class Node:
                 catalog=rig.catalog,
                 hours=working_hours.load(HOURS_FILE, DIRECTORY),
                 metrics=rig.metrics,
+                **self.parts,
             )
         )
         self.events = asyncio.create_task(
@@ -155,8 +160,10 @@ class Rig:
         assert controller is not None
         return controller
 
-    async def start_node(self, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> Node:
-        node = Node(self, clock)
+    async def start_node(
+        self, clock: Callable[[], datetime] = lambda: datetime.now(UTC), **parts: Any
+    ) -> Node:
+        node = Node(self, clock, **parts)
         self.nodes.append(node)
         listings = self.listings()
         await node.start()
@@ -1064,3 +1071,60 @@ async def test_a_reconnect_is_counted(rig: Rig, node: Node) -> None:
     await rig.fake.wait_connected(2, within=5.0)
     await rig.wait_listings(2)
     assert counted(rig, "ivr_ari_reconnects_total", asterisk=NODE) == 1
+# Published menus ------------------------------------------------------------------------
+
+
+def two_versions(base: Catalog) -> tuple[Catalog, MenuBook, MenuBook]:
+    """routing/menus.yaml published as version 1 and again as version 2 (every
+    scope), and a catalog with both versions' texts under their own files."""
+    spec = menu.read(REPO_ROOT / "routing" / "menus.yaml", DIRECTORY).spec
+    books = []
+    entries = dict(base.entries)
+    for number in (1, 2):
+        scopes = {NATIONAL: number, **{code: number for code in spec.departments}}
+        book = MenuBook(spec, DIRECTORY, scopes)
+        for prompt_id, text in book.prompt_texts().items():
+            entries[prompt_id] = PromptEntry(
+                file=prompt_file(prompt_id, "0" * 64), text=text, sha256="0" * 64,
+                duration_ms=500, input=prompt_id,
+            )
+        books.append(book)
+    return Catalog(base.directory, entries), books[0], books[1]
+
+
+async def test_a_call_taken_back_keeps_the_menu_version_it_started_with(rig: Rig) -> None:
+    """Version 2 is published while a caller is in version 1's service menu,
+    and the controller dies: the one that takes the call back goes on with
+    version 1 (the generation in its saved state), not the newest."""
+    catalog, first, second = two_versions(rig.catalog)
+    hours = working_hours.load(HOURS_FILE, DIRECTORY)
+    earlier = {1: Published(1, first, hours, catalog)}
+
+    async def published_at(generation: int) -> Published | None:
+        return earlier.get(generation)
+
+    rig.catalog = catalog
+    node = await rig.start_node(menus=first, generation=1, published_at=published_at)
+    fake, channel = rig.fake, "1763892000.91"
+    await fake.stasis_start(channel, HEFEI_CALLER)
+    await rig.wait_play(channel)
+    await fake.dtmf(channel, "1")  # self-service: the service menu
+    heard = await rig.wait_play(channel, 2)
+    assert "~v1-" in heard[0] and "~v2-" not in heard[0], heard
+    await rig.wait_record(
+        channel, lambda v: (v.flow_state or {}).get("menu") == "service", "in the service menu"
+    )
+    assert node.controller is not None
+    node.controller.publish(Published(2, second, hours, catalog))
+    await node.stop()  # killed: the call stays in Stasis
+
+    await rig.start_node(menus=second, generation=2, published_at=published_at)
+    again = await rig.wait_play(channel, 3)
+    assert "call.resumed" in again[0]
+    assert "~v1-" in again[0] and "~v2-" not in again[0], again
+    # A call starting now hears version 2.
+    newer = "1763892000.92"
+    await fake.stasis_start(newer, HEFEI_CALLER)
+    await rig.wait_play(newer)
+    await fake.dtmf(newer, "1")
+    assert "~v2-" in (await rig.wait_play(newer, 2))[0]

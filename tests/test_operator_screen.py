@@ -263,6 +263,8 @@ async def test_only_an_operator_the_call_was_offered_to_registers_it(admin: Admi
     missing = await (await operator(admin)).post("/api/calls/no-such-call/case", json={})
     assert missing.status == 404
     admin_of_beijing = await admin.as_user("beijing", Role.DEPARTMENT_ADMIN, BEIJING)
-    assert (await admin_of_beijing.post(f"/api/calls/{CALL}/case", json={})).status == 403
+    # Another department's call is not found, like one that does not exist.
+    elsewhere = await admin_of_beijing.post(f"/api/calls/{CALL}/case", json={})
+    assert (elsewhere.status, (await elsewhere.json())["error_id"]) == (404, "not_found")
     admin_of_county = await admin.as_user("feixi", Role.DEPARTMENT_ADMIN, COUNTY)
     assert (await admin_of_county.post(f"/api/calls/{CALL}/case", json={})).status == 201

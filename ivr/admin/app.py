@@ -35,11 +35,12 @@ from ivr.admin.keys import (
     SESSIONS,
     SETTINGS,
 )
+from ivr.admin.limits import RateLimit
 from ivr.admin.openapi import Api, Handler, int_param
-from ivr.admin.sessions import allow_read, authenticate, record, refuse, who
+from ivr.admin.sessions import allow_read, allow_seeing, authenticate, conceal, record, refuse, who
 from ivr.audio.join import JOIN_DIR, join_page
 from ivr.db.models import PAUSE_REASON_MAX
-from ivr.db.queries import CallView, find_by_sip_call_id, get_call, recent_calls
+from ivr.db.queries import CallView, find_by_sip_call_id, get_call, missing_call, recent_calls
 from ivr.desk import line_store as lines
 from ivr.desk import operator_store as stored_operators
 from ivr.desk.feed import DeskFeed
@@ -113,7 +114,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
     try:
         return await handler(request)
     except IvrError as exc:
-        return web.json_response(exc.as_json(), status=exc.status)
+        return web.json_response(exc.as_json(), status=exc.status, headers=exc.http_headers())
     except web.HTTPException as exc:
         if not request.path.startswith("/api/") or exc.status < 400:
             raise
@@ -169,8 +170,8 @@ async def show_call(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         call = await get_call(session, call_id)
     if call is None:
-        raise NotFound(f"no call with id {call_id!r}", call_id=call_id)
-    await allow_read(request, call.department_code, "read_call", call_id)
+        raise missing_call(call_id)
+    await allow_seeing(request, call.department_code, "read_call", call_id, missing_call(call_id))
     return web.json_response(call.model_dump(mode="json"))
 
 
@@ -295,9 +296,14 @@ async def _allow_operator(request: web.Request, operator_id: str, word: str) -> 
         operator = await stored_operators.get_operator(session, operator_id)
     directory = request.app[DIRECTORY]
     scope = sorted(operator.departments)[0] if operator.departments else "national"
-    if principal.role is Role.DEPARTMENT_ADMIN and principal.covers_any(
+    # Whom `/api/operators` lists to this user: an operator only themselves.
+    listed = principal.role is not Role.OPERATOR and principal.covers_any(
         operator.departments, directory
-    ):
+    )
+    if not listed:
+        missing = stored_operators.missing_operator(operator_id)
+        await conceal(request, f"operator_{word}", scope, operator_id, missing)
+    if principal.role is Role.DEPARTMENT_ADMIN:
         return
     why = f"{principal.username} may not move operator {operator_id}"
     await refuse(request, f"operator_{word}", scope, operator_id, why)
@@ -348,6 +354,7 @@ _PAGE_HEADERS = {
         "default-src 'self'; img-src 'self' data:; media-src 'self' blob:; "
         "style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'"
     ),
+    "X-Frame-Options": "DENY",  # frame-ancestors' older twin, for browsers without CSP 2
     "X-Content-Type-Options": "nosniff",
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-cache",
@@ -366,6 +373,10 @@ def add_routes(app: web.Application, prompt_dir: Path) -> None:
         api.endpoints.extend(part.endpoints)
     app[API] = api
     api.add_to(app)
+    settings = app[SETTINGS]
+    app[web_menus.PROMPT_LIMIT] = RateLimit(
+        settings.prompt_audio_burst, settings.prompt_audio_per_minute
+    )
     if web_desk.FEED not in app:
         app[web_desk.FEED] = DeskFeed()  # the composition root gives it to the desk
     app.on_shutdown.append(_close_feed)

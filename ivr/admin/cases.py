@@ -17,10 +17,11 @@ from pydantic import BaseModel
 from ivr.admin.auth import NATIONAL
 from ivr.admin.keys import ARI, CLOCK, DIRECTORY, SESSIONS
 from ivr.admin.openapi import Api, int_param
-from ivr.admin.sessions import allow_read, record, refuse, who
+from ivr.admin.sessions import allow_read, allow_seeing, conceal, record, refuse, who
 from ivr.cases import report as reports
 from ivr.cases import report_files
 from ivr.cases.registry import Cases
+from ivr.cases.rules import missing_case
 from ivr.cases.store import MAX_LIMIT
 from ivr.cases.views import CaseView, OverdueView, recording_audio
 from ivr.db.models import CASE_NOTE_MAX, DIVISION_CODE_LENGTH, OPERATOR_ID_MAX
@@ -102,8 +103,9 @@ async def overdue_cases(request: web.Request) -> web.Response:
 
 @routes.route("GET", "/api/cases/{number}", "One case and its history", "cases", response=CaseView)
 async def show_case(request: web.Request) -> web.Response:
-    case = await request.app[CASES].get(request.match_info["number"])
-    await allow_read(request, case.department, "read_case", case.number)
+    key = request.match_info["number"]
+    case = await request.app[CASES].get(key)
+    await allow_seeing(request, case.department, "read_case", case.number, missing_case(key))
     return web.json_response(case.model_dump(mode="json"))
 
 
@@ -120,6 +122,9 @@ async def case_action(request: web.Request) -> web.Response:
     number, action = request.match_info["number"], request.match_info["action"]
     cases = request.app[CASES]
     before = await cases.get(number)
+    await allow_seeing(
+        request, before.department, f"case_{action}", before.number, missing_case(number)
+    )
     principal, directory = who(request), request.app[DIRECTORY]
     if not principal.can_handle_cases(before.department, directory):
         why = f"{principal.username} may not work on cases of {before.department}"
@@ -150,14 +155,15 @@ async def case_action(request: web.Request) -> web.Response:
 async def _allow_assignee(request: web.Request, operator_id: str, scope: str, number: str) -> None:
     """A case goes to an operator of a department the user reaches (and so sees it)."""
     principal, directory = who(request), request.app[DIRECTORY]
+    missing = DataError(f"no operator {operator_id!r}", field="operator")
     async with request.app[SESSIONS]() as session:
         try:
             operator = await stored_operators.get_operator(session, operator_id)
         except NotFound:
-            raise DataError(f"no operator {operator_id!r}", field="operator") from None
+            raise missing from None
     if not principal.covers_any(operator.departments, directory):
-        why = f"{operator_id} answers for {', '.join(sorted(operator.departments))}, not for you"
-        await refuse(request, "case_assign", scope, number, why)
+        # Said as for an operator who does not exist: ids of others tell nothing.
+        await conceal(request, "case_assign", scope, number, missing)
 
 
 @routes.route(
@@ -168,8 +174,9 @@ async def _allow_assignee(request: web.Request, operator_id: str, scope: str, nu
     media="audio/wav",
 )
 async def case_recording(request: web.Request) -> web.Response:
-    case = await request.app[CASES].get(request.match_info["number"])
-    await allow_read(request, case.department, "read_case", case.number)
+    key = request.match_info["number"]
+    case = await request.app[CASES].get(key)
+    await allow_seeing(request, case.department, "read_case", case.number, missing_case(key))
     audio = await recording_audio(request.app[ARI], case)
     return web.Response(
         body=audio,

@@ -30,11 +30,11 @@ from ivr.admin.auth import NATIONAL, Role
 from ivr.admin.cases import CASES
 from ivr.admin.keys import DIRECTORY, SESSIONS, SETTINGS
 from ivr.admin.openapi import Api, parse
-from ivr.admin.sessions import record, refuse, who
+from ivr.admin.sessions import conceal, record, refuse, who
 from ivr.cases.registry import call_source
 from ivr.cases.views import CallerCase, CaseView
 from ivr.db.models import CASE_NOTE_MAX, CATEGORY_MAX
-from ivr.db.queries import CallView, get_call
+from ivr.db.queries import CallView, get_call, missing_call
 from ivr.desk import line_store as lines
 from ivr.desk import operator_store as stored_operators
 from ivr.desk.feed import DeskFeed, FeedEvent
@@ -186,10 +186,13 @@ async def case_from_call(request: web.Request) -> web.Response:
         call = await get_call(session, call_id)
         entry = await lines.get_entry(session, call_id)
     if call is None:
-        raise NotFound(f"no call with id {call_id!r}", call_id=call_id)
+        raise missing_call(call_id)
     # The department that answered: the line the caller waited in.
     department = entry.department_code if entry is not None else call.department_code
     offered = {str(offer["operator"]) for offer in entry.offers} if entry is not None else set()
+    principal, directory = who(request), request.app[DIRECTORY]
+    if not principal.covers_any({call.department_code, department}, directory):
+        await conceal(request, "case_register", department, call_id, missing_call(call_id))
     await _allow_register(request, call_id, department, offered)
     cases = request.app[CASES]
     source = call_source(call_id)

@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 
 from ivr.admin.auth import NATIONAL, check_scope
 from ivr.admin.keys import CLOCK, CONFIG, DIRECTORY, SESSIONS
+from ivr.admin.limits import RateLimit
 from ivr.admin.openapi import Api, parse, version_number
 from ivr.admin.sessions import allow_change, allow_read, author, record, who
 from ivr.audio import uploads as audio
@@ -26,6 +27,7 @@ from ivr.publish.menus import MAX_TEXT
 from ivr.publish.versions import DiffOut, VersionInfo, VersionOut
 
 MENU_ADMIN = web.AppKey("menu_admin", MenuAdmin)
+PROMPT_LIMIT = web.AppKey("prompt_limit", RateLimit)
 
 routes = Api("menus", "1")
 
@@ -186,10 +188,11 @@ async def restore(request: web.Request) -> web.Response:
     "prompts",
     body=PreviewIn,
     media="audio/wav",
+    limited=True,
 )
 async def preview(request: web.Request) -> web.Response:
     data = await parse(request, PreviewIn)
-    who(request)
+    _take_audio_work(request, "previews")
     speak = request.app[MENU_ADMIN].voice.speak
     wav = await asyncio.to_thread(speak, data.text)
     return web.Response(body=wav, content_type="audio/wav", headers={"Cache-Control": "no-store"})
@@ -202,8 +205,10 @@ async def preview(request: web.Request) -> web.Response:
     "prompts",
     response=UploadOut,
     status=201,
+    limited=True,
 )
 async def upload(request: web.Request) -> web.Response:
+    _take_audio_work(request, "uploads")
     scope, name, data = await _upload_parts(request)
     principal = await allow_change(request, scope, "prompt_upload", name)
     converted = await asyncio.to_thread(audio.convert, data, name)
@@ -239,6 +244,11 @@ async def upload(request: web.Request) -> web.Response:
         audio_url=f"/api/prompts/{prompt_id}/audio",
     )
     return web.json_response(body.model_dump(), status=201)
+
+
+def _take_audio_work(request: web.Request, what: str) -> None:
+    """One of the user's previews and uploads (`ivr.admin.limits`), or a 429."""
+    request.app[PROMPT_LIMIT].take(who(request).username, request.app[CLOCK](), what)
 
 
 async def _upload_parts(request: web.Request) -> tuple[str, str, bytes]:

@@ -49,6 +49,7 @@ class Endpoint:
     status: int = 200
     public: bool = False  # no sign-in needed
     parameters: tuple[tuple[str, str], ...] = ()  # (query parameter, description)
+    limited: bool = False  # per-user rate limit: 429 with Retry-After (ivr/admin/limits.py)
 
 
 @dataclass
@@ -131,6 +132,13 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         if status == 401 and endpoint.public:
             continue
         responses[str(status)] = {"description": why, **error}
+    if endpoint.limited:
+        wait = {"description": "seconds until one more is allowed", "schema": {"type": "integer"}}
+        responses["429"] = {
+            "description": "Too many of these for this user just now",
+            "headers": {"Retry-After": wait},
+            **error,
+        }
     operation: dict[str, Any] = {
         "summary": endpoint.summary,
         "tags": [endpoint.tag],

@@ -1,13 +1,16 @@
 """Signing in to the admin web and API, and who may do what.
 
-A browser signs in with `POST /api/session` and gets a session cookie
+A browser signs in with `POST /api/session` (JSON only, and from this site's
+own page when it names one in `Origin`: no login CSRF) and gets a session cookie
 (HttpOnly: no script reads it; SameSite=Strict: no other site's page sends
 it) and a CSRF token, which every request that changes something sends back
 in `X-CSRF-Token`. A script sends `Authorization: Bearer <token>` instead.
 Every `/api/` route needs one or the other unless it is declared public.
 
 A refused attempt to read or change a scope is a 403 and a line in the audit
-log, like every change that is made.
+log, like every change that is made. An object (a case, a call, an operator)
+outside the user's reach is answered exactly as one that does not exist, a
+404, so that its id tells nothing; the attempt is still an audit line.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from aiohttp import web
 from pydantic import BaseModel, Field
@@ -26,7 +29,7 @@ from ivr.admin.auth import NATIONAL, Forbidden, NotSignedIn, Principal, Role, Si
 from ivr.admin.keys import API, CLOCK, DIRECTORY, SESSIONS, SETTINGS
 from ivr.admin.openapi import Api, Handler, parse
 from ivr.db.audit import Author, audit
-from ivr.errors import IvrError
+from ivr.errors import DataError, IvrError
 
 COOKIE = "ivr_session"
 CSRF_HEADER = "X-CSRF-Token"
@@ -126,6 +129,27 @@ async def refuse(request: web.Request, action: str, scope: str, target: str, why
     async with request.app[SESSIONS]() as session, session.begin():
         await record(request, session, action, scope, target, outcome="denied")
     raise Forbidden(why, scope=scope, action=action)
+
+
+async def conceal(
+    request: web.Request, action: str, scope: str, target: str, missing: IvrError
+) -> NoReturn:
+    """Write the refused attempt to the audit log, then answer `missing`: what
+    the object's absence says. An id outside the user's reach must not tell
+    that it exists (a 403 where a made-up id gets a 404 would)."""
+    async with request.app[SESSIONS]() as session, session.begin():
+        await record(request, session, action, scope, target, outcome="denied")
+    raise missing
+
+
+async def allow_seeing(
+    request: web.Request, scope: str, action: str, target: str, missing: IvrError
+) -> Principal:
+    """The user, if `scope` (an object's department) is within reach; else as `conceal`."""
+    principal = who(request)
+    if not principal.covers(scope, request.app[DIRECTORY]):
+        await conceal(request, action, scope, target, missing)
+    return principal
 
 
 async def allow_read(request: web.Request, scope: str, action: str, target: str = "") -> Principal:
@@ -261,7 +285,9 @@ async def _throttle(request: web.Request, username: str, now: datetime) -> None:
         )
 
 
-async def _failed(request: web.Request, username: str, now: datetime) -> None:
+async def _failed(
+    request: web.Request, username: str, now: datetime, action: str = stored.SIGN_IN
+) -> None:
     """A failed sign-in, in the audit log: the user's department's admins see it."""
     async with request.app[SESSIONS]() as session, session.begin():
         user = (
@@ -273,7 +299,7 @@ async def _failed(request: web.Request, username: str, now: datetime) -> None:
         await audit(
             session,
             Author(now, None, address(request)),
-            action=stored.SIGN_IN,
+            action=action,
             scope=scope,
             target=username,
             outcome="denied",
@@ -284,8 +310,22 @@ async def _failed(request: web.Request, username: str, now: datetime) -> None:
     "POST", "/api/session", "Sign in", "session", body=SignInIn, response=SessionOut, public=True
 )
 async def sign_in(request: web.Request) -> web.Response:
+    # Login CSRF: another site's page must not sign this browser in (as the
+    # attacker). A form can send only form types or text/plain, and older
+    # browsers sent no Origin with one; JSON from another page needs a CORS
+    # preflight, which nothing here answers. Browsers name the page of every
+    # POST in Origin, so one naming another site is refused; a request with no
+    # Origin is no browser's cross-site request (scripts, the CLI).
+    if request.content_type != "application/json":
+        raise DataError(
+            "sign in with a JSON body and Content-Type: application/json",
+            content_type=request.content_type,
+        )
     data = await parse(request, SignInIn)
     now = request.app[CLOCK]()
+    if not _same_origin(request):
+        await _failed(request, data.username, now, action="csrf")
+        raise CsrfFailed("a sign-in is accepted only from this site's own page")
     await _throttle(request, data.username, now)
     try:
         async with request.app[SESSIONS]() as session, session.begin():

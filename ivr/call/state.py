@@ -150,6 +150,9 @@ class CallState:
     choice_due: bool = False  # the limit passed while something was being said
     operator: str | None = None  # connected to this operator
     # -- the automatic service
+    # The published configuration (its generation) the call's service menus
+    # came from: a call taken back after a crash goes on with that version.
+    menu_generation: int = 0
     node: str = ""  # in the service menu: the node the caller is at
     node_trail: list[str] = field(default_factory=list)  # the nodes `*` goes back to
     category: str = ""  # the service category of the branch the caller is in

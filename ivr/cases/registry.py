@@ -21,7 +21,14 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.cases import rules
 from ivr.cases import store as stored
-from ivr.cases.rules import Action, CaseNotFound, CaseStateError, Kind, SurveyKind
+from ivr.cases.rules import (
+    Action,
+    CaseNotFound,
+    CaseStateError,
+    Kind,
+    SurveyKind,
+    missing_case,
+)
 from ivr.cases.views import (
     CallerCase,
     CaseView,
@@ -355,7 +362,7 @@ class Cases:
                 await stored.lock(session, source=key)
             row = await stored.by_source(session, key)
         if row is None:
-            raise CaseNotFound(f"no case {key!r}", number=key)
+            raise missing_case(key)
         return row
 
     def _department(self, code: str) -> None:

@@ -92,6 +92,12 @@ class CaseNotFound(NotFound):
     error_id = "case_not_found"
 
 
+def missing_case(key: str) -> CaseNotFound:
+    """What asking for `key` says when there is no such case, and also when the
+    case is outside the asker's reach: the two must not differ."""
+    return CaseNotFound(f"no case {key!r}", number=key)
+
+
 def status_word(status: str) -> str:
     return _STATUS_WORDS.get(status, status)
 

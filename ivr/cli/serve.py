@@ -66,6 +66,7 @@ from ivr.publish import in_force as published
 from ivr.publish import menus as menu
 from ivr.publish.drafts import MenuAdmin, Voice
 from ivr.publish.in_force import Configuration
+from ivr.publish.pruning import AudioPruner
 from ivr.settings import HOTLINE_TZ, REPO_ROOT, Settings
 from ivr.stasis.controller import Controller
 from ivr.stasis.fleet import Fleet, Node
@@ -257,6 +258,20 @@ async def _casework_jobs(app: web.Application) -> AsyncIterator[None]:
     await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def _audio_pruning(app: web.Application) -> AsyncIterator[None]:
+    """Uploads nobody used and the files of texts long out of force, pruned
+    (ivr/publish/pruning.py); every controller its own prompt folder."""
+    settings = app[SETTINGS]
+    pruner = AudioPruner(
+        app[SESSIONS], app[CATALOG].directory, app[CLOCK], settings.audio_prune_days
+    )
+    job = every(settings.audio_prune_interval, pruner.run_once, "audio pruning")
+    task = asyncio.create_task(job, name="audio-pruning")
+    yield
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+
+
 async def _desk_feed_relay(app: web.Application) -> AsyncIterator[None]:
     """On PostgreSQL, operators' screen pops go through the database, so a
     page open on one controller sees the calls every controller offers."""
@@ -336,6 +351,8 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
                     menus=in_force.menus,
                     feed=app[FEED],
                     metrics=app[METRICS],
+                    generation=in_force.generation,
+                    published_at=config.at,
                 )
             )
             await controller.desk.refresh()
@@ -425,6 +442,7 @@ def make_app(
     app.cleanup_ctx.append(_loop_watch)
     app.cleanup_ctx.append(_database)
     app.cleanup_ctx.append(_casework_jobs)
+    app.cleanup_ctx.append(_audio_pruning)
     app.cleanup_ctx.append(_desk_feed_relay)
     app.cleanup_ctx.append(_asterisk)
     app.cleanup_ctx.append(_frozen_heap)

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from ivr.db.models import PAGE_STEP, Call
-from ivr.errors import DataError
+from ivr.errors import DataError, NotFound
 
 
 class StepView(BaseModel):
@@ -137,6 +137,12 @@ async def recent_calls(
     if departments is not None:
         query = query.where(Call.department_code.in_(departments))
     return await _views(session, query)
+
+
+def missing_call(call_id: str) -> NotFound:
+    """What asking for `call_id` says when there is no such call, and also when
+    the call is outside the asker's reach."""
+    return NotFound(f"no call with id {call_id!r}", call_id=call_id)
 
 
 async def get_call(session: AsyncSession, call_id: str) -> CallView | None:

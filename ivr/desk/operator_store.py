@@ -147,10 +147,16 @@ async def _with_departments(
     return [_operator(row, theirs.get(row.id, frozenset())) for row in rows]
 
 
+def missing_operator(operator_id: str) -> NotFound:
+    """What asking for `operator_id` says when there is no such operator, and
+    also when the operator is outside the asker's reach."""
+    return NotFound(f"no operator {operator_id!r}", operator=operator_id)
+
+
 async def get_operator(session: AsyncSession, operator_id: str) -> Operator:
     row = await session.scalar(select(OperatorRow).where(OperatorRow.id == operator_id))
     if row is None:
-        raise NotFound(f"no operator {operator_id!r}", operator=operator_id)
+        raise missing_operator(operator_id)
     departments = await _departments(session, [operator_id])
     return _operator(row, departments.get(operator_id, frozenset()))
 

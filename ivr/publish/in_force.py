@@ -148,6 +148,17 @@ class Configuration:
             except Exception:  # a database hiccup: the next poll tries again
                 log.exception("could not read the published configuration")
 
+    async def at(self, generation: int) -> Published | None:
+        """What was in force at `generation` (a call's, saved): the menus as
+        published then, with their prompts; None if nothing was published then."""
+        async with self._lock, self._sessions() as session:
+            menus = await stored.in_force(session, stored.MENU, generation)
+            if not menus:
+                return None
+            book, hours = await in_force(session, self._directory, menus)
+            catalog = await self._catalog(session, menus.values())
+        return Published(generation, book, hours, catalog)
+
     async def _load(self, session: AsyncSession, generation: int) -> Published:
         menus = await stored.in_force(session, stored.MENU)
         book, hours = await in_force(session, self._directory, menus)

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,11 +27,15 @@ async def generation(session: AsyncSession) -> int:
     return int(await session.scalar(select(func.max(ConfigVersionRow.id))) or 0)
 
 
-async def in_force(session: AsyncSession, kind: str) -> dict[str, ConfigVersionRow]:
-    """The version in force of every scope of `kind`, by scope."""
+async def in_force(
+    session: AsyncSession, kind: str, generation: int | None = None
+) -> dict[str, ConfigVersionRow]:
+    """The version in force of every scope of `kind`, by scope: now, or when
+    the configuration's generation was `generation` (versions up to that id)."""
+    upto = ConfigVersionRow.id <= generation if generation is not None else true()
     newest = (
         select(ConfigVersionRow.scope, func.max(ConfigVersionRow.number).label("number"))
-        .where(ConfigVersionRow.kind == kind)
+        .where(ConfigVersionRow.kind == kind, upto)
         .group_by(ConfigVersionRow.scope)
         .subquery()
     )

@@ -46,7 +46,9 @@ log = logging.getLogger(__name__)
 
 class Controller:
     def __init__(self, parts: Collaborators) -> None:
-        self._in_force = InForce(parts.catalog, parts.menus)
+        self._in_force = InForce(
+            parts.catalog, parts.menus, parts.generation, parts.published_at
+        )
         self.messages = MessageBox(
             ari=parts.ari,
             sessionmaker=parts.sessionmaker,
@@ -129,6 +131,7 @@ class Controller:
         """Put what admins published in force for every call that starts from now."""
         self._in_force.catalog = published.catalog
         self._in_force.menus = published.menus
+        self._in_force.generation = published.generation
         self.desk.catalog = published.catalog
         self.desk.hours = published.hours
 

@@ -5,12 +5,14 @@ composition root (`ivr/cli/serve.py`, or a test's rig) and handed over as
 one value. `InForce` is what calls starting now hear: the prompts and the
 service menus as last published. A call keeps the menus it was given for
 its whole length (a publication while it is in the menu does not change
-what it hears), while a prompt is looked up when it is played.
+what it hears; its saved state names the generation, so a controller that
+takes it back reads those menus again), while a prompt is looked up when it
+is played.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -26,6 +28,7 @@ from ivr.desk.queues import Queues
 from ivr.directory.routing import Directory
 from ivr.metrics import Metrics
 from ivr.publish.hours import Hours
+from ivr.publish.in_force import Published
 from ivr.publish.menus import MenuBook
 from ivr.settings import Settings
 
@@ -49,15 +52,44 @@ class Collaborators:
     feed: DeskFeed | None = None
     # What the calls count (one per process; a test's rig gets one of its own).
     metrics: Metrics = field(default_factory=Metrics)
+    # The generation `menus` were published as (0: the files'), and how to
+    # read an earlier one (`Configuration.at`): a call taken back after a
+    # crash goes on with the menus it started with.
+    generation: int = 0
+    published_at: Callable[[int], Awaitable[Published | None]] | None = None
 
 
 class InForce:
     """The prompts and service menus in force now."""
 
-    def __init__(self, catalog: Catalog, menus: MenuBook | None) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        menus: MenuBook | None,
+        generation: int = 0,
+        published_at: Callable[[int], Awaitable[Published | None]] | None = None,
+    ) -> None:
         self.catalog = catalog
         self.menus = menus
+        self.generation = generation
+        self._published_at = published_at
+        # Read once per generation: a recovery takes back many calls of the same.
+        self._earlier: dict[int, Callable[[str], flow.ServiceMenu]] = {}
 
     def service_menus(self) -> Callable[[str], flow.ServiceMenu] | None:
         """The service menus a call starting now gets, for its whole length."""
         return self.menus.effective if self.menus is not None else None
+
+    async def service_menus_of(self, generation: int) -> Callable[[str], flow.ServiceMenu] | None:
+        """The service menus of `generation` (a call's, saved): those in force if
+        it is the one in force or cannot be read any more."""
+        if generation in (0, self.generation) or self._published_at is None or self.menus is None:
+            return self.service_menus()
+        if generation not in self._earlier:
+            published = await self._published_at(generation)
+            if published is None:
+                return self.service_menus()
+            # Its prompts, beside those in force (the catalog holds every one loaded).
+            self.catalog = published.catalog
+            self._earlier[generation] = published.menus.effective
+        return self._earlier[generation]

@@ -173,11 +173,13 @@ class Recovery:
         if not view.ended and view.flow_state:
             # A callback's record reads the entry of the call that asked for it.
             entry_id = view.route_read if view.dialed == CALLBACK_DIALED else None
+            menus = await self._calls.saved_menus(view.flow_state)
             call = self._calls.resume(
                 channel.id,
                 view.flow_state,
                 view.caller,
                 entry_id,
+                menus,
                 sip_call_id=channel.protocol_id or "",
             )
             with about_call(call.tag):

@@ -115,23 +115,33 @@ class CallRegistry(Mapping[str, Call]):
             log.info("callback answered on %s for call %s", channel.name, placed.entry_id)
         self.launch(call, flow.CalledBack())
 
+    async def saved_menus(
+        self, saved: dict[str, Any]
+    ) -> Callable[[str], flow.ServiceMenu] | None:
+        """The service menus a saved call started with (its generation), if
+        they can still be read; else those in force."""
+        return await self._in_force.service_menus_of(int(saved.get("menu_generation") or 0))
+
     def resume(
         self,
         channel_id: str,
         saved: dict[str, Any],
         caller: str,
         entry_id: str | None,
+        menus: Callable[[str], flow.ServiceMenu] | None = None,
         sip_call_id: str = "",
     ) -> Call:
         """A call with its flow as a dead controller saved it, ready to
-        `launch`; `entry_id` is the queue entry it serves when not its own."""
+        `launch`; `entry_id` is the queue entry it serves when not its own;
+        `menus` the service menus it started with (`saved_menus`), else those
+        in force."""
         restored = flow.CallFlow.restore(
             channel_id,
             saved,
             self._guide,
             self._config,
             self._service,
-            self._in_force.service_menus(),
+            menus if menus is not None else self._in_force.service_menus(),
         )
         call = Call(channel_id, restored, caller, sip_call_id=sip_call_id)
         if entry_id is not None:
@@ -183,6 +193,7 @@ class CallRegistry(Mapping[str, Call]):
             callback_ok=self._can_call_back(caller),
             menus=self._in_force.service_menus(),
         )
+        call_flow.call.menu_generation = self._in_force.generation
         return Call(
             channel.id,
             call_flow,

@@ -3,7 +3,7 @@
 // working, and is sent on every request that changes something.
 
 import { say } from "./dom.js";
-import { errorText } from "./labels.js";
+import { errorText } from "./errors.js";
 
 const CSRF_KEY = "ivr.csrf";
 // Only a hint that this browser signed in (the cookie itself is HttpOnly):
@@ -21,11 +21,11 @@ export function whenSignedOut(fn) {
   onSignedOut = fn;
 }
 
-// `message` is what the staff read: Chinese for the errors labels.js knows,
-// else the API's own sentence; `apiMessage` keeps the API's (English) one.
+// `message` is what the staff read: Chinese, from the one catalogue
+// (errors.js); `apiMessage` keeps the API's own (English) sentence.
 export class ApiError extends Error {
   constructor(status, body) {
-    super(errorText(body) || `请求失败（${status}）`);
+    super(errorText(body, status));
     this.apiMessage = body?.message || "";
     this.status = status;
     this.errorId = body?.error_id || "";
@@ -127,7 +127,7 @@ export async function signOut() {
   }
 }
 
-/** Shows an error in the status region, the API's own sentence first. */
+/** Shows an error in the status region, in Chinese (errors.js). */
 export function report(error) {
   if (error?.name === "AbortError") return;
   if (!(error instanceof ApiError)) {

@@ -1,0 +1,145 @@
+"""What the admin web does against a hostile page or a greedy user: signing in
+only from its own page (login CSRF), the page's security headers, and the
+limits on the expensive prompt routes. A real database (SQLite and
+PostgreSQL), the real routes and middleware, no Asterisk."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import AsyncIterator
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from ivr.admin.auth import Role
+from ivr.admin.keys import SETTINGS
+from tests.admin_support import AdminApp, admin_app
+from tests.test_admin_web import _tone_wav, _upload
+from tests.web_support import PASSWORD
+
+CREDENTIALS = {"username": "hefei", "password": PASSWORD}
+
+
+@pytest.fixture
+async def admin(tmp_path: Path, database_url: str) -> AsyncIterator[AdminApp]:
+    async with admin_app(tmp_path, database_url) as found:
+        await found.as_user("hefei", Role.DEPARTMENT_ADMIN, "340100")
+        yield found
+
+
+async def test_a_sign_in_posted_from_another_site_is_refused(admin: AdminApp) -> None:
+    """Login CSRF: another site's page must not sign the browser in as someone
+    (the attacker), whose session would then see what the victim enters."""
+    browser = await admin.client()
+    evil = {"Origin": "http://evil.example"}
+    forged = await browser.post("/api/session", json=CREDENTIALS, headers=evil)
+    assert forged.status == 403, await forged.text()
+    assert (await forged.json())["error_id"] == "csrf_failed"
+    assert "Set-Cookie" not in forged.headers
+    assert (await browser.get("/api/session")).status == 401
+    national = await admin.as_user("boss")
+    (line,) = await (await national.get("/api/audit?limit=1")).json()
+    assert (line["action"], line["target"], line["outcome"]) == ("csrf", "hefei", "denied")
+
+
+async def test_a_sign_in_sent_as_a_form_is_refused(admin: AdminApp) -> None:
+    """An HTML form can post text/plain that looks like JSON, and older browsers
+    sent no Origin with a form: only a JSON request (which another site cannot
+    send without a preflight this server never allows) signs in."""
+    browser = await admin.client()
+    body = json.dumps(CREDENTIALS)
+    for kind in ("text/plain", "application/x-www-form-urlencoded", "multipart/form-data"):
+        form = await browser.post("/api/session", data=body, headers={"Content-Type": kind})
+        assert form.status == 400, kind
+        assert "application/json" in (await form.json())["message"]
+        assert "Set-Cookie" not in form.headers
+
+
+async def test_the_page_and_scripts_sign_in(admin: AdminApp) -> None:
+    """Its own page (Origin of this site) and a script (no Origin) sign in."""
+    browser = await admin.client()
+    own = {"Origin": f"http://{browser.host}:{browser.port}"}
+    signed = await browser.post("/api/session", json=CREDENTIALS, headers=own)
+    assert signed.status == 200, await signed.text()
+    script = await admin.client()
+    assert (await script.post("/api/session", json=CREDENTIALS)).status == 200
+
+
+async def test_previews_and_uploads_are_limited_per_user(admin: AdminApp) -> None:
+    """Each preview runs espeak-ng and each upload ffmpeg on the controller that
+    also serves calls: one user gets IVR_PROMPT_AUDIO_BURST at once, then
+    IVR_PROMPT_AUDIO_PER_MINUTE, and a 429 saying when to try again."""
+    settings = admin.app[SETTINGS]
+    hefei = await admin.as_user("hefei-admin", Role.DEPARTMENT_ADMIN, "340100")
+    for _ in range(settings.prompt_audio_burst):
+        spoken = await hefei.post("/api/prompts/preview", json={"text": "党费"})
+        assert spoken.status == 200, await spoken.text()
+    refused = await hefei.post("/api/prompts/preview", json={"text": "党费"})
+    assert refused.status == 429
+    body = await refused.json()
+    assert body["error_id"] == "rate_limited"
+    wait = int(refused.headers["Retry-After"])
+    assert wait == math.ceil(60 / settings.prompt_audio_per_minute)
+    assert body["details"]["retry_after"] == wait
+    upload = await _upload(hefei, "问候.wav", _tone_wav(), "340100")
+    assert upload.status == 429  # the same bucket: both are audio work
+    other = await admin.as_user("other-admin", Role.DEPARTMENT_ADMIN, "340100")
+    assert (await other.post("/api/prompts/preview", json={"text": "党费"})).status == 200
+    admin.clock.advance(seconds=wait)
+    assert (await hefei.post("/api/prompts/preview", json={"text": "党费"})).status == 200
+    assert (await hefei.post("/api/prompts/preview", json={"text": "党费"})).status == 429
+
+
+async def test_the_limit_is_in_the_api_description(admin: AdminApp) -> None:
+    client = await admin.client()
+    paths = (await (await client.get("/api/openapi.json")).json())["paths"]
+    for path in ("/api/prompts/preview", "/api/prompts/uploads"):
+        limited = paths[path]["post"]["responses"]["429"]
+        assert "Retry-After" in limited["headers"], path
+        assert limited["content"]["application/json"]["schema"]["$ref"].endswith("ErrorOut")
+
+
+class _Scripts(HTMLParser):
+    """What of a page would run as inline script: <script> without src, on*= handlers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inline: list[str] = []
+        self.sources: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        named = dict(attrs)
+        if tag == "script":
+            src = named.get("src")
+            if src:
+                self.sources.append(src)
+            else:
+                self.inline.append("<script> without src")
+        self.inline += [f"{tag} {name}=" for name, _ in attrs if name.startswith("on")]
+        if any((value or "").strip().lower().startswith("javascript:") for _, value in attrs):
+            self.inline.append(f"{tag} with a javascript: URL")
+
+
+async def test_the_admin_page_is_sent_with_security_headers(admin: AdminApp) -> None:
+    """No framing (clickjacking), no script but its own files (XSS), no
+    referrer to other sites, no type sniffing."""
+    client = await admin.client()
+    page = await client.get("/admin/")
+    assert page.status == 200
+    headers = page.headers
+    policy = {
+        name: values
+        for name, *values in (d.split() for d in headers["Content-Security-Policy"].split(";"))
+    }
+    assert policy["script-src"] == ["'self'"]  # no 'unsafe-inline', no 'unsafe-eval'
+    assert policy["default-src"] == ["'self'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    assert headers["X-Frame-Options"] == "DENY"  # browsers without frame-ancestors
+    assert headers["Referrer-Policy"] in ("no-referrer", "same-origin")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    # The policy holds only if the page needs no inline script.
+    scripts = _Scripts()
+    scripts.feed(await page.text())
+    assert scripts.inline == [] and scripts.sources == ["app.js"]
