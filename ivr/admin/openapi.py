@@ -25,6 +25,15 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
 REF = "#/components/schemas/{model}"
 JSON_BODY_MAX = 256 * 1024  # a whole department's menu is about 40 KB
+# The error answers an operation may give, each an ErrorOut. Every operation
+# may answer 400, 401 (unless public) and 403; one whose path names a thing
+# (a call, a case, a scope) 404; the others only those it declares (`errors`).
+ERRORS = {
+    400: "Bad input",
+    401: "Not signed in",
+    403: "Not allowed",
+    404: "No such thing, or none the user may see",
+}
 
 
 class ErrorOut(BaseModel):
@@ -49,6 +58,7 @@ class Endpoint:
     status: int = 200
     public: bool = False  # no sign-in needed
     parameters: tuple[tuple[str, str], ...] = ()  # (query parameter, description)
+    errors: tuple[int, ...] = ()  # error answers beyond those every operation gives
 
 
 @dataclass
@@ -109,7 +119,6 @@ class Api:
 
 
 def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
-    error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorOut")}}}}
     responses: dict[str, Any] = {}
     if endpoint.response is not None:
         schema = refs[endpoint.response]
@@ -127,10 +136,8 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
             "description": "OK",
             "content": {endpoint.media: {"schema": {"type": "string", "format": "binary"}}},
         }
-    for status, why in ((400, "Bad input"), (401, "Not signed in"), (403, "Not allowed")):
-        if status == 401 and endpoint.public:
-            continue
-        responses[str(status)] = {"description": why, **error}
+    for status in _error_statuses(endpoint):
+        responses[str(status)] = {"description": ERRORS[status], **_ERROR_CONTENT}
     operation: dict[str, Any] = {
         "summary": endpoint.summary,
         "tags": [endpoint.tag],
@@ -162,6 +169,20 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     if endpoint.public:
         operation["security"] = []
     return operation
+
+
+_ERROR_CONTENT = {
+    "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorOut")}}}
+}
+
+
+def _error_statuses(endpoint: Endpoint) -> list[int]:
+    statuses = {400, 403, *endpoint.errors}
+    if not endpoint.public:
+        statuses.add(401)
+    if _path_names(endpoint.path):
+        statuses.add(404)
+    return sorted(statuses)
 
 
 def _path_names(path: str) -> list[str]:

@@ -107,6 +107,7 @@ class TodayOut(BaseModel):
     "admin",
     response=TodayOut,
     parameters=(("department", "this department and the ones below it (default: the user's)"),),
+    errors=(404,),
 )
 async def today(request: web.Request) -> web.Response:
     directory = request.app[DIRECTORY]

@@ -1,0 +1,37 @@
+"""What `/api/openapi.json` says each operation answers, for the answers it
+really gives (found by tests/test_fuzz_api.py): a client generated from the
+document handles every status it can get."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ivr.admin.app import add_routes
+from ivr.admin.keys import API
+from ivr.settings import REPO_ROOT
+
+
+def document() -> dict[str, Any]:
+    app = web.Application()
+    add_routes(app, REPO_ROOT / "prompts")  # any folder: no prompt is served here
+    return app[API].document()
+
+
+def responses(method: str, path: str) -> dict[str, Any]:
+    operation: dict[str, Any] = document()["paths"][path][method.lower()]
+    return operation["responses"]
+
+
+def test_an_operation_naming_a_thing_describes_its_not_found_answer() -> None:
+    # GET /api/calls/nope answers 404 {"error_id": "not_found", ...}: a call,
+    # a case, a scope or a user in the path may not exist; so may the
+    # department a listing is narrowed to.
+    for path, operations in document()["paths"].items():
+        for method, operation in operations.items():
+            if "{" in path:
+                assert "404" in operation["responses"], (method, path)
+    for path in ("/api/calls", "/api/stats/today"):
+        error = responses("GET", path)["404"]["content"]["application/json"]["schema"]
+        assert error == {"$ref": "#/components/schemas/ErrorOut"}
