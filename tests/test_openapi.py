@@ -35,3 +35,11 @@ def test_an_operation_naming_a_thing_describes_its_not_found_answer() -> None:
     for path in ("/api/calls", "/api/stats/today"):
         error = responses("GET", path)["404"]["content"]["application/json"]["schema"]
         assert error == {"$ref": "#/components/schemas/ErrorOut"}
+
+
+def test_the_document_describes_itself_as_a_json_object() -> None:
+    answer = responses("GET", "/api/openapi.json")["200"]["content"]
+    assert answer == {"application/json": {"schema": {"type": "object"}}}
+    # Files stay files.
+    audio = responses("GET", "/api/cases/{number}/recording")["200"]["content"]
+    assert audio == {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}

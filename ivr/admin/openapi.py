@@ -132,9 +132,12 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     elif endpoint.status == 204:
         responses["204"] = {"description": "Done, nothing to say"}
     else:
+        # A file (audio, a spreadsheet), or a JSON document of its own (this one).
+        json_doc = endpoint.media == "application/json"
+        schema = {"type": "object"} if json_doc else {"type": "string", "format": "binary"}
         responses[str(endpoint.status)] = {
             "description": "OK",
-            "content": {endpoint.media: {"schema": {"type": "string", "format": "binary"}}},
+            "content": {endpoint.media: {"schema": schema}},
         }
     for status in _error_statuses(endpoint):
         responses[str(status)] = {"description": ERRORS[status], **_ERROR_CONTENT}
