@@ -43,3 +43,12 @@ def test_the_document_describes_itself_as_a_json_object() -> None:
     # Files stay files.
     audio = responses("GET", "/api/cases/{number}/recording")["200"]["content"]
     assert audio == {"audio/wav": {"schema": {"type": "string", "format": "binary"}}}
+
+
+def test_health_describes_its_answer_when_asterisk_is_not_connected() -> None:
+    # A load balancer reads the status; a dashboard reads the same body.
+    health = responses("GET", "/api/health")
+    assert health["503"]["content"] == health["200"]["content"]
+    assert health["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/HealthOut"
+    }

@@ -181,6 +181,7 @@ async def show_call(request: web.Request) -> web.Response:
     "calls",
     response=HealthOut,
     public=True,
+    also=(503,),  # not connected to any Asterisk
 )
 async def health(request: web.Request) -> web.Response:
     ari = request.app[ARI]

@@ -59,6 +59,7 @@ class Endpoint:
     public: bool = False  # no sign-in needed
     parameters: tuple[tuple[str, str], ...] = ()  # (query parameter, description)
     errors: tuple[int, ...] = ()  # error answers beyond those every operation gives
+    also: tuple[int, ...] = ()  # other statuses answering the same body (health: 503)
 
 
 @dataclass
@@ -125,10 +126,10 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
         if endpoint.many:
             schema = {"type": "array", "items": schema}
         # A stream of events (text/event-stream) is described by one event's data.
-        responses[str(endpoint.status)] = {
-            "description": "OK",
-            "content": {endpoint.media: {"schema": schema}},
-        }
+        answer = {"description": "OK", "content": {endpoint.media: {"schema": schema}}}
+        responses[str(endpoint.status)] = answer
+        for status in endpoint.also:
+            responses[str(status)] = {**answer, "description": "The same body, with this status"}
     elif endpoint.status == 204:
         responses["204"] = {"description": "Done, nothing to say"}
     else:
