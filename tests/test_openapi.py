@@ -52,3 +52,11 @@ def test_health_describes_its_answer_when_asterisk_is_not_connected() -> None:
     assert health["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/HealthOut"
     }
+
+
+def test_sign_in_describes_a_wrong_password_and_too_many_of_them() -> None:
+    # A public operation answers no 401 for a missing session, but signing in
+    # answers it for a wrong password, and 429 after five in 15 minutes.
+    sign_in = responses("POST", "/api/session")
+    assert {"401", "429"} <= set(sign_in)
+    assert "401" not in responses("GET", "/api/health")

@@ -33,6 +33,7 @@ ERRORS = {
     401: "Not signed in",
     403: "Not allowed",
     404: "No such thing, or none the user may see",
+    429: "Too many attempts: wait, then try again",
 }
 
 

@@ -281,7 +281,14 @@ async def _failed(request: web.Request, username: str, now: datetime) -> None:
 
 
 @routes.route(
-    "POST", "/api/session", "Sign in", "session", body=SignInIn, response=SessionOut, public=True
+    "POST",
+    "/api/session",
+    "Sign in",
+    "session",
+    body=SignInIn,
+    response=SessionOut,
+    public=True,
+    errors=(401, 429),  # a wrong name or password; too many of them
 )
 async def sign_in(request: web.Request) -> web.Response:
     data = await parse(request, SignInIn)
