@@ -60,3 +60,21 @@ def test_sign_in_describes_a_wrong_password_and_too_many_of_them() -> None:
     sign_in = responses("POST", "/api/session")
     assert {"401", "429"} <= set(sign_in)
     assert "401" not in responses("GET", "/api/health")
+
+
+def test_conflicts_removals_and_oversized_files_are_described_where_they_happen() -> None:
+    # Read from the code, not met by the fuzzing: a second user of one name,
+    # publishing with no draft or at the same moment as someone else, a
+    # recording the retention job removed, an upload over 10 MB.
+    expected = {
+        ("POST", "/api/users"): "409",
+        ("POST", "/api/menus/{scope}/publish"): "409",
+        ("POST", "/api/menus/{scope}/versions/{number}/restore"): "409",
+        ("PUT", "/api/hours/{scope}"): "409",
+        ("POST", "/api/hours/{scope}/versions/{number}/restore"): "409",
+        ("GET", "/api/cases/{number}/recording"): "410",
+        ("POST", "/api/prompts/uploads"): "413",
+    }
+    for (method, path), status in expected.items():
+        assert status in responses(method, path), (method, path)
+    assert "409" not in responses("GET", "/api/users")

@@ -166,6 +166,7 @@ async def _allow_assignee(request: web.Request, operator_id: str, scope: str, nu
     "The caller's message (WAV)",
     "cases",
     media="audio/wav",
+    errors=(410,),  # removed under the retention rules
 )
 async def case_recording(request: web.Request) -> web.Response:
     case = await request.app[CASES].get(request.match_info["number"])

@@ -105,6 +105,7 @@ async def discard_draft(request: web.Request) -> web.Response:
     "menus",
     body=PublishIn,
     response=VersionInfo,
+    errors=(409,),  # no draft, or published by someone else meanwhile
 )
 async def publish(request: web.Request) -> web.Response:
     scope = _scope(request)
@@ -167,6 +168,7 @@ async def diff(request: web.Request) -> web.Response:
     "Put an earlier version back in force (as a new version)",
     "menus",
     response=VersionInfo,
+    errors=(409,),  # published by someone else meanwhile
 )
 async def restore(request: web.Request) -> web.Response:
     scope = _scope(request)
@@ -202,6 +204,7 @@ async def preview(request: web.Request) -> web.Response:
     "prompts",
     response=UploadOut,
     status=201,
+    errors=(413,),  # a file over the size limit
 )
 async def upload(request: web.Request) -> web.Response:
     scope, name, data = await _upload_parts(request)

@@ -33,6 +33,9 @@ ERRORS = {
     401: "Not signed in",
     403: "Not allowed",
     404: "No such thing, or none the user may see",
+    409: "In conflict with what is there now",
+    410: "Gone: removed under the retention rules",
+    413: "Too large",
     429: "Too many attempts: wait, then try again",
 }
 
