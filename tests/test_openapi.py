@@ -20,8 +20,8 @@ def document() -> dict[str, Any]:
 
 
 def responses(method: str, path: str) -> dict[str, Any]:
-    operation: dict[str, Any] = document()["paths"][path][method.lower()]
-    return operation["responses"]
+    found: dict[str, Any] = document()["paths"][path][method.lower()]["responses"]
+    return found
 
 
 def test_an_operation_naming_a_thing_describes_its_not_found_answer() -> None:
@@ -65,7 +65,8 @@ def test_sign_in_describes_a_wrong_password_and_too_many_of_them() -> None:
 def test_conflicts_removals_and_oversized_files_are_described_where_they_happen() -> None:
     # Read from the code, not met by the fuzzing: a second user of one name,
     # publishing with no draft or at the same moment as someone else, a
-    # recording the retention job removed, an upload over 10 MB.
+    # recording the retention job removed, an upload over 10 MB, a menu
+    # that does not validate.
     expected = {
         ("POST", "/api/users"): "409",
         ("POST", "/api/menus/{scope}/publish"): "409",
@@ -78,3 +79,5 @@ def test_conflicts_removals_and_oversized_files_are_described_where_they_happen(
     for (method, path), status in expected.items():
         assert status in responses(method, path), (method, path)
     assert "409" not in responses("GET", "/api/users")
+    for path in ("/api/menus/{scope}/publish", "/api/menus/{scope}/versions/{number}/restore"):
+        assert "422" in responses("POST", path)

@@ -105,7 +105,7 @@ async def discard_draft(request: web.Request) -> web.Response:
     "menus",
     body=PublishIn,
     response=VersionInfo,
-    errors=(409,),  # no draft, or published by someone else meanwhile
+    errors=(409, 422),  # no draft, or published meanwhile; a menu that does not validate
 )
 async def publish(request: web.Request) -> web.Response:
     scope = _scope(request)
@@ -168,7 +168,7 @@ async def diff(request: web.Request) -> web.Response:
     "Put an earlier version back in force (as a new version)",
     "menus",
     response=VersionInfo,
-    errors=(409,),  # published by someone else meanwhile
+    errors=(409, 422),  # published meanwhile; a version that no longer validates
 )
 async def restore(request: web.Request) -> web.Response:
     scope = _scope(request)

@@ -36,6 +36,7 @@ ERRORS = {
     409: "In conflict with what is there now",
     410: "Gone: removed under the retention rules",
     413: "Too large",
+    422: "The menu does not validate: details.problems says why",
     429: "Too many attempts: wait, then try again",
 }
 
