@@ -88,6 +88,13 @@ DEPARTMENTS = sorted(
 )
 KEYS = "0123456789*#"
 SERVICES: tuple[Service, ...] = ("operators", "unstaffed", "after_hours")
+# `#` first sends what was keyed before (nothing: the question again), so the
+# number is read alone; 001250 is a case number, 000001 is not (check digit).
+LOOKUPS = ("#001250#", "19001250#", "9001250#", "#000001#", "#1250#", "#0012500#", "00125*")
+# What a caller keys first, so that calls start at every depth of the menus
+# (random keys alone mostly close the call after three wrong ones): the
+# service menu, a message, the departments below, the region menu, a lookup.
+FIRST_KEYS = ("", "1", "2", "3", "0", "17", "19001250#", "19#000001#", "19001250#", "12", "31")
 OUTCOMES: tuple[PlaybackOutcome, ...] = ("done", "done", "done", "failed")
 # After the caller stops pressing keys: this many of the flow's own waits
 # (prompts ending, timers firing) end any call not in line or talking. A
@@ -180,6 +187,7 @@ class CallerAndController(RuleBasedStateMachine):
         max_invalid=st.sampled_from([3, 8, 30]),
         max_silences=st.sampled_from([2, 4]),
         start=st.sampled_from(["started", "started", "started", "called_back", "orphaned"]),
+        first_keys=st.sampled_from(FIRST_KEYS),
     )
     def begin(
         self,
@@ -191,6 +199,7 @@ class CallerAndController(RuleBasedStateMachine):
         max_invalid: int,
         max_silences: int,
         start: str,
+        first_keys: str,
     ) -> None:
         self.service = service
         self.config = FlowConfig(
@@ -215,6 +224,9 @@ class CallerAndController(RuleBasedStateMachine):
         if start == "called_back":
             self.world.in_line = True  # a callback keeps its place in line
         self.feed(first[start])
+        for digit in first_keys:
+            if self.live():
+                self.feed(KeyPressed(digit))
 
     # -- the caller ----------------------------------------------------------------
 
@@ -233,9 +245,10 @@ class CallerAndController(RuleBasedStateMachine):
             self.feed(KeyPressed(digit))
 
     @precondition(lambda self: self.live())
-    @rule(number=st.sampled_from(["001250#", "000001#", "1250#", "0012500#", "#", "00125*"]))
+    @rule(number=st.sampled_from(LOOKUPS))
     def key_case_number(self, number: str) -> None:
-        """A case's number and `#`, as the lookup asks (a wrong one, a short one)."""
+        """A case's number and `#`, as the lookup asks (a wrong one, a short one),
+        on its own or from the front page (1 self-service, 9 the lookup)."""
         for digit in number:
             self.feed(KeyPressed(digit))
 
