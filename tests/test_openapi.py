@@ -32,7 +32,8 @@ def test_an_operation_naming_a_thing_describes_its_not_found_answer() -> None:
         for method, operation in operations.items():
             if "{" in path:
                 assert "404" in operation["responses"], (method, path)
-    for path in ("/api/calls", "/api/stats/today"):
+    listings = ("/api/calls", "/api/stats/today", "/api/cases", "/api/cases/overdue", "/api/audit")
+    for path in (*listings, "/api/operator/feed"):
         error = responses("GET", path)["404"]["content"]["application/json"]["schema"]
         assert error == {"$ref": "#/components/schemas/ErrorOut"}
 

@@ -59,6 +59,7 @@ class CaseActionIn(BaseModel):
         ("sub", "true: the departments below it too"),
         ("limit", f"at most this many (1 to {MAX_LIMIT})"),
     ),
+    errors=(404,),  # no department of that code
 )
 async def list_cases(request: web.Request) -> web.Response:
     query = request.query
@@ -87,6 +88,7 @@ async def list_cases(request: web.Request) -> web.Response:
     response=OverdueView,
     many=True,
     parameters=(("department", "the supervising department"),),
+    errors=(404,),  # no department of that code
 )
 async def overdue_cases(request: web.Request) -> web.Response:
     department = request.query.get("department") or who(request).department

@@ -172,6 +172,7 @@ class AuditOut(BaseModel):
     response=AuditOut,
     many=True,
     parameters=(("scope", "one scope (default: all the user may see)"), ("limit", "at most")),
+    errors=(404,),  # no department of that code
 )
 async def audit_log(request: web.Request) -> web.Response:
     principal = who(request)
