@@ -344,3 +344,12 @@ async def test_a_department_that_does_not_exist_is_not_found_not_refused(
         assert (await response.json())["error_id"] == "not_found"
     # A real department outside the operator's reach is still refused.
     assert (await operator.get("/api/cases?department=340200")).status == 403
+
+
+async def test_a_superscript_digit_is_bad_input_not_a_server_error(admin: AdminApp) -> None:
+    # Found by schemathesis (issue 18): "³".isdigit() is true, int("³") raises.
+    national = await admin.as_user("boss", Role.NATIONAL_ADMIN)
+    for path in ("/api/audit?limit=³", "/api/menus/national/versions/³"):
+        response = await national.get(path)
+        assert response.status == 400, (path, await response.text())
+        assert (await response.json())["error_id"] == "invalid_input"

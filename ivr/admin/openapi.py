@@ -221,7 +221,8 @@ async def parse(request: web.Request, model: type[M]) -> M:
 
 def version_number(text: str, field: str = "number") -> int:
     """A version number from a path or query: a whole number from 1."""
-    if not text.isdigit() or not 0 < int(text) < 10**9:
+    # isascii: "³".isdigit() is true, and int("³") raises.
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 10**9:
         raise DataError(f"a version number is a whole number from 1, not {text!r}", field=field)
     return int(text)
 

@@ -179,7 +179,9 @@ async def audit_log(request: web.Request) -> web.Response:
     directory = request.app[DIRECTORY]
     scope = request.query.get("scope")
     limit_raw = request.query.get("limit", str(DEFAULT_AUDIT_LIMIT))
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_AUDIT_LIMIT:
+    # isascii: "³".isdigit() is true, and int("³") raises.
+    digits = limit_raw.isascii() and limit_raw.isdigit()
+    if not digits or not 1 <= int(limit_raw) <= MAX_AUDIT_LIMIT:
         raise DataError(f"limit is a whole number from 1 to {MAX_AUDIT_LIMIT}")
     actor = None
     if scope:
