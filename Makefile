@@ -5,7 +5,7 @@ IVR := $(VENV)/bin/ivr
 PYTEST := $(VENV)/bin/pytest
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run cluster test deps bench clean
+.PHONY: run cluster test fuzz deps bench clean
 
 run: deps
 	$(IVR) asterisk up
@@ -41,6 +41,15 @@ test: deps
 	$(IVR) prompts build
 	# One test file per worker: an end-to-end file's platform stays in its worker.
 	$(PYTEST) -ra -n 3 --dist loadfile
+
+# The fuzz tests of make test with many more examples (HYPOTHESIS_PROFILE=fuzz,
+# tests/conftest.py): the admin API from its OpenAPI document, routing, and
+# the call flow under random callers. About 5 minutes; failures are kept in
+# .hypothesis/ and tried first next time.
+fuzz: deps
+	scripts/ensure-postgres
+	HYPOTHESIS_PROFILE=fuzz $(PYTEST) -ra -n 3 --dist loadfile --hypothesis-show-statistics \
+		tests/test_fuzz_api.py tests/test_fuzz_flow.py tests/test_fuzz_routing.py tests/test_directory.py
 
 bench: deps
 	# The caller's time, from the built audio (issue 14), then call latency.

@@ -4,6 +4,9 @@ on SQLite (a file under tmp_path) and on PostgreSQL.
 PostgreSQL comes from IVR_TEST_POSTGRES_URL (default: the local server, trust
 auth, database `ivr_test`, created if missing). If it cannot be reached the
 test fails, it is never skipped.
+
+Also the hypothesis profiles: `test` (the default, what `make test` runs) and
+`fuzz` (`make fuzz`: many more examples), chosen by HYPOTHESIS_PROFILE.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped]
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -27,6 +31,20 @@ POSTGRES_URL = os.environ.get(
 # (several checkouts, several people) never reset the schema under each other.
 POSTGRES_TEST_LOCK = 12371_9999
 CONNECT_TIMEOUT = 5.0
+
+# Hypothesis' own default of 100 examples for `make test`; `make fuzz` tries
+# twenty times as many. Deadlines are off: the machine is shared and loaded,
+# and a slow example is not a wrong one. A test with its own `max_examples`
+# keeps it under either profile.
+settings.register_profile("test", max_examples=100, deadline=None)
+settings.register_profile(
+    "fuzz",
+    max_examples=2000,
+    stateful_step_count=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "test"))
 
 
 async def _connect(url: URL, database: str) -> asyncpg.Connection:

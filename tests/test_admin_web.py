@@ -323,3 +323,33 @@ async def test_hours_are_set_and_in_force_at_once(admin: AdminApp) -> None:
     inherited = await county.put("/api/hours/340123", json={"week": None})
     shown = await inherited.json()
     assert (shown["own_week"], shown["week_from"], shown["open_now"]) == (False, "national", False)
+
+
+async def test_a_department_that_does_not_exist_is_not_found_not_refused(
+    admin: AdminApp,
+) -> None:
+    # Found by schemathesis (issue 18): an operator asking for the cases of a
+    # made-up department 17 characters long was refused, and the refusal's
+    # audit line overflowed its scope column on PostgreSQL (a 500).
+    operator = await admin.as_user("op", Role.OPERATOR, "340100")
+    made_up = "x" * 17
+    for path in (
+        f"/api/cases?department={made_up}",
+        f"/api/cases/overdue?department={made_up}",
+        f"/api/audit?scope={made_up}",
+        f"/api/hours/{made_up}",
+    ):
+        response = await operator.get(path)
+        assert response.status == 404, (path, await response.text())
+        assert (await response.json())["error_id"] == "not_found"
+    # A real department outside the operator's reach is still refused.
+    assert (await operator.get("/api/cases?department=340200")).status == 403
+
+
+async def test_a_superscript_digit_is_bad_input_not_a_server_error(admin: AdminApp) -> None:
+    # Found by schemathesis (issue 18): "³".isdigit() is true, int("³") raises.
+    national = await admin.as_user("boss", Role.NATIONAL_ADMIN)
+    for path in ("/api/audit?limit=³", "/api/menus/national/versions/³"):
+        response = await national.get(path)
+        assert response.status == 400, (path, await response.text())
+        assert (await response.json())["error_id"] == "invalid_input"

@@ -134,6 +134,7 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         ("sip_call_id", "the call with this SIP Call-ID"),
         ("department", "this department and the ones below it"),
     ),
+    errors=(404,),
 )
 async def list_calls(request: web.Request) -> web.Response:
     limit = int_param(request, "limit", DEFAULT_CALLS_LIMIT, 1, MAX_CALLS_LIMIT)
@@ -182,6 +183,7 @@ async def show_call(request: web.Request) -> web.Response:
     "calls",
     response=HealthOut,
     public=True,
+    also=(503,),  # not connected to any Asterisk
 )
 async def health(request: web.Request) -> web.Response:
     ari = request.app[ARI]

@@ -60,6 +60,7 @@ class CaseActionIn(BaseModel):
         ("sub", "true: the departments below it too"),
         ("limit", f"at most this many (1 to {MAX_LIMIT})"),
     ),
+    errors=(404,),  # no department of that code
 )
 async def list_cases(request: web.Request) -> web.Response:
     query = request.query
@@ -88,6 +89,7 @@ async def list_cases(request: web.Request) -> web.Response:
     response=OverdueView,
     many=True,
     parameters=(("department", "the supervising department"),),
+    errors=(404,),  # no department of that code
 )
 async def overdue_cases(request: web.Request) -> web.Response:
     department = request.query.get("department") or who(request).department
@@ -172,6 +174,7 @@ async def _allow_assignee(request: web.Request, operator_id: str, scope: str, nu
     "The caller's message (WAV)",
     "cases",
     media="audio/wav",
+    errors=(410,),  # removed under the retention rules
 )
 async def case_recording(request: web.Request) -> web.Response:
     key = request.match_info["number"]

@@ -91,6 +91,7 @@ class CallCaseIn(BaseModel):
     response=FeedEventOut,
     media="text/event-stream",
     parameters=(("operator", "the operator's id: only the signed-in operator's own"),),
+    errors=(404,),  # no desk operator of that id
 )
 async def operator_feed(request: web.Request) -> web.StreamResponse:
     principal = who(request)

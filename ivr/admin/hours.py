@@ -108,6 +108,7 @@ async def show_hours(request: web.Request) -> web.Response:
     "hours",
     body=HoursIn,
     response=HoursView,
+    errors=(409,),  # published by someone else meanwhile
 )
 async def set_hours(request: web.Request) -> web.Response:
     scope = _hours_scope(request)
@@ -168,6 +169,7 @@ async def hours_versions(request: web.Request) -> web.Response:
     "Put an earlier version of the hours back in force",
     "hours",
     response=HoursView,
+    errors=(409,),  # published by someone else meanwhile
 )
 async def restore_hours(request: web.Request) -> web.Response:
     scope = _hours_scope(request)

@@ -107,6 +107,7 @@ async def discard_draft(request: web.Request) -> web.Response:
     "menus",
     body=PublishIn,
     response=VersionInfo,
+    errors=(409, 422),  # no draft, or published meanwhile; a menu that does not validate
 )
 async def publish(request: web.Request) -> web.Response:
     scope = _scope(request)
@@ -169,6 +170,7 @@ async def diff(request: web.Request) -> web.Response:
     "Put an earlier version back in force (as a new version)",
     "menus",
     response=VersionInfo,
+    errors=(409, 422),  # published meanwhile; a version that no longer validates
 )
 async def restore(request: web.Request) -> web.Response:
     scope = _scope(request)
@@ -206,6 +208,7 @@ async def preview(request: web.Request) -> web.Response:
     response=UploadOut,
     status=201,
     limited=True,
+    errors=(413,),  # a file over the size limit
 )
 async def upload(request: web.Request) -> web.Response:
     _take_audio_work(request, "uploads")

@@ -25,6 +25,20 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
 REF = "#/components/schemas/{model}"
 JSON_BODY_MAX = 256 * 1024  # a whole department's menu is about 40 KB
+# The error answers an operation may give, each an ErrorOut. Every operation
+# may answer 400, 401 (unless public) and 403; one whose path names a thing
+# (a call, a case, a scope) 404; the others only those it declares (`errors`).
+ERRORS = {
+    400: "Bad input",
+    401: "Not signed in",
+    403: "Not allowed",
+    404: "No such thing, or none the user may see",
+    409: "In conflict with what is there now",
+    410: "Gone: removed under the retention rules",
+    413: "Too large",
+    422: "The menu does not validate: details.problems says why",
+    429: "Too many attempts: wait, then try again",
+}
 
 
 class ErrorOut(BaseModel):
@@ -50,6 +64,8 @@ class Endpoint:
     public: bool = False  # no sign-in needed
     parameters: tuple[tuple[str, str], ...] = ()  # (query parameter, description)
     limited: bool = False  # per-user rate limit: 429 with Retry-After (ivr/admin/limits.py)
+    errors: tuple[int, ...] = ()  # error answers beyond those every operation gives
+    also: tuple[int, ...] = ()  # other statuses answering the same body (health: 503)
 
 
 @dataclass
@@ -110,34 +126,34 @@ class Api:
 
 
 def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
-    error = {"content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorOut")}}}}
     responses: dict[str, Any] = {}
     if endpoint.response is not None:
         schema = refs[endpoint.response]
         if endpoint.many:
             schema = {"type": "array", "items": schema}
         # A stream of events (text/event-stream) is described by one event's data.
+        answer = {"description": "OK", "content": {endpoint.media: {"schema": schema}}}
+        responses[str(endpoint.status)] = answer
+        for status in endpoint.also:
+            responses[str(status)] = {**answer, "description": "The same body, with this status"}
+    elif endpoint.status == 204:
+        responses["204"] = {"description": "Done, nothing to say"}
+    else:
+        # A file (audio, a spreadsheet), or a JSON document of its own (this one).
+        json_doc = endpoint.media == "application/json"
+        schema = {"type": "object"} if json_doc else {"type": "string", "format": "binary"}
         responses[str(endpoint.status)] = {
             "description": "OK",
             "content": {endpoint.media: {"schema": schema}},
         }
-    elif endpoint.status == 204:
-        responses["204"] = {"description": "Done, nothing to say"}
-    else:
-        responses[str(endpoint.status)] = {
-            "description": "OK",
-            "content": {endpoint.media: {"schema": {"type": "string", "format": "binary"}}},
-        }
-    for status, why in ((400, "Bad input"), (401, "Not signed in"), (403, "Not allowed")):
-        if status == 401 and endpoint.public:
-            continue
-        responses[str(status)] = {"description": why, **error}
+    for status in _error_statuses(endpoint):
+        responses[str(status)] = {"description": ERRORS[status], **_ERROR_CONTENT}
     if endpoint.limited:
         wait = {"description": "seconds until one more is allowed", "schema": {"type": "integer"}}
         responses["429"] = {
             "description": "Too many of these for this user just now",
             "headers": {"Retry-After": wait},
-            **error,
+            **_ERROR_CONTENT,
         }
     operation: dict[str, Any] = {
         "summary": endpoint.summary,
@@ -172,6 +188,20 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     return operation
 
 
+_ERROR_CONTENT = {
+    "content": {"application/json": {"schema": {"$ref": REF.format(model="ErrorOut")}}}
+}
+
+
+def _error_statuses(endpoint: Endpoint) -> list[int]:
+    statuses = {400, 403, *endpoint.errors}
+    if not endpoint.public:
+        statuses.add(401)
+    if _path_names(endpoint.path):
+        statuses.add(404)
+    return sorted(statuses)
+
+
 def _path_names(path: str) -> list[str]:
     names = []
     for part in path.split("/"):
@@ -199,7 +229,8 @@ async def parse(request: web.Request, model: type[M]) -> M:
 
 def version_number(text: str, field: str = "number") -> int:
     """A version number from a path or query: a whole number from 1."""
-    if not text.isdigit() or not 0 < int(text) < 10**9:
+    # isascii: "³".isdigit() is true, and int("³") raises.
+    if not text.isascii() or not text.isdigit() or not 0 < int(text) < 10**9:
         raise DataError(f"a version number is a whole number from 1, not {text!r}", field=field)
     return int(text)
 

@@ -107,6 +107,7 @@ class TodayOut(BaseModel):
     "admin",
     response=TodayOut,
     parameters=(("department", "this department and the ones below it (default: the user's)"),),
+    errors=(404,),
 )
 async def today(request: web.Request) -> web.Response:
     directory = request.app[DIRECTORY]
@@ -171,13 +172,16 @@ class AuditOut(BaseModel):
     response=AuditOut,
     many=True,
     parameters=(("scope", "one scope (default: all the user may see)"), ("limit", "at most")),
+    errors=(404,),  # no department of that code
 )
 async def audit_log(request: web.Request) -> web.Response:
     principal = who(request)
     directory = request.app[DIRECTORY]
     scope = request.query.get("scope")
     limit_raw = request.query.get("limit", str(DEFAULT_AUDIT_LIMIT))
-    if not limit_raw.isdigit() or not 1 <= int(limit_raw) <= MAX_AUDIT_LIMIT:
+    # isascii: "³".isdigit() is true, and int("³") raises.
+    digits = limit_raw.isascii() and limit_raw.isdigit()
+    if not digits or not 1 <= int(limit_raw) <= MAX_AUDIT_LIMIT:
         raise DataError(f"limit is a whole number from 1 to {MAX_AUDIT_LIMIT}")
     actor = None
     if scope:

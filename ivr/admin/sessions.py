@@ -25,7 +25,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.admin import user_store as stored
-from ivr.admin.auth import NATIONAL, Forbidden, NotSignedIn, Principal, Role, SignInFailed
+from ivr.admin.auth import (
+    NATIONAL,
+    Forbidden,
+    NotSignedIn,
+    Principal,
+    Role,
+    SignInFailed,
+    check_scope,
+)
 from ivr.admin.keys import API, CLOCK, DIRECTORY, SESSIONS, SETTINGS
 from ivr.admin.openapi import Api, Handler, parse
 from ivr.db.audit import Author, audit
@@ -125,7 +133,9 @@ def author(request: web.Request) -> Author:
 
 
 async def refuse(request: web.Request, action: str, scope: str, target: str, why: str) -> None:
-    """Write the refused attempt to the audit log, then answer 403."""
+    """Write the refused attempt to the audit log, then answer 403; a scope
+    that is no department at all is 404, as it is to those who may see all."""
+    check_scope(scope, request.app[DIRECTORY])
     async with request.app[SESSIONS]() as session, session.begin():
         await record(request, session, action, scope, target, outcome="denied")
     raise Forbidden(why, scope=scope, action=action)
@@ -307,7 +317,14 @@ async def _failed(
 
 
 @routes.route(
-    "POST", "/api/session", "Sign in", "session", body=SignInIn, response=SessionOut, public=True
+    "POST",
+    "/api/session",
+    "Sign in",
+    "session",
+    body=SignInIn,
+    response=SessionOut,
+    public=True,
+    errors=(401, 429),  # a wrong name or password; too many of them
 )
 async def sign_in(request: web.Request) -> web.Response:
     # Login CSRF: another site's page must not sign this browser in (as the

@@ -66,6 +66,7 @@ async def list_users(request: web.Request) -> web.Response:
     body=UserIn,
     response=UserRecord,
     status=201,
+    errors=(409,),  # a user of that name exists
 )
 async def add_user(request: web.Request) -> web.Response:
     data = await parse(request, UserIn)
