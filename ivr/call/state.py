@@ -20,6 +20,7 @@ from ivr.call.events import (
     Ended,
     LeaveQueue,
     Play,
+    StartTimer,
     Step,
     StopMoh,
     StopPlayback,
@@ -184,6 +185,12 @@ class CallState:
         self.playback_id = self.next_id("p")
         # The call's record gets a "prompt" step per prompt from the Play itself.
         return [Play(self.playback_id, prompts, seconds)]
+
+    def wait_for_key(self, seconds: float) -> list[Command]:
+        """The caller's turn: a key within `seconds`, else the timer fires."""
+        self.state = State.WAITING
+        self.timer_id = self.next_id("t")
+        return [StartTimer(self.timer_id, seconds)]
 
     def interrupt(self) -> list[Command]:
         """Stop what is playing or pending, so the caller is not talked over."""

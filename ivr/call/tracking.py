@@ -29,10 +29,9 @@ from ivr.call.events import (
     Command,
     Event,
     LookupCase,
-    StartTimer,
     Step,
 )
-from ivr.call.state import PROMPT_NO_INPUT, CallState, Context, State
+from ivr.call.state import PROMPT_NO_INPUT, CallState, Context
 from ivr.case_numbers import MAX_DIGITS, is_case_number
 
 PROMPT_NUMBER_IS = "case.number_is"
@@ -211,10 +210,7 @@ class Tracking:
 
     def _more(self) -> list[Command]:
         """Wait for the next digit (or the answer), as long as the digit timeout."""
-        call = self.call
-        call.state = State.WAITING
-        call.timer_id = call.next_id("t")
-        return [StartTimer(call.timer_id, self.context.config.digit_timeout)]
+        return self.call.wait_for_key(self.context.config.digit_timeout)
 
     def _failed(self, said: str) -> list[Command]:
         call = self.call

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ivr.call.events import Command, Event, Hangup, KeyPressed, StartTimer, Step, TimerFired
+from ivr.call.events import Command, Event, Hangup, KeyPressed, Step, TimerFired
 from ivr.call.state import (
     PROMPT_ENDED_BY_SYSTEM,
     PROMPT_GOODBYE,
@@ -111,11 +111,8 @@ class Turns:
         return [note, *stale, *call.play(PROMPT_RESUMED, *menu.intro(), *menu.prompts())]
 
     def wait_for_key(self) -> list[Command]:
-        """The choices were said: the caller's turn, as long as the digit timeout."""
-        call = self.call
-        call.state = State.WAITING
-        call.timer_id = call.next_id("t")
-        return [StartTimer(call.timer_id, self._open().wait())]
+        """The choices were said: the caller's turn, as long as the open menu waits."""
+        return self.call.wait_for_key(self._open().wait())
 
     # -- recording, talking, closing ------------------------------------------------
 

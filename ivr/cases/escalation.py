@@ -24,7 +24,6 @@ import json
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select, update
@@ -32,7 +31,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.cases import rules
 from ivr.cases import store as stored
-from ivr.cases.views import department_name
+from ivr.cases.views import department_name, department_zone
 from ivr.db.batch import insert_new
 from ivr.db.models import (
     USERNAME_MAX,
@@ -44,7 +43,6 @@ from ivr.db.models import (
 from ivr.directory.routing import Directory
 from ivr.errors import NotFound
 from ivr.metrics import Metrics
-from ivr.settings import HOTLINE_TZ
 
 ACTOR = "supervision"  # who writes the `escalated` line of a case's history
 WEBHOOK_EVENT = "case.escalated"
@@ -116,7 +114,7 @@ class Escalations:
             due = {
                 (case_id, due_at, step)
                 for case_id, due_at, code in page
-                if (step := rules.late_steps(due_at, now, self._zone(code))) is not None
+                if (step := self._step(due_at, now, code)) is not None
             }
             for case_id, due_at, step in sorted(due - await self._written(due)):
                 if await self._escalate(case_id, due_at, step, now):
@@ -243,10 +241,8 @@ class Escalations:
             return self._directory.default.code
         return self._directory.by_code(code).parent or code
 
-    def _zone(self, code: str) -> ZoneInfo:
-        if not self._directory.has(code):
-            return HOTLINE_TZ
-        return ZoneInfo(self._directory.by_code(code).timezone)
+    def _step(self, due_at: datetime, now: datetime, code: str) -> int | None:
+        return rules.late_steps(due_at, now, department_zone(self._directory, code))
 
     def _note(self, row: CaseRow, step: int, supervisor: str) -> str:
         late = "已超过办结期限" if step == 0 else f"已超过办结期限{step}个工作日"

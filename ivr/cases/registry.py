@@ -36,6 +36,7 @@ from ivr.cases.views import (
     OverdueView,
     caller_case,
     case_view,
+    department_zone,
     overdue_view,
     recording_audio,
 )
@@ -51,7 +52,6 @@ from ivr.directory.routing import Directory
 from ivr.errors import DataError
 from ivr.metrics import Metrics
 from ivr.publish.menus import CATEGORIES
-from ivr.settings import HOTLINE_TZ
 
 __all__ = [
     "CallerCase",
@@ -371,17 +371,12 @@ class Cases:
 
     def zone(self, code: str) -> ZoneInfo:
         """The department's own time zone (its deadlines are counted in it)."""
-        return self._zone(code)
-
-    def _zone(self, code: str) -> ZoneInfo:
-        if not self._directory.has(code):
-            return HOTLINE_TZ
-        return ZoneInfo(self._directory.by_code(code).timezone)
+        return department_zone(self._directory, code)
 
     def _due(self, code: str, arrived: datetime, urgent: bool) -> datetime:
         if urgent:
             return rules.urgent_due(arrived, self._urgent_hours)
-        due = rules.working_days_due(arrived, self._zone(code), self._working_days)
+        due = rules.working_days_due(arrived, self.zone(code), self._working_days)
         if not due.calendar_complete:
             log.warning(
                 "case due date for %s counted without the official calendar of %s: "

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict
 
@@ -130,6 +131,12 @@ def _removed(case: CaseView, at: datetime) -> Gone:
 def department_name(directory: Directory, code: str) -> str:
     """The department's name; "" for a code the directory no longer has."""
     return directory.by_code(code).name if directory.has(code) else ""
+
+
+def department_zone(directory: Directory, code: str) -> ZoneInfo:
+    """The department's own time zone (its deadlines are counted in it); the
+    hotline's for a code the directory no longer has."""
+    return ZoneInfo(directory.by_code(code).timezone) if directory.has(code) else HOTLINE_TZ
 
 
 def case_view(directory: Directory, row: CaseRow) -> CaseView:
