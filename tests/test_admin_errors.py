@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import async_playwright
 
 from ivr.settings import REPO_ROOT
 from tests.admin_support import AdminApp, admin_app
-from tests.test_report_page import CHROMIUM
+from tests.browser_support import chromium
 
 ENGLISH = "an English sentence for scripts"
 HAN = re.compile(r"[\u4e00-\u9fff]")
@@ -62,45 +61,33 @@ async def admin(tmp_path: Path) -> AsyncIterator[AdminApp]:
 
 async def test_every_error_the_page_can_show_is_in_chinese(admin: AdminApp) -> None:
     bodies = error_bodies()
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(str(admin.server.make_url("/admin/")))
+        said: dict[str, str] = await page.evaluate(
+            """async (bodies) => {
+                const { errorText } = await import("/admin/errors.js");
+                return Object.fromEntries(Object.entries(bodies).map(
+                    ([name, body]) => [name, errorText(body, 400)]));
+            }""",
+            bodies,
         )
-        try:
-            page = await browser.new_page()
-            await page.goto(str(admin.server.make_url("/admin/")))
-            said: dict[str, str] = await page.evaluate(
-                """async (bodies) => {
-                    const { errorText } = await import("/admin/errors.js");
-                    return Object.fromEntries(Object.entries(bodies).map(
-                        ([name, body]) => [name, errorText(body, 400)]));
-                }""",
-                bodies,
-            )
-        finally:
-            await browser.close()
     english = sorted(name for name, text in said.items() if not HAN.search(text or ""))
     assert english == [], f"no Chinese in the page for: {english}"
 
 
 async def test_the_page_shows_an_api_error_in_chinese(admin: AdminApp) -> None:
     """api.js reports the catalogue's words, and keeps the API's for the log."""
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+    async with chromium() as browser:
+        page = await browser.new_page()
+        await page.goto(str(admin.server.make_url("/admin/")))
+        error = await page.evaluate(
+            """async () => {
+                const { api } = await import("/admin/api.js");
+                try { await api("GET", "/api/cases/999997", { quiet401: true }); }
+                catch (e) {
+                    return { message: e.message, api: e.apiMessage, status: e.status };
+                }
+            }"""
         )
-        try:
-            page = await browser.new_page()
-            await page.goto(str(admin.server.make_url("/admin/")))
-            error = await page.evaluate(
-                """async () => {
-                    const { api } = await import("/admin/api.js");
-                    try { await api("GET", "/api/cases/999997", { quiet401: true }); }
-                    catch (e) {
-                        return { message: e.message, api: e.apiMessage, status: e.status };
-                    }
-                }"""
-            )
-        finally:
-            await browser.close()
     assert error == {"message": "登录已失效", "api": "sign in first", "status": 401}

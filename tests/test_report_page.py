@@ -12,22 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from openpyxl import load_workbook
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from ivr.admin.auth import Role
-from ivr.settings import REPO_ROOT
 from tests.admin_support import AdminApp, admin_app
+from tests.browser_support import SHOTS, chromium
 from tests.report_support import CHANGFENG, WEEK_DAY, seed_week
 from tests.web_support import PASSWORD, add_user
 
-CHROMIUM = os.environ.get("IVR_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(os.environ.get("IVR_SCREENSHOT_DIR", REPO_ROOT / "build" / "screenshots"))
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 WEEK = f"week/{WEEK_DAY}"
@@ -44,16 +41,8 @@ async def admin(tmp_path: Path, database_url: str) -> AsyncIterator[AdminApp]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-dev-shm-usage", "--lang=zh-CN"],
-        )
-        try:
-            yield found
-        finally:
-            await found.close()
+    async with chromium("--lang=zh-CN") as found:
+        yield found
 
 
 async def signed_in(browser: Browser, admin: AdminApp, viewport: dict[str, int], user: str) -> Page:

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg  # type: ignore[import-untyped]
+
 from devtools import asterisk
 from devtools.callermedia import Action
 from devtools.calls import wait_for_record
@@ -182,6 +184,24 @@ class Platform:
         if self.database_url:
             settings = settings.model_copy(update={"database_url": self.database_url})
         return wait_for_record(settings, sip_call_id, RECORD_WAIT_S)
+
+
+POSTGRES_ADMIN = os.environ.get(
+    "IVR_TEST_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+
+async def fresh_postgres_database(name: str) -> str:
+    """An empty database `name` for this run (dropped first if a run left
+    it); PostgreSQL must be there (make test starts it)."""
+    admin = await asyncpg.connect(POSTGRES_ADMIN)
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
 
 
 def start_platform(state_dir: Path, **env_overrides: str) -> Platform:

@@ -10,28 +10,23 @@ screenshots in IVR_SCREENSHOT_DIR (default build/screenshots/).
 
 from __future__ import annotations
 
-import asyncio
 import io
-import os
 import re
 import wave
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from devtools.callermedia import Hangup, Pause
 from devtools.sipcall import CallPlan
 from ivr.audio.catalog import Catalog
-from ivr.settings import REPO_ROOT
+from tests.browser_support import SHOTS, chromium
 
 from .harness import DIGIT_TIMEOUT_S, Platform, start_platform
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("IVR_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(os.environ.get("IVR_SCREENSHOT_DIR", REPO_ROOT / "build" / "screenshots"))
 FRIDAY_EVENING = "2026-11-27T20:00:00+08:00"
 COUNTY = "340121"  # 长丰县, of Hefei
 CALLER = "055162345678"
@@ -58,22 +53,11 @@ def after_hours(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-dev-shm-usage",
-                # A microphone that plays a beep, allowed without asking.
-                "--use-fake-device-for-media-stream",
-                "--use-fake-ui-for-media-stream",
-            ],
-        )
-        try:
-            yield found
-        finally:
-            await found.close()
+    # A microphone that plays a beep, allowed without asking.
+    async with chromium(
+        "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"
+    ) as found:
+        yield found
 
 
 async def signed_in(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import os
 import re
 import time
 import urllib.error
@@ -23,25 +22,12 @@ from ivr.ari.client import FALLBACK_VARIABLE
 from ivr.audio.catalog import Catalog
 from ivr.settings import HOTLINE_TZ
 
-from .harness import RECORD_WAIT_S, Platform, invalid_keys
+from .harness import RECORD_WAIT_S, Platform, fresh_postgres_database, invalid_keys
 
 pytestmark = pytest.mark.e2e
 
 G711A_PCAP = "/usr/share/sip-tester/g711a.pcap"
-POSTGRES_ADMIN = os.environ.get("IVR_TEST_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 E2E_DATABASE = "ivr_e2e"
-
-
-async def fresh_postgres_database() -> str:
-    """An empty database for this run; PostgreSQL must be there (make test starts it)."""
-    admin = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{E2E_DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{E2E_DATABASE}"')
-    finally:
-        await admin.close()
-    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{E2E_DATABASE}"
 
 
 def wait_until(predicate: object, timeout: float, what: str) -> None:
@@ -204,7 +190,7 @@ async def _case_of_caller(platform: Platform, caller: str, prefix: str) -> dict[
 
 
 async def test_the_controller_runs_on_postgresql(platform: Platform) -> None:
-    url = await fresh_postgres_database()
+    url = await fresh_postgres_database(E2E_DATABASE)
     platform.stop_controller()
     await asyncio.to_thread(platform.start_controller, IVR_DATABASE_URL=url)
     try:

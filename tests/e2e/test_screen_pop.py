@@ -20,30 +20,26 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from devtools.callermedia import Hangup, Pause
 from devtools.sipcall import CallPlan, presses
 from devtools.sipoperator import OperatorPhone, SipOperator
-from ivr.settings import REPO_ROOT
+from tests.browser_support import SHOTS, chromium
 
 from .harness import Platform, start_platform
 from .test_desk import wait_phone
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("IVR_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(os.environ.get("IVR_SCREENSHOT_DIR", REPO_ROOT / "build" / "screenshots"))
 IN_HOURS = "2026-11-24T10:00:00+08:00"  # a Tuesday, a working day
 COUNTY = "340121"  # 长丰县
 CALLER = "13955161234"
@@ -96,15 +92,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        found = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
-        )
-        try:
-            yield found
-        finally:
-            await found.close()
+    async with chromium() as found:
+        yield found
 
 
 def send(platform: Platform, method: str, path: str, body: Any) -> tuple[int, Any]:

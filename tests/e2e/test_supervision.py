@@ -16,31 +16,24 @@ import asyncio
 import hashlib
 import hmac
 import json
-import os
 import socket
 import urllib.request
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from aiohttp import web
-from playwright.async_api import async_playwright, expect
+from playwright.async_api import expect
 
 from devtools import processes
 from devtools.callermedia import Action, Audio, Key, Pause
 from devtools.sipcall import CallPlan
-from ivr.settings import REPO_ROOT
+from tests.browser_support import SHOTS, chromium
 
-from .harness import IVR, REPO, Platform, start_platform
+from .harness import IVR, REPO, Platform, fresh_postgres_database, start_platform
 
 pytestmark = pytest.mark.e2e
 
-CHROMIUM = os.environ.get("IVR_CHROMIUM", "/usr/bin/chromium")
-SHOTS = Path(os.environ.get("IVR_SCREENSHOT_DIR", REPO_ROOT / "build" / "screenshots"))
-POSTGRES_ADMIN = os.environ.get(
-    "IVR_TEST_POSTGRES_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 DATABASE = "ivr_e2e_supervision"
 G711A = "/usr/share/sip-tester/g711a.pcap"
 FRIDAY_EVENING = "2026-11-27T20:00:00+08:00"
@@ -49,17 +42,6 @@ COUNTY, HEFEI = "340121", "340100"
 SECRET = "e2e-only-webhook-secret-督办"  # this test's own, for its own receiver
 ADMIN, PASSWORD = "hefei", "e2e-only-password-合肥"
 START_S = 60.0
-
-
-async def fresh_database() -> str:
-    admin = await asyncpg.connect(POSTGRES_ADMIN)
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
-        await admin.execute(f'CREATE DATABASE "{DATABASE}"')
-    finally:
-        await admin.close()
-    base = POSTGRES_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{DATABASE}"
 
 
 class Receiver:
@@ -138,7 +120,7 @@ async def test_two_controllers_escalate_each_late_case_once_and_tell_the_supervi
     platform: Platform, receiver: tuple[Receiver, str], tmp_path: Path
 ) -> None:
     hook, url = receiver
-    database = await fresh_database()
+    database = await fresh_postgres_database(DATABASE)
     await asyncio.to_thread(platform.stop_controller)
     await asyncio.to_thread(platform.start_controller, IVR_DATABASE_URL=database)
     # Friday evening: a message, and a callback request, each a case.
@@ -225,44 +207,37 @@ async def inbox_in_chromium(platform: Platform, numbers: set[str]) -> None:
         "--department", HEFEI, "--sub", "--password-env", "ADMIN_PASSWORD",
         ADMIN_PASSWORD=PASSWORD, IVR_DATABASE_URL=platform.database_url,
     )
-    await asyncio.to_thread(SHOTS.mkdir, parents=True, exist_ok=True)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+    async with chromium() as browser:
+        context = await browser.new_context(
+            viewport={"width": 1280, "height": 800}, locale="zh-CN"
         )
-        try:
-            context = await browser.new_context(
-                viewport={"width": 1280, "height": 800}, locale="zh-CN"
-            )
-            page = await context.new_page()
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            await page.goto(f"http://127.0.0.1:{platform.settings.http_port}/admin/")
-            await page.get_by_test_id("login-username").fill(ADMIN)
-            await page.get_by_test_id("login-password").fill(PASSWORD)
-            await page.get_by_test_id("login-submit").click()
-            badge = page.get_by_test_id("inbox-badge")
-            await expect(badge).to_have_text("2")
-            await page.get_by_test_id("nav-inbox").click()
-            rows = page.get_by_test_id("inbox-row")
-            await expect(rows).to_have_count(2)
-            listed = {await row.get_attribute("data-case") for row in await rows.all()}
-            assert listed == numbers
-            await expect(rows.first).to_contain_text("已超过办结期限")
-            await expect(rows.first).to_contain_text("长丰县")
-            # Due at midnight: the end of Wednesday, as people say it.
-            await expect(rows.first).to_contain_text("2026-12-02 24:00")
-            await page.screenshot(path=str(SHOTS / "inbox.png"), full_page=True)
-            await page.get_by_test_id("inbox-mark-read").first.click()
-            await expect(badge).to_have_text("1")
-            await expect(page.get_by_test_id("inbox-mark-read")).to_have_count(1)
-            await page.get_by_test_id("inbox-unread").check()
-            await expect(rows).to_have_count(1)
-            # The case itself, from the inbox: its history holds the escalation.
-            await rows.first.get_by_role("link").click()
-            detail = page.get_by_test_id("case-detail")
-            await expect(detail).to_be_visible()
-            await expect(page.get_by_test_id("case-events")).to_contain_text("超期督办")
-            assert errors == []
-        finally:
-            await browser.close()
+        page = await context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        await page.goto(f"http://127.0.0.1:{platform.settings.http_port}/admin/")
+        await page.get_by_test_id("login-username").fill(ADMIN)
+        await page.get_by_test_id("login-password").fill(PASSWORD)
+        await page.get_by_test_id("login-submit").click()
+        badge = page.get_by_test_id("inbox-badge")
+        await expect(badge).to_have_text("2")
+        await page.get_by_test_id("nav-inbox").click()
+        rows = page.get_by_test_id("inbox-row")
+        await expect(rows).to_have_count(2)
+        listed = {await row.get_attribute("data-case") for row in await rows.all()}
+        assert listed == numbers
+        await expect(rows.first).to_contain_text("已超过办结期限")
+        await expect(rows.first).to_contain_text("长丰县")
+        # Due at midnight: the end of Wednesday, as people say it.
+        await expect(rows.first).to_contain_text("2026-12-02 24:00")
+        await page.screenshot(path=str(SHOTS / "inbox.png"), full_page=True)
+        await page.get_by_test_id("inbox-mark-read").first.click()
+        await expect(badge).to_have_text("1")
+        await expect(page.get_by_test_id("inbox-mark-read")).to_have_count(1)
+        await page.get_by_test_id("inbox-unread").check()
+        await expect(rows).to_have_count(1)
+        # The case itself, from the inbox: its history holds the escalation.
+        await rows.first.get_by_role("link").click()
+        detail = page.get_by_test_id("case-detail")
+        await expect(detail).to_be_visible()
+        await expect(page.get_by_test_id("case-events")).to_contain_text("超期督办")
+        assert errors == []
