@@ -12,7 +12,6 @@ import io
 import json
 import logging
 import re
-import wave
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +48,7 @@ from ivr.stasis.controller import Controller
 from ivr.stasis.parts import Collaborators
 
 from .fake_ari import WAIT, FakeAri, RestRequest, running, wait_until
+from .test_messages import wav
 
 # A small directory (tests/data), so the prompts build in a moment.
 DIRECTORY = Directory.load(Path(__file__).parent / "data" / "departments.csv")
@@ -993,23 +993,13 @@ async def run_to_goodbye(rig: Rig, channel: str) -> CallView:
     return view
 
 
-def _wav(seconds: float) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as audio:
-        audio.setnchannels(1)
-        audio.setsampwidth(2)
-        audio.setframerate(8000)
-        audio.writeframes(b"\0\0" * round(8000 * seconds))
-    return out.getvalue()
-
-
 async def test_a_fallback_message_is_imported_on_connect_without_listing_every_recording(
     rig: Rig,
 ) -> None:
     # Asterisk keeps every message ever left; the fallback's list names the
     # one left while no controller was connected.
     left = "fallback-1795766400-179576640042-055162345678-12371"
-    rig.fake.recordings = {left: _wav(3.0), "1795700000.1-m1": _wav(9.0)}
+    rig.fake.recordings = {left: wav(3.0), "1795700000.1-m1": wav(9.0)}
     rig.fake.fallback = [left]
     await rig.start_node()
     await wait_until(lambda: rig.fake.fallback == [], what="the message to leave the list")

@@ -25,13 +25,14 @@ from .test_db_operators import DIRECTORY, Sessions
 NOW = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)  # Friday 20:00 in Beijing
 
 
-def wav(seconds: float) -> bytes:
+def wav(seconds: float, sample: bytes = b"\0\0") -> bytes:
+    """A telephone WAV of `seconds` (silence, or `sample` over and over)."""
     out = io.BytesIO()
     with wave.open(out, "wb") as audio:
         audio.setnchannels(1)
         audio.setsampwidth(2)
         audio.setframerate(8000)
-        audio.writeframes(b"\0\0" * round(8000 * seconds))
+        audio.writeframes(sample * round(8000 * seconds))
     return out.getvalue()
 
 

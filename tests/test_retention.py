@@ -10,8 +10,6 @@ real ARI client (as the controller's fleet reaches it).
 from __future__ import annotations
 
 import asyncio
-import io
-import wave
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -27,6 +25,7 @@ from ivr.cases.views import CaseView, recording_audio
 from ivr.db.models import CaseEventRow
 from ivr.errors import Gone
 from ivr.settings import Settings
+from tests.test_messages import wav as messages_wav
 
 from .fake_ari import FakeAri, running
 from .test_db_cases import Clock, message
@@ -36,13 +35,7 @@ DAYS = 30
 
 
 def wav(seconds: float) -> bytes:
-    out = io.BytesIO()
-    with wave.open(out, "wb") as audio:
-        audio.setnchannels(1)
-        audio.setsampwidth(2)
-        audio.setframerate(8000)
-        audio.writeframes(b"\1\0" * round(8000 * seconds))
-    return out.getvalue()
+    return messages_wav(seconds, b"\1\0")  # not silence: an archive is the audio itself
 
 
 @pytest.fixture
