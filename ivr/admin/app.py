@@ -46,6 +46,7 @@ from ivr.desk import operator_store as stored_operators
 from ivr.desk.feed import DeskFeed
 from ivr.desk.operator_store import DayCounts, operator_json
 from ivr.desk.operators import MOVES
+from ivr.desk.presence import phones_seen
 from ivr.errors import DataError, IvrError, NotFound
 
 __all__ = [
@@ -92,6 +93,9 @@ class OperatorOut(BaseModel):
     since: str
     pause_reason: str | None
     today: dict[str, Any]
+    # Whether Asterisk can ring the phone: state online, offline or unknown,
+    # since when, and each Asterisk's own word (by node).
+    phone: dict[str, Any]
 
 
 class QueueOut(BaseModel):
@@ -225,11 +229,15 @@ async def list_operators_api(request: web.Request) -> web.Response:
     async with request.app[SESSIONS]() as session:
         operators = await stored_operators.list_operators(session)
         counts = await stored_operators.counts_today(session, request.app[CLOCK]())
+        phones = await phones_seen(session)
     if principal.role is Role.OPERATOR:
         operators = [op for op in operators if op.id == principal.username]
     else:
         operators = [op for op in operators if principal.covers_any(op.departments, directory)]
-    body = [operator_json(op, counts.get(op.id, DayCounts())) for op in operators]
+    body = [
+        operator_json(op, counts.get(op.id, DayCounts()), phones.get(op.endpoint))
+        for op in operators
+    ]
     return web.json_response(body)
 
 
@@ -275,6 +283,7 @@ async def operator_action(request: web.Request) -> web.Response:
         before = await stored_operators.get_operator(session, operator_id)
         operator = await stored_operators.act(session, operator_id, action, now, reason=reason)
         counts = await stored_operators.counts_today(session, now)
+        phones = await phones_seen(session)
         scope = sorted(operator.departments)[0] if operator.departments else "national"
         await record(
             request,
@@ -285,7 +294,10 @@ async def operator_action(request: web.Request) -> web.Response:
             before={"status": before.status},
             after={"status": operator.status, "reason": reason},
         )
-    return web.json_response(operator_json(operator, counts.get(operator.id, DayCounts())))
+    body = operator_json(
+        operator, counts.get(operator.id, DayCounts()), phones.get(operator.endpoint)
+    )
+    return web.json_response(body)
 
 
 async def _allow_operator(request: web.Request, operator_id: str, word: str) -> None:

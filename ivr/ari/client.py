@@ -178,13 +178,31 @@ class AriClient(AriConnection):
 
     # -- Asterisk itself: configuration, events, what it holds ---------------------
 
-    async def push_config(
-        self, object_type: str, object_id: str, fields: dict[str, str]
-    ) -> None:
+    async def push_config(self, object_type: str, object_id: str, fields: dict[str, str]) -> None:
         """Create or replace a res_pjsip object (endpoint, aor, auth) in Asterisk."""
         body = {"fields": [{"attribute": k, "value": v} for k, v in fields.items()]}
         await self.request(
             "PUT", f"/asterisk/config/dynamic/res_pjsip/{object_type}/{object_id}", body=body
+        )
+
+    async def endpoint_states(self, technology: str = "PJSIP") -> dict[str, str]:
+        """Each endpoint of `technology` by name, with its state as Asterisk
+        sees it: `online` (a contact it can reach), `offline`, or `unknown`."""
+        data = await self.request("GET", f"/endpoints/{technology}")
+        return {
+            str(item["resource"]): str(item.get("state") or "unknown")
+            for item in data or []
+            if isinstance(item, dict) and "resource" in item
+        }
+
+    async def watch_endpoint(self, technology: str, resource: str) -> None:
+        """Send this app the endpoint's `EndpointStateChange` events (an
+        application hears of an endpoint only once subscribed to it)."""
+        source = f"endpoint:{technology}/{resource}"
+        await self.request(
+            "POST",
+            f"/applications/{self.settings.ari_app}/subscription",
+            params=[("eventSource", source)],
         )
 
     async def filter_events(self, allowed: list[str]) -> None:

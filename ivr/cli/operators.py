@@ -12,6 +12,7 @@ from ivr.db.migrate import migrated_session
 from ivr.desk import operator_store as stored
 from ivr.desk.operator_store import DayCounts, operator_json, sip_digest
 from ivr.desk.operators import MOVES, Operator
+from ivr.desk.presence import PhonesSeen, phones_seen
 from ivr.errors import DataError
 from ivr.settings import HOTLINE_TZ, Settings
 
@@ -92,18 +93,23 @@ def _move(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _list(settings: Settings, args: argparse.Namespace) -> int:
-    async def listing() -> tuple[list[Operator], dict[str, DayCounts]]:
+    async def listing() -> tuple[list[Operator], dict[str, DayCounts], PhonesSeen]:
         async with migrated_session(settings.database_url) as session:
             found = await stored.list_operators(session)
-            return found, await stored.counts_today(session, _now(settings))
+            counts = await stored.counts_today(session, _now(settings))
+            return found, counts, await phones_seen(session)
 
-    operators, counts = asyncio.run(listing())
+    operators, counts, phones = asyncio.run(listing())
+    body = [
+        operator_json(op, counts.get(op.id, DayCounts()), phones.get(op.endpoint))
+        for op in operators
+    ]
     if args.json:
-        body = [operator_json(op, counts.get(op.id, DayCounts())) for op in operators]
         print(json.dumps(body, ensure_ascii=False, indent=2))
     else:
-        for operator in operators:
-            print(describe(operator, counts.get(operator.id, DayCounts())))
+        for operator, shown in zip(operators, body, strict=True):
+            line = describe(operator, counts.get(operator.id, DayCounts()))
+            print(f"{line}; phone {shown['phone']['state']}")
         if not operators:
             print("no operators yet: add one with `ivr operators add`")
     return 0

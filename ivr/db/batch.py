@@ -232,3 +232,18 @@ def insert_new(dialect: str, table: Table, key: list[str]) -> Insert:
     if dialect == "sqlite":
         return sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
     raise ConfigError(f"records need SQLite or PostgreSQL, not {dialect}", dialect=dialect)
+
+
+def upsert(dialect: str, table: Table, key: list[str], changing: list[str]) -> Insert:
+    """INSERT that, for a row whose `key` is already stored, sets `changing` instead."""
+    if dialect == "postgresql":
+        pg = postgresql.insert(table)
+        return pg.on_conflict_do_update(
+            index_elements=key, set_={name: pg.excluded[name] for name in changing}
+        )
+    if dialect == "sqlite":
+        lite = sqlite.insert(table)
+        return lite.on_conflict_do_update(
+            index_elements=key, set_={name: lite.excluded[name] for name in changing}
+        )
+    raise ConfigError(f"records need SQLite or PostgreSQL, not {dialect}", dialect=dialect)

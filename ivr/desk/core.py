@@ -24,6 +24,7 @@ from ivr.desk import line_store as lines
 from ivr.desk.feed import FeedCall
 from ivr.desk.operator_store import act
 from ivr.desk.operators import Action, Operator
+from ivr.desk.presence import Presence
 from ivr.errors import IvrError
 
 log = logging.getLogger(__name__)
@@ -77,6 +78,8 @@ class DeskState:
 
     # Re-read from the database every tick (`Dispatcher.refresh`).
     staff: list[Operator] = field(default_factory=list)
+    # Which of their phones our Asterisk can ring.
+    phones: Presence = field(default_factory=Presence)
     legs: dict[str, str] = field(default_factory=dict)  # leg id -> call id
     waiting: dict[str, Waiting] = field(default_factory=dict)  # by channel
     # Where a queue entry's caller is now, when not on the entry's own channel.
@@ -92,6 +95,11 @@ class DeskState:
 
     def operator(self, operator_id: str) -> Operator | None:
         return next((op for op in self.staff if op.id == operator_id), None)
+
+    def reachable_staff(self) -> list[Operator]:
+        """The staff whose phone our Asterisk can ring (or may: not known yet)."""
+        unreachable = self.phones.unreachable(self.staff)
+        return [op for op in self.staff if op.id not in unreachable]
 
     def wait_in_line(self, channel: str, department: str, entry_id: str, at: datetime) -> None:
         """The caller on `channel` waits for the entry `entry_id`, from `at`."""

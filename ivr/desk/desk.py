@@ -176,6 +176,10 @@ class Desk(Generic[CallT]):
     def forget_phones(self) -> None:
         self._dispatcher.forget_phones()
 
+    def phone_seen(self, endpoint: str, state: str | None) -> None:
+        """Asterisk's word on an operator's phone (`EndpointStateChange`)."""
+        self._dispatcher.phone_seen(endpoint, state)
+
     async def sweep(self, live_entries: set[str]) -> None:
         await self._dispatcher.sweep(live_entries)
 

@@ -3,10 +3,11 @@
 A part of the desk (`ivr/desk/desk.py`).
 
 - **Who answers now** (`service`): a department is open by its hours
-  (`ivr/publish/hours.py`); it has operators at all, and someone signed in.
-  The staff list is re-read from the database every tick (`refresh`), so a
-  sign-in from the API or a phone counts within a second on every controller;
-  an operator's phone new or changed since is pushed to Asterisk then.
+  (`ivr/publish/hours.py`); it has operators at all, and someone signed in
+  whose phone Asterisk can ring (`ivr/desk/presence.py`). The staff list is
+  re-read from the database every tick (`refresh`), so a sign-in from the
+  API or a phone counts within a second on every controller; an operator's
+  phone new or changed since is pushed to Asterisk then, and watched.
 - **Who rings next** (`run`): for each department with callers of ours in
   line, `ivr.desk.line_store.claim` picks the longest-idle operator for the
   department's oldest caller in one transaction. The claim becomes an
@@ -33,7 +34,8 @@ from ivr.desk.interfaces import DeskAsterisk
 from ivr.desk.legs import Offer
 from ivr.desk.operator_store import staff_and_phones
 from ivr.desk.operators import effective, staffed
-from ivr.desk.phones import PhoneKey, phone_key, push_phone
+from ivr.desk.phones import PHONE_TECHNOLOGY, PhoneKey, phone_key, push_phone
+from ivr.desk.presence import record as record_phones
 from ivr.desk.queues import Queues
 from ivr.directory.routing import Directory
 from ivr.errors import AriError
@@ -62,15 +64,21 @@ class Dispatcher:
     moves: Moves
     # The phones Asterisk was told, as told: pushed again only when changed.
     _pushed: dict[str, PhoneKey] = field(default_factory=dict, init=False)
+    # Asterisk has not yet told us where the phones are (`_watch_phones`);
+    # and asking failed (said once, not every tick).
+    _read_phones: bool = field(default=True, init=False)
+    _phones_unread: bool = field(default=False, init=False)
 
     # -- who answers now ------------------------------------------------------------
 
     def service(self, code: str) -> flow.Service:
         if not self.hours.is_open(code, self.now()):
             return "after_hours"
-        staff = self.state.staff
-        members = [op for op in staff if code in op.departments]
-        if members:
+        # A signed-in operator whose phone is not registered answers nobody:
+        # a department with only such operators is as one with nobody on duty.
+        staff = self.state.reachable_staff()
+        if any(code in op.departments for op in self.state.staff):
+            members = [op for op in staff if code in op.departments]
             return "operators" if staffed(members, code) else "unstaffed"
         overflow = self._overflow(code)
         if overflow is not None and overflow.after.total_seconds() == 0:
@@ -86,7 +94,7 @@ class Dispatcher:
         now = self.now()
         return any(
             effective(op, now, wrap_up).status == "available"
-            for op in self.state.staff
+            for op in self.state.reachable_staff()
             if op.departments & serving
         )
 
@@ -100,6 +108,7 @@ class Dispatcher:
     async def refresh(self) -> None:
         async with self.sessionmaker() as session:
             self.state.staff, phones = await staff_and_phones(session)
+        pushed: list[str] = []
         for row in phones:
             key = phone_key(row)
             if self._pushed.get(row.id) == key:
@@ -110,10 +119,49 @@ class Dispatcher:
                 log.error("cannot give operator %s's phone to Asterisk: %s", row.id, exc)
                 continue
             self._pushed[row.id] = key
+            pushed.append(row.endpoint)
+        if (pushed or self._read_phones) and self.state.staff:
+            await self._watch_phones(pushed)
+        await self._write_phones()
 
     def forget_phones(self) -> None:
         """Asterisk (re)connected: it may know none of the phones pushed before."""
         self._pushed.clear()
+        self._read_phones = True
+        self.state.phones.forget()
+
+    def phone_seen(self, endpoint: str, state: str | None) -> None:
+        """Asterisk says an operator's phone is `state` now (its event)."""
+        if self.state.phones.seen(endpoint, state, self.now()):
+            log.info("operator phone %s is %s", endpoint, state)
+            self.state.poke()  # someone reachable again, or written down as gone
+
+    async def _watch_phones(self, endpoints: list[str]) -> None:
+        """Hear of the `endpoints`' changes from now on, then read where every
+        operator's phone is (a change before the subscription is in the read)."""
+        self._read_phones = True
+        try:
+            for endpoint in endpoints:
+                await self.ari.watch_endpoint(PHONE_TECHNOLOGY, endpoint)
+            states = await self.ari.endpoint_states(PHONE_TECHNOLOGY)
+        except AriError as exc:
+            if not self._phones_unread:
+                log.warning("cannot tell whether operators' phones are registered: %s", exc)
+            self._phones_unread = True
+            return  # tried again next tick; meanwhile nobody is held back
+        self._read_phones = self._phones_unread = False
+        now = self.now()
+        for operator in self.state.staff:
+            self.state.phones.seen(operator.endpoint, states.get(operator.endpoint), now)
+
+    async def _write_phones(self) -> None:
+        """Write what changed of our Asterisk's view, for every controller's page."""
+        cleared, changes = self.state.phones.pending()
+        if not cleared and not changes:
+            return
+        async with self.sessionmaker() as session, session.begin():
+            await record_phones(session, self.settings.node_name, changes, clear=cleared)
+        self.state.phones.written(cleared, changes)
 
     async def sweep(self, live_entries: set[str]) -> None:
         """After a reconnect: this node's places and operators whose call is gone.
@@ -177,6 +225,7 @@ class Dispatcher:
                     self.now(),
                     wrap_up,
                     self._overflow(department),
+                    unreachable=self.state.phones.unreachable(self.state.staff),
                 )
             if claim is None:
                 return

@@ -70,8 +70,16 @@ class PhonePush(Protocol):
     ) -> None: ...
 
 
-class DeskAsterisk(PhonePush, Protocol):
-    """The ARI commands of an operator's leg and of a callback."""
+class PhoneWatch(Protocol):
+    """Where operators' phones are: Asterisk's endpoint states, and their changes."""
+
+    async def watch_endpoint(self, technology: str, resource: str) -> None: ...
+
+    async def endpoint_states(self, technology: str = "PJSIP") -> dict[str, str]: ...
+
+
+class DeskAsterisk(PhonePush, PhoneWatch, Protocol):
+    """The ARI commands of an operator's leg and of a callback, and the phones'."""
 
     async def originate(
         self,

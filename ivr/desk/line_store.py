@@ -107,9 +107,13 @@ async def claim(
     at: datetime,
     wrap_up: timedelta,
     overflow: Overflow | None = None,
+    *,
+    unreachable: frozenset[str] = frozenset(),
 ) -> Claim | None:
     """Ring the longest-idle operator for the department's oldest caller, if
-    that caller is this node's to serve; the caller commits."""
+    that caller is this node's to serve; the caller commits. Operators in
+    `unreachable` (their phone is not registered with our Asterisk) are
+    passed over."""
     await lock_department(session, department)
     if overflow is not None:
         await lock_department(session, overflow.parent)
@@ -119,7 +123,7 @@ async def claim(
     serving = [department]
     if overflow is not None and at - oldest.entered_at >= overflow.after:
         serving.append(overflow.parent)
-    operators = await list_operators(session, serving)
+    operators = [op for op in await list_operators(session, serving) if op.id not in unreachable]
     chosen = _pick(operators, serving, at, wrap_up, oldest.offers)
     if chosen is None:
         return None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,7 @@ from ivr.db.models import (
     operators_table,
 )
 from ivr.desk.operators import Action, Operator, apply
+from ivr.desk.presence import PhoneSeen, phone_json
 from ivr.directory.routing import Directory
 from ivr.errors import DataError, NotFound
 from ivr.settings import HOTLINE_TZ
@@ -223,8 +224,11 @@ async def counts_today(session: AsyncSession, now: datetime) -> dict[str, DayCou
     return await counts_since(session, midnight)
 
 
-def operator_json(operator: Operator, counts: DayCounts) -> dict[str, Any]:
-    """An operator as the API and `ivr operators list --json` show it."""
+def operator_json(
+    operator: Operator, counts: DayCounts, phone: Mapping[str, PhoneSeen] | None = None
+) -> dict[str, Any]:
+    """An operator as the API and `ivr operators list --json` show it, with
+    their phone as each Asterisk sees it (`phone`: by node)."""
     return {
         "id": operator.id,
         "name": operator.name,
@@ -234,6 +238,7 @@ def operator_json(operator: Operator, counts: DayCounts) -> dict[str, Any]:
         "since": operator.since.isoformat(),
         "pause_reason": operator.pause_reason,
         "today": asdict(counts),
+        "phone": phone_json(phone or {}),
     }
 
 

@@ -83,6 +83,8 @@ async def move_by_code(
 # -- the phone in Asterisk ------------------------------------------------------------
 
 PhoneKey = tuple[str, str | None, str | None]
+# Operators' phones are PJSIP endpoints: ARI names them PJSIP/<endpoint>.
+PHONE_TECHNOLOGY = "PJSIP"
 
 
 def phone_key(row: OperatorRow) -> PhoneKey:

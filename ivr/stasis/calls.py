@@ -31,6 +31,8 @@ EVENTS_USED = [
     "PlaybackFinished",
     "RecordingFinished",
     "RecordingFailed",
+    # Not a call's: an operator's phone registered or gone (the desk's).
+    "EndpointStateChange",
 ]
 
 

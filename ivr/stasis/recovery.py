@@ -67,6 +67,8 @@ class Recovery:
         self._end_calls_gone(set(), NODE_LOST)
         await self._close_records_gone(set(), NODE_LOST)
         await self._desk.sweep(set())
+        # Nor can it ring anyone's phone: what we said of them is void.
+        self._desk.forget_phones()
 
     async def recover(self) -> None:
         try:

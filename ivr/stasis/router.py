@@ -6,7 +6,8 @@ an operator's leg (to the call it serves), our callback answered, a feature
 code from an operator's phone, or a caller (a new call). Every other event
 goes, translated into a flow event, to the queue of the call that owns its
 channel or playback; an event of an operator's leg goes to the call that leg
-serves, as a desk event. Work that may wait (a hang-up, a case written) runs
+serves, as a desk event; an operator's phone registering or going is the
+desk's news. Work that may wait (a hang-up, a case written) runs
 beside the calls, never on the reader.
 """
 
@@ -22,6 +23,7 @@ from ivr.ari.models import (
     ChannelDestroyed,
     ChannelDtmfReceived,
     ChannelHangupRequest,
+    EndpointStateChange,
     Event,
     PlaybackFinished,
     RecordingFailed,
@@ -31,6 +33,7 @@ from ivr.ari.models import (
 )
 from ivr.call import flow
 from ivr.desk.desk import CALLBACK_ARG, LEG_ARG, Desk, DeskEvent, LegAnswered, LegGone, WhisperDone
+from ivr.desk.phones import PHONE_TECHNOLOGY
 from ivr.stasis.calls import call_args
 from ivr.stasis.casework import Casework
 from ivr.stasis.features import FEATURE_ARG, FeatureCodes
@@ -60,6 +63,10 @@ class EventRouter:
             return
         if isinstance(event, RecordingFinished | RecordingFailed):
             self._recording_ended(event)
+            return
+        if isinstance(event, EndpointStateChange):
+            if event.endpoint.technology == PHONE_TECHNOLOGY:
+                self._desk.phone_seen(event.endpoint.resource, event.endpoint.state)
             return
         if self._leg_event(event):
             return

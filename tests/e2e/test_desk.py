@@ -22,6 +22,8 @@ from devtools import asterisk
 from devtools.callermedia import Audio, Hangup, Key, Pause
 from devtools.sipcall import CallPlan, place_call
 from devtools.sipoperator import OperatorPhone, SipOperator
+from devtools.sipregister import Registration, register
+from tests.browser_support import SHOTS, chromium
 
 from .harness import Platform, start_platform
 
@@ -410,6 +412,90 @@ async def test_operators_phones_and_calls_survive_an_asterisk_restart(desk: Plat
     assert result.answered and talked.answered == 1, talked.sipp_log
     assert record is not None and record["queue"]["operator_id"] == "opj1"
     assert_nothing_left(desk)
+
+PHONE_PASSWORD = "e2e-only-phone-password"  # a throwaway phone's, on a throwaway Asterisk
+WEB_PASSWORD = "e2e-only-password-管理员"
+
+
+def wait_phone_state(platform: Platform, operator_id: str, state: str) -> dict[str, Any]:
+    """The operator as `/api/operators` shows them once their phone is `state`."""
+    deadline = time.monotonic() + PUSH_WAIT_S
+    while True:
+        operator = operator_today(platform, operator_id)
+        if operator["phone"]["state"] == state or time.monotonic() > deadline:
+            assert operator["phone"]["state"] == state, operator
+            return operator
+        time.sleep(0.2)
+
+
+async def shown_phone(platform: Platform, county: str, operator_id: str) -> str:
+    """What the admin page's Today view says of the operator's phone, in Chromium."""
+    platform.ivr(
+        "users", "add", "phones-admin", "--name", "管理员", "--role", "department_admin",
+        "--department", county, "--password-env", "WEB_PASSWORD", WEB_PASSWORD=WEB_PASSWORD,
+    )
+    async with chromium("--lang=zh-CN") as browser:
+        page = await browser.new_page(locale="zh-CN")
+        await page.goto(f"http://127.0.0.1:{platform.settings.http_port}/admin/")
+        await page.get_by_test_id("login-username").fill("phones-admin")
+        await page.get_by_test_id("login-password").fill(WEB_PASSWORD)
+        await page.get_by_test_id("login-submit").click()
+        await page.goto(page.url.split("#")[0] + f"#/today/{county}")
+        row = page.locator(f'[data-testid="operator-row"][data-operator="{operator_id}"]')
+        await row.wait_for()
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        await page.screenshot(path=str(SHOTS / "operator-phone-offline.png"), full_page=True)
+        return f"{await row.get_attribute('data-phone')}: {await row.inner_text()}"
+
+
+async def test_an_operator_whose_phone_is_not_registered_is_offered_no_call(
+    desk: Platform,
+) -> None:
+    county = "340202"  # Wuhu's 镜湖区: Hefei's counties are the other tests'
+    phone = SipOperator(OperatorPhone("opr1", ring_s=1, hangup_after_s=6))
+    async with phone:
+        # A phone that registers (a password, no fixed contact), signed in
+        # from the admin page before the phone is switched on.
+        desk.ivr(
+            "operators", "add", "opr1", "--name", "R", "--departments", county,
+            "--password-env", "PHONE_PASSWORD", PHONE_PASSWORD=PHONE_PASSWORD,
+        )
+        status, body = desk.http_post("/api/operators/opr1/sign-in")
+        assert status == 200, body
+        wait_phone(desk, "opr1")
+        operator = wait_phone_state(desk, "opr1", "offline")
+        assert operator["status"] == "available"
+        assert operator["phone"]["nodes"] == {desk.settings.node_name: "offline"}
+        shown = await shown_phone(desk, county, "opr1")
+        assert shown.startswith("offline:") and "话机未注册" in shown, shown
+
+        # Nobody can be rung: the caller hears nobody is on duty, not music
+        # until the wait runs out.
+        plan = CallPlan(caller="13800138010", origin=county, actions=(Pause(4000), Hangup()))
+        result, record = await desk.call(plan)
+        assert result.answered and record is not None
+        assert ("service", "unstaffed") in notes(record)
+        assert record["queue"] is None or record["queue"]["offered"] == []
+
+        # The phone registers: Asterisk says so, and the next caller reaches it.
+        registration = Registration("opr1", PHONE_PASSWORD, phone.contact, local_ip=OPERATORS_DESK)
+        await register(registration, desk.settings)
+        wait_phone_state(desk, "opr1", "online")
+        plan = CallPlan(caller="13800138011", origin=county, max_call_s=CALL_S)
+        result, record = await desk.call(plan)
+        rung = await phone.result(timeout_s=20)
+    assert result.answered and record is not None, result.sipp_log
+    assert ("service", "operators") in notes(record)
+    assert record["queue"]["operator_id"] == "opr1"
+    assert rung.invites == rung.answered == 1, rung.sipp_log
+    # Switched off properly (REGISTER with Expires: 0): unreachable again.
+    await register(
+        Registration("opr1", PHONE_PASSWORD, phone.contact, expires=0, local_ip=OPERATORS_DESK),
+        desk.settings,
+    )
+    wait_phone_state(desk, "opr1", "offline")
+    assert_nothing_left(desk)
+
 
 CLOCK = [
     ("2026-11-24T10:00:00+08:00", "operators"),  # a Tuesday morning

@@ -69,6 +69,13 @@ export const OPERATOR_STATUSES = {
   wrap_up: "话后整理",
 };
 
+// Whether Asterisk can ring an operator's phone (`phone.state` in /api/operators).
+export const PHONE_STATES = {
+  online: "在线",
+  offline: "话机未注册",
+  unknown: "未知",
+};
+
 export const CHANGES = { added: "新增", removed: "删除", changed: "修改" };
 
 export const SPEC_FIELDS = {

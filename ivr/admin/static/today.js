@@ -3,7 +3,7 @@
 
 import { api, enc, report } from "./api.js";
 import { h, clear, formatSeconds, formatTime, plain, table } from "./dom.js";
-import { OPERATOR_STATUSES, scopeLabel } from "./labels.js";
+import { OPERATOR_STATUSES, PHONE_STATES, scopeLabel } from "./labels.js";
 import { nameOf } from "./departments.js";
 import { hourChart, categoryChart } from "./charts.js";
 
@@ -16,6 +16,7 @@ const OPERATOR_FIELDS = {
   departments: "部门",
   department: "部门",
   endpoint: "分机",
+  phone: "话机",
   since: "状态开始于",
   pause_reason: "暂停原因",
   today: "今日",
@@ -35,6 +36,7 @@ export function tile(label, value, testid, note) {
 
 function operatorValue(name, value) {
   if (name === "status") return OPERATOR_STATUSES[value] || value;
+  if (name === "phone" && value && typeof value === "object") return PHONE_STATES[value.state] || plain(value.state);
   if (name === "departments" || name === "department") return [].concat(value || []).map(nameOf).join("、");
   if (name === "today" && value && typeof value === "object") {
     return Object.entries(value)
@@ -44,6 +46,14 @@ function operatorValue(name, value) {
   return plain(value);
 }
 
+const CELL_CLASSES = { status: "status-cell", phone: "phone-cell" };
+
+/** Each Asterisk's word on the phone, for a cluster's admin: "ast1 在线 · ast2 话机未注册". */
+function phoneNodes(phone) {
+  const nodes = Object.entries(phone?.nodes || {});
+  return nodes.length ? nodes.map(([node, state]) => `${node} ${PHONE_STATES[state] || state}`).join(" · ") : undefined;
+}
+
 function operatorsTable(list) {
   const keys = [];
   for (const known of Object.keys(OPERATOR_FIELDS)) if (list.some((op) => known in op)) keys.push(known);
@@ -51,8 +61,12 @@ function operatorsTable(list) {
   const rows = list.map((op) =>
     h(
       "tr",
-      { testid: "operator-row", dataset: { operator: op.id ?? "" }, class: op.status ? `op-${op.status}` : "" },
-      keys.map((key) => h("td", { class: key === "status" ? "status-cell" : "", text: operatorValue(key, op[key]) })),
+      {
+        testid: "operator-row",
+        dataset: { operator: op.id ?? "", phone: op.phone?.state ?? "" },
+        class: [op.status ? `op-${op.status}` : "", op.phone?.state === "offline" ? "phone-offline" : ""].join(" ").trim(),
+      },
+      keys.map((key) => h("td", { class: CELL_CLASSES[key] || "", text: operatorValue(key, op[key]), title: key === "phone" ? phoneNodes(op.phone) : undefined })),
     ),
   );
   return table(keys.map((key) => OPERATOR_FIELDS[key] || key), rows, { label: "话务员", testid: "operators-table" });

@@ -72,6 +72,7 @@ from ivr.db.models.cluster import LeaseRow
 from ivr.db.models.desk import (
     OperatorDepartmentRow,
     OperatorEventRow,
+    OperatorPhoneRow,
     OperatorRow,
     QueueEntryRow,
 )
@@ -92,6 +93,7 @@ directory_imports_table: Table = Base.metadata.tables["directory_imports"]
 operators_table: Table = Base.metadata.tables["operators"]
 operator_departments_table: Table = Base.metadata.tables["operator_departments"]
 operator_events_table: Table = Base.metadata.tables["operator_events"]
+operator_phones_table: Table = Base.metadata.tables["operator_phones"]
 queue_entries_table: Table = Base.metadata.tables["queue_entries"]
 messages_table: Table = Base.metadata.tables["messages"]
 cases_table: Table = Base.metadata.tables["cases"]
@@ -172,6 +174,7 @@ __all__ = [
     "MobileRangeRow",
     "OperatorDepartmentRow",
     "OperatorEventRow",
+    "OperatorPhoneRow",
     "OperatorRow",
     "PromptUploadRow",
     "QueueEntryRow",
@@ -196,6 +199,7 @@ __all__ = [
     "mobile_ranges_table",
     "operator_departments_table",
     "operator_events_table",
+    "operator_phones_table",
     "operators_table",
     "prompt_uploads_table",
     "queue_entries_table",

@@ -72,6 +72,19 @@ class OperatorEventRow(Base):
     detail: Mapped[str | None] = mapped_column(Text())
 
 
+class OperatorPhoneRow(Base):
+    """An operator's phone as one Asterisk sees it (ivr/desk/presence.py):
+    written by the controller serving that Asterisk when the state changes.
+    No foreign key: the phone is known by its endpoint, which Asterisk names."""
+
+    __tablename__ = "operator_phones"
+
+    endpoint: Mapped[str] = mapped_column(String(OPERATOR_ID_MAX), primary_key=True)
+    node: Mapped[str] = mapped_column(String(NODE_MAX), primary_key=True)
+    state: Mapped[str] = mapped_column(String(STATUS_MAX))  # online, offline, unknown
+    since: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class QueueEntryRow(Base):
     """A call's place in a department's queue, from joining to its outcome.
 
