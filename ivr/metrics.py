@@ -115,6 +115,11 @@ class Metrics:
             "departments in two provinces counts in both)",
             ["province", "status"], registry=r,
         )
+        self.operators_unreachable = Gauge(
+            "ivr_operators_unreachable", "Operators signed in whose phone no Asterisk "
+            "can ring (not registered): offered no calls, by province",
+            ["province"], registry=r,
+        )
         # -- Asterisk ----------------------------------------------------------------
         self.ari_request_seconds = Histogram(
             "ivr_ari_request_seconds", "ARI requests' time to answer, by method and path "

@@ -24,7 +24,7 @@ from ivr.cases.escalation import Escalations
 from ivr.cases.registry import Cases
 from ivr.db.engine import count_errors, make_engine, make_sessionmaker
 from ivr.db.recorder import Recorder
-from ivr.desk import line_store, operator_store
+from ivr.desk import line_store, operator_store, presence
 from ivr.loop_lag import LoopLag
 from ivr.metrics import Metrics, ari_operation, province_of
 from ivr.settings import REPO_ROOT, Settings
@@ -206,6 +206,9 @@ async def test_a_scrape_needs_no_session_and_reads_the_present(
                     endpoint=f"ep-{operator_id}", departments=departments, at=NOW,
                 )
             await operator_store.act(session, "op1", "sign_in", NOW)
+            # op1's phone is registered nowhere: signed in, and unreachable.
+            await presence.record(session, "ast1", {"ep-op1": ("offline", NOW)})
+            await presence.record(session, "ast1", {"ep-op2": ("offline", NOW)})  # signed out
             await line_store.join(session, "c1", HEFEI, "n", "1", NOW - timedelta(seconds=90))
             await line_store.join(session, "c2", CHANGFENG, "n", "2", NOW - timedelta(seconds=30))
         cases = Cases(admin.sessions, directory(), admin.clock)
@@ -233,6 +236,8 @@ async def test_a_scrape_needs_no_session_and_reads_the_present(
     assert at("ivr_operators", province="340000", status="signed_out") == 1
     assert at("ivr_operators", province="310000", status="signed_out") == 1
     assert at("ivr_cases_overdue", province="340000") == 1
+    assert at("ivr_operators_unreachable", province="340000") == 1
+    assert at("ivr_operators_unreachable", province="310000") == 0
     # A quiet province reads 0, not nothing.
     assert at("ivr_callers_waiting", province="650000") == 0
     assert at("ivr_operators", province="national", status="busy") == 0

@@ -32,6 +32,7 @@ from ivr.cases import rules
 from ivr.cases import store as cases_store
 from ivr.desk import line_store, operator_store
 from ivr.desk.operators import STATUSES
+from ivr.desk.presence import PhonesSeen, phone_json, phones_seen
 from ivr.metrics import CONTENT_TYPE_LATEST, Metrics, operators_by_province, province_of
 
 log = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ async def _from_database(app: web.Application, metrics: Metrics, now: datetime) 
     async with app[SESSIONS]() as session:
         on_hold = await line_store.on_hold(session)
         operators = await operator_store.list_operators(session)
+        phones = await phones_seen(session)
         overdue = await cases_store.late_counts(session, rules.OPEN, now)
     # Every province reads 0 rather than nothing: a dashboard shows a quiet
     # province as quiet, and an alert's series never vanishes.
@@ -107,7 +109,20 @@ async def _from_database(app: web.Application, metrics: Metrics, now: datetime) 
     }
     staff |= operators_by_province((o.status, o.departments) for o in operators)
     metrics.publish(metrics.operators, staff)
+    # Signed in, but no Asterisk can ring their phone.
+    unreachable = [
+        ("unreachable", o.departments)
+        for o in operators
+        if o.status != "signed_out" and _phone_state(phones, o.endpoint) == "offline"
+    ]
+    lost: dict[tuple[str, ...], float] = {(province_of(code),): 0.0 for code in every}
+    lost |= {(key[0],): n for key, n in operators_by_province(unreachable).items()}
+    metrics.publish(metrics.operators_unreachable, lost)
     metrics.by_province(metrics.cases_overdue, every | {c: float(n) for c, n in overdue.items()})
+
+
+def _phone_state(phones: PhonesSeen, endpoint: str) -> str:
+    return str(phone_json(phones.get(endpoint, {}))["state"])
 
 
 def _province_codes(app: web.Application) -> list[str]:
