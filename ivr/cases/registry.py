@@ -298,7 +298,7 @@ class Cases:
             row = await stored.by_number(session, number)
             if row is None or row.caller != caller[:CALLER_MAX]:
                 return None
-            return case_view(self._directory, await stored.by_id(session, row.id))
+            return case_view(self._directory, row)  # read with its events
 
     async def list(
         self,
