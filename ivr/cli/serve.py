@@ -15,10 +15,11 @@ import gc
 import logging
 import os
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from concurrent.futures import ProcessPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import uvloop
 from aiohttp import web
@@ -89,6 +90,8 @@ RECORDER = web.AppKey("recorder", Recorder)
 CATALOG = web.AppKey("catalog", Catalog)
 MENUS = web.AppKey("menus", menu.MenuBook)
 HOURS = web.AppKey("hours", working_hours.Hours)
+# Every Asterisk this process serves (as the admin sees them: ARI, CONTROLLER).
+FLEET = web.AppKey("fleet", Fleet)
 
 
 def make_clock(settings: Settings) -> Callable[[], datetime]:
@@ -238,38 +241,32 @@ async def every(seconds: float, work: Callable[[], Awaitable[object]], what: str
         await asyncio.sleep(seconds)
 
 
-async def _casework_jobs(app: web.Application) -> AsyncIterator[None]:
-    """Supervision (escalations) on a timer, and the webhook sender if one is
-    set. Every controller runs them; the database decides who does what."""
+async def _periodic_jobs(app: web.Application) -> AsyncIterator[None]:
+    """Every job on a timer, started and stopped here: supervision
+    (escalations), the webhook sender if one is set, unused audio pruned
+    (ivr/publish/pruning.py, each controller its own prompt folder), and
+    recordings' retention if set (through the fleet's Asterisks). Every
+    controller runs them; the database decides who does what."""
     settings = app[SETTINGS]
-    tasks = [
-        asyncio.create_task(
-            every(settings.escalation_seconds, app[ESCALATIONS].run, "escalation"),
-            name="escalation",
-        )
-    ]
+    jobs: dict[str, Coroutine[Any, Any, None]] = {
+        "escalation": every(settings.escalation_seconds, app[ESCALATIONS].run, "escalation"),
+    }
     if settings.webhook_url:
         deliveries = Deliveries(app[SESSIONS], app[CLOCK])
-        sender = WebhookSender(settings, deliveries, app[CLOCK], app[METRICS])
-        tasks.append(asyncio.create_task(sender.run(), name="webhook"))
+        jobs["webhook"] = WebhookSender(settings, deliveries, app[CLOCK], app[METRICS]).run()
+    pruner = AudioPruner(
+        app[SESSIONS], app[CATALOG].directory, app[CLOCK], settings.audio_prune_days
+    )
+    jobs["audio-pruning"] = every(settings.audio_prune_interval, pruner.run_once, "audio pruning")
+    retention = recording_retention(settings, app[SESSIONS], app[FLEET], app[CLOCK])
+    if retention is not None:
+        interval = settings.recording_retention_interval
+        jobs["recording-retention"] = every(interval, retention.run_once, "recording retention")
+    tasks = [asyncio.create_task(job, name=name) for name, job in jobs.items()]
     yield
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _audio_pruning(app: web.Application) -> AsyncIterator[None]:
-    """Uploads nobody used and the files of texts long out of force, pruned
-    (ivr/publish/pruning.py); every controller its own prompt folder."""
-    settings = app[SETTINGS]
-    pruner = AudioPruner(
-        app[SESSIONS], app[CATALOG].directory, app[CLOCK], settings.audio_prune_days
-    )
-    job = every(settings.audio_prune_interval, pruner.run_once, "audio pruning")
-    task = asyncio.create_task(job, name="audio-pruning")
-    yield
-    task.cancel()
-    await asyncio.gather(task, return_exceptions=True)
 
 
 async def _desk_feed_relay(app: web.Application) -> AsyncIterator[None]:
@@ -365,18 +362,13 @@ async def _asterisk(app: web.Application) -> AsyncIterator[None]:
     config.on_change(fleet.publish)
     app[ARI] = fleet
     app[CONTROLLER] = fleet
+    app[FLEET] = fleet
     membership = Membership(settings, app[SESSIONS], fleet, make_nodes)
     await membership.join()
-    tasks = [asyncio.create_task(membership.run(), name="leases")]
-    retention = recording_retention(settings, app[SESSIONS], fleet, app[CLOCK])
-    if retention is not None:
-        interval = settings.recording_retention_interval
-        job = every(interval, retention.run_once, "recording retention")
-        tasks.append(asyncio.create_task(job, name="recording-retention"))
+    leases = asyncio.create_task(membership.run(), name="leases")
     yield
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    leases.cancel()
+    await asyncio.gather(leases, return_exceptions=True)
     await membership.leave()
 
 
@@ -441,10 +433,9 @@ def make_app(
     app[METRICS] = Metrics()
     app.cleanup_ctx.append(_loop_watch)
     app.cleanup_ctx.append(_database)
-    app.cleanup_ctx.append(_casework_jobs)
-    app.cleanup_ctx.append(_audio_pruning)
     app.cleanup_ctx.append(_desk_feed_relay)
     app.cleanup_ctx.append(_asterisk)
+    app.cleanup_ctx.append(_periodic_jobs)  # retention needs the fleet
     app.cleanup_ctx.append(_frozen_heap)
     add_routes(app, settings.prompt_build_dir)
     return app
