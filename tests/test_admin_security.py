@@ -67,6 +67,32 @@ async def test_the_page_and_scripts_sign_in(admin: AdminApp) -> None:
     assert (await script.post("/api/session", json=CREDENTIALS)).status == 200
 
 
+async def test_a_deeply_nested_body_is_bad_input_on_every_route(admin: AdminApp) -> None:
+    """10 KB of nested arrays made the JSON decoder recurse until it raised
+    (a 500, to someone not signed in). Every route reads JSON one way, with a
+    depth limit: the answer is the 400 of any other bad body."""
+    nested = "[" * 5000 + "]" * 5000
+    deep_object = '{"reason": ' + "[" * 5000 + "]" * 5000 + "}"
+    stranger = await admin.client()
+    national = await admin.as_user("boss")
+    sent = [
+        (stranger, "/api/session", nested),
+        (national, "/api/users", nested),  # parse()
+        (national, "/api/cases/nope/close", deep_object),  # the case actions' own reader
+        (national, "/api/operators/nobody/pause", deep_object),  # a pause's reason
+    ]
+    for client, path, body in sent:
+        headers = {"Content-Type": "application/json"}
+        answer = await client.post(path, data=body, headers=headers)
+        assert answer.status == 400, (path, answer.status, await answer.text())
+        found = await answer.json()
+        assert found["error_id"] == "invalid_input", path
+        assert set(found) == {"error_id", "message", "details"}
+    # Nesting as deep as a real body is still read.
+    ok = {"username": "hefei", "password": PASSWORD}
+    assert (await stranger.post("/api/session", json=ok)).status == 200
+
+
 async def test_previews_and_uploads_are_limited_per_user(admin: AdminApp) -> None:
     """Each preview runs espeak-ng and each upload ffmpeg on the controller that
     also serves calls: one user gets IVR_PROMPT_AUDIO_BURST at once, then

@@ -36,7 +36,7 @@ from ivr.admin.keys import (
     SETTINGS,
 )
 from ivr.admin.limits import RateLimit
-from ivr.admin.openapi import Api, Handler, int_param
+from ivr.admin.openapi import Api, Handler, int_param, read_json
 from ivr.admin.sessions import allow_read, allow_seeing, authenticate, conceal, record, refuse, who
 from ivr.audio.join import JOIN_DIR, join_page
 from ivr.db.models import PAUSE_REASON_MAX
@@ -312,12 +312,7 @@ async def _allow_operator(request: web.Request, operator_id: str, word: str) -> 
 
 
 async def _reason(request: web.Request) -> str | None:
-    if not request.can_read_body:
-        return None
-    try:
-        body = await request.json()
-    except ValueError:
-        raise DataError('the body must be JSON, e.g. {"reason": "培训"}') from None
+    body = await read_json(request)  # e.g. {"reason": "培训"}; none at all is {}
     reason = body.get("reason") if isinstance(body, dict) else None
     if reason is not None and (not isinstance(reason, str) or len(reason) > PAUSE_REASON_MAX):
         raise DataError(f"reason must be text of at most {PAUSE_REASON_MAX} characters")
