@@ -16,6 +16,7 @@ outside the user's reach is answered exactly as one that does not exist, a
 from __future__ import annotations
 
 import hmac
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -35,6 +36,7 @@ from ivr.admin.auth import (
     check_scope,
 )
 from ivr.admin.keys import API, CLOCK, DIRECTORY, SESSIONS, SETTINGS
+from ivr.admin.limits import RateLimited
 from ivr.admin.openapi import Api, Handler, parse
 from ivr.db.audit import Author, audit
 from ivr.errors import DataError, IvrError
@@ -54,13 +56,14 @@ class Browser:
 
 
 _BROWSER = web.RequestKey("browser", Browser)
-# Sign-in attempts: after this many failures for one name within the window,
-# that name is refused until the window has passed (argon2 makes each try slow too).
+# Sign-in attempts: after this many for one name within the window (counted
+# before the password is checked; a success starts the count again), that name
+# is refused until the window has passed (argon2 makes each try slow too).
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 
 
-class TooManyAttempts(IvrError):
+class TooManyAttempts(RateLimited):
     error_id = "too_many_attempts"
     status = 429
 
@@ -284,14 +287,18 @@ def _user_out(request: web.Request, principal: Principal) -> UserOut:
 
 
 async def _throttle(request: web.Request, username: str, now: datetime) -> None:
-    """Refuse a name with MAX_FAILURES failed sign-ins in the window: counted in
-    the audit log, so every controller refuses it alike."""
-    async with request.app[SESSIONS]() as session:
-        failures = await stored.failed_sign_ins(session, username, now - FAILURE_WINDOW)
-    if len(failures) >= MAX_FAILURES:
-        wait = (failures[-MAX_FAILURES] + FAILURE_WINDOW - now).total_seconds() // 60 + 1
+    """Count this attempt, then refuse it if it is past MAX_FAILURES in the
+    window: counted in the database before the password is checked, so that
+    guesses sent at once, to any controller, are refused alike."""
+    if not stored.USERNAME.fullmatch(username):
+        return  # no user has such a name: there is nothing to guess
+    async with request.app[SESSIONS]() as session, session.begin():
+        attempts = await stored.count_attempt(session, username, now, FAILURE_WINDOW)
+    if attempts.count > MAX_FAILURES:
+        wait = max(1, math.ceil((attempts.since + FAILURE_WINDOW - now).total_seconds()))
         raise TooManyAttempts(
-            f"too many failed sign-ins for {username}; try again in {int(wait)} min"
+            f"too many failed sign-ins for {username}; try again in {math.ceil(wait / 60)} min",
+            retry_after=wait,
         )
 
 
@@ -349,6 +356,7 @@ async def sign_in(request: web.Request) -> web.Response:
             opened = await stored.sign_in(
                 session, data.username, data.password, now, _times(request), address(request)
             )
+            await stored.forget_attempts(session, data.username, now, FAILURE_WINDOW)
             principal = stored.principal(opened.user)
             request[_PRINCIPAL] = principal
             scope = principal.department or NATIONAL
