@@ -64,3 +64,29 @@ async def test_guesses_sent_at_once_are_refused_after_the_fifth(
     # Locked on both: even the right password waits.
     for client in clients:
         assert (await client.post("/api/session", json=RIGHT)).status == 429
+
+
+async def test_a_locked_name_still_signs_in_from_another_address(
+    controllers: list[AdminApp],
+) -> None:
+    """Counted per name and address: six guesses from one address lock that
+    address out, not the admin, who signs in from theirs (on either
+    controller). The guesses stay in the audit log with where they came from."""
+    first, second = controllers
+    attacker = await from_address(first, "127.0.0.3")
+    for _ in range(MAX_FAILURES):
+        assert (await attacker.post("/api/session", json=WRONG)).status == 401
+    assert (await attacker.post("/api/session", json=WRONG)).status == 429
+    assert (await attacker.post("/api/session", json=RIGHT)).status == 429
+    for admin in controllers:
+        owner = await from_address(admin, "127.0.0.2")
+        signed = await owner.post("/api/session", json=RIGHT)
+        assert signed.status == 200, await signed.text()
+    # The owner's success does not unlock the attacker's address.
+    assert (await attacker.post("/api/session", json=RIGHT)).status == 429
+    national = await second.as_user("boss")
+    log = await (await national.get("/api/audit?scope=340100")).json()
+    failed = [e for e in log if e["action"] == "sign_in" and e["outcome"] == "denied"]
+    assert [(e["target"], e["address"]) for e in failed] == [("hefei", "127.0.0.3")] * 5
+    first.clock.advance(minutes=16)
+    assert (await attacker.post("/api/session", json=RIGHT)).status == 200

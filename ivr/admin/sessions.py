@@ -7,6 +7,13 @@ it) and a CSRF token, which every request that changes something sends back
 in `X-CSRF-Token`. A script sends `Authorization: Bearer <token>` instead.
 Every `/api/` route needs one or the other unless it is declared public.
 
+Guessing passwords is throttled per name and source address: each attempt
+is counted by one statement in the database before its password is checked
+(`user_store.count_attempt`), so guesses sent at once, to any controller,
+are refused after the fifth in 15 minutes (429, `Retry-After`); the same name
+from another address is not, so that no one can lock an admin out. Failed
+attempts are also audit lines, which the user's department's admins see.
+
 A refused attempt to read or change a scope is a 403 and a line in the audit
 log, like every change that is made. An object (a case, a call, an operator)
 outside the user's reach is answered exactly as one that does not exist, a
@@ -56,9 +63,10 @@ class Browser:
 
 
 _BROWSER = web.RequestKey("browser", Browser)
-# Sign-in attempts: after this many for one name within the window (counted
-# before the password is checked; a success starts the count again), that name
-# is refused until the window has passed (argon2 makes each try slow too).
+# Sign-in attempts: after this many for one name from one address within the
+# window (counted before the password is checked; a success starts the count
+# again), that name is refused to that address until the window has passed
+# (argon2 makes each try slow too).
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 
@@ -289,15 +297,21 @@ def _user_out(request: web.Request, principal: Principal) -> UserOut:
 async def _throttle(request: web.Request, username: str, now: datetime) -> None:
     """Count this attempt, then refuse it if it is past MAX_FAILURES in the
     window: counted in the database before the password is checked, so that
-    guesses sent at once, to any controller, are refused alike."""
+    guesses sent at once, to any controller, are refused alike. Counted per
+    name and address: guesses lock out the address they come from, and the
+    user still signs in from their own (a lock per name alone would let
+    anyone lock any admin out with six requests)."""
     if not stored.USERNAME.fullmatch(username):
         return  # no user has such a name: there is nothing to guess
     async with request.app[SESSIONS]() as session, session.begin():
-        attempts = await stored.count_attempt(session, username, now, FAILURE_WINDOW)
+        attempts = await stored.count_attempt(
+            session, username, address(request), now, FAILURE_WINDOW
+        )
     if attempts.count > MAX_FAILURES:
         wait = max(1, math.ceil((attempts.since + FAILURE_WINDOW - now).total_seconds()))
         raise TooManyAttempts(
-            f"too many failed sign-ins for {username}; try again in {math.ceil(wait / 60)} min",
+            f"too many failed sign-ins for {username} from {address(request)}; "
+            f"try again in {math.ceil(wait / 60)} min",
             retry_after=wait,
         )
 
@@ -356,7 +370,9 @@ async def sign_in(request: web.Request) -> web.Response:
             opened = await stored.sign_in(
                 session, data.username, data.password, now, _times(request), address(request)
             )
-            await stored.forget_attempts(session, data.username, now, FAILURE_WINDOW)
+            await stored.forget_attempts(
+                session, data.username, address(request), now, FAILURE_WINDOW
+            )
             principal = stored.principal(opened.user)
             request[_PRINCIPAL] = principal
             scope = principal.department or NATIONAL

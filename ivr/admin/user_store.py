@@ -232,19 +232,19 @@ class Attempts:
 
 
 async def count_attempt(
-    session: AsyncSession, username: str, now: datetime, window: timedelta
+    session: AsyncSession, username: str, address: str, now: datetime, window: timedelta
 ) -> Attempts:
-    """Count one more attempt to sign in as `username`, in one statement: an
-    upsert, which attempts sent at once (to any controller) take their turns
-    at, so that the n-th of them reads n. Once `window` has passed since the
-    first, the count starts again."""
+    """Count one more attempt to sign in as `username` from `address`, in one
+    statement: an upsert, which attempts sent at once (to any controller) take
+    their turns at, so that the n-th of them reads n. Once `window` has passed
+    since the first, the count starts again."""
     table = sign_in_attempts_table
     started = table.c.since <= now - window
     statement = (
         _upsert(session)(table)
-        .values(username=username, attempts=1, since=now)
+        .values(username=username, address=address[:ADDRESS_MAX], attempts=1, since=now)
         .on_conflict_do_update(
-            index_elements=[table.c.username],
+            index_elements=[table.c.username, table.c.address],
             set_={
                 "attempts": case((started, 1), else_=table.c.attempts + 1),
                 "since": case((started, literal(now, UtcDateTime())), else_=table.c.since),
@@ -257,14 +257,14 @@ async def count_attempt(
 
 
 async def forget_attempts(
-    session: AsyncSession, username: str, now: datetime, window: timedelta
+    session: AsyncSession, username: str, address: str, now: datetime, window: timedelta
 ) -> None:
-    """A sign-in succeeded: its name's count starts again; counts whose window
-    has passed go too, so the table never grows unbounded."""
+    """A sign-in succeeded: the count of its name and address starts again
+    (another address's is kept); counts whose window has passed go too, so
+    the table never grows unbounded."""
     table = sign_in_attempts_table
-    await session.execute(
-        delete(table).where((table.c.username == username) | (table.c.since <= now - window))
-    )
+    mine = (table.c.username == username) & (table.c.address == address[:ADDRESS_MAX])
+    await session.execute(delete(table).where(mine | (table.c.since <= now - window)))
 
 
 def _upsert(session: AsyncSession) -> Any:

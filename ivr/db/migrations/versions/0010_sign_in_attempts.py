@@ -1,6 +1,7 @@
 """Sign-in attempts (issue 19): counted one statement per attempt, before the
 password is checked, so that guesses sent at once to any controller are
-refused after the fifth (the audit log counted only those already finished).
+refused after the fifth (the audit log counted only those already finished);
+per name and address, so that no one locks a user out from elsewhere.
 
 Revision ID: 0010
 Revises: 0009
@@ -27,9 +28,10 @@ def upgrade() -> None:
     op.create_table(
         "sign_in_attempts",
         sa.Column("username", sa.String(64), nullable=False),
+        sa.Column("address", sa.String(64), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("since", sa.DateTime(timezone=True), nullable=False),
-        sa.PrimaryKeyConstraint("username", name="pk_sign_in_attempts"),
+        sa.PrimaryKeyConstraint("username", "address", name="pk_sign_in_attempts"),
     )
     op.create_index("ix_sign_in_attempts_since", "sign_in_attempts", ["since"])
 
