@@ -169,3 +169,9 @@ async def test_the_admin_page_is_sent_with_security_headers(admin: AdminApp) -> 
     scripts = _Scripts()
     scripts.feed(await page.text())
     assert scripts.inline == [] and scripts.sources == ["app.js"]
+    # The same page and its scripts under their own names.
+    for path in ("/admin/index.html", "/admin/app.js", "/admin/errors.js"):
+        other = await client.get(path)
+        assert other.status == 200, path
+        for name in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
+            assert other.headers.get(name) == headers[name], (path, name)

@@ -342,7 +342,17 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
 
 
 async def admin_index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
+    return web.FileResponse(STATIC_DIR / "index.html")
+
+
+@web.middleware
+async def page_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every file of the admin page carries its security headers: the page is
+    also `/admin/index.html`, and a script is a page of its own when opened."""
+    response = await handler(request)
+    if request.path.startswith("/admin/"):
+        response.headers.update(_PAGE_HEADERS)
+    return response
 
 
 # The admin page loads only its own files; nothing is framed or inlined.
@@ -387,3 +397,4 @@ def add_routes(app: web.Application, prompt_dir: Path) -> None:
     app.middlewares.append(json_errors)
     app.middlewares.append(authenticate)
     app.middlewares.append(immutable_prompts)
+    app.middlewares.append(page_headers)
