@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from ivr.admin.auth import Role
 from ivr.admin.keys import SETTINGS
@@ -65,6 +66,40 @@ async def test_the_page_and_scripts_sign_in(admin: AdminApp) -> None:
     assert signed.status == 200, await signed.text()
     script = await admin.client()
     assert (await script.post("/api/session", json=CREDENTIALS)).status == 200
+
+
+async def test_a_page_of_another_scheme_is_another_site(admin: AdminApp) -> None:
+    """An origin is scheme, host and port: an https:// page is not this
+    http:// server's own, for signing in or for a change."""
+    browser = await admin.client()
+    host = f"{browser.host}:{browser.port}"
+    tls = {"Origin": f"https://{host}"}
+    forged = await browser.post("/api/session", json=CREDENTIALS, headers=tls)
+    assert forged.status == 403, await forged.text()
+    assert (await forged.json())["error_id"] == "csrf_failed"
+    own = {"Origin": f"http://{host}"}
+    signed = await browser.post("/api/session", json=CREDENTIALS, headers=own)
+    assert signed.status == 200
+    token = {"X-CSRF-Token": (await signed.json())["csrf_token"]}
+    change = await browser.delete("/api/session", headers={**token, **tls})
+    assert change.status == 403
+    assert (await browser.delete("/api/session", headers={**token, **own})).status == 204
+
+
+async def test_behind_an_https_proxy_the_site_is_https(tmp_path: Path, database_url: str) -> None:
+    """IVR_COOKIE_SECURE says the browser sees https (a proxy speaks http to us)."""
+
+    def behind_tls(app: web.Application) -> None:
+        app[SETTINGS] = app[SETTINGS].model_copy(update={"cookie_secure": True})
+
+    async with admin_app(tmp_path, database_url, behind_tls) as proxied:
+        await proxied.as_user("hefei", Role.DEPARTMENT_ADMIN, "340100")
+        browser = await proxied.client()
+        host = f"{browser.host}:{browser.port}"
+        for scheme, status in (("http", 403), ("https", 200)):
+            headers = {"Origin": f"{scheme}://{host}"}
+            answer = await browser.post("/api/session", json=CREDENTIALS, headers=headers)
+            assert answer.status == status, scheme
 
 
 async def test_a_deeply_nested_body_is_bad_input_on_every_route(admin: AdminApp) -> None:

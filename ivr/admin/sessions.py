@@ -262,11 +262,18 @@ async def _cookie(request: web.Request) -> Principal:
 
 
 def _same_origin(request: web.Request) -> bool:
-    """A browser names the page a request comes from; it must be this site."""
+    """A browser names the page a request comes from; it must be this site:
+    scheme, host and port (an https:// page is not an http:// site's own)."""
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return origin is None
-    return origin.split("://", 1)[-1] == request.host
+    return origin.lower() == f"{_scheme(request)}://{request.host}".lower()
+
+
+def _scheme(request: web.Request) -> str:
+    """The scheme the browser sees: behind an HTTPS proxy (IVR_COOKIE_SECURE)
+    https, though the proxy speaks http to this server."""
+    return "https" if request.app[SETTINGS].cookie_secure else request.scheme
 
 
 def _times(request: web.Request) -> stored.SessionTimes:
