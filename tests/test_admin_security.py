@@ -102,6 +102,20 @@ async def test_behind_an_https_proxy_the_site_is_https(tmp_path: Path, database_
             assert answer.status == status, scheme
 
 
+async def test_control_characters_of_a_user_name_are_not_written_raw(admin: AdminApp) -> None:
+    """A failed sign-in writes the name it was sent to the audit log: terminal
+    escapes, line breaks and the like are written as escapes, so that a line
+    read in a terminal or a log file says only what it says."""
+    stranger = await admin.client()
+    name = "\x1b[2J\rroot\n\u202eadmin\x7f"
+    answer = await stranger.post("/api/session", json={"username": name, "password": "x"})
+    assert answer.status == 401
+    national = await admin.as_user("boss")
+    (line,) = await (await national.get("/api/audit?limit=1")).json()
+    assert line["action"] == "sign_in" and line["outcome"] == "denied"
+    assert line["target"] == r"\x1b[2J\rroot\n\u202eadmin\x7f"
+
+
 async def test_a_deeply_nested_body_is_bad_input_on_every_route(admin: AdminApp) -> None:
     """10 KB of nested arrays made the JSON decoder recurse until it raised
     (a 500, to someone not signed in). Every route reads JSON one way, with a
