@@ -50,7 +50,10 @@ ERRORS = {
     413: "Too large",
     422: "The menu does not validate: details.problems says why",
     429: "Too many attempts: wait, then try again",
+    502: "Asterisk refused or failed the request behind this one",
+    503: "No Asterisk is connected: try again soon",
 }
+_RETRY_AFTER = {"description": "seconds until one more is allowed", "schema": {"type": "integer"}}
 
 
 class ErrorOut(BaseModel):
@@ -161,12 +164,13 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     for status in _error_statuses(endpoint):
         responses[str(status)] = {"description": ERRORS[status], **_ERROR_CONTENT}
     if endpoint.limited:
-        wait = {"description": "seconds until one more is allowed", "schema": {"type": "integer"}}
         responses["429"] = {
             "description": "Too many of these for this user just now",
-            "headers": {"Retry-After": wait},
             **_ERROR_CONTENT,
         }
+    if "429" in responses:
+        # Every 429 of this API says when to try again (ivr/admin/limits.py).
+        responses["429"]["headers"] = {"Retry-After": _RETRY_AFTER}
     operation: dict[str, Any] = {
         "summary": endpoint.summary,
         "tags": [endpoint.tag],
