@@ -116,6 +116,30 @@ async def test_control_characters_of_a_user_name_are_not_written_raw(admin: Admi
     assert line["target"] == r"\x1b[2J\rroot\n\u202eadmin\x7f"
 
 
+async def test_a_nul_character_is_bad_input_not_a_database_error(admin: AdminApp) -> None:
+    """PostgreSQL's text cannot hold a NUL: one in a path, a query or a JSON
+    body's text was sent on to the database, which refused it (a 500). It is
+    refused at the door, a 400 like any other bad input; on SQLite alike."""
+    stranger = await admin.client()
+    national = await admin.as_user("boss")
+    nul_name = {"username": "ad\x00min", "password": "x"}
+    signing_in = await stranger.post("/api/session", json=nul_name)
+    assert signing_in.status == 400, await signing_in.text()
+    sent = [
+        ("GET", "/api/calls/a%00b", None),
+        ("GET", "/api/cases/a%00b", None),
+        ("GET", "/api/audit?scope=a%00b", None),
+        ("GET", "/api/menus/a%00b", None),
+        ("GET", "/api/calls?sip_call_id=a%00b", None),
+        ("PATCH", "/api/users/boss", {"name": "a\x00b"}),
+        ("POST", "/api/operators/nobody/pause", {"reason": "a\x00b"}),
+    ]
+    for method, path, body in sent:
+        answer = await national.request(method, path, json=body)
+        assert answer.status == 400, (method, path, answer.status, await answer.text())
+        assert (await answer.json())["error_id"] == "invalid_input", path
+
+
 async def test_a_deeply_nested_body_is_bad_input_on_every_route(admin: AdminApp) -> None:
     """10 KB of nested arrays made the JSON decoder recurse until it raised
     (a 500, to someone not signed in). Every route reads JSON one way, with a

@@ -122,6 +122,16 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return web.json_response(body, status=exc.status)
 
 
+@web.middleware
+async def no_nul(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A NUL in a path or a query is bad input, answered before any route
+    passes it on: PostgreSQL's text cannot hold one (a 500), and no name,
+    code or number has one. (JSON bodies: `read_json`.)"""
+    if "\x00" in request.path or "\x00" in request.query_string:
+        raise DataError("a path or a query may not hold a NUL character (%00)")
+    return await handler(request)
+
+
 @routes.route(
     "GET",
     "/api/calls",
@@ -395,6 +405,7 @@ def add_routes(app: web.Application, prompt_dir: Path) -> None:
     app.router.add_get(f"/prompts/{JOIN_DIR}/{{name}}", joined_page)  # before the files
     app.router.add_static("/prompts/", prompt_dir, follow_symlinks=False)
     app.middlewares.append(json_errors)
+    app.middlewares.append(no_nul)
     app.middlewares.append(authenticate)
     app.middlewares.append(immutable_prompts)
     app.middlewares.append(page_headers)

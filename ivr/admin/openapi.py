@@ -10,7 +10,8 @@ them.
 Every JSON body is read here (`read_json`, and `parse` on top of it), by
 anyone, signed in or not: its size and its nesting are bounded before the
 decoder sees it, since Python's decoder recurses once per level and a few KB
-of brackets would make it raise (a 500) instead of answering a 400.
+of brackets would make it raise (a 500) instead of answering a 400. Text with
+a NUL is refused too: PostgreSQL's text cannot hold one.
 """
 
 from __future__ import annotations
@@ -238,11 +239,26 @@ async def read_json(request: web.Request) -> Any:
         text = raw.decode("utf-8") or "{}"
         if not _nested_within(text, JSON_DEPTH_MAX):
             raise ValueError("nested too deeply")
-        return json.loads(text)
+        data = json.loads(text)
     except (ValueError, RecursionError):
         raise DataError(
             f"the body must be JSON (UTF-8), nested at most {JSON_DEPTH_MAX} deep"
         ) from None
+    if _holds_nul(data):
+        raise DataError("no text of the body may hold a NUL character (\\u0000)")
+    return data
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a NUL is in any text of `value` (keys too): PostgreSQL's text
+    cannot hold one. Recursive: `value` nests at most JSON_DEPTH_MAX deep."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
 
 
 def _nested_within(text: str, depth: int) -> bool:
