@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from aiohttp import web
 
 from ivr.admin.auth import Role
 from ivr.admin.keys import SETTINGS
@@ -65,6 +66,104 @@ async def test_the_page_and_scripts_sign_in(admin: AdminApp) -> None:
     assert signed.status == 200, await signed.text()
     script = await admin.client()
     assert (await script.post("/api/session", json=CREDENTIALS)).status == 200
+
+
+async def test_a_page_of_another_scheme_is_another_site(admin: AdminApp) -> None:
+    """An origin is scheme, host and port: an https:// page is not this
+    http:// server's own, for signing in or for a change."""
+    browser = await admin.client()
+    host = f"{browser.host}:{browser.port}"
+    tls = {"Origin": f"https://{host}"}
+    forged = await browser.post("/api/session", json=CREDENTIALS, headers=tls)
+    assert forged.status == 403, await forged.text()
+    assert (await forged.json())["error_id"] == "csrf_failed"
+    own = {"Origin": f"http://{host}"}
+    signed = await browser.post("/api/session", json=CREDENTIALS, headers=own)
+    assert signed.status == 200
+    token = {"X-CSRF-Token": (await signed.json())["csrf_token"]}
+    change = await browser.delete("/api/session", headers={**token, **tls})
+    assert change.status == 403
+    assert (await browser.delete("/api/session", headers={**token, **own})).status == 204
+
+
+async def test_behind_an_https_proxy_the_site_is_https(tmp_path: Path, database_url: str) -> None:
+    """IVR_COOKIE_SECURE says the browser sees https (a proxy speaks http to us)."""
+
+    def behind_tls(app: web.Application) -> None:
+        app[SETTINGS] = app[SETTINGS].model_copy(update={"cookie_secure": True})
+
+    async with admin_app(tmp_path, database_url, behind_tls) as proxied:
+        await proxied.as_user("hefei", Role.DEPARTMENT_ADMIN, "340100")
+        browser = await proxied.client()
+        host = f"{browser.host}:{browser.port}"
+        for scheme, status in (("http", 403), ("https", 200)):
+            headers = {"Origin": f"{scheme}://{host}"}
+            answer = await browser.post("/api/session", json=CREDENTIALS, headers=headers)
+            assert answer.status == status, scheme
+
+
+async def test_control_characters_of_a_user_name_are_not_written_raw(admin: AdminApp) -> None:
+    """A failed sign-in writes the name it was sent to the audit log: terminal
+    escapes, line breaks and the like are written as escapes, so that a line
+    read in a terminal or a log file says only what it says."""
+    stranger = await admin.client()
+    name = "\x1b[2J\rroot\n\u202eadmin\x7f"
+    answer = await stranger.post("/api/session", json={"username": name, "password": "x"})
+    assert answer.status == 401
+    national = await admin.as_user("boss")
+    (line,) = await (await national.get("/api/audit?limit=1")).json()
+    assert line["action"] == "sign_in" and line["outcome"] == "denied"
+    assert line["target"] == r"\x1b[2J\rroot\n\u202eadmin\x7f"
+
+
+async def test_a_nul_character_is_bad_input_not_a_database_error(admin: AdminApp) -> None:
+    """PostgreSQL's text cannot hold a NUL: one in a path, a query or a JSON
+    body's text was sent on to the database, which refused it (a 500). It is
+    refused at the door, a 400 like any other bad input; on SQLite alike."""
+    stranger = await admin.client()
+    national = await admin.as_user("boss")
+    nul_name = {"username": "ad\x00min", "password": "x"}
+    signing_in = await stranger.post("/api/session", json=nul_name)
+    assert signing_in.status == 400, await signing_in.text()
+    sent = [
+        ("GET", "/api/calls/a%00b", None),
+        ("GET", "/api/cases/a%00b", None),
+        ("GET", "/api/audit?scope=a%00b", None),
+        ("GET", "/api/menus/a%00b", None),
+        ("GET", "/api/calls?sip_call_id=a%00b", None),
+        ("PATCH", "/api/users/boss", {"name": "a\x00b"}),
+        ("POST", "/api/operators/nobody/pause", {"reason": "a\x00b"}),
+    ]
+    for method, path, body in sent:
+        answer = await national.request(method, path, json=body)
+        assert answer.status == 400, (method, path, answer.status, await answer.text())
+        assert (await answer.json())["error_id"] == "invalid_input", path
+
+
+async def test_a_deeply_nested_body_is_bad_input_on_every_route(admin: AdminApp) -> None:
+    """10 KB of nested arrays made the JSON decoder recurse until it raised
+    (a 500, to someone not signed in). Every route reads JSON one way, with a
+    depth limit: the answer is the 400 of any other bad body."""
+    nested = "[" * 5000 + "]" * 5000
+    deep_object = '{"reason": ' + "[" * 5000 + "]" * 5000 + "}"
+    stranger = await admin.client()
+    national = await admin.as_user("boss")
+    sent = [
+        (stranger, "/api/session", nested),
+        (national, "/api/users", nested),  # parse()
+        (national, "/api/cases/nope/close", deep_object),  # the case actions' own reader
+        (national, "/api/operators/nobody/pause", deep_object),  # a pause's reason
+    ]
+    for client, path, body in sent:
+        headers = {"Content-Type": "application/json"}
+        answer = await client.post(path, data=body, headers=headers)
+        assert answer.status == 400, (path, answer.status, await answer.text())
+        found = await answer.json()
+        assert found["error_id"] == "invalid_input", path
+        assert set(found) == {"error_id", "message", "details"}
+    # Nesting as deep as a real body is still read.
+    ok = {"username": "hefei", "password": PASSWORD}
+    assert (await stranger.post("/api/session", json=ok)).status == 200
 
 
 async def test_previews_and_uploads_are_limited_per_user(admin: AdminApp) -> None:
@@ -143,3 +242,9 @@ async def test_the_admin_page_is_sent_with_security_headers(admin: AdminApp) -> 
     scripts = _Scripts()
     scripts.feed(await page.text())
     assert scripts.inline == [] and scripts.sources == ["app.js"]
+    # The same page and its scripts under their own names.
+    for path in ("/admin/index.html", "/admin/app.js", "/admin/errors.js"):
+        other = await client.get(path)
+        assert other.status == 200, path
+        for name in ("Content-Security-Policy", "X-Frame-Options", "X-Content-Type-Options"):
+            assert other.headers.get(name) == headers[name], (path, name)

@@ -92,7 +92,7 @@ async def test_migrations_apply_twice_and_match_models(database_url: str) -> Non
             missing = await connection.run_sync(_schema_differences, extra)
     finally:
         await engine.dispose()
-    assert version == "0010"
+    assert version == "0011"
     assert differences == []
     assert [d[0] for d in missing] == ["add_column"]
 

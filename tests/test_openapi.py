@@ -62,6 +62,24 @@ def test_sign_in_describes_a_wrong_password_and_too_many_of_them() -> None:
     sign_in = responses("POST", "/api/session")
     assert {"401", "429"} <= set(sign_in)
     assert "401" not in responses("GET", "/api/health")
+    # Like every 429 here, it says when to try again.
+    assert "Retry-After" in sign_in["429"]["headers"]
+
+
+def test_every_operation_describes_not_being_signed_in_unless_public() -> None:
+    for path, operations in document()["paths"].items():
+        for method, operation in operations.items():
+            if operation.get("security") != []:
+                assert "401" in operation["responses"], (method, path)
+
+
+def test_a_recording_describes_asterisk_being_unreachable() -> None:
+    # Fetched over ARI: no Asterisk connected is 503 ari_unavailable, one
+    # that fails the request 502 ari_error.
+    recording = responses("GET", "/api/cases/{number}/recording")
+    assert {"502", "503"} <= set(recording)
+    error = recording["503"]["content"]["application/json"]["schema"]
+    assert error == {"$ref": "#/components/schemas/ErrorOut"}
 
 
 def test_conflicts_removals_and_oversized_files_are_described_where_they_happen() -> None:

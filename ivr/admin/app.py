@@ -36,7 +36,7 @@ from ivr.admin.keys import (
     SETTINGS,
 )
 from ivr.admin.limits import RateLimit
-from ivr.admin.openapi import Api, Handler, int_param
+from ivr.admin.openapi import Api, Handler, int_param, read_json
 from ivr.admin.sessions import allow_read, allow_seeing, authenticate, conceal, record, refuse, who
 from ivr.audio.join import JOIN_DIR, join_page
 from ivr.db.models import PAUSE_REASON_MAX
@@ -124,6 +124,16 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             raise
         body = {"error_id": f"http_{exc.status}", "message": exc.reason, "details": {}}
         return web.json_response(body, status=exc.status)
+
+
+@web.middleware
+async def no_nul(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """A NUL in a path or a query is bad input, answered before any route
+    passes it on: PostgreSQL's text cannot hold one (a 500), and no name,
+    code or number has one. (JSON bodies: `read_json`.)"""
+    if "\x00" in request.path or "\x00" in request.query_string:
+        raise DataError("a path or a query may not hold a NUL character (%00)")
+    return await handler(request)
 
 
 @routes.route(
@@ -324,12 +334,7 @@ async def _allow_operator(request: web.Request, operator_id: str, word: str) -> 
 
 
 async def _reason(request: web.Request) -> str | None:
-    if not request.can_read_body:
-        return None
-    try:
-        body = await request.json()
-    except ValueError:
-        raise DataError('the body must be JSON, e.g. {"reason": "培训"}') from None
+    body = await read_json(request)  # e.g. {"reason": "培训"}; none at all is {}
     reason = body.get("reason") if isinstance(body, dict) else None
     if reason is not None and (not isinstance(reason, str) or len(reason) > PAUSE_REASON_MAX):
         raise DataError(f"reason must be text of at most {PAUSE_REASON_MAX} characters")
@@ -359,7 +364,17 @@ async def admin_page(request: web.Request) -> web.StreamResponse:
 
 
 async def admin_index(request: web.Request) -> web.FileResponse:
-    return web.FileResponse(STATIC_DIR / "index.html", headers=_PAGE_HEADERS)
+    return web.FileResponse(STATIC_DIR / "index.html")
+
+
+@web.middleware
+async def page_headers(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every file of the admin page carries its security headers: the page is
+    also `/admin/index.html`, and a script is a page of its own when opened."""
+    response = await handler(request)
+    if request.path.startswith("/admin/"):
+        response.headers.update(_PAGE_HEADERS)
+    return response
 
 
 # The admin page loads only its own files; nothing is framed or inlined.
@@ -402,5 +417,7 @@ def add_routes(app: web.Application, prompt_dir: Path) -> None:
     app.router.add_get(f"/prompts/{JOIN_DIR}/{{name}}", joined_page)  # before the files
     app.router.add_static("/prompts/", prompt_dir, follow_symlinks=False)
     app.middlewares.append(json_errors)
+    app.middlewares.append(no_nul)
     app.middlewares.append(authenticate)
     app.middlewares.append(immutable_prompts)
+    app.middlewares.append(page_headers)

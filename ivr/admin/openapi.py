@@ -6,11 +6,18 @@ The router is built from the declarations and so is `/api/openapi.json`, so
 the document cannot drift from the code. The declarations are also what the
 permission tests walk: a route added without a test of who may call it fails
 them.
+
+Every JSON body is read here (`read_json`, and `parse` on top of it), by
+anyone, signed in or not: its size and its nesting are bounded before the
+decoder sees it, since Python's decoder recurses once per level and a few KB
+of brackets would make it raise (a 500) instead of answering a 400. Text with
+a NUL is refused too: PostgreSQL's text cannot hold one.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -25,6 +32,12 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 M = TypeVar("M", bound=BaseModel)
 REF = "#/components/schemas/{model}"
 JSON_BODY_MAX = 256 * 1024  # a whole department's menu is about 40 KB
+# The deepest nesting of arrays and objects a body may have; a menu draft,
+# the deepest real body, nests 5 levels.
+JSON_DEPTH_MAX = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+_INNERMOST = re.compile(r"\[\]|\{\}")
 # The error answers an operation may give, each an ErrorOut. Every operation
 # may answer 400, 401 (unless public) and 403; one whose path names a thing
 # (a call, a case, a scope) 404; the others only those it declares (`errors`).
@@ -38,7 +51,10 @@ ERRORS = {
     413: "Too large",
     422: "The menu does not validate: details.problems says why",
     429: "Too many attempts: wait, then try again",
+    502: "Asterisk refused or failed the request behind this one",
+    503: "No Asterisk is connected: try again soon",
 }
+_RETRY_AFTER = {"description": "seconds until one more is allowed", "schema": {"type": "integer"}}
 
 
 class ErrorOut(BaseModel):
@@ -149,12 +165,13 @@ def _operation(endpoint: Endpoint, refs: dict[Any, Any]) -> dict[str, Any]:
     for status in _error_statuses(endpoint):
         responses[str(status)] = {"description": ERRORS[status], **_ERROR_CONTENT}
     if endpoint.limited:
-        wait = {"description": "seconds until one more is allowed", "schema": {"type": "integer"}}
         responses["429"] = {
             "description": "Too many of these for this user just now",
-            "headers": {"Retry-After": wait},
             **_ERROR_CONTENT,
         }
+    if "429" in responses:
+        # Every 429 of this API says when to try again (ivr/admin/limits.py).
+        responses["429"]["headers"] = {"Retry-After": _RETRY_AFTER}
     operation: dict[str, Any] = {
         "summary": endpoint.summary,
         "tags": [endpoint.tag],
@@ -210,17 +227,55 @@ def _path_names(path: str) -> list[str]:
     return names
 
 
-async def parse(request: web.Request, model: type[M]) -> M:
-    """The JSON body as `model`; a DataError naming each bad field otherwise."""
+async def read_json(request: web.Request) -> Any:
+    """The JSON body (an empty one is `{}`); a DataError if it is too large,
+    too deeply nested, or not JSON."""
     if request.content_length is not None and request.content_length > JSON_BODY_MAX:
         raise DataError(f"the body is larger than {JSON_BODY_MAX // 1024} KB")
     raw = await request.read()
     if len(raw) > JSON_BODY_MAX:
         raise DataError(f"the body is larger than {JSON_BODY_MAX // 1024} KB")
     try:
-        data = json.loads(raw or b"{}")
-    except ValueError:
-        raise DataError("the body must be JSON") from None
+        text = raw.decode("utf-8") or "{}"
+        if not _nested_within(text, JSON_DEPTH_MAX):
+            raise ValueError("nested too deeply")
+        data = json.loads(text)
+    except (ValueError, RecursionError):
+        raise DataError(
+            f"the body must be JSON (UTF-8), nested at most {JSON_DEPTH_MAX} deep"
+        ) from None
+    if _holds_nul(data):
+        raise DataError("no text of the body may hold a NUL character (\\u0000)")
+    return data
+
+
+def _holds_nul(value: Any) -> bool:
+    """Whether a NUL is in any text of `value` (keys too): PostgreSQL's text
+    cannot hold one. Recursive: `value` nests at most JSON_DEPTH_MAX deep."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def _nested_within(text: str, depth: int) -> bool:
+    """Whether the arrays and objects of `text` nest at most `depth` deep,
+    found without recursion: the strings taken out, then the innermost pairs
+    of brackets, once per level. Unbalanced brackets are no JSON: False."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    for _ in range(depth):
+        if not brackets:
+            return True
+        brackets = _INNERMOST.sub("", brackets)
+    return not brackets
+
+
+async def parse(request: web.Request, model: type[M]) -> M:
+    """The JSON body as `model`; a DataError naming each bad field otherwise."""
+    data = await read_json(request)
     try:
         return model.model_validate(data)
     except ValidationError as exc:

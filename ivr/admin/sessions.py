@@ -7,6 +7,13 @@ it) and a CSRF token, which every request that changes something sends back
 in `X-CSRF-Token`. A script sends `Authorization: Bearer <token>` instead.
 Every `/api/` route needs one or the other unless it is declared public.
 
+Guessing passwords is throttled per name and source address: each attempt
+is counted by one statement in the database before its password is checked
+(`user_store.count_attempt`), so guesses sent at once, to any controller,
+are refused after the fifth in 15 minutes (429, `Retry-After`); the same name
+from another address is not, so that no one can lock an admin out. Failed
+attempts are also audit lines, which the user's department's admins see.
+
 A refused attempt to read or change a scope is a 403 and a line in the audit
 log, like every change that is made. An object (a case, a call, an operator)
 outside the user's reach is answered exactly as one that does not exist, a
@@ -16,6 +23,7 @@ outside the user's reach is answered exactly as one that does not exist, a
 from __future__ import annotations
 
 import hmac
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NoReturn
@@ -35,6 +43,7 @@ from ivr.admin.auth import (
     check_scope,
 )
 from ivr.admin.keys import API, CLOCK, DIRECTORY, SESSIONS, SETTINGS
+from ivr.admin.limits import RateLimited
 from ivr.admin.openapi import Api, Handler, parse
 from ivr.db.audit import Author, audit
 from ivr.errors import DataError, IvrError
@@ -54,13 +63,15 @@ class Browser:
 
 
 _BROWSER = web.RequestKey("browser", Browser)
-# Sign-in attempts: after this many failures for one name within the window,
-# that name is refused until the window has passed (argon2 makes each try slow too).
+# Sign-in attempts: after this many for one name from one address within the
+# window (counted before the password is checked; a success starts the count
+# again), that name is refused to that address until the window has passed
+# (argon2 makes each try slow too).
 MAX_FAILURES = 5
 FAILURE_WINDOW = timedelta(minutes=15)
 
 
-class TooManyAttempts(IvrError):
+class TooManyAttempts(RateLimited):
     error_id = "too_many_attempts"
     status = 429
 
@@ -251,11 +262,18 @@ async def _cookie(request: web.Request) -> Principal:
 
 
 def _same_origin(request: web.Request) -> bool:
-    """A browser names the page a request comes from; it must be this site."""
+    """A browser names the page a request comes from; it must be this site:
+    scheme, host and port (an https:// page is not an http:// site's own)."""
     origin = request.headers.get("Origin")
     if origin is None or origin == "null":
         return origin is None
-    return origin.split("://", 1)[-1] == request.host
+    return origin.lower() == f"{_scheme(request)}://{request.host}".lower()
+
+
+def _scheme(request: web.Request) -> str:
+    """The scheme the browser sees: behind an HTTPS proxy (IVR_COOKIE_SECURE)
+    https, though the proxy speaks http to this server."""
+    return "https" if request.app[SETTINGS].cookie_secure else request.scheme
 
 
 def _times(request: web.Request) -> stored.SessionTimes:
@@ -284,14 +302,24 @@ def _user_out(request: web.Request, principal: Principal) -> UserOut:
 
 
 async def _throttle(request: web.Request, username: str, now: datetime) -> None:
-    """Refuse a name with MAX_FAILURES failed sign-ins in the window: counted in
-    the audit log, so every controller refuses it alike."""
-    async with request.app[SESSIONS]() as session:
-        failures = await stored.failed_sign_ins(session, username, now - FAILURE_WINDOW)
-    if len(failures) >= MAX_FAILURES:
-        wait = (failures[-MAX_FAILURES] + FAILURE_WINDOW - now).total_seconds() // 60 + 1
+    """Count this attempt, then refuse it if it is past MAX_FAILURES in the
+    window: counted in the database before the password is checked, so that
+    guesses sent at once, to any controller, are refused alike. Counted per
+    name and address: guesses lock out the address they come from, and the
+    user still signs in from their own (a lock per name alone would let
+    anyone lock any admin out with six requests)."""
+    if not stored.USERNAME.fullmatch(username):
+        return  # no user has such a name: there is nothing to guess
+    async with request.app[SESSIONS]() as session, session.begin():
+        attempts = await stored.count_attempt(
+            session, username, address(request), now, FAILURE_WINDOW
+        )
+    if attempts.count > MAX_FAILURES:
+        wait = max(1, math.ceil((attempts.since + FAILURE_WINDOW - now).total_seconds()))
         raise TooManyAttempts(
-            f"too many failed sign-ins for {username}; try again in {int(wait)} min"
+            f"too many failed sign-ins for {username} from {address(request)}; "
+            f"try again in {math.ceil(wait / 60)} min",
+            retry_after=wait,
         )
 
 
@@ -348,6 +376,9 @@ async def sign_in(request: web.Request) -> web.Response:
         async with request.app[SESSIONS]() as session, session.begin():
             opened = await stored.sign_in(
                 session, data.username, data.password, now, _times(request), address(request)
+            )
+            await stored.forget_attempts(
+                session, data.username, address(request), now, FAILURE_WINDOW
             )
             principal = stored.principal(opened.user)
             request[_PRINCIPAL] = principal

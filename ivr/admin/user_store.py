@@ -1,5 +1,5 @@
-"""Admin users and their web sessions in the database; failed sign-ins as the
-audit log (`ivr.db.audit`) counts them.
+"""Admin users and their web sessions in the database, and the count of
+sign-in attempts that the throttle reads.
 
 Sessions live here rather than in a signed cookie so that any controller
 serves any browser, and signing out (or disabling a user) ends a session
@@ -13,23 +13,24 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import case, delete, func, insert, literal, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.admin import auth
 from ivr.admin.auth import Principal, Role
 from ivr.db.models import (
     ADDRESS_MAX,
-    AUDIT_TARGET_MAX,
     OPERATOR_NAME_MAX,
     USERNAME_MAX,
-    AuditRow,
     UserRow,
+    UtcDateTime,
     WebSessionRow,
+    sign_in_attempts_table,
     users_table,
     web_sessions_table,
 )
-from ivr.errors import Conflict, DataError, NotFound
+from ivr.errors import ConfigError, Conflict, DataError, NotFound
 
 USERNAME = re.compile(rf"[a-z0-9][a-z0-9._-]{{0,{USERNAME_MAX - 1}}}")
 SIGN_IN = "sign_in"  # the audit action of signing in, failed or not
@@ -221,22 +222,55 @@ async def end_sessions(session: AsyncSession, username: str) -> None:
     )
 
 
-# Sign-in throttling, counted in the audit log (`ivr.db.audit`) -----------------
+# Sign-in attempts, counted for the throttle ------------------------------------
 
 
-async def failed_sign_ins(session: AsyncSession, username: str, since: datetime) -> list[datetime]:
-    """When signing in as `username` failed from `since` on and after its
-    last success, oldest first: every controller counts the same."""
-    signing_in = (
-        AuditRow.action == SIGN_IN,
-        AuditRow.target == username[:AUDIT_TARGET_MAX],
+@dataclass(frozen=True, slots=True)
+class Attempts:
+    count: int  # this attempt included
+    since: datetime  # when the first of them came
+
+
+async def count_attempt(
+    session: AsyncSession, username: str, address: str, now: datetime, window: timedelta
+) -> Attempts:
+    """Count one more attempt to sign in as `username` from `address`, in one
+    statement: an upsert, which attempts sent at once (to any controller) take
+    their turns at, so that the n-th of them reads n. Once `window` has passed
+    since the first, the count starts again."""
+    table = sign_in_attempts_table
+    started = table.c.since <= now - window
+    statement = (
+        _upsert(session)(table)
+        .values(username=username, address=address[:ADDRESS_MAX], attempts=1, since=now)
+        .on_conflict_do_update(
+            index_elements=[table.c.username, table.c.address],
+            set_={
+                "attempts": case((started, 1), else_=table.c.attempts + 1),
+                "since": case((started, literal(now, UtcDateTime())), else_=table.c.since),
+            },
+        )
+        .returning(table.c.attempts, table.c.since)
     )
-    last_ok = await session.scalar(
-        select(func.max(AuditRow.at)).where(*signing_in, AuditRow.outcome == "ok")
-    )
-    query = select(AuditRow.at).where(
-        *signing_in, AuditRow.outcome == "denied", AuditRow.at >= since
-    )
-    if last_ok is not None:
-        query = query.where(AuditRow.at > last_ok)
-    return list((await session.scalars(query.order_by(AuditRow.at))).all())
+    row = (await session.execute(statement)).one()
+    return Attempts(row.attempts, row.since)
+
+
+async def forget_attempts(
+    session: AsyncSession, username: str, address: str, now: datetime, window: timedelta
+) -> None:
+    """A sign-in succeeded: the count of its name and address starts again
+    (another address's is kept); counts whose window has passed go too, so
+    the table never grows unbounded."""
+    table = sign_in_attempts_table
+    mine = (table.c.username == username) & (table.c.address == address[:ADDRESS_MAX])
+    await session.execute(delete(table).where(mine | (table.c.since <= now - window)))
+
+
+def _upsert(session: AsyncSession) -> Any:
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert
+    if dialect == "sqlite":
+        return sqlite.insert
+    raise ConfigError(f"sign-ins need SQLite or PostgreSQL, not {dialect}", dialect=dialect)

@@ -5,10 +5,16 @@ records, so there is no change without its line and no line without its
 change. The admin web writes them for what it changes itself (users, cases,
 refusals); publishing writes the line of a version it adds
 (`ivr.publish.versions`). Both come here, below them, so neither imports the other.
+
+A line's target is often what a stranger sent (the name a failed sign-in
+tried): its control characters are written as escapes (`\\x1b`, `\\n`), so
+that a line read in a terminal or a log says only what it says, and a NUL,
+which PostgreSQL's text cannot hold, is stored as well as any other.
 """
 
 from __future__ import annotations
 
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -65,13 +71,28 @@ async def audit(
             role=str(who.role) if who is not None else "",
             action=action,
             scope=scope,
-            target=target[:AUDIT_TARGET_MAX],
+            target=printable(target)[:AUDIT_TARGET_MAX],
             outcome=outcome,
             before=before,
             after=after,
             address=author.address[:ADDRESS_MAX],
         )
     )
+
+
+def printable(text: str) -> str:
+    """`text` with each control or invisible format character (Unicode's
+    categories C*: terminal escapes, line breaks, NUL, bidi overrides) as its
+    Python escape."""
+    if text.isprintable():
+        return text
+    return "".join(_escaped(char) for char in text)
+
+
+def _escaped(char: str) -> str:
+    if unicodedata.category(char).startswith("C"):
+        return char.encode("unicode_escape").decode("ascii")
+    return char
 
 
 def audit_json(row: AuditRow) -> dict[str, Any]:

@@ -53,7 +53,8 @@ const DETAIL_TEXTS = {
 const ERROR_TEXTS = {
   // Signing in and permissions (ivr/admin/auth.py, sessions.py, limits.py).
   csrf_failed: () => "页面已过期，或请求不是从本系统页面发出的：请刷新页面后重试",
-  too_many_attempts: () => "登录失败次数过多，请15分钟后再试",
+  too_many_attempts: (d) =>
+    `从这里登录失败次数过多，请${d.retry_after ? Math.max(1, Math.ceil(d.retry_after / 60)) : 15}分钟后再试`,
   sign_in_failed: () => "用户名或密码错误",
   not_signed_in: () => "登录已失效",
   forbidden: (d) => (d.scope ? `您的账号不能查看或修改${scopeName(d.scope)}的内容` : "您的账号没有这项权限"),

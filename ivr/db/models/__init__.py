@@ -83,7 +83,7 @@ from ivr.db.models.published import (
     ConfigVersionRow,
     PromptUploadRow,
 )
-from ivr.db.models.users import AuditRow, UserRow, WebSessionRow
+from ivr.db.models.users import AuditRow, SignInAttemptRow, UserRow, WebSessionRow
 
 calls_table: Table = Base.metadata.tables["calls"]
 call_steps_table: Table = Base.metadata.tables["call_steps"]
@@ -109,6 +109,7 @@ prompt_uploads_table: Table = Base.metadata.tables["prompt_uploads"]
 leases_table: Table = Base.metadata.tables["leases"]
 escalations_table: Table = Base.metadata.tables["escalations"]
 webhook_deliveries_table: Table = Base.metadata.tables["webhook_deliveries"]
+sign_in_attempts_table: Table = Base.metadata.tables["sign_in_attempts"]
 
 __all__ = [
     "ACTOR_MAX",
@@ -178,6 +179,7 @@ __all__ = [
     "OperatorRow",
     "PromptUploadRow",
     "QueueEntryRow",
+    "SignInAttemptRow",
     "SurveyRow",
     "UserRow",
     "UtcDateTime",
@@ -203,6 +205,7 @@ __all__ = [
     "operators_table",
     "prompt_uploads_table",
     "queue_entries_table",
+    "sign_in_attempts_table",
     "surveys_table",
     "users_table",
     "web_sessions_table",

@@ -79,3 +79,17 @@ class AuditRow(Base):
     before: Mapped[Any] = mapped_column(JSON(), nullable=True)
     after: Mapped[Any] = mapped_column(JSON(), nullable=True)
     address: Mapped[str] = mapped_column(String(ADDRESS_MAX))
+
+
+class SignInAttemptRow(Base):
+    """Sign-ins tried for one name from one address since `since`, right or
+    wrong: counted by one statement per attempt before its password is checked
+    (the throttle of `ivr.admin.sessions`), and gone when one succeeds. Per
+    address, so that guesses from one place lock out that place, not the user."""
+
+    __tablename__ = "sign_in_attempts"
+
+    username: Mapped[str] = mapped_column(String(USERNAME_MAX), primary_key=True)
+    address: Mapped[str] = mapped_column(String(ADDRESS_MAX), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    since: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
