@@ -14,11 +14,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import case, delete, func, insert, literal, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from ivr.admin import auth
 from ivr.admin.auth import Principal, Role
+from ivr.db.batch import dialect_insert
 from ivr.db.models import (
     ADDRESS_MAX,
     OPERATOR_NAME_MAX,
@@ -30,7 +30,7 @@ from ivr.db.models import (
     users_table,
     web_sessions_table,
 )
-from ivr.errors import ConfigError, Conflict, DataError, NotFound
+from ivr.errors import Conflict, DataError, NotFound
 
 USERNAME = re.compile(rf"[a-z0-9][a-z0-9._-]{{0,{USERNAME_MAX - 1}}}")
 SIGN_IN = "sign_in"  # the audit action of signing in, failed or not
@@ -241,7 +241,7 @@ async def count_attempt(
     table = sign_in_attempts_table
     started = table.c.since <= now - window
     statement = (
-        _upsert(session)(table)
+        dialect_insert(session.get_bind().dialect.name, table)
         .values(username=username, address=address[:ADDRESS_MAX], attempts=1, since=now)
         .on_conflict_do_update(
             index_elements=[table.c.username, table.c.address],
@@ -265,12 +265,3 @@ async def forget_attempts(
     table = sign_in_attempts_table
     mine = (table.c.username == username) & (table.c.address == address[:ADDRESS_MAX])
     await session.execute(delete(table).where(mine | (table.c.since <= now - window)))
-
-
-def _upsert(session: AsyncSession) -> Any:
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        return postgresql.insert
-    if dialect == "sqlite":
-        return sqlite.insert
-    raise ConfigError(f"sign-ins need SQLite or PostgreSQL, not {dialect}", dialect=dialect)

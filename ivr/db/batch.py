@@ -225,25 +225,26 @@ def _update_changed(table: Table) -> Update:
     )
 
 
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """INSERT into `table` in the database's own dialect, which knows ON
+    CONFLICT (SQLite's and PostgreSQL's are spelt the same in SQLAlchemy)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    if dialect == "sqlite":
+        return sqlite.insert(table)
+    raise ConfigError(f"records need SQLite or PostgreSQL, not {dialect}", dialect=dialect)
+
+
 def insert_new(dialect: str, table: Table, key: list[str]) -> Insert:
     """INSERT that skips rows whose `key` is already stored."""
-    if dialect == "postgresql":
-        return postgresql.insert(table).on_conflict_do_nothing(index_elements=key)
-    if dialect == "sqlite":
-        return sqlite.insert(table).on_conflict_do_nothing(index_elements=key)
-    raise ConfigError(f"records need SQLite or PostgreSQL, not {dialect}", dialect=dialect)
+    statement: Insert = dialect_insert(dialect, table).on_conflict_do_nothing(index_elements=key)
+    return statement
 
 
 def upsert(dialect: str, table: Table, key: list[str], changing: list[str]) -> Insert:
     """INSERT that, for a row whose `key` is already stored, sets `changing` instead."""
-    if dialect == "postgresql":
-        pg = postgresql.insert(table)
-        return pg.on_conflict_do_update(
-            index_elements=key, set_={name: pg.excluded[name] for name in changing}
-        )
-    if dialect == "sqlite":
-        lite = sqlite.insert(table)
-        return lite.on_conflict_do_update(
-            index_elements=key, set_={name: lite.excluded[name] for name in changing}
-        )
-    raise ConfigError(f"records need SQLite or PostgreSQL, not {dialect}", dialect=dialect)
+    insert = dialect_insert(dialect, table)
+    statement: Insert = insert.on_conflict_do_update(
+        index_elements=key, set_={name: insert.excluded[name] for name in changing}
+    )
+    return statement
