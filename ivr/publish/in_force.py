@@ -236,9 +236,10 @@ async def seed(
     """Publish the files' menus and hours as version 1 of each scope if nothing
     is published yet; whether it did. `catalog` has every text rendered.
 
-    Controllers starting together on a new database may both try: one
-    transaction wins, the other's fails whole on the unique versions and
-    finds the winner's."""
+    Controllers starting together on a new database may both try: each
+    writes version 1 (not "the next"), so one transaction wins and the
+    other's fails whole on the unique versions and finds the winner's. (A
+    "next" number read after the winner committed would be 2: published twice.)"""
     try:
         return await _seed(sessions, menus, hours, catalog, now)
     except (IntegrityError, Conflict):
@@ -291,4 +292,5 @@ async def _seed_version(
         by=SEEDED_BY,
         at=now,
         note="imported from the repository's files on first start",
+        number=1,
     )

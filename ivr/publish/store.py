@@ -92,14 +92,18 @@ async def publish(
     at: datetime,
     note: str = "",
     restored_from: int | None = None,
+    number: int | None = None,
 ) -> ConfigVersionRow:
-    """Add the next version of (kind, scope). Two publishing at once: the
-    second gets a Conflict and nothing of it is written."""
-    latest = await current(session, kind, scope)
+    """Add the next version of (kind, scope), or version `number`. Two
+    publishing at once: the second gets a Conflict and nothing of it is
+    written."""
+    if number is None:
+        latest = await current(session, kind, scope)
+        number = (latest.number if latest is not None else 0) + 1
     row = ConfigVersionRow(
         kind=kind,
         scope=scope,
-        number=(latest.number if latest is not None else 0) + 1,
+        number=number,
         body=body,
         prompts=prompts,
         published_by=by,
