@@ -8,6 +8,7 @@ import json
 import logging
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -149,13 +150,15 @@ async def test_two_calls_interleaved_in_one_loop_each_log_as_themselves(lines: A
 
 
 def test_ivr_log_format_json_makes_every_line_json(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """`IVR_LOG_FORMAT=json`: the command's own log lines are JSON on stderr."""
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     monkeypatch.setenv("IVR_LOG_FORMAT", "json")
     monkeypatch.setenv("IVR_NODE_NAME", "node-json")
+    monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path))  # not the user's database
+    monkeypatch.setenv("IVR_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'ivr.sqlite3'}")
     root.handlers.clear()  # as in a process of its own (pytest's are back after)
     try:
         assert main(["hours", "340100", "--at", "2026-11-24T10:00"]) == 0
@@ -163,14 +166,20 @@ def test_ivr_log_format_json_makes_every_line_json(
     finally:
         root.handlers[:] = saved[0]
         root.setLevel(saved[1])
-    [line] = [json.loads(text) for text in capsys.readouterr().err.splitlines()]
-    assert (line["logger"], line["node"]) == ("ivr.test_logs.main", "node-json")
+    # Every line is JSON; a line another test's leftover thread logged in the
+    # meantime may be among them (seen under -n 2), so the command's is found.
+    lines = [json.loads(text) for text in capsys.readouterr().err.splitlines()]
+    mine = [line for line in lines if line["logger"] == "ivr.test_logs.main"]
+    assert [(line["logger"], line["node"]) for line in mine] == [
+        ("ivr.test_logs.main", "node-json")
+    ]
 
 
 def test_an_unknown_log_format_is_refused_before_anything_runs(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("IVR_LOG_FORMAT", "xml")
+    monkeypatch.setenv("IVR_STATE_DIR", str(tmp_path))
     assert main(["hours", "340100"]) == 2
     assert "log_format" in capsys.readouterr().err
 
