@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, cast
@@ -32,13 +33,17 @@ def desk(
     *,
     sessionmaker: Any = None,
     settings: Settings | None = None,
+    ari: Any = None,
+    post: Callable[[str, object], bool] = lambda _call, _event: False,
 ) -> Desk:
+    """A desk at `at`; what a test does not give (Asterisk, the database) it
+    does not need: the decision needs neither."""
     path = tmp_path / "queues.yaml"
     path.write_text(rules or "default: {}", encoding="utf-8")
-    unused = cast(Any, None)  # the decision needs no Asterisk and no database
+    unused = cast(Any, None)
     return Desk(
         settings=settings or Settings(state_dir=tmp_path),
-        ari=unused,
+        ari=ari,
         sessionmaker=sessionmaker,
         directory=DIRECTORY,
         catalog=unused,
@@ -46,7 +51,7 @@ def desk(
         queues=queues.load(path, DIRECTORY),
         recorder=unused,
         now=lambda: at,
-        post=lambda _call, _event: False,
+        post=post,
         handle=unused,
         staff=staff,
     )

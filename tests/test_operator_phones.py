@@ -13,20 +13,19 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, timedelta
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from ivr.desk import operator_store as stored
-from ivr.desk import queues
 from ivr.desk.desk import Desk
 from ivr.desk.legs import Offer
 from ivr.desk.presence import Presence, phone_json, phones_seen, record
 from ivr.settings import Settings
 
 from .test_db_operators import add
-from .test_desk import DIRECTORY, HOURS, TUESDAY_10
+from .test_desk import TUESDAY_10
+from .test_desk import desk as desk_at
 
 Sessions = async_sessionmaker[AsyncSession]
 COUNTY = "340121"
@@ -54,26 +53,13 @@ class Phones:
 def make_desk(
     tmp_path: Path, sessions: Sessions, phones: Phones, posted: list[tuple[str, object]]
 ) -> Desk:
-    rules = tmp_path / "queues.yaml"
-    rules.write_text("default: {}", encoding="utf-8")
-    unused = cast(Any, None)  # no call is ever rung here: no catalog, no recorder
-
     def post(channel: str, event: object) -> bool:
         posted.append((channel, event))
         return True
 
-    return Desk(
-        settings=Settings(state_dir=tmp_path, node_name="ast1", queue_tick=TICK_S),
-        ari=cast(Any, phones),
-        sessionmaker=sessions,
-        directory=DIRECTORY,
-        catalog=unused,
-        hours=HOURS,
-        queues=queues.load(rules, DIRECTORY),
-        recorder=unused,
-        now=lambda: TUESDAY_10,
-        post=post,
-        handle=unused,
+    settings = Settings(state_dir=tmp_path, node_name="ast1", queue_tick=TICK_S)
+    return desk_at(
+        TUESDAY_10, [], tmp_path, sessionmaker=sessions, settings=settings, ari=phones, post=post
     )
 
 
