@@ -12,6 +12,7 @@ is played.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,11 +27,14 @@ from ivr.db.recorder import Recorder
 from ivr.desk.feed import DeskFeed
 from ivr.desk.queues import Queues
 from ivr.directory.routing import Directory
+from ivr.logs import CallTag, about_call
 from ivr.metrics import Metrics
 from ivr.publish.hours import Hours
 from ivr.publish.in_force import Published
 from ivr.publish.menus import MenuBook
 from ivr.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,14 @@ class Collaborators:
     # crash goes on with the menus it started with.
     generation: int = 0
     published_at: Callable[[int], Awaitable[Published | None]] | None = None
+
+    def end_call(self, tag: CallTag, reason: str, department: str, how: str = "") -> None:
+        """A call ended, however it ended: its record closed, its last log
+        line (`how` says more), and the count by reason and province."""
+        self.recorder.call_ended(tag.call_id, self.clock(), reason)
+        with about_call(tag):
+            log.info("ended: %s%s", reason, how)
+        self.metrics.call_ended(reason, department)
 
 
 class InForce:

@@ -48,12 +48,11 @@ class Recovery:
     def __init__(
         self, parts: Collaborators, calls: CallRegistry, desk: Desk, messages: MessageBox
     ) -> None:
+        self._parts = parts
         self._ari = parts.ari
         self._settings = parts.settings
         self._sessionmaker = parts.sessionmaker
         self._recorder = parts.recorder
-        self._metrics = parts.metrics
-        self._now = parts.clock
         self._calls = calls
         self._desk = desk
         self._messages = messages
@@ -126,10 +125,7 @@ class Recovery:
                 # Its channel went while nobody listened (Asterisk restarted,
                 # or the caller left): no event will ever end this call.
                 call.task.cancel()
-                self._recorder.call_ended(call_id, self._now(), reason)
-                with about_call(call.tag):
-                    log.info("ended: %s", reason)
-                self._metrics.call_ended(reason, call.flow.department)
+                self._parts.end_call(call.tag, reason, call.flow.department)
 
     async def _close_records_gone(self, live: set[str], reason: str) -> None:
         """Calls this node recorded as open whose channel is gone (Asterisk
@@ -138,11 +134,10 @@ class Recovery:
             stale = await open_calls(session, node=self._settings.node_name)
         for view in stale:
             if view.id not in live and view.id not in self._calls:
-                self._recorder.call_ended(view.id, self._now(), reason)
                 tag = CallTag(view.id, view.sip_call_id or "", view.department_code)
-                with about_call(tag):
-                    log.info("ended: %s (its record was open)", reason)
-                self._metrics.call_ended(reason, view.department_code)
+                self._parts.end_call(
+                    tag, reason, view.department_code, how=" (its record was open)"
+                )
 
     async def _resync(self, call: Call, channel: Channel) -> None:
         """Settle a live call with what happened while nobody listened.

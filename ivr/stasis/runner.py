@@ -43,10 +43,10 @@ class CallRunner:
         desk: Desk,
         casework: Casework,
     ) -> None:
+        self._parts = parts
         self._settings = parts.settings
         self._ari = parts.ari
         self._recorder = parts.recorder
-        self._metrics = parts.metrics
         self._now = parts.clock
         self._in_force = in_force
         self._guide = guide
@@ -103,9 +103,7 @@ class CallRunner:
             self._recorder.flow_state(call.call_id, snapshot)
 
     async def _abandon(self, call: Call, reason: str) -> None:
-        self._recorder.call_ended(call.call_id, self._now(), reason)
-        log.info("ended: %s", reason)
-        self._metrics.call_ended(reason, call.flow.department)
+        self._parts.end_call(call.tag, reason, call.flow.department)
         await self._ari.hangup_quietly(call.call_id)
 
     # -- playbacks Asterisk lost track of -----------------------------------------------
@@ -197,9 +195,7 @@ class CallRunner:
                     call.tag.department = value  # its log lines say where it is now
                     log.info("department %s (%s)", value, detail or "")
             case flow.Ended(reason):
-                self._recorder.call_ended(channel, self._now(), reason)
-                log.info("ended: %s", reason)
-                self._metrics.call_ended(reason, call.flow.department)
+                self._parts.end_call(call.tag, reason, call.flow.department)
                 if call.joined:
                     await self._desk.leave(call, reason)
             case flow.JoinQueue(department):
