@@ -14,7 +14,7 @@ from aiohttp import web
 
 from ivr.admin.auth import NATIONAL, Role
 from ivr.admin.keys import DIRECTORY
-from ivr.admin.openapi import Api, int_param
+from ivr.admin.openapi import Api, int_param, whole_number
 from ivr.admin.sessions import allow_change, refuse, who
 from ivr.cases.escalation import INBOX_LIMIT, Delivery, Escalations, Inbox, InboxItem
 from ivr.errors import DataError
@@ -66,8 +66,7 @@ async def inbox(request: web.Request) -> web.Response:
 )
 async def mark_read(request: web.Request) -> web.Response:
     raw = request.match_info["id"]
-    if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
-        raise DataError(f"an escalation's id is a number, not {raw!r}", parameter="id")
+    escalation = whole_number(raw, "an escalation's id", "id")
     principal = who(request)
     if principal.role not in (Role.NATIONAL_ADMIN, Role.DEPARTMENT_ADMIN):
         await refuse(
@@ -75,7 +74,7 @@ async def mark_read(request: web.Request) -> web.Response:
             f"a {principal.role.value} cannot mark escalations read",
         )
     item = await request.app[ESCALATIONS].mark_read(
-        int(raw), principal.username, _supervised(request)
+        escalation, principal.username, _supervised(request)
     )
     return web.json_response(item.model_dump(mode="json"))
 

@@ -282,12 +282,17 @@ async def parse(request: web.Request, model: type[M]) -> M:
         raise DataError(explain(exc), errors=_errors(exc)) from None
 
 
-def version_number(text: str, field: str = "number") -> int:
-    """A version number from a path or query: a whole number from 1."""
+def whole_number(text: str, what: str, field: str) -> int:
+    """`what` (a version's number, an escalation's id) from a path or query:
+    a whole number from 1."""
     # isascii: "³".isdigit() is true, and int("³") raises.
     if not text.isascii() or not text.isdigit() or not 0 < int(text) < 10**9:
-        raise DataError(f"a version number is a whole number from 1, not {text!r}", field=field)
+        raise DataError(f"{what} is a whole number from 1, not {text!r}", field=field)
     return int(text)
+
+
+def version_number(text: str, field: str = "number") -> int:
+    return whole_number(text, "a version number", field)
 
 
 def int_param(request: web.Request, name: str, default: int, low: int, high: int) -> int:

@@ -11,11 +11,11 @@ from pydantic import BaseModel
 
 from ivr.admin.auth import NATIONAL, Role
 from ivr.admin.keys import CLOCK, DIRECTORY, SESSIONS
-from ivr.admin.openapi import Api
+from ivr.admin.openapi import Api, int_param
 from ivr.admin.sessions import allow_read, who
 from ivr.cases.report_counts import classified_calls
 from ivr.db.audit import MAX_AUDIT_LIMIT, audit_entries, audit_json
-from ivr.errors import DataError, NotFound
+from ivr.errors import NotFound
 from ivr.publish.menus import CATEGORIES
 from ivr.settings import HOTLINE_TZ
 
@@ -178,11 +178,7 @@ async def audit_log(request: web.Request) -> web.Response:
     principal = who(request)
     directory = request.app[DIRECTORY]
     scope = request.query.get("scope")
-    limit_raw = request.query.get("limit", str(DEFAULT_AUDIT_LIMIT))
-    # isascii: "³".isdigit() is true, and int("³") raises.
-    digits = limit_raw.isascii() and limit_raw.isdigit()
-    if not digits or not 1 <= int(limit_raw) <= MAX_AUDIT_LIMIT:
-        raise DataError(f"limit is a whole number from 1 to {MAX_AUDIT_LIMIT}")
+    limit = int_param(request, "limit", DEFAULT_AUDIT_LIMIT, 1, MAX_AUDIT_LIMIT)
     actor = None
     if scope:
         await allow_read(request, scope, "read_audit")
@@ -192,5 +188,5 @@ async def audit_log(request: web.Request) -> web.Response:
     if principal.role is Role.OPERATOR:
         actor = principal.username  # an operator sees what they did, no more
     async with request.app[SESSIONS]() as session:
-        rows = await audit_entries(session, scopes, int(limit_raw), actor)
+        rows = await audit_entries(session, scopes, limit, actor)
     return web.json_response([audit_json(row) for row in rows])
