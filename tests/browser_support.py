@@ -1,5 +1,6 @@
 """Debian's Chromium for the page's tests, driven by Playwright (never a
-downloaded browser): where it is, where screenshots go, and one way to start it."""
+downloaded browser): where it is, where screenshots go, one way to start it,
+and one way to sign in to the admin page."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 
 from ivr.settings import REPO_ROOT
 
@@ -31,3 +32,32 @@ async def chromium(*extra_args: str) -> AsyncIterator[Browser]:
             yield browser
         finally:
             await browser.close()
+
+
+DESKTOP = {"width": 1280, "height": 800}
+
+
+async def signed_in_page(
+    browser: Browser,
+    url: str,
+    username: str,
+    password: str,
+    viewport: dict[str, int] | None = None,
+    *,
+    console_errors: bool = True,
+) -> Page:
+    """A new page of the admin web at `url` (its /admin/), signed in as
+    `username` (the caller waits for what it expects next). The page's script
+    errors, and with `console_errors` the console's, are kept in `page.errors`."""
+    context = await browser.new_context(viewport=viewport or DESKTOP, locale="zh-CN")
+    page = await context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    if console_errors:
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.errors = errors  # type: ignore[attr-defined]
+    await page.goto(url)
+    await page.get_by_test_id("login-username").fill(username)
+    await page.get_by_test_id("login-password").fill(password)
+    await page.get_by_test_id("login-submit").click()
+    return page

@@ -21,7 +21,7 @@ from playwright.async_api import Browser, Page, expect
 
 from ivr.admin.auth import Role
 from tests.admin_support import AdminApp, admin_app
-from tests.browser_support import SHOTS, chromium
+from tests.browser_support import SHOTS, chromium, signed_in_page
 from tests.report_support import CHANGFENG, WEEK_DAY, seed_week
 from tests.web_support import PASSWORD, add_user
 
@@ -46,16 +46,8 @@ async def browser() -> AsyncIterator[Browser]:
 
 
 async def signed_in(browser: Browser, admin: AdminApp, viewport: dict[str, int], user: str) -> Page:
-    context = await browser.new_context(viewport=viewport, locale="zh-CN")
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.errors = errors  # type: ignore[attr-defined]
-    await page.goto(str(admin.server.make_url("/admin/")))
-    await page.get_by_test_id("login-username").fill(user)
-    await page.get_by_test_id("login-password").fill(PASSWORD)
-    await page.get_by_test_id("login-submit").click()
+    url = str(admin.server.make_url("/admin/"))
+    page = await signed_in_page(browser, url, user, PASSWORD, viewport)
     await expect(page.get_by_test_id("user-name")).to_be_visible()
     return page
 

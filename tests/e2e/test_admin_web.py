@@ -21,7 +21,7 @@ from playwright.async_api import Browser, Page, expect
 from devtools.callermedia import Hangup, Pause
 from devtools.sipcall import CallPlan
 from ivr.audio.catalog import Catalog
-from tests.browser_support import SHOTS, chromium
+from tests.browser_support import SHOTS, chromium, signed_in_page
 
 from .harness import DIGIT_TIMEOUT_S, Platform, start_platform
 
@@ -67,16 +67,8 @@ async def signed_in(
     username: str = ADMIN,
     password: str = PASSWORD,
 ) -> Page:
-    context = await browser.new_context(viewport=viewport, locale="zh-CN")
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
-    page.errors = errors  # type: ignore[attr-defined]
-    await page.goto(f"http://127.0.0.1:{platform.settings.http_port}/admin/")
-    await page.get_by_test_id("login-username").fill(username)
-    await page.get_by_test_id("login-password").fill(password)
-    await page.get_by_test_id("login-submit").click()
+    url = f"http://127.0.0.1:{platform.settings.http_port}/admin/"
+    page = await signed_in_page(browser, url, username, password, viewport)
     await expect(page.get_by_test_id("user-name")).to_be_visible()
     return page
 

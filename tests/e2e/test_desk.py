@@ -23,7 +23,7 @@ from devtools.callermedia import Audio, Hangup, Key, Pause
 from devtools.sipcall import CallPlan, place_call
 from devtools.sipoperator import OperatorPhone, SipOperator
 from devtools.sipregister import Registration, register
-from tests.browser_support import SHOTS, chromium
+from tests.browser_support import SHOTS, chromium, signed_in_page
 
 from .harness import Platform, start_platform
 
@@ -435,11 +435,8 @@ async def shown_phone(platform: Platform, county: str, operator_id: str) -> str:
         "--department", county, "--password-env", "WEB_PASSWORD", WEB_PASSWORD=WEB_PASSWORD,
     )
     async with chromium("--lang=zh-CN") as browser:
-        page = await browser.new_page(locale="zh-CN")
-        await page.goto(f"http://127.0.0.1:{platform.settings.http_port}/admin/")
-        await page.get_by_test_id("login-username").fill("phones-admin")
-        await page.get_by_test_id("login-password").fill(WEB_PASSWORD)
-        await page.get_by_test_id("login-submit").click()
+        url = f"http://127.0.0.1:{platform.settings.http_port}/admin/"
+        page = await signed_in_page(browser, url, "phones-admin", WEB_PASSWORD)
         await page.goto(page.url.split("#")[0] + f"#/today/{county}")
         row = page.locator(f'[data-testid="operator-row"][data-operator="{operator_id}"]')
         await row.wait_for()

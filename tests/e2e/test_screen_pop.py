@@ -33,7 +33,7 @@ from playwright.async_api import Browser, Page, expect
 from devtools.callermedia import Hangup, Pause
 from devtools.sipcall import CallPlan, presses
 from devtools.sipoperator import OperatorPhone, SipOperator
-from tests.browser_support import SHOTS, chromium
+from tests.browser_support import SHOTS, chromium, signed_in_page
 
 from .harness import Platform, start_platform
 from .test_desk import wait_phone
@@ -141,15 +141,9 @@ def clock_offset(platform: Platform) -> float:
 
 
 async def signed_in_desk(browser: Browser, platform: Platform) -> Page:
-    context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors  # type: ignore[attr-defined]
-    await page.goto(f"http://127.0.0.1:{platform.settings.http_port}/admin/")
-    await page.get_by_test_id("login-username").fill(OPERATOR)
-    await page.get_by_test_id("login-password").fill(PASSWORD)
-    await page.get_by_test_id("login-submit").click()
+    url = f"http://127.0.0.1:{platform.settings.http_port}/admin/"
+    viewport = {"width": 1280, "height": 900}
+    page = await signed_in_page(browser, url, OPERATOR, PASSWORD, viewport, console_errors=False)
     # An operator's home is their desk, listening to this controller.
     await expect(page.get_by_test_id("feed-status")).to_contain_text("已连接控制器 e2e")
     return page

@@ -28,7 +28,7 @@ from playwright.async_api import expect
 from devtools import processes
 from devtools.callermedia import Action, Audio, Key, Pause
 from devtools.sipcall import CallPlan
-from tests.browser_support import SHOTS, chromium
+from tests.browser_support import SHOTS, chromium, signed_in_page
 
 from .harness import IVR, REPO, Platform, fresh_postgres_database, start_platform
 
@@ -208,16 +208,8 @@ async def inbox_in_chromium(platform: Platform, numbers: set[str]) -> None:
         ADMIN_PASSWORD=PASSWORD, IVR_DATABASE_URL=platform.database_url,
     )
     async with chromium() as browser:
-        context = await browser.new_context(
-            viewport={"width": 1280, "height": 800}, locale="zh-CN"
-        )
-        page = await context.new_page()
-        errors: list[str] = []
-        page.on("pageerror", lambda exc: errors.append(str(exc)))
-        await page.goto(f"http://127.0.0.1:{platform.settings.http_port}/admin/")
-        await page.get_by_test_id("login-username").fill(ADMIN)
-        await page.get_by_test_id("login-password").fill(PASSWORD)
-        await page.get_by_test_id("login-submit").click()
+        url = f"http://127.0.0.1:{platform.settings.http_port}/admin/"
+        page = await signed_in_page(browser, url, ADMIN, PASSWORD, console_errors=False)
         badge = page.get_by_test_id("inbox-badge")
         await expect(badge).to_have_text("2")
         await page.get_by_test_id("nav-inbox").click()
@@ -240,4 +232,4 @@ async def inbox_in_chromium(platform: Platform, numbers: set[str]) -> None:
         detail = page.get_by_test_id("case-detail")
         await expect(detail).to_be_visible()
         await expect(page.get_by_test_id("case-events")).to_contain_text("超期督办")
-        assert errors == []
+        assert page.errors == []  # type: ignore[attr-defined]
