@@ -271,13 +271,22 @@ async def escalated_with_webhook(
     return case.number, Deliveries(db_sessionmaker, lambda: datetime.now(UTC))
 
 
-async def test_a_receiver_gets_one_signed_delivery(db_sessionmaker: Sessions, cases: Cases) -> None:
-    receiver = Receiver()
+async def delivered_to(
+    receiver: Receiver, db_sessionmaker: Sessions, cases: Cases, metrics: Metrics | None = None
+) -> str:
+    """A case escalated with `receiver` as the webhook, and sent until quiet:
+    the case's number."""
     async with TestServer(receiver.app, host="127.0.0.1") as server:
         url = str(server.make_url("/hook"))
         number, deliveries = await escalated_with_webhook(db_sessionmaker, cases, url)
-        sender = WebhookSender(settings(url), deliveries, lambda: datetime.now(UTC))
+        sender = WebhookSender(settings(url), deliveries, lambda: datetime.now(UTC), metrics)
         await send_until_quiet(sender)
+    return number
+
+
+async def test_a_receiver_gets_one_signed_delivery(db_sessionmaker: Sessions, cases: Cases) -> None:
+    receiver = Receiver()
+    number = await delivered_to(receiver, db_sessionmaker, cases)
     ((headers, body),) = receiver.tries
     assert_signed(headers, body)
     sent = json.loads(body)
@@ -294,11 +303,7 @@ async def test_a_receiver_that_fails_twice_gets_it_on_the_third_try(
 ) -> None:
     receiver = Receiver(fail=2)
     metrics = Metrics()
-    async with TestServer(receiver.app, host="127.0.0.1") as server:
-        url = str(server.make_url("/hook"))
-        _, deliveries = await escalated_with_webhook(db_sessionmaker, cases, url)
-        sender = WebhookSender(settings(url), deliveries, lambda: datetime.now(UTC), metrics)
-        await send_until_quiet(sender)
+    await delivered_to(receiver, db_sessionmaker, cases, metrics)
     assert len(receiver.tries) == 3
     assert outcomes(metrics) == {"delivered": 1, "retry": 2, "failed": 0}
     bodies = {body for _, body in receiver.tries}
@@ -314,11 +319,7 @@ async def test_a_receiver_that_never_answers_well_is_given_up_with_its_error(
 ) -> None:
     receiver = Receiver(fail=99)
     metrics = Metrics()
-    async with TestServer(receiver.app, host="127.0.0.1") as server:
-        url = str(server.make_url("/hook"))
-        _, deliveries = await escalated_with_webhook(db_sessionmaker, cases, url)
-        sender = WebhookSender(settings(url), deliveries, lambda: datetime.now(UTC), metrics)
-        await send_until_quiet(sender)
+    await delivered_to(receiver, db_sessionmaker, cases, metrics)
     assert len(receiver.tries) == 3  # webhook_attempts
     assert outcomes(metrics) == {"delivered": 0, "retry": 2, "failed": 1}
     (delivery,) = await Escalations(db_sessionmaker, DIRECTORY, Clock()).deliveries()
