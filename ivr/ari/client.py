@@ -255,3 +255,18 @@ async def on_the_keeper(
     if unreachable is not None:
         raise AriUnavailable(f"an Asterisk that may keep it is away: {unreachable}")
     raise missing or AriUnavailable("no Asterisk is connected")
+
+
+class Keepers:
+    """Several Asterisks asked for stored recordings as one: each request goes
+    to whichever keeps the recording (`on_the_keeper`). The controller's fleet
+    and the CLI both ask this way."""
+
+    def __init__(self, clients: Sequence[AriClient]) -> None:
+        self._clients = clients
+
+    async def stored_recording_file(self, name: str) -> bytes:
+        return await on_the_keeper(self._clients, lambda ari: ari.stored_recording_file(name))
+
+    async def delete_stored_recording(self, name: str) -> None:
+        await on_the_keeper(self._clients, lambda ari: ari.delete_stored_recording(name))

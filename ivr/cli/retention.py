@@ -14,7 +14,7 @@ from ivr.errors import DataError
 from ivr.settings import HOTLINE_TZ, Settings
 
 if TYPE_CHECKING:  # the ARI client (aiohttp) is loaded only by the commands that use it
-    from ivr.ari.client import AriClient
+    from ivr.ari.client import Keepers
 
 
 def add_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -33,37 +33,21 @@ def add_parser(actions: argparse._SubParsersAction[argparse.ArgumentParser]) -> 
     retention.set_defaults(handler=_retention)
 
 
-class Asterisks:
+@asynccontextmanager
+async def asterisks(settings: Settings) -> AsyncIterator[Keepers]:
     """Every Asterisk of the settings (IVR_ASTERISKS, or the one), asked for
     a recording as the controller's fleet asks: whichever keeps it."""
-
-    def __init__(self, clients: list[AriClient]) -> None:
-        self._clients = clients
-
-    async def stored_recording_file(self, name: str) -> bytes:
-        from ivr.ari.client import on_the_keeper
-
-        return await on_the_keeper(self._clients, lambda ari: ari.stored_recording_file(name))
-
-    async def delete_stored_recording(self, name: str) -> None:
-        from ivr.ari.client import on_the_keeper
-
-        await on_the_keeper(self._clients, lambda ari: ari.delete_stored_recording(name))
-
-
-@asynccontextmanager
-async def asterisks(settings: Settings) -> AsyncIterator[Asterisks]:
-    from ivr.ari.client import AriClient
+    from ivr.ari.client import AriClient, Keepers
 
     async with AsyncExitStack() as stack:
         clients = [
             await stack.enter_async_context(AriClient(each)) for each in settings.per_asterisk()
         ]
-        yield Asterisks(clients)
+        yield Keepers(clients)
 
 
 def _retention(settings: Settings, args: argparse.Namespace) -> int:
-    from ivr.cli.serve import make_clock
+    from ivr.cli.serve import make_clock, recording_retention
     from ivr.db.migrate import migrated_sessions
 
     days = args.days if args.days is not None else settings.recording_retention_days
@@ -79,9 +63,9 @@ def _retention(settings: Settings, args: argparse.Namespace) -> int:
         async with migrated_sessions(settings.database_url) as sessions, asterisks(
             settings
         ) as keeper:
-            job = Retention(
-                sessions, keeper, make_clock(settings), days, settings.recording_archive_dir
-            )
+            chosen = settings.model_copy(update={"recording_retention_days": days})
+            job = recording_retention(chosen, sessions, keeper, make_clock(settings))
+            assert job is not None  # days is set
             if args.dry_run:
                 due = await job.due()
                 print("\n".join(_plan(job, item) for item in due) or _nothing(days))

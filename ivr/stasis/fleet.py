@@ -15,8 +15,7 @@ import asyncio
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
-from ivr.ari.client import AriClient, on_the_keeper
-from ivr.errors import AriError, AriUnavailable
+from ivr.ari.client import AriClient, Keepers
 from ivr.publish.in_force import Published
 from ivr.stasis.calls import Call
 from ivr.stasis.controller import Controller
@@ -93,24 +92,15 @@ class Fleet:
     async def stored_recording_file(self, name: str) -> bytes:
         """A recording from whichever Asterisk keeps it (names are unique:
         they carry the channel's id)."""
-        missing: AriError | None = None
-        for node in self.nodes:
-            try:
-                return await node.ari.stored_recording_file(name)
-            except AriError as exc:
-                if exc.http_status != 404 and node.ari.connected.is_set():
-                    raise
-                missing = exc
-        raise missing or AriUnavailable("no Asterisk is connected")
+        return await self._keepers().stored_recording_file(name)
 
     async def delete_stored_recording(self, name: str) -> None:
         """Delete a recording from whichever Asterisk keeps it: 404 only when
         every Asterisk answered that it has none."""
+        await self._keepers().delete_stored_recording(name)
 
-        async def delete(ari: AriClient) -> None:
-            await ari.delete_stored_recording(name)
-
-        await on_the_keeper([node.ari for node in self.nodes], delete)
+    def _keepers(self) -> Keepers:
+        return Keepers([node.ari for node in self.nodes])  # the nodes served now
 
     def publish(self, published: Published) -> None:
         for node in self.nodes:
