@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -33,6 +32,7 @@ from typing import Literal, Protocol
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from ivr.audio.catalog import write_atomically
 from ivr.cases import store as stored
 from ivr.db.models import CaseEventRow, CaseRow, MessageRow, cases_table
 from ivr.errors import AriError, IvrError
@@ -209,7 +209,9 @@ class Retention:
                     else:
                         missing.add(name)
                     continue
-                copies[name] = fresh[name] = await asyncio.to_thread(_write, path, audio)
+                await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
+                await asyncio.to_thread(write_atomically, path, audio)  # whole or not at all
+                copies[name] = fresh[name] = path
             for name in names:
                 if name not in missing:
                     await self._delete(name, missing, known=name in copies)
@@ -274,12 +276,3 @@ async def _earlier(session: AsyncSession, item: Expired) -> list[str]:
         .order_by(MessageRow.started_at, MessageRow.name)
     )
     return list((await session.scalars(query)).all())
-
-
-def _write(path: Path, audio: bytes) -> Path:
-    """Written whole or not at all: a reader never finds half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    partial.write_bytes(audio)
-    os.replace(partial, path)
-    return path
