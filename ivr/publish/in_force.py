@@ -132,7 +132,8 @@ class Configuration:
                 if not force and self.current is not None:
                     if generation == self.current.generation:
                         return self.current
-                published = await self._load(session, generation)
+                menus = await stored.in_force(session, stored.MENU)
+                published = await self._load(session, generation, menus)
             self.current = published
         log.info("published configuration generation %d is in force", generation)
         for listener in self._listeners:
@@ -153,14 +154,12 @@ class Configuration:
         published then, with their prompts; None if nothing was published then."""
         async with self._lock, self._sessions() as session:
             menus = await stored.in_force(session, stored.MENU, generation)
-            if not menus:
-                return None
-            book, hours = await in_force(session, self._directory, menus)
-            catalog = await self._catalog(session, menus.values())
-        return Published(generation, book, hours, catalog)
+            return await self._load(session, generation, menus) if menus else None
 
-    async def _load(self, session: AsyncSession, generation: int) -> Published:
-        menus = await stored.in_force(session, stored.MENU)
+    async def _load(
+        self, session: AsyncSession, generation: int, menus: dict[str, ConfigVersionRow]
+    ) -> Published:
+        """The configuration of `generation`, whose menus in force are `menus`."""
         book, hours = await in_force(session, self._directory, menus)
         catalog = await self._catalog(session, menus.values())
         return Published(generation, book, hours, catalog)
