@@ -32,7 +32,7 @@ from ivr.cases import rules
 from ivr.cases import store as cases_store
 from ivr.desk import line_store, operator_store
 from ivr.desk.operators import STATUSES
-from ivr.desk.presence import PhonesSeen, phone_json, phones_seen
+from ivr.desk.presence import overall_state, phones_seen
 from ivr.metrics import CONTENT_TYPE_LATEST, Metrics, operators_by_province, province_of
 
 log = logging.getLogger(__name__)
@@ -113,16 +113,12 @@ async def _from_database(app: web.Application, metrics: Metrics, now: datetime) 
     unreachable = [
         ("unreachable", o.departments)
         for o in operators
-        if o.status != "signed_out" and _phone_state(phones, o.endpoint) == "offline"
+        if o.status != "signed_out" and overall_state(phones.get(o.endpoint, {})) == "offline"
     ]
     lost: dict[tuple[str, ...], float] = {(province_of(code),): 0.0 for code in every}
     lost |= {(key[0],): n for key, n in operators_by_province(unreachable).items()}
     metrics.publish(metrics.operators_unreachable, lost)
     metrics.by_province(metrics.cases_overdue, every | {c: float(n) for c, n in overdue.items()})
-
-
-def _phone_state(phones: PhonesSeen, endpoint: str) -> str:
-    return str(phone_json(phones.get(endpoint, {}))["state"])
 
 
 def _province_codes(app: web.Application) -> list[str]:

@@ -126,13 +126,18 @@ async def phones_seen(session: AsyncSession) -> PhonesSeen:
     return seen
 
 
-def phone_json(by_node: Mapping[str, PhoneSeen]) -> dict[str, Any]:
-    """An operator's phone as the API shows it: `online` if some Asterisk can
-    ring it, `offline` if those that know of it cannot, `unknown` if none
-    has said; with each Asterisk's own word (a phone registered with one
-    Asterisk of a cluster rings only through that one)."""
+def overall_state(by_node: Mapping[str, PhoneSeen]) -> PhoneState:
+    """`online` if some Asterisk can ring the phone, `offline` if those that
+    know of it cannot, `unknown` if none has said."""
     states = {seen.state for seen in by_node.values()}
-    state: PhoneState = next((s for s in STATES if s in states), "unknown")
+    return next((state for state in STATES if state in states), "unknown")
+
+
+def phone_json(by_node: Mapping[str, PhoneSeen]) -> dict[str, Any]:
+    """An operator's phone as the API shows it: its `overall_state`, since
+    when, and each Asterisk's own word (a phone registered with one Asterisk
+    of a cluster rings only through that one)."""
+    state = overall_state(by_node)
     since = max((seen.since for seen in by_node.values() if seen.state == state), default=None)
     return {
         "state": state,
