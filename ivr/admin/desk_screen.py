@@ -42,6 +42,7 @@ from ivr.errors import NotFound
 
 FEED = web.AppKey("desk_feed", DeskFeed)
 # The caller's earlier cases a pop lists, newest first.
+REMEMBERED_CALLS = 8  # calls whose earlier cases a page keeps for their next event
 EARLIER_CASES = 5
 
 routes = Api("operator desk", "1")
@@ -137,13 +138,16 @@ async def operator_feed(request: web.Request) -> web.StreamResponse:
             f"event: hello\ndata: {json.dumps(hello, ensure_ascii=False)}\n\n".encode()
         )
         sent = 0
+        # The caller's earlier cases, read when the call rings and shown again
+        # when it is answered (the last few calls only).
+        earlier_by_call: dict[str, list[dict[str, Any]]] = {}
         while not subscription.closed:
             event = await subscription.get(settings.operator_feed_heartbeat_seconds)
             if event is None:
                 await response.write(b": heartbeat\n\n")
                 continue
             sent += 1
-            data = await _event_data(request, event, departments)
+            data = await _event_data(request, event, departments, earlier_by_call)
             await response.write(
                 f"id: {sent}\nevent: {event.kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
                 .encode()
@@ -156,18 +160,30 @@ async def operator_feed(request: web.Request) -> web.StreamResponse:
 
 
 async def _event_data(
-    request: web.Request, event: FeedEvent, departments: list[str]
+    request: web.Request,
+    event: FeedEvent,
+    departments: list[str],
+    earlier_by_call: dict[str, list[dict[str, Any]]],
 ) -> dict[str, Any]:
     data = event.as_json()
     data["earlier_cases"] = []
     if event.kind in ("ringing", "connected"):
-        earlier = await request.app[CASES].of_caller(event.call.caller, departments, EARLIER_CASES)
-        principal, directory = who(request), request.app[DIRECTORY]
-        data["earlier_cases"] = [
-            case.model_dump(mode="json")
-            for case in earlier
-            if principal.covers(case.department, directory)
-        ]
+        call_id = event.call.call_id
+        shown = earlier_by_call.get(call_id)
+        if shown is None:
+            earlier = await request.app[CASES].of_caller(
+                event.call.caller, departments, EARLIER_CASES
+            )
+            principal, directory = who(request), request.app[DIRECTORY]
+            shown = [
+                case.model_dump(mode="json")
+                for case in earlier
+                if principal.covers(case.department, directory)
+            ]
+            if len(earlier_by_call) >= REMEMBERED_CALLS:
+                earlier_by_call.pop(next(iter(earlier_by_call)))  # the oldest
+            earlier_by_call[call_id] = shown
+        data["earlier_cases"] = shown
     return data
 
 
