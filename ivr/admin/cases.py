@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from ivr.admin.auth import NATIONAL
 from ivr.admin.keys import ARI, CLOCK, DIRECTORY, SESSIONS
-from ivr.admin.openapi import Api, int_param, read_json
+from ivr.admin.openapi import Api, bool_param, int_param, read_json
 from ivr.admin.sessions import allow_read, allow_seeing, conceal, record, refuse, who
 from ivr.cases import report as reports
 from ivr.cases import report_files
@@ -66,7 +66,7 @@ async def list_cases(request: web.Request) -> web.Response:
     principal = who(request)
     directory = request.app[DIRECTORY]
     department = query.get("department") or principal.department
-    include_sub = _flag(query.get("sub")) or (department is not None and principal.include_sub)
+    include_sub = bool_param(request, "sub") or (department is not None and principal.include_sub)
     if department is not None:
         await allow_read(request, department, "read_cases")
     found = await request.app[CASES].list(
@@ -287,11 +287,3 @@ async def _body(request: web.Request) -> dict[str, str]:
         if value is not None and (not isinstance(value, str) or len(value) > limit):
             raise DataError(f"{name} must be text of at most {limit} characters", field=name)
     return {name: value for name, value in body.items() if value is not None}
-
-
-def _flag(raw: str | None) -> bool:
-    if raw in (None, "", "0", "false", "no"):
-        return False
-    if raw in ("1", "true", "yes"):
-        return True
-    raise DataError(f"sub is true or false, not {raw!r}", parameter="sub")

@@ -14,10 +14,9 @@ from aiohttp import web
 
 from ivr.admin.auth import NATIONAL, Role
 from ivr.admin.keys import DIRECTORY
-from ivr.admin.openapi import Api, int_param, whole_number
+from ivr.admin.openapi import Api, bool_param, int_param, whole_number
 from ivr.admin.sessions import allow_change, refuse, who
 from ivr.cases.escalation import INBOX_LIMIT, Delivery, Escalations, Inbox, InboxItem
-from ivr.errors import DataError
 
 ESCALATIONS = web.AppKey("escalations", Escalations)
 
@@ -46,12 +45,9 @@ async def inbox(request: web.Request) -> web.Response:
             request, "read_inbox", principal.department or NATIONAL, "inbox",
             "an operator handles cases; supervision (督办) is for admins and auditors",
         )
-    unread = request.query.get("unread", "false")
-    if unread not in ("true", "false", "1", "0"):
-        raise DataError(f"unread is true or false, not {unread!r}", parameter="unread")
     found = await request.app[ESCALATIONS].inbox(
         _supervised(request),
-        unread_only=unread in ("true", "1"),
+        unread_only=bool_param(request, "unread"),
         limit=int_param(request, "limit", INBOX_LIMIT, 1, INBOX_LIMIT),
     )
     return web.json_response(found.model_dump(mode="json"))

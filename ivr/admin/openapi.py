@@ -309,5 +309,15 @@ def int_param(request: web.Request, name: str, default: int, low: int, high: int
     return value
 
 
+def bool_param(request: web.Request, name: str) -> bool:
+    """The query parameter `name`: true (1, true, yes) or false (absent, empty, 0, false, no)."""
+    raw = request.query.get(name)
+    if raw in (None, "", "0", "false", "no"):
+        return False
+    if raw in ("1", "true", "yes"):
+        return True
+    raise DataError(f"{name} is true or false, not {raw!r}", parameter=name)
+
+
 def _errors(exc: ValidationError) -> list[dict[str, str]]:
     return [{"field": ".".join(map(str, e["loc"])), "message": e["msg"]} for e in exc.errors()[:20]]
