@@ -129,9 +129,7 @@ class Cases:
         _check_new(source, kind, category, recording)
         self._department(department)
         actor = _check_actor(actor)
-        note = note.strip()
-        if len(note) > CASE_NOTE_MAX:
-            raise DataError(f"a note has at most {CASE_NOTE_MAX} characters", field="note")
+        note = rules.note_text(note, CASE_NOTE_MAX)
         fields = {
             "source": source,
             "kind": kind,

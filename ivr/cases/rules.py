@@ -124,10 +124,16 @@ def check_action(action: str) -> Action:
     return action
 
 
-def check_note(action: Action, note: str, limit: int) -> str:
+def note_text(note: str, limit: int) -> str:
+    """A note as kept: stripped, and at most `limit` characters."""
     note = note.strip()
     if len(note) > limit:
         raise DataError(f"a note has at most {limit} characters, not {len(note)}", field="note")
+    return note
+
+
+def check_note(action: Action, note: str, limit: int) -> str:
+    note = note_text(note, limit)
     if action in NEEDS_NOTE and not note:
         raise DataError(f"{action} needs a note: what was done, and why", field="note")
     return note
