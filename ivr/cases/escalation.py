@@ -153,7 +153,8 @@ class Escalations:
 
     async def _escalate(self, case_id: int, due_at: datetime, step: int, now: datetime) -> bool:
         async with self._sessions() as session, session.begin():
-            row = await session.get(CaseRow, case_id, with_for_update=True)
+            await stored.lock(session, case_id=case_id)  # on SQLite too
+            row = await session.get(CaseRow, case_id)
             if row is None or row.status not in rules.OPEN or row.due_at != due_at:
                 return False  # moved on since the look: the next run sees it as it is
             supervisor = self._supervisor(row.department_code)

@@ -31,18 +31,22 @@ def _with_events() -> Select[CaseRow]:
     )
 
 
-async def lock(session: AsyncSession, *, number: str = "", source: str = "") -> None:
-    """Hold the case's row for this transaction before reading it.
+async def lock(
+    session: AsyncSession, *, number: str = "", source: str = "", case_id: int | None = None
+) -> None:
+    """Hold the case's row (by number, source or id) for this transaction
+    before reading it.
 
     A write that changes nothing, as the transaction's first statement: on
     PostgreSQL it locks the row as `FOR UPDATE` would; on SQLite it takes the
     write lock before any read (see `ivr.desk.operator_store._lock`)."""
-    column = cases_table.c.number if number else cases_table.c.source
-    await session.execute(
-        update(cases_table)
-        .where(column == (number or source))
-        .values(status=cases_table.c.status)
-    )
+    if case_id is not None:
+        which = cases_table.c.id == case_id
+    elif number:
+        which = cases_table.c.number == number
+    else:
+        which = cases_table.c.source == source
+    await session.execute(update(cases_table).where(which).values(status=cases_table.c.status))
 
 
 async def by_number(session: AsyncSession, number: str) -> CaseRow | None:
